@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/engine/pipeline"
+)
+
+func newRecordCmd() *cobra.Command {
+	var (
+		spec                          pipeline.Spec
+		monitors, layout, enc, region string
+		encOpts                       []string
+		owner, id                     string
+		asJSON                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "record --out FILE [flags]",
+		Short: "Record the screen to a fragmented MP4 file",
+		Long: "Record one or more monitors (or a region) to a crash-safe fragmented MP4.\n" +
+			"--duration 0 records until SIGINT or SIGTERM; either finishes the file properly.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if spec.Monitors, err = capture.ParseSelection(monitors); err != nil {
+				return fmt.Errorf("%w: --monitors: %w", errUsage, err)
+			}
+			if spec.Layout, err = capture.ParseLayout(layout); err != nil {
+				return fmt.Errorf("%w: --layout: %w", errUsage, err)
+			}
+			if spec.Encoders, err = encode.ParseOrder(enc); err != nil {
+				return fmt.Errorf("%w: --encoder: %w", errUsage, err)
+			}
+			if region != "" {
+				if spec.Region, err = capture.ParseRegion(region); err != nil {
+					return fmt.Errorf("%w: --region: %w", errUsage, err)
+				}
+			}
+			if len(encOpts) > 0 {
+				spec.EncoderOptions = map[string]string{}
+				for _, kv := range encOpts {
+					k, v, ok := strings.Cut(kv, "=")
+					if !ok || k == "" {
+						return fmt.Errorf("%w: --encoder-opt %q: want key=value", errUsage, kv)
+					}
+					spec.EncoderOptions[k] = v
+				}
+			}
+			spec.Metadata = map[string]string{}
+			if owner != "" {
+				spec.Metadata[pipeline.MetaOwner] = owner
+			}
+			if id != "" {
+				spec.Metadata[pipeline.MetaRecordingID] = id
+			}
+			if err := spec.Validate(); err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			return record(cmd, spec, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&spec.Out, "out", "o", "", "output file (required)")
+	f.DurationVar(&spec.Duration, "duration", 0, "stop after this long (0: until SIGINT)")
+	f.IntVar(&spec.FPS, "fps", pipeline.DefaultFPS, fmt.Sprintf("frames per second (%d-%d)", pipeline.MinFPS, pipeline.MaxFPS))
+	f.StringVar(&monitors, "monitors", "all", "monitors to record: all, or indexes such as 0,2")
+	f.StringVar(&layout, "layout", "canvas", "canvas (one video of all selected monitors) or tracks (one track per monitor)")
+	f.StringVar(&region, "region", "", "record this root-window area WxH+X+Y instead of monitors")
+	f.StringVar(&enc, "encoder", "auto", "encoder name, comma-separated order, or auto (hardware first, then libx264)")
+	f.StringArrayVar(&encOpts, "encoder-opt", nil, "encoder private option key=value (repeatable), e.g. preset=superfast")
+	f.IntVar(&spec.MaxWidth, "max-width", 0, "downscale to at most this width, keeping aspect (0: no limit)")
+	f.IntVar(&spec.MaxHeight, "max-height", 0, "downscale to at most this height, keeping aspect (0: no limit)")
+	f.StringVar(&spec.Display, "display", "", "X display (default $DISPLAY)")
+	f.BoolVar(&spec.DrawMouse, "mouse", true, "draw the mouse pointer")
+	f.DurationVar(&spec.SegmentEvery, "segment", 0, "start a new standalone file this often (0: one file)")
+	f.StringVar(&owner, "owner", "", "owner tag (default: the current user)")
+	f.StringVar(&id, "id", "", "recording id tag (default: random)")
+	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool) error {
+	rec, err := pipeline.Start(cmd.Context(), spec)
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		go showProgress(stderr, rec)
+	}
+	sum, err := rec.Wait()
+	if sum != nil {
+		if perr := printSummary(cmd.OutOrStdout(), sum, asJSON); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+func showProgress(w io.Writer, rec *pipeline.Recording) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-rec.Done():
+			fmt.Fprint(w, "\r\033[K")
+			return
+		case <-t.C:
+			s := rec.Stats()
+			fmt.Fprintf(w, "\r\033[K%s  %5.1f fps  %6d frames  %7.1f kb/s  %d dropped",
+				s.Elapsed.Truncate(time.Second), s.FPS, s.Frames, s.Bitrate/1000, s.Dropped)
+		}
+	}
+}
+
+func printSummary(w io.Writer, s *pipeline.Summary, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	fmt.Fprintf(w, "%s: %.1fs, %d frames (%d dropped), %dx%d, %d bytes, %d track(s), encoder %s\n",
+		s.Path, s.Duration, s.Frames, s.Dropped, s.Width, s.Height, s.Size, len(s.Tracks), s.Encoder)
+	for _, sk := range s.Skipped {
+		fmt.Fprintf(w, "skipped encoder %s: %s\n", sk.Name, sk.Reason)
+	}
+	for _, sg := range s.Segments {
+		fmt.Fprintf(w, "segment %d: %s (%d bytes, starts at %s)\n", sg.Index, sg.Path, sg.Bytes, sg.Start)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"sort"
+	"sync"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/randr"
+	"github.com/jezek/xgb/xinerama"
+	"github.com/jezek/xgb/xproto"
+)
+
+var quietXGB sync.Once
+
+// Discover lists the monitors of an X display in absolute root coordinates. It asks RandR 1.5
+// for monitors (which also covers xrandr --setmonitor virtual monitors), falls back to
+// Xinerama, and treats the whole root as one monitor when neither is available.
+func Discover(ctx context.Context, display string) (*Screen, error) {
+	display, err := ResolveDisplay(display)
+	if err != nil {
+		return nil, err
+	}
+	// xgb writes "Could not get authority info" to the standard logger when there is no
+	// Xauthority file; the connection works anyway.
+	quietXGB.Do(func() { xgb.Logger = log.New(io.Discard, "", 0) })
+
+	type result struct {
+		s   *Screen
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := discoverX11(display)
+		done <- result{s, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %s: %w", ErrDisplayUnreachable, display, ctx.Err())
+	case r := <-done:
+		return r.s, r.err
+	}
+}
+
+func discoverX11(display string) (*Screen, error) {
+	conn, err := xgb.NewConnDisplay(display)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrDisplayUnreachable, display, err)
+	}
+	defer conn.Close()
+	setup := xproto.Setup(conn)
+	if len(setup.Roots) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoMonitors, display)
+	}
+	root := setup.DefaultScreen(conn)
+	s := &Screen{Display: display, Width: int(root.WidthInPixels), Height: int(root.HeightInPixels)}
+
+	mons, err := randrMonitors(conn, root.Root)
+	if err != nil || len(mons) == 0 {
+		mons, err = xineramaMonitors(conn)
+	}
+	if err != nil || len(mons) == 0 {
+		mons = []Monitor{{Name: "screen", Width: s.Width, Height: s.Height, Primary: true}}
+	}
+	// Keep only monitors with an area on the root; clip the rest to it.
+	kept := mons[:0]
+	for _, m := range mons {
+		r := m.Rect().Intersect(s.Bounds())
+		if r.Empty() {
+			continue
+		}
+		m.X, m.Y, m.Width, m.Height = r.Min.X, r.Min.Y, r.Dx(), r.Dy()
+		kept = append(kept, m)
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoMonitors, display)
+	}
+	sort.SliceStable(kept, func(i, j int) bool {
+		if kept[i].X != kept[j].X {
+			return kept[i].X < kept[j].X
+		}
+		return kept[i].Y < kept[j].Y
+	})
+	for i := range kept {
+		kept[i].Index = i
+	}
+	s.Monitors = kept
+	return s, nil
+}
+
+func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
+	if err := randr.Init(conn); err != nil {
+		return nil, err
+	}
+	v, err := randr.QueryVersion(conn, 1, 5).Reply()
+	if err != nil {
+		return nil, err
+	}
+	if v.MajorVersion < 1 || (v.MajorVersion == 1 && v.MinorVersion < 5) {
+		return nil, fmt.Errorf("randr %d.%d has no monitors", v.MajorVersion, v.MinorVersion)
+	}
+	reply, err := randr.GetMonitors(conn, root, true).Reply()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Monitor, 0, len(reply.Monitors))
+	for _, mi := range reply.Monitors {
+		name := ""
+		if an, err := xproto.GetAtomName(conn, mi.Name).Reply(); err == nil {
+			name = an.Name
+		}
+		out = append(out, Monitor{Name: name, X: int(mi.X), Y: int(mi.Y),
+			Width: int(mi.Width), Height: int(mi.Height), Primary: mi.Primary})
+	}
+	return out, nil
+}
+
+func xineramaMonitors(conn *xgb.Conn) ([]Monitor, error) {
+	if err := xinerama.Init(conn); err != nil {
+		return nil, err
+	}
+	active, err := xinerama.IsActive(conn).Reply()
+	if err != nil || active.State == 0 {
+		return nil, fmt.Errorf("xinerama inactive")
+	}
+	reply, err := xinerama.QueryScreens(conn).Reply()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Monitor, 0, len(reply.ScreenInfo))
+	for i, si := range reply.ScreenInfo {
+		out = append(out, Monitor{Name: fmt.Sprintf("head%d", i), X: int(si.XOrg), Y: int(si.YOrg),
+			Width: int(si.Width), Height: int(si.Height), Primary: i == 0})
+	}
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package capture
+
+import (
+	"fmt"
+	"image"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Layout says how several monitors end up in a recording.
+type Layout string
+
+const (
+	// LayoutCanvas records the bounding box of the selected monitors as one video; areas that no
+	// selected monitor covers are black.
+	LayoutCanvas Layout = "canvas"
+	// LayoutTracks records each selected monitor as its own video track in the same file.
+	LayoutTracks Layout = "tracks"
+)
+
+// ParseLayout accepts "canvas" (also the empty string) or "tracks".
+func ParseLayout(s string) (Layout, error) {
+	switch Layout(s) {
+	case "", LayoutCanvas:
+		return LayoutCanvas, nil
+	case LayoutTracks:
+		return LayoutTracks, nil
+	}
+	return "", fmt.Errorf("%w %q: want canvas or tracks", ErrBadLayout, s)
+}
+
+// Selection names the monitors to record: all of them, or a set of indexes.
+type Selection struct {
+	// Indexes are monitor indexes in ascending order; empty means all monitors.
+	Indexes []int
+}
+
+// All reports whether the selection means every monitor.
+func (s Selection) All() bool { return len(s.Indexes) == 0 }
+
+// String formats the selection as ParseSelection accepts it.
+func (s Selection) String() string {
+	if s.All() {
+		return "all"
+	}
+	parts := make([]string, len(s.Indexes))
+	for i, ix := range s.Indexes {
+		parts[i] = strconv.Itoa(ix)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseSelection accepts "all" (or "") or a comma-separated list of monitor indexes ("0,2").
+func ParseSelection(s string) (Selection, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "all" {
+		return Selection{}, nil
+	}
+	seen := map[int]bool{}
+	var sel Selection
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 0 {
+			return Selection{}, fmt.Errorf("%w %q: want all or monitor indexes such as 0,2", ErrBadSelection, s)
+		}
+		if !seen[n] {
+			seen[n] = true
+			sel.Indexes = append(sel.Indexes, n)
+		}
+	}
+	sort.Ints(sel.Indexes)
+	return sel, nil
+}
+
+// ParseRegion parses an X geometry "WxH+X+Y" in root coordinates.
+func ParseRegion(s string) (image.Rectangle, error) {
+	var w, h, x, y int
+	if n, err := fmt.Sscanf(s, "%dx%d+%d+%d", &w, &h, &x, &y); err != nil || n != 4 ||
+		fmt.Sprintf("%dx%d+%d+%d", w, h, x, y) != s {
+		return image.Rectangle{}, fmt.Errorf("%w %q: want WxH+X+Y such as 1280x720+0+0", ErrBadRegion, s)
+	}
+	if w < 2 || h < 2 {
+		return image.Rectangle{}, fmt.Errorf("%w %q: width and height must be at least 2", ErrBadRegion, s)
+	}
+	return image.Rect(x, y, x+w, y+h), nil
+}
+
+// Track is one video the recording produces: what it grabs and what it must paint black.
+type Track struct {
+	// Name labels the track (the monitor name, "canvas" or "region").
+	Name string
+	// Grab is the grabbed area in root coordinates; its width and height are even, as yuv420p
+	// needs (an odd edge loses its last column or row).
+	Grab image.Rectangle
+	// Monitors are the monitors this track shows.
+	Monitors []Monitor
+	// Blank are areas of Grab, relative to Grab's origin, that no monitor covers. They are
+	// painted black because what the root holds there is not on any screen.
+	Blank []image.Rectangle
+}
+
+// Plan decides the tracks of a recording. A non-empty region overrides the monitor selection
+// and must lie within the screen.
+func Plan(s *Screen, sel Selection, layout Layout, region image.Rectangle) ([]Track, error) {
+	if len(s.Monitors) == 0 {
+		return nil, ErrNoMonitors
+	}
+	if !region.Empty() {
+		if !region.In(s.Bounds()) {
+			return nil, fmt.Errorf("%w: %dx%d+%d+%d is not within the %dx%d screen of %s", ErrOutsideScreen,
+				region.Dx(), region.Dy(), region.Min.X, region.Min.Y, s.Width, s.Height, s.Display)
+		}
+		var covering []Monitor
+		for _, m := range s.Monitors {
+			if m.Rect().Overlaps(region) {
+				covering = append(covering, m)
+			}
+		}
+		return []Track{newTrack("region", region, covering)}, nil
+	}
+	mons, err := s.pick(sel)
+	if err != nil {
+		return nil, err
+	}
+	switch layout {
+	case LayoutTracks:
+		tracks := make([]Track, len(mons))
+		for i, m := range mons {
+			name := m.Name
+			if name == "" {
+				name = fmt.Sprintf("monitor%d", m.Index)
+			}
+			tracks[i] = newTrack(name, m.Rect(), []Monitor{m})
+		}
+		return tracks, nil
+	case LayoutCanvas, "":
+		box := image.Rectangle{}
+		for _, m := range mons {
+			box = box.Union(m.Rect())
+		}
+		name := "canvas"
+		if len(mons) == 1 && mons[0].Name != "" {
+			name = mons[0].Name
+		}
+		return []Track{newTrack(name, box, mons)}, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrBadLayout, layout)
+}
+
+func (s *Screen) pick(sel Selection) ([]Monitor, error) {
+	if sel.All() {
+		return s.Monitors, nil
+	}
+	out := make([]Monitor, 0, len(sel.Indexes))
+	for _, ix := range sel.Indexes {
+		if ix >= len(s.Monitors) {
+			return nil, fmt.Errorf("%w %d: %s has monitors 0-%d", ErrUnknownMonitor, ix, s.Display, len(s.Monitors)-1)
+		}
+		out = append(out, s.Monitors[ix])
+	}
+	return out, nil
+}
+
+func newTrack(name string, area image.Rectangle, mons []Monitor) Track {
+	area.Max.X -= area.Dx() % 2
+	area.Max.Y -= area.Dy() % 2
+	covered := make([]image.Rectangle, 0, len(mons))
+	for _, m := range mons {
+		covered = append(covered, m.Rect().Intersect(area).Sub(area.Min))
+	}
+	return Track{Name: name, Grab: area, Monitors: mons,
+		Blank: Uncovered(image.Rect(0, 0, area.Dx(), area.Dy()), covered)}
+}
+
+// Uncovered returns disjoint rectangles that together are the part of area no rectangle in
+// covered overlaps.
+func Uncovered(area image.Rectangle, covered []image.Rectangle) []image.Rectangle {
+	free := []image.Rectangle{area}
+	for _, c := range covered {
+		var next []image.Rectangle
+		for _, f := range free {
+			next = append(next, subtract(f, c)...)
+		}
+		free = next
+	}
+	return free
+}
+
+// subtract returns up to four rectangles covering a minus b.
+func subtract(a, b image.Rectangle) []image.Rectangle {
+	in := a.Intersect(b)
+	if in.Empty() {
+		return []image.Rectangle{a}
+	}
+	var out []image.Rectangle
+	add := func(r image.Rectangle) {
+		if !r.Empty() {
+			out = append(out, r)
+		}
+	}
+	add(image.Rect(a.Min.X, a.Min.Y, a.Max.X, in.Min.Y)) // above
+	add(image.Rect(a.Min.X, in.Max.Y, a.Max.X, a.Max.Y)) // below
+	add(image.Rect(a.Min.X, in.Min.Y, in.Min.X, in.Max.Y))
+	add(image.Rect(in.Max.X, in.Min.Y, a.Max.X, in.Max.Y))
+	return out
+}

@@ -1,0 +1,79 @@
+package encode
+
+import (
+	"fmt"
+	"image"
+	"sync"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/screenrec/recorder/engine/internal/avext"
+)
+
+// Converter scales and converts raw capture frames into an encoder's pixel format, and paints
+// areas that must not show (no monitor covers them) black. Its output frame is reused.
+type Converter struct {
+	sws   *astiav.SoftwareScaleContext
+	out   *astiav.Frame
+	blank []image.Rectangle
+	once  sync.Once
+}
+
+// FitSize returns the largest even size no larger than maxW×maxH (0 means no limit) with the
+// aspect ratio of w×h; it never scales up.
+func FitSize(w, h, maxW, maxH int) (int, int) {
+	scale := 1.0
+	if maxW > 0 && w > maxW {
+		scale = float64(maxW) / float64(w)
+	}
+	if maxH > 0 && float64(h)*scale > float64(maxH) {
+		scale = float64(maxH) / float64(h)
+	}
+	ow, oh := int(float64(w)*scale), int(float64(h)*scale)
+	ow, oh = max(2, ow-ow%2), max(2, oh-oh%2)
+	return ow, oh
+}
+
+// NewConverter converts srcW×srcH frames of srcFmt to dstW×dstH frames of dstFmt. blank are
+// areas in source coordinates to paint black in every output frame.
+func NewConverter(srcW, srcH int, srcFmt astiav.PixelFormat, dstW, dstH int, dstFmt astiav.PixelFormat, blank []image.Rectangle) (*Converter, error) {
+	// Bilinear costs the same as bicubic here (media notes: 6.46 vs 6.35 ms at 1080p) and is
+	// only used when scaling; at 1:1 swscale takes its unscaled fast path whatever the flag.
+	flags := astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagBilinear)
+	sws, err := astiav.CreateSoftwareScaleContext(srcW, srcH, srcFmt, dstW, dstH, dstFmt, flags)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %dx%d %s → %dx%d %s: %w", ErrConvert, srcW, srcH, srcFmt, dstW, dstH, dstFmt, err)
+	}
+	c := &Converter{sws: sws, out: astiav.AllocFrame()}
+	sx, sy := float64(dstW)/float64(srcW), float64(dstH)/float64(srcH)
+	for _, r := range blank {
+		// Round outwards so no sliver of an uncovered area survives scaling.
+		sr := image.Rect(int(float64(r.Min.X)*sx), int(float64(r.Min.Y)*sy),
+			int(float64(r.Max.X)*sx+0.999), int(float64(r.Max.Y)*sy+0.999))
+		c.blank = append(c.blank, sr.Intersect(image.Rect(0, 0, dstW, dstH)))
+	}
+	return c, nil
+}
+
+// Convert converts src and returns the converted frame, valid until the next Convert. The
+// output carries src's pts.
+func (c *Converter) Convert(src *astiav.Frame) (*astiav.Frame, error) {
+	if err := c.sws.ScaleFrame(src, c.out); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConvert, err)
+	}
+	for _, r := range c.blank {
+		if err := avext.FillRect(c.out, r, avext.Black); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConvert, err)
+		}
+	}
+	c.out.SetPts(src.Pts())
+	return c.out, nil
+}
+
+// Close frees the converter; it is idempotent.
+func (c *Converter) Close() {
+	c.once.Do(func() {
+		c.out.Free()
+		c.sws.Free()
+	})
+}

@@ -1,0 +1,154 @@
+// Package encode turns raw frames into compressed video: it picks an encoder (hardware first,
+// software as the fallback), converts pixels to what that encoder takes, and drives it.
+package encode
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Candidate is an encoder the registry knows how to configure.
+type Candidate struct {
+	// Name is FFmpeg's encoder name.
+	Name string `json:"name"`
+	// Codec is the compression standard it produces ("h264", "hevc", "vp9", "av1").
+	Codec string `json:"codec"`
+	// Hardware reports whether it needs a GPU or media engine.
+	Hardware bool `json:"hardware"`
+	// Defaults are private options tuned for screen content; Params.Options override them.
+	Defaults map[string]string `json:"-"`
+	// device names the hardware device type the encoder needs a context of ("vaapi"), if any.
+	device string
+}
+
+// Candidates lists every encoder the registry offers, hardware H.264 first.
+var Candidates = []Candidate{
+	{Name: "h264_nvenc", Codec: "h264", Hardware: true,
+		Defaults: map[string]string{"preset": "p2", "forced-idr": "1"}},
+	{Name: "h264_qsv", Codec: "h264", Hardware: true,
+		Defaults: map[string]string{"preset": "veryfast", "forced_idr": "1"}},
+	{Name: "h264_vaapi", Codec: "h264", Hardware: true, device: "vaapi"},
+	{Name: "h264_videotoolbox", Codec: "h264", Hardware: true, Defaults: map[string]string{"realtime": "1"}},
+	{Name: "h264_mf", Codec: "h264", Hardware: true, Defaults: map[string]string{"scenario": "display_remoting"}},
+	// Screen content: mostly static, sharp edges. ultrafast keeps up at 1080p on one core and
+	// skips unchanged macroblocks cheaply; CRF keeps quality constant as activity varies.
+	{Name: "libx264", Codec: "h264",
+		Defaults: map[string]string{"preset": "ultrafast", "crf": "23", "forced-idr": "1"}},
+	{Name: "libx265", Codec: "hevc",
+		Defaults: map[string]string{"preset": "ultrafast", "crf": "28", "forced-idr": "1", "x265-params": "log-level=error"}},
+	{Name: "libvpx-vp9", Codec: "vp9",
+		Defaults: map[string]string{"deadline": "realtime", "cpu-used": "8", "crf": "35", "b": "0"}},
+	// libsvtav1 is left out: with Debian 12's SVT-AV1 1.4.1 and FFmpeg 5.1 an encoder closed
+	// before its first frame hangs in avcodec_free_context, which a probe or a failed start does.
+}
+
+// DefaultOrder is the selection order for "auto": hardware H.264 encoders, then libx264.
+var DefaultOrder = []string{"h264_nvenc", "h264_qsv", "h264_vaapi", "h264_videotoolbox", "h264_mf", "libx264"}
+
+// Lookup returns the candidate called name.
+func Lookup(name string) (Candidate, error) {
+	for _, c := range Candidates {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	names := make([]string, len(Candidates))
+	for i, c := range Candidates {
+		names[i] = c.Name
+	}
+	return Candidate{}, fmt.Errorf("%w %q: choose auto or one of %s", ErrUnknownEncoder, name, strings.Join(names, ", "))
+}
+
+// ParseOrder turns "auto", a single name or a comma-separated list into an encoder order,
+// rejecting unknown names.
+func ParseOrder(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "auto" {
+		return append([]string(nil), DefaultOrder...), nil
+	}
+	var order []string
+	for _, n := range strings.Split(s, ",") {
+		n = strings.TrimSpace(n)
+		if _, err := Lookup(n); err != nil {
+			return nil, err
+		}
+		order = append(order, n)
+	}
+	return order, nil
+}
+
+// Status is the outcome of trying one encoder.
+type Status struct {
+	// Name is the encoder's name.
+	Name string `json:"name"`
+	// Codec is the compression standard.
+	Codec string `json:"codec"`
+	// Hardware reports whether it needs a GPU or media engine.
+	Hardware bool `json:"hardware"`
+	// Usable reports whether it opened.
+	Usable bool `json:"usable"`
+	// Reason says why it is not usable; empty when usable.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ProbeSize is the frame size encoders are test-opened at.
+const ProbeSize = 1280
+
+// Probe test-opens every candidate (or those named) and reports which can be used here.
+func Probe(ctx context.Context, names ...string) []Status {
+	if len(names) == 0 {
+		for _, c := range Candidates {
+			names = append(names, c.Name)
+		}
+	}
+	out := make([]Status, 0, len(names))
+	for _, n := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		c, err := Lookup(n)
+		if err != nil {
+			out = append(out, Status{Name: n, Reason: err.Error()})
+			continue
+		}
+		st := Status{Name: c.Name, Codec: c.Codec, Hardware: c.Hardware, Usable: true}
+		e, err := Open(c.Name, Params{Width: ProbeSize, Height: ProbeSize * 9 / 16, FPS: 10})
+		if err != nil {
+			st.Usable, st.Reason = false, err.Error()
+		} else {
+			e.Close()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// OpenFirst opens the first encoder of order that works with p. It returns the statuses of
+// those tried, so callers can report why earlier ones were skipped.
+func OpenFirst(ctx context.Context, order []string, p Params) (*Encoder, []Status, error) {
+	var tried []Status
+	for _, n := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, tried, err
+		}
+		c, err := Lookup(n)
+		if err != nil {
+			return nil, tried, err
+		}
+		e, err := Open(n, p)
+		st := Status{Name: n, Codec: c.Codec, Hardware: c.Hardware, Usable: err == nil}
+		if err != nil {
+			st.Reason = err.Error()
+		}
+		tried = append(tried, st)
+		if err == nil {
+			return e, tried, nil
+		}
+	}
+	reasons := make([]string, len(tried))
+	for i, t := range tried {
+		reasons[i] = t.Reason
+	}
+	return nil, tried, fmt.Errorf("%w: %s", ErrNoEncoder, strings.Join(reasons, "; "))
+}

@@ -1,0 +1,247 @@
+// Package mux writes encoded video into crash-safe fragmented MP4 files: fragments of at most
+// a second, flushed as they complete and synced to disk in the background, so a crash loses at
+// most the fragment being written. It also rotates segments.
+package mux
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/screenrec/recorder/engine/internal/avext"
+)
+
+// DefaultFragmentDuration bounds what a crash can lose.
+const DefaultFragmentDuration = time.Second
+
+// DefaultSyncInterval is how often written data is forced to disk.
+const DefaultSyncInterval = time.Second
+
+// Stream describes one video track of a file.
+type Stream struct {
+	// Codec is the opened encoder context the stream's parameters are copied from.
+	Codec *astiav.CodecContext
+	// TimeBase is the time base of the packets given to WritePacket.
+	TimeBase astiav.Rational
+	// FPS is the nominal frame rate, written as the stream's average rate.
+	FPS int
+	// Title names the track (e.g. the monitor); written as its handler name.
+	Title string
+}
+
+// Options tune the file.
+type Options struct {
+	// FragmentDuration is the longest fragment (default 1 s).
+	FragmentDuration time.Duration
+	// SyncInterval is how often data is fsynced (default 1 s; negative disables syncing).
+	SyncInterval time.Duration
+}
+
+// File is one MP4 file being written. WritePacket and Close may be called from several
+// goroutines.
+type File struct {
+	path    string
+	fc      *astiav.FormatContext
+	pb      *astiav.IOContext
+	f       *os.File
+	streams []Stream
+	bytes   atomic.Int64
+	mu      sync.Mutex
+	closed  bool
+	stop    chan struct{}
+	synced  sync.WaitGroup
+}
+
+// Create creates path (truncating it) and writes the MP4 header. metadata becomes container
+// tags (readable with ffprobe); keys are written in sorted order.
+func Create(path string, streams []Stream, metadata map[string]string, o Options) (*File, error) {
+	if len(streams) == 0 {
+		return nil, fmt.Errorf("%w: %s: no streams", ErrCreate, path)
+	}
+	if o.FragmentDuration <= 0 {
+		o.FragmentDuration = DefaultFragmentDuration
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
+	osf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
+	}
+	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{})}
+	if err := m.open(metadata, o); err != nil {
+		m.free()
+		osf.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if o.SyncInterval > 0 {
+		m.synced.Add(1)
+		go m.syncLoop(o.SyncInterval)
+	}
+	return m, nil
+}
+
+func (m *File) open(metadata map[string]string, o Options) error {
+	fc, err := astiav.AllocOutputFormatContext(nil, "mp4", m.path)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCreate, m.path, err)
+	}
+	m.fc = fc
+	// Our own IO context: FFmpeg writes through Go so bytes are counted and synced here.
+	m.pb, err = astiav.AllocIOContext(64<<10, true, nil, m.seek, m.write)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCreate, m.path, err)
+	}
+	fc.SetPb(m.pb)
+	// Flush the IO buffer after every packet so a finished fragment is in the kernel's hands
+	// at once, not when the next 64 KiB fill up.
+	fc.SetFlags(fc.Flags().Add(astiav.FormatContextFlagFlushPackets))
+	for i, s := range m.streams {
+		st := fc.NewStream(nil)
+		if st == nil {
+			return fmt.Errorf("%w: %s: cannot add stream", ErrCreate, m.path)
+		}
+		if err := st.CodecParameters().FromCodecContext(s.Codec); err != nil {
+			return fmt.Errorf("%w: %s: stream %d parameters: %w", ErrCreate, m.path, i, err)
+		}
+		st.SetTimeBase(s.TimeBase)
+		if s.FPS > 0 {
+			st.SetAvgFrameRate(astiav.NewRational(s.FPS, 1))
+		}
+		if s.Title != "" {
+			if err := avext.SetStreamMetadata(fc, i, "handler_name", s.Title); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrCreate, m.path, err)
+			}
+		}
+	}
+	keys := make([]string, 0, len(metadata))
+	for k := range metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := avext.SetFormatMetadata(fc, k, metadata[k]); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrCreate, m.path, err)
+		}
+	}
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	// empty_moov+frag_keyframe: playable however the file ends; frag_duration: fragments of at
+	// most FragmentDuration even between keyframes; use_metadata_tags: keep our own tag keys.
+	if err := opts.Set("movflags", "frag_keyframe+empty_moov+default_base_moof+use_metadata_tags", 0); err != nil {
+		return fmt.Errorf("%w: %w", ErrCreate, err)
+	}
+	if err := opts.Set("frag_duration", strconv.FormatInt(o.FragmentDuration.Microseconds(), 10), 0); err != nil {
+		return fmt.Errorf("%w: %w", ErrCreate, err)
+	}
+	if err := fc.WriteHeader(opts); err != nil {
+		return fmt.Errorf("%w: %s: header: %w", ErrCreate, m.path, err)
+	}
+	return nil
+}
+
+func (m *File) write(b []byte) (int, error) {
+	n, err := m.f.Write(b)
+	m.bytes.Add(int64(n))
+	return n, err
+}
+
+// FFmpeg's seek flags: AVSEEK_SIZE asks for the size, AVSEEK_FORCE may be or-ed in.
+const (
+	avseekSize  = 0x10000
+	avseekForce = 0x20000
+)
+
+func (m *File) seek(offset int64, whence int) (int64, error) {
+	if whence&avseekSize != 0 {
+		fi, err := m.f.Stat()
+		if err != nil {
+			return -1, err
+		}
+		return fi.Size(), nil
+	}
+	return m.f.Seek(offset, whence&^avseekForce)
+}
+
+func (m *File) syncLoop(every time.Duration) {
+	defer m.synced.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			_ = m.f.Sync() // best effort; Close syncs and reports errors
+		}
+	}
+}
+
+// Path is the file's path.
+func (m *File) Path() string { return m.path }
+
+// Bytes is how many bytes have been handed to the operating system so far.
+func (m *File) Bytes() int64 { return m.bytes.Load() }
+
+// WritePacket writes pkt (timestamped in the stream's TimeBase) to stream idx. It takes pkt's
+// reference: pkt is blank afterwards.
+func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		pkt.Unref()
+		return ErrClosed
+	}
+	st := m.fc.Streams()[idx]
+	pkt.SetStreamIndex(idx)
+	// The mp4 muxer picks its own stream time base in WriteHeader.
+	pkt.RescaleTs(m.streams[idx].TimeBase, st.TimeBase())
+	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
+	}
+	return nil
+}
+
+// Close writes the trailer, syncs and closes the file; it is idempotent. After a failed
+// write the file still ends at its last complete fragment.
+func (m *File) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	close(m.stop)
+	m.synced.Wait()
+	var firstErr error
+	if err := m.fc.WriteTrailer(); err != nil {
+		firstErr = fmt.Errorf("%w: %s: trailer: %w", ErrWrite, m.path, err)
+	}
+	m.pb.Flush()
+	m.free()
+	if err := m.f.Sync(); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("%w: %s: sync: %w", ErrWrite, m.path, err)
+	}
+	if err := m.f.Close(); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
+	}
+	return firstErr
+}
+
+func (m *File) free() {
+	if m.fc != nil {
+		m.fc.Free()
+		m.fc = nil
+	}
+	if m.pb != nil {
+		m.pb.Free()
+		m.pb = nil
+	}
+}

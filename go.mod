@@ -1,0 +1,21 @@
+module github.com/screenrec/recorder
+
+go 1.26.8
+
+require (
+	github.com/asticode/go-astiav v0.16.0
+	github.com/jezek/xgb v1.1.1
+	github.com/kbinani/screenshot v0.0.0-20250624051815-089614a94018
+	github.com/spf13/cobra v1.8.1
+	golang.org/x/term v0.25.0
+)
+
+require (
+	github.com/asticode/go-astikit v0.42.0 // indirect
+	github.com/gen2brain/shm v0.1.0 // indirect
+	github.com/godbus/dbus/v5 v5.1.0 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/lxn/win v0.0.0-20210218163916-a377121e959e // indirect
+	github.com/spf13/pflag v1.0.5 // indirect
+	golang.org/x/sys v0.26.0 // indirect
+)

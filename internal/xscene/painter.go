@@ -1,0 +1,222 @@
+package xscene
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"log"
+	"sync"
+
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+)
+
+// quietOnce guards the one-time silencing of xgb's logger.
+var quietOnce sync.Once
+
+// quietXGB stops xgb from logging to stderr. xgb reports recoverable
+// conditions there, most commonly "Could not get authority info" for any
+// server without an Xauthority entry, which is every Xvfb started by
+// internal/xvfb. Errors that matter reach callers as return values anyway.
+// xgb.Logger is a package variable read by every connection's goroutines,
+// so it is set once, before the first connection, to avoid a data race.
+func quietXGB() {
+	quietOnce.Do(func() {
+		xgb.Logger = log.New(io.Discard, "", 0)
+	})
+}
+
+// Painter draws into the root window of an X display over one persistent
+// connection. Its methods are safe for concurrent use; they are
+// serialised because they share one graphics context.
+type Painter struct {
+	mu     sync.Mutex
+	conn   *xgb.Conn
+	root   xproto.Window
+	gc     xproto.Gcontext
+	width  int
+	height int
+	format pixelFormat
+	// maxRects is how many rectangles fit in one PolyFillRectangle request
+	// without the BIG-REQUESTS extension.
+	maxRects int
+	closed   bool
+}
+
+// Connect opens a connection to display (e.g. ":57"; empty means
+// $DISPLAY) and prepares to draw into the default screen's root window.
+func Connect(display string) (*Painter, error) {
+	quietXGB()
+	conn, err := xgb.NewConnDisplay(display)
+	if err != nil {
+		return nil, fmt.Errorf("xscene: connect to display %q: %w", display, err)
+	}
+	p, err := newPainter(conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("xscene: display %q: %w", display, err)
+	}
+	return p, nil
+}
+
+// newPainter sets up a Painter on an open connection.
+func newPainter(conn *xgb.Conn) (*Painter, error) {
+	setup := xproto.Setup(conn)
+	screen := setup.DefaultScreen(conn)
+	format, err := newPixelFormat(setup, screen)
+	if err != nil {
+		return nil, err
+	}
+	gc, err := xproto.NewGcontextId(conn)
+	if err != nil {
+		return nil, fmt.Errorf("allocate graphics context id: %w", err)
+	}
+	// GraphicsExposures off: CopyArea would otherwise queue an event per
+	// scroll that nobody reads.
+	err = xproto.CreateGCChecked(conn, gc, xproto.Drawable(screen.Root),
+		xproto.GcForeground|xproto.GcGraphicsExposures,
+		[]uint32{screen.BlackPixel, 0}).Check()
+	if err != nil {
+		return nil, fmt.Errorf("create graphics context: %w", err)
+	}
+	// MaximumRequestLength is in 4-byte units; a PolyFillRectangle request
+	// has a 12-byte header and 8 bytes per rectangle.
+	maxRects := (int(setup.MaximumRequestLength)*4 - 12) / 8
+	return &Painter{
+		conn:     conn,
+		root:     screen.Root,
+		gc:       gc,
+		width:    int(screen.WidthInPixels),
+		height:   int(screen.HeightInPixels),
+		format:   format,
+		maxRects: maxRects,
+	}, nil
+}
+
+// Close closes the connection. Further calls to the Painter's methods
+// return ErrClosed. Close is idempotent and always returns nil; it
+// returns an error only to satisfy io.Closer.
+func (p *Painter) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		p.conn.Close()
+	}
+	return nil
+}
+
+// Size returns the size of the root window, as announced when the
+// connection was made.
+func (p *Painter) Size() (w, h int) {
+	return p.width, p.height
+}
+
+// Bounds returns the root window's rectangle, whose origin is 0,0.
+func (p *Painter) Bounds() image.Rectangle {
+	return image.Rect(0, 0, p.width, p.height)
+}
+
+// clip limits r to the root window and reports ErrEmptyRect if nothing
+// is left.
+func (p *Painter) clip(r image.Rectangle) (image.Rectangle, error) {
+	c := r.Intersect(p.Bounds())
+	if c.Empty() {
+		return c, fmt.Errorf("%w: %v (root is %dx%d)", ErrEmptyRect, r, p.width, p.height)
+	}
+	return c, nil
+}
+
+// Fill paints r (in root-window coordinates, clipped to the root) with
+// the colour c, ignoring alpha. It is synchronous: when it returns, the
+// server has drawn the pixels, so a capture started afterwards sees them.
+func (p *Painter) Fill(r image.Rectangle, c color.RGBA) error {
+	r, err := p.clip(r)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.fillRects(p.format.pixel(c), []xproto.Rectangle{xrect(r)})
+	return p.roundTrip()
+}
+
+// fillRects queues PolyFillRectangle requests that paint rects with the
+// pixel value. Requests are unchecked: errors surface in the next
+// roundTrip. The caller holds p.mu.
+func (p *Painter) fillRects(pixel uint32, rects []xproto.Rectangle) {
+	if len(rects) == 0 {
+		return
+	}
+	xproto.ChangeGC(p.conn, p.gc, xproto.GcForeground, []uint32{pixel})
+	for len(rects) > 0 {
+		n := min(len(rects), p.maxRects)
+		xproto.PolyFillRectangle(p.conn, xproto.Drawable(p.root), p.gc, rects[:n])
+		rects = rects[n:]
+	}
+}
+
+// roundTrip waits until the server has processed every request sent so
+// far and returns the first X error any of them caused. Unchecked
+// requests report errors through the event queue; the server answers in
+// order, so after the reply all of them have been queued. Draining the
+// queue also keeps it from filling up and stalling xgb's reader. The
+// caller holds p.mu.
+func (p *Painter) roundTrip() error {
+	if _, err := xproto.GetInputFocus(p.conn).Reply(); err != nil {
+		return fmt.Errorf("xscene: round trip: %w", err)
+	}
+	var first error
+	for {
+		ev, xerr := p.conn.PollForEvent()
+		if ev == nil && xerr == nil {
+			return first
+		}
+		if xerr != nil && first == nil {
+			first = fmt.Errorf("xscene: X error: %w", xerr)
+		}
+	}
+}
+
+// Capture reads back the pixels of r (in root-window coordinates, clipped
+// to the root). The image's bounds are the clipped rectangle, so it is
+// indexed with root coordinates too; alpha is always opaque.
+func (p *Painter) Capture(r image.Rectangle) (*image.RGBA, error) {
+	r, err := p.clip(r)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	reply, err := xproto.GetImage(p.conn, xproto.ImageFormatZPixmap, xproto.Drawable(p.root),
+		int16(r.Min.X), int16(r.Min.Y), uint16(r.Dx()), uint16(r.Dy()), ^uint32(0)).Reply()
+	if err != nil {
+		return nil, fmt.Errorf("xscene: GetImage %v: %w", r, err)
+	}
+	return p.format.decode(reply.Data, r)
+}
+
+// Pixel returns the colour of the root-window pixel at x, y.
+func (p *Painter) Pixel(x, y int) (color.RGBA, error) {
+	img, err := p.Capture(image.Rect(x, y, x+1, y+1))
+	if err != nil {
+		return color.RGBA{}, err
+	}
+	return img.RGBAAt(x, y), nil
+}
+
+// xrect converts a rectangle already clipped to the root window, whose
+// coordinates therefore fit the protocol's 16-bit fields.
+func xrect(r image.Rectangle) xproto.Rectangle {
+	return xproto.Rectangle{
+		X: int16(r.Min.X), Y: int16(r.Min.Y),
+		Width: uint16(r.Dx()), Height: uint16(r.Dy()),
+	}
+}
