@@ -1,0 +1,79 @@
+// Package benchmarks measures the recorder against the ffmpeg CLI doing the same capture and
+// encode, alternating the two in one run so that both see the same machine.
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Usage is what one run of a command cost.
+type Usage struct {
+	// Tool is "recorder" or "ffmpeg".
+	Tool string `json:"tool"`
+	// CPU is user+system time, in seconds.
+	CPU float64 `json:"cpu_s"`
+	// MaxRSS is the peak resident set, in MiB.
+	MaxRSS float64 `json:"max_rss_mib"`
+	// Wall is the run's wall time, in seconds.
+	Wall float64 `json:"wall_s"`
+	// Frames is how many frames the output file holds.
+	Frames int `json:"frames"`
+	// Bytes is the output file's size.
+	Bytes int64 `json:"bytes"`
+}
+
+// Run runs argv with env, waits for it, and returns its resource usage.
+func Run(ctx context.Context, tool string, env []string, argv ...string) (Usage, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return Usage{}, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, tail(stderr.String(), 400))
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return Usage{}, fmt.Errorf("%s: no rusage on this platform", tool)
+	}
+	cpu := time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) * time.Nanosecond
+	return Usage{Tool: tool, CPU: cpu.Seconds(), MaxRSS: float64(ru.Maxrss) / 1024, Wall: wall.Seconds()}, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// Median returns the median of xs (0 for none).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// FileSize returns path's size, or 0.
+func FileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
