@@ -154,7 +154,7 @@ func (s *Screen) pick(sel Selection) ([]Monitor, error) {
 	}
 	out := make([]Monitor, 0, len(sel.Indexes))
 	for _, ix := range sel.Indexes {
-		if ix >= len(s.Monitors) {
+		if ix < 0 || ix >= len(s.Monitors) {
 			return nil, fmt.Errorf("%w %d: %s has monitors 0-%d", ErrUnknownMonitor, ix, s.Display, len(s.Monitors)-1)
 		}
 		out = append(out, s.Monitors[ix])

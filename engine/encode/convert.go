@@ -22,16 +22,15 @@ type Converter struct {
 // FitSize returns the largest even size no larger than maxW×maxH (0 means no limit) with the
 // aspect ratio of w×h; it never scales up.
 func FitSize(w, h, maxW, maxH int) (int, int) {
-	scale := 1.0
-	if maxW > 0 && w > maxW {
-		scale = float64(maxW) / float64(w)
+	// Integer arithmetic: a float scale turns exact fits such as 1680x1050 → 864x540 into 862.
+	ow, oh := w, h
+	if maxW > 0 && ow > maxW {
+		ow, oh = maxW, h*maxW/w
 	}
-	if maxH > 0 && float64(h)*scale > float64(maxH) {
-		scale = float64(maxH) / float64(h)
+	if maxH > 0 && oh > maxH {
+		ow, oh = w*maxH/h, maxH
 	}
-	ow, oh := int(float64(w)*scale), int(float64(h)*scale)
-	ow, oh = max(2, ow-ow%2), max(2, oh-oh%2)
-	return ow, oh
+	return max(2, ow-ow%2), max(2, oh-oh%2)
 }
 
 // NewConverter converts srcW×srcH frames of srcFmt to dstW×dstH frames of dstFmt. blank are

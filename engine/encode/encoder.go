@@ -3,6 +3,7 @@ package encode
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -94,8 +95,18 @@ func (e *Encoder) open(codec *astiav.Codec, p Params) error {
 	cc.SetPixelFormat(e.pixFmt)
 	if e.cand.device != "" {
 		e.pixFmt = astiav.PixelFormatNv12 // what the surfaces are uploaded from
+		if e.cand.device == "vaapi" {
+			// FFmpeg says only "Generic error in an external library" when there is no GPU.
+			if nodes, _ := filepath.Glob("/dev/dri/renderD*"); len(nodes) == 0 {
+				return fmt.Errorf("%w: %s: no VA-API render node (/dev/dri/renderD*): no GPU or driver", ErrOpen, name)
+			}
+		}
+		why := avlog.Collect(nil)
 		hw, err := avext.NewHWFrames(cc, e.cand.device, p.Width, p.Height)
-		if err != nil {
+		if msgs := why(); err != nil {
+			if msgs != "" {
+				return fmt.Errorf("%w: %s: %s (%w)", ErrOpen, name, msgs, err)
+			}
 			return fmt.Errorf("%w: %s: %w", ErrOpen, name, err)
 		}
 		e.hw = hw

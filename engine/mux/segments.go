@@ -75,18 +75,22 @@ func NewSegments(cfg SegmentsConfig) (*Segments, error) {
 }
 
 func (s *Segments) create() (*File, error) {
-	s.index++
+	index := s.index + 1
 	path := s.cfg.Out
 	meta := s.cfg.Metadata
 	if s.cfg.Every > 0 {
-		path = SegmentPath(s.cfg.Out, s.index)
+		path = SegmentPath(s.cfg.Out, index)
 		meta = make(map[string]string, len(s.cfg.Metadata)+1)
 		for k, v := range s.cfg.Metadata {
 			meta[k] = v
 		}
-		meta["segment"] = fmt.Sprint(s.index)
+		meta["segment"] = fmt.Sprint(index)
 	}
-	return Create(path, s.cfg.Streams, meta, s.cfg.Options)
+	f, err := Create(path, s.cfg.Streams, meta, s.cfg.Options)
+	if err == nil {
+		s.index = index
+	}
+	return f, err
 }
 
 func (s *Segments) setNextCut(start int64) {
@@ -177,6 +181,9 @@ func (s *Segments) Bytes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.doneSize
+	if s.closed {
+		return n // cur and next are counted in doneSize already
+	}
 	if s.cur != nil {
 		n += s.cur.Bytes()
 	}

@@ -11,10 +11,16 @@ import (
 	"github.com/asticode/go-astiav"
 )
 
+// collector gathers error messages of one object, or of any object when of is nil.
+type collector struct {
+	of   astiav.Classer
+	msgs []string
+}
+
 var (
 	once       sync.Once
 	mu         sync.Mutex
-	collectors = map[astiav.Classer]*[]string{}
+	collectors = map[*collector]bool{}
 )
 
 // Ensure installs the bridge once: FFmpeg messages of warning level and above go to
@@ -31,14 +37,18 @@ func forward(c astiav.Classer, l astiav.LogLevel, _, msg string) {
 	if msg == "" {
 		return
 	}
-	if c != nil && l <= astiav.LogLevelError {
+	if l <= astiav.LogLevelError {
+		taken := false
 		mu.Lock()
-		buf, ok := collectors[c]
-		if ok {
-			*buf = append(*buf, msg)
+		for col := range collectors {
+			if col.of == nil || (c != nil && col.of == c) {
+				col.msgs = append(col.msgs, msg)
+				// A catch-all collector may see other goroutines' messages; keep logging them.
+				taken = taken || col.of != nil
+			}
 		}
 		mu.Unlock()
-		if ok {
+		if taken {
 			return // the caller reports it in its error
 		}
 	}
@@ -60,18 +70,19 @@ func forward(c astiav.Classer, l astiav.LogLevel, _, msg string) {
 	slog.Default().LogAttrs(context.Background(), level, msg, attrs...)
 }
 
-// Collect starts collecting the error messages FFmpeg logs for c. The returned function stops
-// collecting and returns them joined with "; ".
+// Collect starts collecting the error messages FFmpeg logs for c, or for any object when c is
+// nil (for calls that log through objects we never see, such as device contexts). The returned
+// function stops collecting and returns them joined with "; ".
 func Collect(c astiav.Classer) func() string {
 	Ensure()
-	buf := new([]string)
+	col := &collector{of: c}
 	mu.Lock()
-	collectors[c] = buf
+	collectors[col] = true
 	mu.Unlock()
 	return func() string {
 		mu.Lock()
-		delete(collectors, c)
+		delete(collectors, col)
 		mu.Unlock()
-		return strings.Join(*buf, "; ")
+		return strings.Join(col.msgs, "; ")
 	}
 }
