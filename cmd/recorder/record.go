@@ -31,6 +31,9 @@ func newRecordCmd() *cobra.Command {
 			"--duration 0 records until SIGINT or SIGTERM; either finishes the file properly.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := pipeline.ValidateFPS(spec.FPS); err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
 			var err error
 			if spec.Monitors, err = capture.ParseSelection(monitors); err != nil {
 				return fmt.Errorf("%w: --monitors: %w", errUsage, err)

@@ -286,13 +286,32 @@ func TestFileSyncDisabled(t *testing.T) {
 // writes the packets to s; encoder i feeds stream first+i.
 func feed(t *testing.T, s *Segments, first int, encs []*encode.Encoder, frames []*astiav.Frame, n int) {
 	t.Helper()
+	counts := make([]int, len(encs))
+	for i := range counts {
+		counts[i] = n
+	}
+	feedUneven(t, s, first, encs, frames, counts)
+}
+
+// feedUneven encodes frames at 100 ms steps into s, interleaving the tracks as concurrent
+// capture goroutines would, track ti getting counts[ti] frames; keyframes are forced the way
+// engine/pipeline forces them, at each track's first frame at or after NextCut.
+func feedUneven(t *testing.T, s *Segments, first int, encs []*encode.Encoder, frames []*astiav.Frame, counts []int) {
+	t.Helper()
 	lastCut := make([]int64, len(encs))
 	for i := range lastCut {
 		lastCut[i] = -1
 	}
+	n := 0
+	for _, c := range counts {
+		n = max(n, c)
+	}
 	for i := 0; i < n; i++ {
 		pts := int64(i) * 100
 		for ti, e := range encs {
+			if i >= counts[ti] {
+				continue
+			}
 			cut := s.NextCut()
 			key := pts >= cut && cut != lastCut[ti]
 			if key {
@@ -337,8 +356,8 @@ func TestSegments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := s.NextCut(); got != 1000 {
-				t.Errorf("first NextCut = %d, want 1000", got)
+			if got := s.NextCut(); got != 0 {
+				t.Errorf("NextCut before any packet = %d, want 0 (the start: every track's first keyframe)", got)
 			}
 			feed(t, s, 0, encs, frames, 35) // pts 0 … 3400
 			if got := s.NextCut(); got != 4000 {
@@ -423,10 +442,13 @@ func TestSegmentsSingleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.NextCut(); got != math.MaxInt64 {
-		t.Errorf("NextCut = %d, want MaxInt64", got)
+	if got := s.NextCut(); got != 0 {
+		t.Errorf("NextCut before any packet = %d, want 0 (the start)", got)
 	}
 	feed(t, s, 0, []*encode.Encoder{e}, []*astiav.Frame{blackFrame(t, 64, 36)}, 25)
+	if got := s.NextCut(); got != math.MaxInt64 {
+		t.Errorf("NextCut once started = %d, want MaxInt64", got)
+	}
 	segs, err := s.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -460,8 +482,7 @@ func TestSegmentsCloseWithPendingNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Track 0 runs to 1.4 s with a keyframe at 1 s; track 1 stops at 0.9 s.
-	feed(t, s, 0, []*encode.Encoder{e0}, []*astiav.Frame{f0}, 15)
-	feed(t, s, 1, []*encode.Encoder{e1}, []*astiav.Frame{f1}, 10)
+	feedUneven(t, s, 0, []*encode.Encoder{e0, e1}, []*astiav.Frame{f0, f1}, []int{15, 10})
 	if got := s.NextCut(); got != 1000 {
 		t.Errorf("NextCut = %d; the cut must wait for every track", got)
 	}
@@ -516,5 +537,39 @@ func TestSegmentsBytesAfterClose(t *testing.T) {
 	}
 	if got := s.Bytes(); got != size {
 		t.Errorf("Bytes() after Close = %d, want the file size %d", got, size)
+	}
+}
+
+// TestSegmentsStartLater: a recording attached at 1 s to an encode running since 0 keeps only
+// packets from each track's first keyframe at or after 1 s, timestamped from there.
+func TestSegmentsStartLater(t *testing.T) {
+	e := openEncoder(t, 64, 36)
+	out := filepath.Join(t.TempDir(), "late.mp4")
+	var opened []string
+	var closed []Segment
+	s, err := NewSegments(SegmentsConfig{Out: out, Start: 1000,
+		Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
+		OnOpen:  func(i int, p string) error { opened = append(opened, p); return nil },
+		OnClose: func(sg Segment) { closed = append(closed, sg) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.NextCut(); got != 1000 {
+		t.Fatalf("NextCut = %d, want the start, 1000", got)
+	}
+	feed(t, s, 0, []*encode.Encoder{e}, []*astiav.Frame{blackFrame(t, 64, 36)}, 25) // 0 … 2400 ms
+	segs, err := s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opened) != 1 || opened[0] != out || len(closed) != 1 || closed[0] != segs[0] {
+		t.Errorf("hooks: opened %v, closed %+v, segments %+v", opened, closed, segs)
+	}
+	p := ffprobe(t, out)
+	if p.Streams[0].NbReadFrames != "15" {
+		t.Errorf("frames = %s, want 15 (1.0 s … 2.4 s)", p.Streams[0].NbReadFrames)
+	}
+	if d, _ := strconv.ParseFloat(p.Format.Duration, 64); d < 1.4 || d > 1.6 {
+		t.Errorf("duration = %s, want 1.5", p.Format.Duration)
 	}
 }

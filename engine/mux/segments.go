@@ -43,6 +43,16 @@ type SegmentsConfig struct {
 	Metadata map[string]string
 	// Options tune every file.
 	Options Options
+	// Start is the pts (in the streams' time base) the recording starts at: each track's
+	// packets before its first keyframe at or after Start are dropped, and file timestamps
+	// count from Start. Callers force that keyframe as for any cut (NextCut returns Start
+	// until every track has started).
+	Start int64
+	// OnOpen, if set, is called before segment index's file is created at path; an error
+	// stops the recording (the catalog records a segment before it exists on disk).
+	OnOpen func(index int, path string) error
+	// OnClose, if set, is called after a segment's file is closed.
+	OnClose func(Segment)
 }
 
 // Segments writes a recording as one file or as consecutive standalone segments. Each segment
@@ -56,6 +66,7 @@ type Segments struct {
 	curStart int64
 	cut      atomic.Int64 // pts where the next segment starts, MaxInt64 if none
 	moved    []bool
+	started  []bool
 	index    int
 	done     []Segment
 	doneSize int64
@@ -64,13 +75,14 @@ type Segments struct {
 
 // NewSegments creates the first file.
 func NewSegments(cfg SegmentsConfig) (*Segments, error) {
-	s := &Segments{cfg: cfg, moved: make([]bool, len(cfg.Streams))}
+	s := &Segments{cfg: cfg, moved: make([]bool, len(cfg.Streams)), started: make([]bool, len(cfg.Streams)),
+		curStart: cfg.Start}
 	f, err := s.create()
 	if err != nil {
 		return nil, err
 	}
 	s.cur = f
-	s.setNextCut(0)
+	s.cut.Store(cfg.Start) // the first keyframe of every track
 	return s, nil
 }
 
@@ -85,6 +97,11 @@ func (s *Segments) create() (*File, error) {
 			meta[k] = v
 		}
 		meta["segment"] = fmt.Sprint(index)
+	}
+	if s.cfg.OnOpen != nil {
+		if err := s.cfg.OnOpen(index, path); err != nil {
+			return nil, err
+		}
 	}
 	f, err := Create(path, s.cfg.Streams, meta, s.cfg.Options)
 	if err == nil {
@@ -103,6 +120,14 @@ func (s *Segments) setNextCut(start int64) {
 	s.cut.Store(start + step)
 }
 
+// Started reports whether track idx has reached its first keyframe, i.e. whether its packets
+// are being written.
+func (s *Segments) Started(idx int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started[idx]
+}
+
 // NextCut is the pts at which the next segment starts (math.MaxInt64 when not segmenting).
 func (s *Segments) NextCut() int64 { return s.cut.Load() }
 
@@ -114,8 +139,20 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 		pkt.Unref()
 		return ErrClosed
 	}
+	if !s.started[idx] {
+		if pkt.Pts() < s.cfg.Start || !pkt.Flags().Has(astiav.PacketFlagKey) {
+			pkt.Unref()
+			return nil
+		}
+		s.started[idx] = true
+		if s.allTrue(s.started) {
+			s.setNextCut(s.cfg.Start)
+		}
+		return s.write(s.cur, s.curStart, idx, pkt)
+	}
 	cut := s.cut.Load()
-	if !s.moved[idx] && pkt.Pts() >= cut && pkt.Flags().Has(astiav.PacketFlagKey) {
+	// Until every track has started, cut is the start, not a segment boundary.
+	if s.allTrue(s.started) && !s.moved[idx] && pkt.Pts() >= cut && pkt.Flags().Has(astiav.PacketFlagKey) {
 		if s.next == nil {
 			f, err := s.create()
 			if err != nil {
@@ -125,7 +162,7 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 			s.next = f
 		}
 		s.moved[idx] = true
-		if s.allMoved() {
+		if s.allTrue(s.moved) {
 			if err := s.rotate(cut); err != nil {
 				pkt.Unref()
 				return err
@@ -140,9 +177,9 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 	return s.write(s.cur, s.curStart, idx, pkt)
 }
 
-func (s *Segments) allMoved() bool {
-	for _, m := range s.moved {
-		if !m {
+func (s *Segments) allTrue(flags []bool) bool {
+	for _, f := range flags {
+		if !f {
 			return false
 		}
 	}
@@ -164,9 +201,13 @@ func (s *Segments) finish(f *File, start int64) error {
 	err := f.Close()
 	tb := s.cfg.Streams[0].TimeBase
 	us := astiav.RescaleQ(start, tb, astiav.NewRational(1, 1_000_000))
-	s.done = append(s.done, Segment{Index: len(s.done) + 1, Path: f.Path(), Bytes: f.Bytes(),
-		Start: time.Duration(us) * time.Microsecond})
+	seg := Segment{Index: len(s.done) + 1, Path: f.Path(), Bytes: f.Bytes(),
+		Start: time.Duration(us-astiav.RescaleQ(s.cfg.Start, tb, astiav.NewRational(1, 1_000_000))) * time.Microsecond}
+	s.done = append(s.done, seg)
 	s.doneSize += f.Bytes()
+	if s.cfg.OnClose != nil {
+		s.cfg.OnClose(seg)
+	}
 	return err
 }
 

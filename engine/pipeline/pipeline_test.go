@@ -26,7 +26,7 @@ func TestTracksStopWhilePolled(t *testing.T) {
 	t.Parallel()
 	srv := startDisplay(t)
 	out := filepath.Join(t.TempDir(), "tracks.mp4")
-	rec, err := Start(context.Background(), Spec{Display: srv.Display, Layout: capture.LayoutTracks, Out: out, FPS: 15})
+	rec, err := Start(context.Background(), Spec{CaptureSpec: CaptureSpec{Display: srv.Display, Layout: capture.LayoutTracks, FPS: 15}, Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestContextCancelFinalises(t *testing.T) {
 	srv := startDisplay(t)
 	out := filepath.Join(t.TempDir(), "cancel.mp4")
 	ctx, cancel := context.WithCancel(context.Background())
-	rec, err := Start(ctx, Spec{Display: srv.Display, Monitors: capture.Selection{Indexes: []int{2}}, Out: out})
+	rec, err := Start(ctx, Spec{CaptureSpec: CaptureSpec{Display: srv.Display, Monitors: capture.Selection{Indexes: []int{2}}}, Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +106,10 @@ func TestStartFailureLeavesNothing(t *testing.T) {
 		spec Spec
 		want error
 	}{
-		{Spec{Display: srv.Display, Monitors: capture.Selection{Indexes: []int{3}}, Out: out}, capture.ErrUnknownMonitor},
-		{Spec{Display: srv.Display, Encoders: []string{"h264_nvenc"}, Out: out}, nil},
-		{Spec{Display: srv.Display, FPS: 61, Out: out}, ErrInvalidSpec},
-		{Spec{Display: srv.Display, Out: filepath.Join(dir, "missing", "x.mp4")}, ErrOutput},
+		{Spec{CaptureSpec: CaptureSpec{Display: srv.Display, Monitors: capture.Selection{Indexes: []int{3}}}, Out: out}, capture.ErrUnknownMonitor},
+		{Spec{CaptureSpec: CaptureSpec{Display: srv.Display, Encoders: []string{"h264_nvenc"}}, Out: out}, nil},
+		{Spec{CaptureSpec: CaptureSpec{Display: srv.Display, FPS: 61}, Out: out}, ErrInvalidSpec},
+		{Spec{CaptureSpec: CaptureSpec{Display: srv.Display}, Out: filepath.Join(dir, "missing", "x.mp4")}, ErrOutput},
 	}
 	for _, c := range cases {
 		_, err := Start(context.Background(), c.spec)

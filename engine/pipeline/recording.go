@@ -5,16 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os/user"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/asticode/go-astiav"
-
-	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/encode"
 	"github.com/screenrec/recorder/engine/mux"
 )
@@ -39,7 +34,7 @@ type TrackInfo struct {
 	// Width and Height are the encoded size.
 	Width  int `json:"width"`
 	Height int `json:"height"`
-	// Frames is how many frames were encoded.
+	// Frames is how many frames were written.
 	Frames int64 `json:"frames"`
 	// Dropped is how many frames the capture missed (gaps longer than 1.5 frame intervals).
 	Dropped int64 `json:"dropped"`
@@ -73,27 +68,12 @@ type Stats struct {
 	Bitrate float64 // average bits per second since start
 }
 
-type track struct {
-	info    capture.Track
-	src     capture.Source
-	conv    *encode.Converter
-	enc     *encode.Encoder
-	w, h    int
-	frames  atomic.Int64
-	dropped atomic.Int64
-	lastPts atomic.Int64 // ms since the recording's start
-}
-
-// Recording is a running recording.
+// Recording is a one-shot recording: a capture of its own with one sink.
 type Recording struct {
 	spec    Spec
-	tracks  []*track
-	seg     *mux.Segments
-	start   time.Time
-	meta    map[string]string
-	skipped []encode.Status
-	stop    chan struct{}
-	stopped sync.Once
+	capture *Capture
+	sink    *Sink
+	stop    sync.Once
 	done    chan struct{}
 	summary *Summary
 	err     error
@@ -102,99 +82,54 @@ type Recording struct {
 // Start opens the display, the encoders and the output and starts recording. Every error from
 // Start is a problem with the spec or the machine; nothing is left on disk when it fails.
 // The recording runs until spec.Duration, Stop, or ctx ends, and then finalises its file.
-func Start(ctx context.Context, spec Spec) (_ *Recording, err error) {
-	spec = spec.withDefaults()
+func Start(ctx context.Context, spec Spec) (*Recording, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	display, err := capture.ResolveDisplay(spec.Display)
+	c, err := OpenCapture(ctx, spec.CaptureSpec)
 	if err != nil {
 		return nil, err
 	}
-	screen, err := capture.Discover(ctx, display)
+	meta := map[string]string{}
+	for k, v := range spec.Metadata {
+		meta[k] = v
+	}
+	if meta[MetaRecordingID] == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		meta[MetaRecordingID] = hex.EncodeToString(b[:])
+	}
+	if meta[MetaOwner] == "" {
+		if u, err := user.Current(); err == nil {
+			meta[MetaOwner] = u.Username
+		}
+	}
+	s, err := c.Attach(SinkConfig{Out: spec.Out, SegmentEvery: spec.SegmentEvery, Duration: spec.Duration, Metadata: meta})
 	if err != nil {
+		c.Stop()
+		<-c.Done()
 		return nil, err
 	}
-	plan, err := capture.Plan(screen, spec.Monitors, spec.Layout, spec.Region)
-	if err != nil {
-		return nil, err
-	}
-	r := &Recording{spec: spec, stop: make(chan struct{}), done: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			r.closeTracks()
-		}
-	}()
-	for i, pt := range plan {
-		t := &track{info: pt}
-		r.tracks = append(r.tracks, t)
-		if t.src, err = capture.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS, DrawMouse: spec.DrawMouse}); err != nil {
-			return nil, err
-		}
-		sw, sh := t.src.Size()
-		t.w, t.h = encode.FitSize(sw, sh, spec.MaxWidth, spec.MaxHeight)
-		p := encode.Params{Width: t.w, Height: t.h, FPS: spec.FPS, Options: spec.EncoderOptions}
-		if i == 0 {
-			t.enc, r.skipped, err = encode.OpenFirst(ctx, spec.Encoders, p)
-			if err != nil {
-				return nil, err
-			}
-			r.skipped = r.skipped[:len(r.skipped)-1] // the last one tried is the one used
-		} else if t.enc, err = encode.Open(r.tracks[0].enc.Name(), p); err != nil {
-			return nil, err
-		}
-		if t.conv, err = encode.NewConverter(sw, sh, t.src.PixelFormat(), t.w, t.h, t.enc.PixelFormat(), pt.Blank); err != nil {
-			return nil, err
-		}
-	}
-
-	r.start = time.Now()
-	r.meta = r.metadata(screen, plan)
-	streams := make([]mux.Stream, len(r.tracks))
-	for i, t := range r.tracks {
-		streams[i] = mux.Stream{Codec: t.enc.CodecContext(), TimeBase: encode.TimeBase, FPS: spec.FPS, Title: t.info.Name}
-	}
-	r.seg, err = mux.NewSegments(mux.SegmentsConfig{Out: spec.Out, Every: spec.SegmentEvery, Streams: streams, Metadata: r.meta})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
-	}
+	r := &Recording{spec: spec, capture: c, sink: s, done: make(chan struct{})}
 	go r.run(ctx)
 	return r, nil
 }
 
-func (r *Recording) metadata(screen *capture.Screen, plan []capture.Track) map[string]string {
-	m := map[string]string{
-		MetaStartTime:   r.start.UTC().Format(time.RFC3339Nano),
-		"creation_time": r.start.UTC().Format("2006-01-02T15:04:05.000000Z"),
-		MetaLayout:      string(r.spec.Layout),
-		MetaEncoder:     r.tracks[0].enc.Name(),
-		MetaDisplay:     screen.Display,
+func (r *Recording) run(ctx context.Context) {
+	defer close(r.done)
+	select {
+	case <-ctx.Done():
+		r.Stop()
+	case <-r.sink.Done():
 	}
-	var mons []string
-	for _, t := range plan {
-		for _, mo := range t.Monitors {
-			mons = append(mons, mo.String())
-		}
-	}
-	m[MetaMonitors] = strings.Join(mons, ";")
-	for k, v := range r.spec.Metadata {
-		m[k] = v
-	}
-	if m[MetaRecordingID] == "" {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		m[MetaRecordingID] = hex.EncodeToString(b[:])
-	}
-	if m[MetaOwner] == "" {
-		if u, err := user.Current(); err == nil {
-			m[MetaOwner] = u.Username
-		}
-	}
-	return m
+	segs, err := r.sink.Wait()
+	<-r.capture.Done()
+	r.err = errors.Join(err, r.capture.Err())
+	r.summary = r.summarize(segs)
 }
 
 // Stop asks the recording to end; Wait returns once the file is finalised.
-func (r *Recording) Stop() { r.stopped.Do(func() { close(r.stop) }) }
+func (r *Recording) Stop() { r.stop.Do(r.sink.Stop) }
 
 // Done is closed when the recording has ended and its file is finalised.
 func (r *Recording) Done() <-chan struct{} { return r.done }
@@ -208,9 +143,9 @@ func (r *Recording) Wait() (*Summary, error) {
 
 // Stats reports progress so far.
 func (r *Recording) Stats() Stats {
-	el := time.Since(r.start)
-	st := Stats{Elapsed: el, Frames: r.tracks[0].frames.Load(), Bytes: r.seg.Bytes()}
-	for _, t := range r.tracks {
+	el := time.Since(r.sink.StartTime())
+	st := Stats{Elapsed: el, Frames: r.sink.Frames()[0], Bytes: r.sink.Bytes()}
+	for _, t := range r.capture.tracks {
 		st.Dropped += t.dropped.Load()
 	}
 	if s := el.Seconds(); s > 0 {
@@ -220,98 +155,13 @@ func (r *Recording) Stats() Stats {
 	return st
 }
 
-func (r *Recording) run(ctx context.Context) {
-	defer close(r.done)
-	errs := make([]error, len(r.tracks))
-	var wg sync.WaitGroup
-	for i, t := range r.tracks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = r.runTrack(ctx, i, t)
-			if errs[i] != nil {
-				r.Stop() // one failed track ends the whole recording
-			}
-		}()
-	}
-	wg.Wait()
-	segs, cerr := r.seg.Close()
-	r.closeTracks()
-	r.err = errors.Join(append(errs, cerr)...)
-	r.summary = r.summarize(segs)
-}
-
-func (r *Recording) runTrack(ctx context.Context, idx int, t *track) error {
-	raw := astiav.AllocFrame()
-	defer raw.Free()
-	startUs := r.start.UnixMicro()
-	durMs := r.spec.Duration.Milliseconds()
-	intervalMs := int64(1000 / r.spec.FPS)
-	lastPts, lastCut := int64(-1), int64(-1)
-	emit := func(p *astiav.Packet) error { return r.seg.WritePacket(idx, p) }
-	for {
-		select {
-		case <-r.stop:
-			return t.enc.Flush(emit)
-		default:
-		}
-		if err := t.src.Read(ctx, raw); err != nil {
-			if ctx.Err() != nil {
-				return t.enc.Flush(emit)
-			}
-			_ = t.enc.Flush(emit) // keep what was encoded before the failure
-			return err
-		}
-		// x11grab stamps frames with the wall clock, so pts are the time since Start and the
-		// file's timeline maps to the start_time tag exactly.
-		pts := max(0, (raw.Pts()-startUs)/1000)
-		if durMs > 0 && pts >= durMs {
-			raw.Unref()
-			return t.enc.Flush(emit)
-		}
-		if pts <= lastPts {
-			pts = lastPts + 1
-		} else if lastPts >= 0 && pts-lastPts > intervalMs*3/2 {
-			t.dropped.Add((pts-lastPts)/intervalMs - 1)
-		}
-		lastPts = pts
-		t.lastPts.Store(pts)
-		out, err := t.conv.Convert(raw)
-		raw.Unref()
-		if err != nil {
-			return err
-		}
-		out.SetPts(pts)
-		cut := r.seg.NextCut()
-		key := pts >= cut && cut != lastCut
-		if key {
-			lastCut = cut
-		}
-		if err := t.enc.Encode(out, key, emit); err != nil {
-			return err
-		}
-		t.frames.Add(1)
-	}
-}
-
-func (r *Recording) closeTracks() {
-	for _, t := range r.tracks {
-		if t.conv != nil {
-			t.conv.Close()
-		}
-		if t.enc != nil {
-			t.enc.Close()
-		}
-		if t.src != nil {
-			t.src.Close()
-		}
-	}
-}
-
 func (r *Recording) summarize(segs []mux.Segment) *Summary {
-	s := &Summary{Path: r.spec.Out, StartTime: r.start.UTC(), Encoder: r.tracks[0].enc.Name(),
-		Hardware: r.tracks[0].enc.Hardware(), Skipped: r.skipped, Width: r.tracks[0].w,
-		Height: r.tracks[0].h, Metadata: r.meta, Frames: r.tracks[0].frames.Load()}
+	c := r.capture
+	frames := r.sink.Frames()
+	s := &Summary{Path: r.spec.Out, StartTime: r.sink.StartTime().UTC(), Encoder: c.Encoder(),
+		Hardware: c.Hardware(), Skipped: c.Skipped(), Width: c.tracks[0].w, Height: c.tracks[0].h,
+		Metadata: r.sink.Metadata(), Frames: frames[0], Duration: r.sink.Duration().Seconds(),
+		Tracks: c.trackInfos(func(i int, _ *track) int64 { return frames[i] })}
 	if r.spec.SegmentEvery > 0 {
 		s.Segments = segs
 		if len(segs) > 0 {
@@ -321,15 +171,12 @@ func (r *Recording) summarize(segs []mux.Segment) *Summary {
 	for _, sg := range segs {
 		s.Size += sg.Bytes
 	}
-	for _, t := range r.tracks {
-		g := t.info.Grab
-		s.Tracks = append(s.Tracks, TrackInfo{Name: t.info.Name, Grab: fmt.Sprintf("%dx%d+%d+%d", g.Dx(), g.Dy(), g.Min.X, g.Min.Y),
-			Width: t.w, Height: t.h, Frames: t.frames.Load(), Dropped: t.dropped.Load()})
-		s.Dropped += t.dropped.Load()
-	}
-	// The last frame lasts one frame interval.
-	if s.Frames > 0 {
-		s.Duration = float64(r.tracks[0].lastPts.Load())/1000 + 1/float64(r.spec.FPS)
+	for _, t := range s.Tracks {
+		s.Dropped += t.Dropped
 	}
 	return s
 }
+
+func joinSemi(s []string) string { return strings.Join(s, ";") }
+
+func joinErrs(errs ...error) error { return errors.Join(errs...) }

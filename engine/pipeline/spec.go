@@ -1,12 +1,15 @@
-// Package pipeline runs one recording: capture → convert → encode → mux, for one track or
-// several, until its duration is reached, it is stopped or its context ends.
+// Package pipeline runs captures and the recordings made of them: a Capture grabs, converts
+// and encodes a screen area (one track or several) once, and any number of Sinks write its
+// packets to their own MP4 files, each from its own start to its own stop. Recording is the
+// one-shot combination of the two that `recorder record` uses.
 package pipeline
 
 import (
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
+	"image/color"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/screenrec/recorder/engine/capture"
@@ -20,8 +23,9 @@ const (
 	MaxFPS     = 60
 )
 
-// Spec describes a recording.
-type Spec struct {
+// CaptureSpec describes what is captured and how it is encoded: everything that recordings
+// sharing one capture and one encode must agree on.
+type CaptureSpec struct {
 	// Display is the X display (empty: $DISPLAY).
 	Display string
 	// Monitors selects monitors (empty: all).
@@ -40,6 +44,13 @@ type Spec struct {
 	Encoders []string
 	// EncoderOptions override the chosen encoder's private options.
 	EncoderOptions map[string]string
+	// MaskColor is what masked frames show (default black).
+	MaskColor color.RGBA
+}
+
+// Spec describes a one-shot recording to a file.
+type Spec struct {
+	CaptureSpec
 	// Out is the output file (with SegmentEvery, the pattern of segment names).
 	Out string
 	// SegmentEvery rotates to a new standalone file this often (0: one file).
@@ -51,7 +62,7 @@ type Spec struct {
 }
 
 // withDefaults returns s with defaults filled in.
-func (s Spec) withDefaults() Spec {
+func (s CaptureSpec) withDefaults() CaptureSpec {
 	if s.FPS == 0 {
 		s.FPS = DefaultFPS
 	}
@@ -61,60 +72,66 @@ func (s Spec) withDefaults() Spec {
 	if len(s.Encoders) == 0 {
 		s.Encoders = encode.DefaultOrder
 	}
+	if s.MaskColor == (color.RGBA{}) {
+		s.MaskColor = color.RGBA{A: 255}
+	}
 	return s
 }
 
-// Validate checks every field that can be checked without touching the display, naming the
-// field at fault.
-func (s Spec) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, field, fmt.Sprintf(format, args...))
+// Key identifies what the capture records and how: two recordings with equal keys can share
+// one capture and one encode.
+func (s CaptureSpec) Key() string {
+	s = s.withDefaults()
+	opts := make([]string, 0, len(s.EncoderOptions))
+	for k, v := range s.EncoderOptions {
+		opts = append(opts, k+"="+v)
 	}
-	if s.FPS < MinFPS || s.FPS > MaxFPS {
-		return bad("fps", "%d is out of range %d-%d", s.FPS, MinFPS, MaxFPS)
+	sort.Strings(opts)
+	return fmt.Sprintf("display=%s monitors=%s layout=%s region=%v fps=%d max=%dx%d mouse=%v encoders=%s opts=%s mask=%v",
+		s.Display, s.Monitors, s.Layout, s.Region, s.FPS, s.MaxWidth, s.MaxHeight, s.DrawMouse,
+		strings.Join(s.Encoders, ","), strings.Join(opts, ","), s.MaskColor)
+}
+
+// ValidateFPS checks a frame rate given explicitly (where 0 does not mean the default).
+func ValidateFPS(fps int) error {
+	if fps < MinFPS || fps > MaxFPS {
+		return invalid("fps", "%d is out of range %d-%d", fps, MinFPS, MaxFPS)
+	}
+	return nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, field, fmt.Sprintf(format, args...))
+}
+
+// Validate checks every field that can be checked without touching the display, naming the
+// field at fault. Zero values stand for their defaults.
+func (s CaptureSpec) Validate() error {
+	s = s.withDefaults()
+	if err := ValidateFPS(s.FPS); err != nil {
+		return err
 	}
 	if _, err := capture.ParseLayout(string(s.Layout)); err != nil {
-		return bad("layout", "%v", err)
+		return invalid("layout", "%v", err)
 	}
 	if s.MaxWidth < 0 || s.MaxHeight < 0 || (s.MaxWidth > 0 && s.MaxWidth < 2) || (s.MaxHeight > 0 && s.MaxHeight < 2) {
-		return bad("max-width/max-height", "%dx%d must be 0 (no limit) or at least 2", s.MaxWidth, s.MaxHeight)
+		return invalid("max-width/max-height", "%dx%d must be 0 (no limit) or at least 2", s.MaxWidth, s.MaxHeight)
 	}
 	for _, n := range s.Encoders {
 		if _, err := encode.Lookup(n); err != nil {
-			return bad("encoder", "%v", err)
+			return invalid("encoder", "%v", err)
 		}
 	}
-	if s.Duration < 0 {
-		return bad("duration", "%s is negative", s.Duration)
-	}
-	if s.SegmentEvery < 0 || (s.SegmentEvery > 0 && s.SegmentEvery < time.Second) {
-		return bad("segment", "%s must be 0 (one file) or at least 1s", s.SegmentEvery)
-	}
-	if s.Out == "" {
-		return bad("out", "no output path")
-	}
-	return checkWritableDir(s.Out)
+	return nil
 }
 
-// checkWritableDir fails early, before any device is opened, when out's folder is missing or
-// not writable.
-func checkWritableDir(out string) error {
-	dir := filepath.Dir(out)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrOutput, out, err)
+// Validate checks the capture and the output fields.
+func (s Spec) Validate() error {
+	if err := s.CaptureSpec.Validate(); err != nil {
+		return err
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%w: %s: %s is not a folder", ErrOutput, out, dir)
+	if s.Duration < 0 {
+		return invalid("duration", "%s is negative", s.Duration)
 	}
-	probe, err := os.CreateTemp(dir, ".recorder-probe-*")
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrOutput, out, err)
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		return fmt.Errorf("%w: %s is a folder", ErrOutput, out)
-	}
-	return nil
+	return SinkConfig{Out: s.Out, SegmentEvery: s.SegmentEvery}.Validate()
 }

@@ -54,6 +54,7 @@ import "C"
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
@@ -102,4 +103,16 @@ func FillRect(f *astiav.Frame, r image.Rectangle, c YUV) error {
 		return fmt.Errorf("fill %v: %w", r, astiav.Error(ret))
 	}
 	return nil
+}
+
+// YUVFromRGB converts an sRGB colour to limited-range BT.601 YCbCr, as swscale does for
+// yuv420p output.
+func YUVFromRGB(c color.RGBA) YUV {
+	r, g, b := float64(c.R), float64(c.G), float64(c.B)
+	clamp := func(v float64) uint8 { return uint8(min(255, max(0, v+0.5))) }
+	return YUV{
+		Y: clamp(16 + (65.481*r+128.553*g+24.966*b)/255),
+		U: clamp(128 + (-37.797*r-74.203*g+112.0*b)/255),
+		V: clamp(128 + (112.0*r-93.786*g-18.214*b)/255),
+	}
 }

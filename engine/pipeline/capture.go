@@ -1,0 +1,383 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/engine/internal/avext"
+	"github.com/screenrec/recorder/engine/mux"
+)
+
+// track is one video of a capture: source → converter → encoder.
+type track struct {
+	info    capture.Track
+	src     capture.Source
+	conv    *encode.Converter
+	enc     *encode.Encoder
+	slate   *astiav.Frame // what masked frames show
+	fanout  *astiav.Packet
+	w, h    int
+	frames  atomic.Int64
+	dropped atomic.Int64
+	lastPts atomic.Int64 // ms since the capture's start
+}
+
+// Capture grabs, converts and encodes one screen area once for every Sink attached to it.
+// Timestamps are milliseconds since the capture started (encode.TimeBase), taken from the
+// capture clock, so they map to wall-clock time exactly. When its last sink ends, it stops.
+type Capture struct {
+	spec    CaptureSpec
+	screen  *capture.Screen
+	tracks  []*track
+	start   time.Time
+	skipped []encode.Status
+	streams []mux.Stream
+	mask    maskTimeline
+
+	mu       sync.Mutex
+	sinks    []*Sink
+	stopping bool
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	err      error
+}
+
+// ErrCaptureStopped: a sink was attached to a capture that is stopping or stopped.
+var ErrCaptureStopped = errors.New("capture is stopping")
+
+// OpenCapture opens the display's capture devices and the encoders, and starts capturing.
+// Errors are problems with the spec or the machine; nothing is left open when it fails.
+func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) {
+	spec = spec.withDefaults()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	display, err := capture.ResolveDisplay(spec.Display)
+	if err != nil {
+		return nil, err
+	}
+	spec.Display = display
+	screen, err := capture.Discover(ctx, display)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := capture.Plan(screen, spec.Monitors, spec.Layout, spec.Region)
+	if err != nil {
+		return nil, err
+	}
+	c := &Capture{spec: spec, screen: screen, stop: make(chan struct{}), done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			c.closeTracks()
+		}
+	}()
+	slate := avext.YUVFromRGB(spec.MaskColor)
+	for i, pt := range plan {
+		t := &track{info: pt, fanout: astiav.AllocPacket()}
+		c.tracks = append(c.tracks, t)
+		if t.src, err = capture.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS, DrawMouse: spec.DrawMouse}); err != nil {
+			return nil, err
+		}
+		sw, sh := t.src.Size()
+		t.w, t.h = encode.FitSize(sw, sh, spec.MaxWidth, spec.MaxHeight)
+		p := encode.Params{Width: t.w, Height: t.h, FPS: spec.FPS, Options: spec.EncoderOptions}
+		if i == 0 {
+			t.enc, c.skipped, err = encode.OpenFirst(ctx, spec.Encoders, p)
+			if err != nil {
+				return nil, err
+			}
+			c.skipped = c.skipped[:len(c.skipped)-1] // the last one tried is the one used
+		} else if t.enc, err = encode.Open(c.tracks[0].enc.Name(), p); err != nil {
+			return nil, err
+		}
+		if t.conv, err = encode.NewConverter(sw, sh, t.src.PixelFormat(), t.w, t.h, t.enc.PixelFormat(), pt.Blank); err != nil {
+			return nil, err
+		}
+		if t.slate, err = newSlate(t.w, t.h, t.enc.PixelFormat(), slate); err != nil {
+			return nil, err
+		}
+		c.streams = append(c.streams, mux.Stream{Codec: t.enc.CodecContext(), TimeBase: encode.TimeBase, FPS: spec.FPS, Title: pt.Name})
+	}
+	c.start = time.Now()
+	go c.run(ctx)
+	return c, nil
+}
+
+func newSlate(w, h int, pf astiav.PixelFormat, c avext.YUV) (*astiav.Frame, error) {
+	f := astiav.AllocFrame()
+	f.SetWidth(w)
+	f.SetHeight(h)
+	f.SetPixelFormat(pf)
+	if err := f.AllocBuffer(0); err != nil {
+		f.Free()
+		return nil, fmt.Errorf("%w: mask frame: %w", encode.ErrConvert, err)
+	}
+	if err := avext.FillRect(f, image.Rect(0, 0, w, h), c); err != nil {
+		f.Free()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Spec is the capture's spec with defaults filled in.
+func (c *Capture) Spec() CaptureSpec { return c.spec }
+
+// Screen is the display as discovered when the capture opened.
+func (c *Capture) Screen() *capture.Screen { return c.screen }
+
+// Encoder is the name of the encoder in use, and Skipped those tried before it.
+func (c *Capture) Encoder() string { return c.tracks[0].enc.Name() }
+
+// Hardware reports whether the encoder in use is a hardware one.
+func (c *Capture) Hardware() bool { return c.tracks[0].enc.Hardware() }
+
+// Skipped lists the encoders tried and skipped before the one in use, with the reasons.
+func (c *Capture) Skipped() []encode.Status { return c.skipped }
+
+// StartTime is the wall-clock time of timestamp 0.
+func (c *Capture) StartTime() time.Time { return c.start }
+
+// Done is closed when the capture has stopped and every sink is finalised.
+func (c *Capture) Done() <-chan struct{} { return c.done }
+
+// Err is why the capture stopped, nil for a requested stop; valid once Done is closed.
+func (c *Capture) Err() error { <-c.done; return c.err }
+
+// now is the current time in the capture's timestamps.
+func (c *Capture) now() int64 { return time.Since(c.start).Milliseconds() }
+
+// Stop stops capturing; every attached sink gets what was captured until now and is
+// finalised. It is idempotent and does not wait: use Done.
+func (c *Capture) Stop() {
+	c.mu.Lock()
+	c.stopping = true
+	c.mu.Unlock()
+	c.stopOnce.Do(func() { close(c.stop) })
+}
+
+// SetMasked masks (or unmasks) every frame captured from now on and returns the moment it
+// took effect.
+func (c *Capture) SetMasked(on bool) time.Time { return c.mask.set(on) }
+
+// Masked reports whether frames captured now are masked.
+func (c *Capture) Masked() bool { return c.mask.at(time.Now().UnixMicro()) }
+
+// Sinks is how many sinks are attached and not finished.
+func (c *Capture) Sinks() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sinks)
+}
+
+func (c *Capture) run(ctx context.Context) {
+	defer close(c.done)
+	errs := make([]error, len(c.tracks))
+	var wg sync.WaitGroup
+	for i, t := range c.tracks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = c.runTrack(ctx, i, t); errs[i] != nil {
+				c.Stop() // one failed track ends the capture
+			}
+		}()
+	}
+	wg.Wait()
+	c.err = errors.Join(errs...)
+	c.mu.Lock()
+	c.stopping = true
+	sinks := c.sinks
+	c.sinks = nil
+	c.mu.Unlock()
+	for _, s := range sinks {
+		s.finish(c.err)
+	}
+	c.closeTracks()
+}
+
+func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
+	raw := astiav.AllocFrame()
+	defer raw.Free()
+	startUs := c.start.UnixMicro()
+	intervalMs := int64(1000 / c.spec.FPS)
+	lastPts, lastCut := int64(-1), int64(-1)
+	emit := func(p *astiav.Packet) error { return c.fanout(idx, t, p) }
+	for {
+		select {
+		case <-c.stop:
+			return t.enc.Flush(emit)
+		default:
+		}
+		if err := t.src.Read(ctx, raw); err != nil {
+			if ctx.Err() != nil {
+				return t.enc.Flush(emit)
+			}
+			_ = t.enc.Flush(emit) // keep what was encoded before the failure
+			return err
+		}
+		ts := raw.Pts()
+		// x11grab stamps frames with the wall clock, so pts are the time since the capture
+		// started and a sink's file maps to its start_time tag exactly.
+		pts := max(0, (ts-startUs)/1000)
+		if pts <= lastPts {
+			pts = lastPts + 1
+		} else if lastPts >= 0 && pts-lastPts > intervalMs*3/2 {
+			t.dropped.Add((pts-lastPts)/intervalMs - 1)
+		}
+		lastPts = pts
+		t.lastPts.Store(pts)
+		frame := t.slate
+		if !c.mask.at(ts) {
+			var err error
+			if frame, err = t.conv.Convert(raw); err != nil {
+				raw.Unref()
+				return err
+			}
+		}
+		raw.Unref()
+		frame.SetPts(pts)
+		cut := c.nextCut()
+		key := pts >= cut && cut != lastCut
+		if key {
+			lastCut = cut
+		}
+		if err := t.enc.Encode(frame, key, emit); err != nil {
+			return err
+		}
+		t.frames.Add(1)
+	}
+}
+
+// nextCut is the earliest pts at which some sink needs a keyframe (its start or its next
+// segment).
+func (c *Capture) nextCut() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cut := int64(math.MaxInt64)
+	for _, s := range c.sinks {
+		cut = min(cut, s.seg.NextCut())
+	}
+	return cut
+}
+
+// fanout hands a packet of track idx to every sink.
+func (c *Capture) fanout(idx int, t *track, p *astiav.Packet) error {
+	c.mu.Lock()
+	var ended []*Sink
+	for _, s := range c.sinks {
+		if err := t.fanout.Ref(p); err != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("%w: %w", encode.ErrEncode, err)
+		}
+		if s.write(idx, t.fanout) {
+			ended = append(ended, s)
+		}
+		t.fanout.Unref()
+	}
+	if len(ended) > 0 {
+		c.detach(ended)
+	}
+	idle := len(c.sinks) == 0 && len(ended) > 0
+	c.mu.Unlock()
+	for _, s := range ended {
+		go s.finish(nil)
+	}
+	if idle {
+		c.Stop() // the last sink has ended
+	}
+	return nil
+}
+
+// detach removes sinks; c.mu must be held.
+func (c *Capture) detach(gone []*Sink) {
+	kept := c.sinks[:0]
+	for _, s := range c.sinks {
+		keep := true
+		for _, g := range gone {
+			keep = keep && s != g
+		}
+		if keep {
+			kept = append(kept, s)
+		}
+	}
+	clear(c.sinks[len(kept):])
+	c.sinks = kept
+}
+
+func (c *Capture) closeTracks() {
+	for _, t := range c.tracks {
+		if t.conv != nil {
+			t.conv.Close()
+		}
+		if t.enc != nil {
+			t.enc.Close()
+		}
+		if t.src != nil {
+			t.src.Close()
+		}
+		if t.slate != nil {
+			t.slate.Free()
+		}
+		t.fanout.Free()
+	}
+}
+
+// trackInfos describes the capture's tracks with per-track frame counts given by count.
+func (c *Capture) trackInfos(count func(i int, t *track) int64) []TrackInfo {
+	out := make([]TrackInfo, len(c.tracks))
+	for i, t := range c.tracks {
+		g := t.info.Grab
+		out[i] = TrackInfo{Name: t.info.Name, Grab: fmt.Sprintf("%dx%d+%d+%d", g.Dx(), g.Dy(), g.Min.X, g.Min.Y),
+			Width: t.w, Height: t.h, Frames: count(i, t), Dropped: t.dropped.Load()}
+	}
+	return out
+}
+
+// maskTimeline records when masking was switched on and off, in capture-clock microseconds,
+// so each frame is masked by when it was captured, not by when it is encoded.
+type maskTimeline struct {
+	mu      sync.Mutex
+	changes []maskChange
+}
+
+type maskChange struct {
+	at int64
+	on bool
+}
+
+// maxMaskChanges bounds the history; frames are encoded well within the last few changes.
+const maxMaskChanges = 32
+
+func (m *maskTimeline) set(on bool) time.Time {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.changes = append(m.changes, maskChange{at: now.UnixMicro(), on: on})
+	if len(m.changes) > maxMaskChanges {
+		m.changes = append(m.changes[:0], m.changes[len(m.changes)-maxMaskChanges:]...)
+	}
+	return now
+}
+
+func (m *maskTimeline) at(us int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.changes) - 1; i >= 0; i-- {
+		if m.changes[i].at <= us {
+			return m.changes[i].on
+		}
+	}
+	return false
+}
