@@ -53,8 +53,8 @@ func mustCreate(t *testing.T, c *Catalog, id string) Recording {
 func TestOpenFreshGetsLatestSchemaAndPragmas(t *testing.T) {
 	c, path := openTest(t)
 	db := c.db
-	if got := pragma(t, db, "user_version"); got != "1" || SchemaVersion() != 1 {
-		t.Errorf("user_version = %s, SchemaVersion() = %d, want 1", got, SchemaVersion())
+	if got := pragma(t, db, "user_version"); got != "2" || SchemaVersion() != 2 {
+		t.Errorf("user_version = %s, SchemaVersion() = %d, want 2", got, SchemaVersion())
 	}
 	for name, want := range map[string]string{
 		"journal_mode": "wal",
@@ -200,5 +200,31 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := c.SpoolBytes(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("SpoolBytes after Close = %v, want ErrClosed", err)
+	}
+}
+
+// A catalog written by schema 1 gains the masked-interval column with its rows intact.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", dsn(path, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := migrate(ctx, db, migrations[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO recordings (id, contact_id, interaction_id, created_at) VALUES ('old', 7, 'u', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.GetRecording(ctx, "old")
+	if err != nil || r.ContactID != 7 || len(r.MaskedIntervals) != 0 {
+		t.Fatalf("old row after migration: %+v, %v", r, err)
 	}
 }

@@ -83,6 +83,11 @@ CREATE TABLE upload_jobs (
 
 CREATE INDEX upload_jobs_due ON upload_jobs (state, next_try_at, id);
 `,
+	// 2: masked intervals of a recording.
+	`
+ALTER TABLE recordings ADD COLUMN masked_intervals TEXT NOT NULL DEFAULT '[]'
+	CHECK (json_valid(masked_intervals));
+`,
 }
 
 // SchemaVersion reports the schema version this build writes: the number of migrations it

@@ -40,6 +40,8 @@ type Recording struct {
 	Duration time.Duration
 	// Masked is how long of it was masked (stored in milliseconds).
 	Masked time.Duration
+	// MaskedIntervals are when it was masked, as offsets from its start.
+	MaskedIntervals []Interval
 	// Geometry is the captured displays' layout as JSON; nil when not set.
 	Geometry json.RawMessage
 	// Labels are free-form key/value pairs from the front end; never nil when read back, so
@@ -82,7 +84,40 @@ type RecordingFilter struct {
 
 const recordingColumns = `id, contact_id, interaction_id, owner, frontend, reason, state,
 	created_at, started_at, ended_at, duration_ms, masked_ms, encoder, geometry, labels,
-	error, interrupted`
+	error, interrupted, masked_intervals`
+
+// Interval is a span of a recording, as offsets from its start.
+type Interval struct {
+	Start time.Duration
+	End   time.Duration
+}
+
+// intervalJSON is how an Interval is stored: milliseconds.
+type intervalJSON struct {
+	StartMS int64 `json:"start_ms"`
+	EndMS   int64 `json:"end_ms"`
+}
+
+func encodeIntervals(iv []Interval) string {
+	out := make([]intervalJSON, len(iv))
+	for i, v := range iv {
+		out[i] = intervalJSON{v.Start.Milliseconds(), v.End.Milliseconds()}
+	}
+	b, _ := json.Marshal(out) // cannot fail: plain integers
+	return string(b)
+}
+
+func decodeIntervals(s string) ([]Interval, error) {
+	var in []intervalJSON
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, err
+	}
+	out := make([]Interval, len(in))
+	for i, v := range in {
+		out[i] = Interval{time.Duration(v.StartMS) * time.Millisecond, time.Duration(v.EndMS) * time.Millisecond}
+	}
+	return out, nil
+}
 
 // CreateRecording inserts a recording, allocating its contact id and interaction id in the
 // same transaction, and returns it as stored. A duplicate ID fails with ErrConflict.
@@ -181,11 +216,11 @@ func (c *Catalog) UpdateRecording(ctx context.Context, id string, fn func(*Recor
 		_, err = tx.ExecContext(ctx, `
 UPDATE recordings SET owner = ?, frontend = ?, reason = ?, state = ?, started_at = ?,
 	ended_at = ?, duration_ms = ?, masked_ms = ?, encoder = ?, geometry = ?, labels = ?,
-	error = ?, interrupted = ?
+	error = ?, interrupted = ?, masked_intervals = ?
 WHERE id = ?`,
 			next.Owner, next.Frontend, next.Reason, next.State, micros(next.StartedAt),
 			micros(next.EndedAt), next.Duration.Milliseconds(), next.Masked.Milliseconds(),
-			next.Encoder, geometry, labels, next.Error, next.Interrupted, id)
+			next.Encoder, geometry, labels, next.Error, next.Interrupted, encodeIntervals(next.MaskedIntervals), id)
 		if err != nil {
 			return err
 		}
@@ -264,11 +299,11 @@ func scanRecording(s scanner) (Recording, error) {
 		started, ended      sql.NullInt64
 		durationMS, maskedM int64
 		geometry            sql.NullString
-		labels              string
+		labels, masks       string
 	)
 	err := s.Scan(&r.ID, &r.ContactID, &r.InteractionID, &r.Owner, &r.Frontend, &r.Reason,
 		&r.State, &created, &started, &ended, &durationMS, &maskedM, &r.Encoder, &geometry,
-		&labels, &r.Error, &r.Interrupted)
+		&labels, &r.Error, &r.Interrupted, &masks)
 	if err != nil {
 		return Recording{}, err
 	}
@@ -283,6 +318,9 @@ func scanRecording(s scanner) (Recording, error) {
 	r.Labels = map[string]string{}
 	if err := json.Unmarshal([]byte(labels), &r.Labels); err != nil {
 		return Recording{}, fmt.Errorf("decode labels of recording %q: %w", r.ID, err)
+	}
+	if r.MaskedIntervals, err = decodeIntervals(masks); err != nil {
+		return Recording{}, fmt.Errorf("decode masked intervals of recording %q: %w", r.ID, err)
 	}
 	return r, nil
 }

@@ -146,6 +146,7 @@ func TestRecordingRoundTrip(t *testing.T) {
 		r.EndedAt = start.Add(90 * time.Second)
 		r.Duration = 90*time.Second + 500*time.Millisecond
 		r.Masked = 1500 * time.Millisecond
+		r.MaskedIntervals = []Interval{{Start: time.Second, End: 2 * time.Second}, {Start: 3 * time.Second, End: 3500 * time.Millisecond}}
 		r.Labels["added"] = "yes" // read-back maps are never nil
 		r.Interrupted = true
 		r.Geometry = nil
@@ -169,6 +170,8 @@ func TestRecordingRoundTrip(t *testing.T) {
 		t.Errorf("times: %v %v, want %v", got.StartedAt, got.EndedAt, start)
 	case got.Duration != 90500*time.Millisecond || got.Masked != 1500*time.Millisecond:
 		t.Errorf("durations: %v %v", got.Duration, got.Masked)
+	case len(got.MaskedIntervals) != 2 || got.MaskedIntervals[1] != (Interval{3 * time.Second, 3500 * time.Millisecond}):
+		t.Errorf("masked intervals: %+v", got.MaskedIntervals)
 	case !reflect.DeepEqual(got.Labels, wantLabels):
 		t.Errorf("labels: %v", got.Labels)
 	case got.Geometry != nil:
