@@ -6,6 +6,7 @@ package mux
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -54,6 +55,7 @@ type File struct {
 	bytes   atomic.Int64
 	mu      sync.Mutex
 	closed  bool
+	started []bool // streams with a packet written, until the first fragment is flushed
 	stop    chan struct{}
 	synced  sync.WaitGroup
 }
@@ -74,7 +76,7 @@ func Create(path string, streams []Stream, metadata map[string]string, o Options
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
 	}
-	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{})}
+	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), started: make([]bool, len(streams))}
 	if err := m.open(metadata, o); err != nil {
 		m.free()
 		osf.Close()
@@ -205,6 +207,17 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	pkt.RescaleTs(m.streams[idx].TimeBase, st.TimeBase())
 	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
+	}
+	if m.started != nil {
+		m.started[idx] = true
+		if !slices.Contains(m.started, false) {
+			// Flush the first fragment now instead of at the next keyframe or after
+			// FragmentDuration: the file is playable, and survives a crash, from its first frame.
+			m.started = nil
+			if err := m.fc.WriteFrame(nil); err != nil {
+				return fmt.Errorf("%w: %s: first fragment: %w", ErrWrite, m.path, err)
+			}
+		}
 	}
 	return nil
 }
