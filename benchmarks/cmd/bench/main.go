@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type config struct {
 	CRF      int           `json:"crf"`
 	Width    int           `json:"width"`
 	Height   int           `json:"height"`
+	Suites   []string      `json:"-"`
 }
 
 type report struct {
@@ -61,8 +63,17 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 3, "rounds; each runs ffmpeg and the recorder once, alternating who goes first")
 	flag.StringVar(&c.Preset, "preset", "ultrafast", "x264 preset")
 	flag.IntVar(&c.CRF, "crf", 23, "x264 CRF")
+	suites := flag.String("suites", "pipeline,sessions", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency)")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
+	if *childMode != "" {
+		if err := runChild(*childMode, *childDisplay, c.FPS, c.Duration); err != nil {
+			fmt.Fprintf(os.Stderr, "bench child: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	c.Suites = strings.Split(*suites, ",")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, c); err != nil {
@@ -91,6 +102,19 @@ func run(ctx context.Context, c config) error {
 	go func() { animated <- xscene.Animate(animCtx, srv.Display, image.Rectangle{}, 30) }()
 	defer func() { stopAnim(); <-animated }()
 
+	if slices.Contains(c.Suites, "pipeline") {
+		if err := runPipeline(ctx, c, srv, work); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Suites, "sessions") {
+		return runSessions(ctx, c, srv)
+	}
+	return nil
+}
+
+// runPipeline compares `recorder record` with the ffmpeg CLI.
+func runPipeline(ctx context.Context, c config, srv *xvfb.Server, work string) error {
 	rep := report{Config: c, Date: time.Now().UTC()}
 	secs := strconv.FormatFloat(c.Duration.Seconds(), 'f', -1, 64)
 	gop := strconv.Itoa(2 * c.FPS)
@@ -114,6 +138,13 @@ func run(ctx context.Context, c config) error {
 				argv = []string{c.Recorder, "record", "--out", path, "--duration", c.Duration.String(),
 					"--fps", strconv.Itoa(c.FPS), "--encoder", "libx264", "--encoder-opt", "preset=" + c.Preset,
 					"--encoder-opt", "crf=" + strconv.Itoa(c.CRF)}
+			}
+			if *tune != "" { // the same tune for both tools
+				if tool == "ffmpeg" {
+					argv = append(argv[:len(argv)-1], "-tune", *tune, path)
+				} else {
+					argv = append(argv, "--encoder-opt", "tune="+*tune)
+				}
 			}
 			u, err := benchmarks.Run(ctx, tool, srv.Env(), argv...)
 			if err != nil {

@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"fmt"
+	"image/color"
+	"time"
+
+	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/engine/pipeline"
+)
+
+// Defaults of Config fields left zero.
+const (
+	DefaultMaxSessions  = 16
+	DefaultMinFreeDisk  = 256 << 20 // bytes
+	DefaultUploadTarget = "default"
+	DefaultEventBuffer  = 256
+)
+
+// Config configures an Engine. Zero fields take the defaults above.
+type Config struct {
+	// SpoolDir holds the catalog (catalog.db) and the recordings (one folder each). Required.
+	SpoolDir string
+	// MaxSessions caps concurrent (not yet ended) sessions (default 16).
+	MaxSessions int
+	// SpoolQuota caps the bytes of recordings kept in SpoolDir; a start beyond it fails with
+	// ErrSpoolQuota (0: no quota). Nothing recorded is ever deleted to make room.
+	SpoolQuota int64
+	// MinFreeDisk is the free space SpoolDir's file system must keep; a start below it fails
+	// with ErrDiskFull (default 256 MiB; negative: no check).
+	MinFreeDisk int64
+	// MaxDuration caps every session's length (0: no cap beyond the request's own limit).
+	MaxDuration time.Duration
+	// SegmentDuration rotates a recording to a new standalone file this often (0: one file).
+	SegmentDuration time.Duration
+	// FPS is the capture rate (default 10).
+	FPS int
+	// MaxWidth and MaxHeight downscale each track to fit (0: no limit).
+	MaxWidth, MaxHeight int
+	// DrawMouse paints the pointer into recordings.
+	DrawMouse bool
+	// Encoders is the order encoders are tried in (default: hardware H.264 first, then libx264).
+	Encoders []string
+	// EncoderOptions override the chosen encoder's private options.
+	EncoderOptions map[string]string
+	// MaskColor is what masked frames show (default black).
+	MaskColor color.RGBA
+	// UploadTarget names the upload target completed recordings are queued for (default "default").
+	UploadTarget string
+	// ContactIDBase is the first contact id of a new catalog (default catalog.DefaultContactIDBase).
+	ContactIDBase int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxSessions == 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MinFreeDisk == 0 {
+		c.MinFreeDisk = DefaultMinFreeDisk
+	}
+	if c.FPS == 0 {
+		c.FPS = pipeline.DefaultFPS
+	}
+	if c.UploadTarget == "" {
+		c.UploadTarget = DefaultUploadTarget
+	}
+	if len(c.Encoders) == 0 {
+		c.Encoders = encode.DefaultOrder
+	}
+	if c.MaskColor == (color.RGBA{}) {
+		c.MaskColor = color.RGBA{A: 255}
+	}
+	return c
+}
+
+// Validate checks the configuration, naming the field at fault.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: config: %s: %s", ErrInvalidRequest, field, fmt.Sprintf(format, args...))
+	}
+	if c.SpoolDir == "" {
+		return bad("spool_dir", "required")
+	}
+	if c.MaxSessions < 0 {
+		return bad("max_sessions", "%d is negative", c.MaxSessions)
+	}
+	if c.SpoolQuota < 0 {
+		return bad("spool_quota", "%d is negative", c.SpoolQuota)
+	}
+	if c.MaxDuration < 0 {
+		return bad("max_duration", "%s is negative", c.MaxDuration)
+	}
+	if c.SegmentDuration < 0 || (c.SegmentDuration > 0 && c.SegmentDuration < time.Second) {
+		return bad("segment_duration", "%s must be 0 (one file) or at least 1s", c.SegmentDuration)
+	}
+	if err := (pipeline.CaptureSpec{FPS: c.FPS, MaxWidth: c.MaxWidth, MaxHeight: c.MaxHeight, Encoders: c.Encoders}).Validate(); err != nil {
+		return fmt.Errorf("%w: config: %w", ErrInvalidRequest, err)
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+//go:build linux
+
+package engine
+
+import "golang.org/x/sys/unix"
+
+// freeBytes is the space available to us on dir's file system.
+func freeBytes(dir string) (int64, bool) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return int64(st.Bavail) * int64(st.Bsize), true
+}

@@ -1,0 +1,514 @@
+// Package engine is the screen-recording engine that OEMs embed and every front end drives:
+// recording sessions with a guarded state machine, shared capture and encode for recordings
+// of the same screen, masking, limits, a durable catalog and recovery after a crash.
+//
+//	eng, err := engine.New(ctx, engine.Config{SpoolDir: "/var/spool/recorder"})
+//	s, err := eng.Start(ctx, engine.StartRequest{Owner: "agent7", Frontend: "cli"})
+//	…
+//	s, err = eng.Stop(ctx, s.ID)
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/catalog"
+	"github.com/screenrec/recorder/engine/pipeline"
+)
+
+// AlreadyRecordingError is returned (wrapping ErrAlreadyRecording) when the owner already has
+// a running session from the same front end; Session is that session.
+type AlreadyRecordingError struct {
+	Session Session
+}
+
+func (e *AlreadyRecordingError) Error() string {
+	return fmt.Sprintf("%v: %s already has session %s (contact %d) from %s", ErrAlreadyRecording,
+		e.Session.Owner, e.Session.ID, e.Session.ContactID, e.Session.Frontend)
+}
+
+// Unwrap makes errors.Is(err, ErrAlreadyRecording) true.
+func (e *AlreadyRecordingError) Unwrap() error { return ErrAlreadyRecording }
+
+// Option configures an Engine beyond its Config.
+type Option func(*options)
+
+type options struct {
+	log         *slog.Logger
+	eventBuffer int
+}
+
+// WithLogger sets the engine's logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithEventBuffer sets how many events a subscriber may fall behind before it loses the
+// oldest (default 256).
+func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n } }
+
+// Engine runs recording sessions. It is safe for concurrent use.
+type Engine struct {
+	cfg  Config
+	log  *slog.Logger
+	cat  *catalog.Catalog
+	hub  *hub
+	spec pipeline.CaptureSpec // the capture settings every session shares
+
+	mu             sync.Mutex
+	closed         bool
+	sessions       map[string]*session // not yet ended
+	captures       map[string]*sharedCapture
+	maskedOwners   map[string]bool
+	maskedDisplays map[string]bool
+	sessionsWG     sync.WaitGroup
+}
+
+// New opens the spool folder and its catalog, and finalises recordings a crash left
+// unfinished (kept up to their last complete fragment, marked completed and interrupted, and
+// queued for upload).
+func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := options{log: slog.Default(), eventBuffer: DefaultEventBuffer}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.MkdirAll(cfg.SpoolDir, 0o750); err != nil {
+		return nil, fmt.Errorf("engine: spool_dir: %w", err)
+	}
+	var copts []catalog.Option
+	if cfg.ContactIDBase > 0 {
+		copts = append(copts, catalog.WithContactIDBase(cfg.ContactIDBase))
+	}
+	cat, err := catalog.Open(ctx, filepath.Join(cfg.SpoolDir, "catalog.db"), copts...)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	e := &Engine{cfg: cfg, log: o.log, cat: cat, hub: newHub(o.eventBuffer),
+		sessions: map[string]*session{}, captures: map[string]*sharedCapture{},
+		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{},
+		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
+			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor}}
+	if err := e.recover(ctx); err != nil {
+		cat.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Events streams the engine's events until ctx ends or the engine closes. A subscriber that
+// falls behind loses its oldest events; the next event it gets says how many (Dropped).
+func (e *Engine) Events(ctx context.Context) <-chan Event { return e.hub.subscribe(ctx) }
+
+func (e *Engine) publish(ev Event) { e.hub.publish(ev) }
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "rec-" + hex.EncodeToString(b[:])
+}
+
+// Start starts a recording session and returns once it records (state recording, or masked
+// when its owner or display is masked) or has failed to start.
+func (e *Engine) Start(ctx context.Context, req StartRequest) (Session, error) {
+	if err := validateRequest(req); err != nil {
+		return Session{}, err
+	}
+	if err := e.checkSpace(ctx); err != nil {
+		return Session{}, err
+	}
+	s, err := e.reserve(req)
+	if err != nil {
+		return Session{}, err
+	}
+	if err := s.start(ctx); err != nil {
+		snap := s.snapshot()
+		return snap, err
+	}
+	return s.snapshot(), nil
+}
+
+func validateRequest(req StartRequest) error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidRequest, field, fmt.Sprintf(format, args...))
+	}
+	if req.Owner == "" {
+		return bad("owner", "required")
+	}
+	if req.Frontend == "" {
+		return bad("frontend", "required")
+	}
+	if req.Limits.MaxDuration < 0 {
+		return bad("limits.max_duration", "%s is negative", req.Limits.MaxDuration)
+	}
+	if _, err := capture.ParseLayout(string(req.Source.Layout)); err != nil {
+		return bad("source.layout", "%v", err)
+	}
+	return nil
+}
+
+// checkSpace refuses a start when the spool is over its quota or the disk below its floor.
+func (e *Engine) checkSpace(ctx context.Context) error {
+	if e.cfg.SpoolQuota > 0 {
+		used, err := e.cat.SpoolBytes(ctx)
+		if err != nil {
+			return fmt.Errorf("engine: spool usage: %w", err)
+		}
+		if used >= e.cfg.SpoolQuota {
+			return fmt.Errorf("%w: %d bytes kept, quota %d", ErrSpoolQuota, used, e.cfg.SpoolQuota)
+		}
+	}
+	if e.cfg.MinFreeDisk > 0 {
+		if free, ok := freeBytes(e.cfg.SpoolDir); ok && free < e.cfg.MinFreeDisk {
+			return fmt.Errorf("%w: %d bytes free in %s, floor %d", ErrDiskFull, free, e.cfg.SpoolDir, e.cfg.MinFreeDisk)
+		}
+	}
+	return nil
+}
+
+// reserve registers a new session after checking the engine-wide limits, all under one lock
+// so that concurrent starts cannot both pass them.
+func (e *Engine) reserve(req StartRequest) (*session, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	for _, o := range e.sessions {
+		if o.req.Owner == req.Owner && o.req.Frontend == req.Frontend {
+			return nil, &AlreadyRecordingError{Session: o.snapshot()}
+		}
+	}
+	if len(e.sessions) >= e.cfg.MaxSessions {
+		return nil, fmt.Errorf("%w: %d running", ErrTooManySessions, len(e.sessions))
+	}
+	s := newSession(e, newID(), req)
+	e.sessions[s.id] = s
+	e.sessionsWG.Add(1)
+	return s, nil
+}
+
+// release forgets an ended session.
+func (e *Engine) release(s *session) {
+	e.mu.Lock()
+	if e.sessions[s.id] == s {
+		delete(e.sessions, s.id)
+		e.sessionsWG.Done()
+	}
+	e.mu.Unlock()
+}
+
+func (e *Engine) live(id string) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sessions[id]
+}
+
+// Stop stops a session and waits until its files are finalised (state completed or failed)
+// or ctx ends. A stop while the session is starting or already stopping is ErrBusy.
+func (e *Engine) Stop(ctx context.Context, id string) (Session, error) {
+	s := e.live(id)
+	if s == nil {
+		snap, err := e.Get(ctx, id)
+		if err != nil {
+			return Session{}, err
+		}
+		return snap, fmt.Errorf("%w: session %s is %s", ErrTerminal, id, snap.State)
+	}
+	if err := s.stop(); err != nil {
+		return s.snapshot(), err
+	}
+	select {
+	case <-s.done:
+		return s.final()
+	case <-ctx.Done():
+		return s.snapshot(), ctx.Err()
+	}
+}
+
+// Mask masks (on) or unmasks the recordings of target's owner and/or display, from this
+// moment: frames captured while masked show the mask colour. A session started while its
+// owner or display is masked starts masked. It returns the sessions affected.
+func (e *Engine) Mask(ctx context.Context, target MaskTarget, on bool) ([]Session, error) {
+	if target.Owner == "" && target.Display == "" {
+		return nil, fmt.Errorf("%w: mask: owner or display required", ErrInvalidRequest)
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if target.Owner != "" {
+		setFlag(e.maskedOwners, target.Owner, on)
+	}
+	if target.Display != "" {
+		setFlag(e.maskedDisplays, displayOf(target.Display), on)
+	}
+	// Apply to captures first (that is when frames change), then to the sessions' states.
+	changed := map[*pipeline.Capture]time.Time{}
+	for _, sc := range e.captures {
+		if sc.c == nil {
+			continue // still opening: it applies the mask itself once open
+		}
+		want := e.maskedLocked(sc.owner, sc.display)
+		if want != sc.c.Masked() {
+			changed[sc.c] = sc.c.SetMasked(want)
+		}
+	}
+	var affected []*session
+	for _, s := range e.sessions {
+		if (target.Owner != "" && s.req.Owner == target.Owner) || (target.Display != "" && s.display == displayOf(target.Display)) {
+			affected = append(affected, s)
+		}
+	}
+	e.mu.Unlock()
+
+	out := make([]Session, 0, len(affected))
+	for _, s := range affected {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		s.mu.Lock()
+		at, ok := changed[s.capture]
+		s.mu.Unlock()
+		if !ok {
+			at = time.Now()
+		}
+		s.syncMask(at)
+		out = append(out, s.snapshot())
+	}
+	return out, nil
+}
+
+func setFlag(m map[string]bool, k string, on bool) {
+	if on {
+		m[k] = true
+	} else {
+		delete(m, k)
+	}
+}
+
+// maskedLocked says whether recordings of owner on display must be masked; e.mu is held.
+func (e *Engine) maskedLocked(owner, display string) bool {
+	return e.maskedOwners[owner] || e.maskedDisplays[display]
+}
+
+// displayOf normalises a display name (":0" and ":0.0" are the same screen).
+func displayOf(d string) string {
+	if d == "" {
+		d, _ = capture.ResolveDisplay("")
+	}
+	if n := len(d); n > 2 && d[n-2] == '.' && d[n-1] == '0' {
+		d = d[:n-2]
+	}
+	return d
+}
+
+// Get returns a session, running or ended.
+func (e *Engine) Get(ctx context.Context, id string) (Session, error) {
+	if s := e.live(id); s != nil {
+		return s.snapshot(), nil
+	}
+	rec, err := e.cat.GetRecording(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return Session{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("engine: %w", err)
+	}
+	return e.fromCatalog(ctx, rec)
+}
+
+// List returns sessions matching f, oldest first.
+func (e *Engine) List(ctx context.Context, f ListFilter) ([]Session, error) {
+	cf := catalog.RecordingFilter{Owner: f.Owner, Limit: f.Limit}
+	for _, st := range f.States {
+		cf.States = append(cf.States, st.String())
+	}
+	recs, err := e.cat.ListRecordings(ctx, cf)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	out := make([]Session, 0, len(recs))
+	for _, r := range recs {
+		if s := e.live(r.ID); s != nil {
+			out = append(out, s.snapshot())
+			continue
+		}
+		snap, err := e.fromCatalog(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, snap)
+	}
+	return out, nil
+}
+
+// fromCatalog builds the snapshot of an ended session from its row.
+func (e *Engine) fromCatalog(ctx context.Context, r catalog.Recording) (Session, error) {
+	st, err := ParseState(r.State)
+	if err != nil {
+		st = StateFailed
+	}
+	snap := Session{ID: r.ID, ContactID: r.ContactID, InteractionID: r.InteractionID, Owner: r.Owner,
+		Frontend: r.Frontend, Reason: r.Reason, State: st, Error: r.Error, Labels: r.Labels, Encoder: r.Encoder,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Duration: r.Duration,
+		Masked: r.Masked, Interrupted: r.Interrupted}
+	var g geometry
+	if len(r.Geometry) > 0 && json.Unmarshal(r.Geometry, &g) == nil {
+		snap.Source = g.Source
+	}
+	for _, iv := range r.MaskedIntervals {
+		snap.MaskedIntervals = append(snap.MaskedIntervals, Interval(iv))
+	}
+	segs, err := e.cat.Segments(ctx, r.ID)
+	if err != nil {
+		return snap, fmt.Errorf("engine: %w", err)
+	}
+	for _, sg := range segs {
+		snap.Segments = append(snap.Segments, SegmentInfo{Index: sg.Index, Path: sg.Path, Bytes: sg.Bytes, SHA256: sg.SHA256, Closed: sg.Closed})
+	}
+	return snap, nil
+}
+
+// geometry is what the catalog's geometry column holds for a recording: what it captured.
+type geometry struct {
+	Source Source `json:"source"`
+}
+
+func toCatalog(iv []Interval) []catalog.Interval {
+	out := make([]catalog.Interval, len(iv))
+	for i, v := range iv {
+		out[i] = catalog.Interval(v)
+	}
+	return out
+}
+
+// Close stops every session (finalising its files), waits for them within ctx, and closes
+// the catalog. The engine refuses new work from the first call on.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	live := make([]*session, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		live = append(live, s)
+	}
+	e.mu.Unlock()
+	sort.Slice(live, func(i, j int) bool { return live[i].id < live[j].id })
+	for _, s := range live {
+		s.shutdown()
+	}
+	done := make(chan struct{})
+	go func() { e.sessionsWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("engine: close: %w", ctx.Err())
+	}
+	e.hub.close()
+	return e.cat.Close()
+}
+
+// sharedCapture is a capture with the sessions' owner and display it serves.
+type sharedCapture struct {
+	key     string
+	owner   string
+	display string
+	ready   chan struct{} // closed once c or err is set
+	c       *pipeline.Capture
+	err     error
+}
+
+// attach joins a capture of spec for owner, opening it if none runs, and attaches a sink.
+func (e *Engine) attach(ctx context.Context, owner string, spec pipeline.CaptureSpec, cfg pipeline.SinkConfig) (*pipeline.Capture, *pipeline.Sink, error) {
+	key := "owner=" + owner + " " + spec.Key()
+	for attempt := 0; ; attempt++ {
+		e.mu.Lock()
+		sc, ok := e.captures[key]
+		if !ok {
+			sc = &sharedCapture{key: key, owner: owner, display: displayOf(spec.Display), ready: make(chan struct{})}
+			e.captures[key] = sc
+			e.mu.Unlock()
+			e.open(ctx, sc, spec)
+		} else {
+			e.mu.Unlock()
+		}
+		select {
+		case <-sc.ready:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		if sc.err != nil {
+			return nil, nil, sc.err
+		}
+		sink, err := sc.c.Attach(cfg)
+		if errors.Is(err, pipeline.ErrCaptureStopped) && attempt < 3 {
+			// It is going away (its last recording just stopped): open a new one.
+			e.mu.Lock()
+			if e.captures[key] == sc {
+				delete(e.captures, key)
+			}
+			e.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return sc.c, sink, nil
+	}
+}
+
+// open opens sc's capture and watches it until it ends.
+func (e *Engine) open(ctx context.Context, sc *sharedCapture, spec pipeline.CaptureSpec) {
+	c, err := pipeline.OpenCapture(ctx, spec)
+	e.mu.Lock()
+	if err != nil {
+		delete(e.captures, sc.key)
+		sc.err = err
+	} else {
+		sc.c = c
+		if e.maskedLocked(sc.owner, sc.display) {
+			c.SetMasked(true)
+		}
+	}
+	e.mu.Unlock()
+	close(sc.ready)
+	if err != nil {
+		return
+	}
+	e.publish(Event{Kind: EventPipelineOpened, Pipeline: sc.key, Encoder: c.Encoder()})
+	go func() {
+		<-c.Done()
+		e.mu.Lock()
+		if e.captures[sc.key] == sc {
+			delete(e.captures, sc.key)
+		}
+		e.mu.Unlock()
+		ev := Event{Kind: EventPipelineClosed, Pipeline: sc.key}
+		if err := c.Err(); err != nil {
+			ev.Reason = err.Error()
+		}
+		e.publish(ev)
+	}()
+}
+
+// segmentPath is where a session's recording goes.
+func (e *Engine) segmentPath(id string) string {
+	return filepath.Join(e.cfg.SpoolDir, id, id+".mp4")
+}

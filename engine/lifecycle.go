@@ -1,0 +1,420 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/screenrec/recorder/engine/catalog"
+	"github.com/screenrec/recorder/engine/mux"
+	"github.com/screenrec/recorder/engine/pipeline"
+)
+
+// catalogTimeout bounds catalog writes made on behalf of a session after its caller's
+// context is gone (finalisation runs in the background).
+const catalogTimeout = 10 * time.Second
+
+// session is one recording session. Its state lives in m; the fields below mu are what the
+// running recording adds to it.
+type session struct {
+	e       *Engine
+	id      string
+	req     StartRequest
+	display string
+	m       *machine
+	done    chan struct{} // closed when the session has ended and is released
+
+	mu        sync.Mutex
+	rec       catalog.Recording
+	capture   *pipeline.Capture
+	sink      *pipeline.Sink
+	startedAt time.Time
+	endedAt   time.Time
+	masks     []Interval
+	segIDs    map[int]int64 // segment index → catalog id
+	segments  []SegmentInfo
+	hashing   sync.WaitGroup
+	stopOnce  sync.Once
+}
+
+func newSession(e *Engine, id string, req StartRequest) *session {
+	s := &session{e: e, id: id, req: req, display: displayOf(req.Source.Display), done: make(chan struct{}),
+		segIDs: map[int]int64{}}
+	s.m = newMachine(s.notify)
+	return s
+}
+
+// notify publishes a state change; the machine calls it after releasing its lock.
+func (s *session) notify(from, to State, reason string) {
+	s.e.publish(Event{Kind: EventStateChanged, SessionID: s.id, From: from, To: to, Reason: reason})
+	switch to {
+	case StateCompleted:
+		s.e.publish(Event{Kind: EventRecordingCompleted, SessionID: s.id})
+	case StateFailed:
+		s.e.publish(Event{Kind: EventRecordingFailed, SessionID: s.id, Reason: reason})
+		s.e.log.Warn("recording failed", "session", s.id, "owner", s.req.Owner, "reason", reason)
+	}
+}
+
+// start runs idle → starting → recording (or masked).
+func (s *session) start(ctx context.Context) error {
+	err := s.m.transition(StateStarting, func() error {
+		geo, _ := json.Marshal(geometry{Source: s.req.Source})
+		rec, err := s.e.cat.CreateRecording(ctx, catalog.NewRecording{ID: s.id, Owner: s.req.Owner,
+			Frontend: s.req.Frontend, Reason: s.req.Reason, State: StateStarting.String(), Geometry: geo,
+			Labels: s.req.Labels})
+		if err != nil {
+			return fmt.Errorf("engine: catalog: %w", err)
+		}
+		s.mu.Lock()
+		s.rec = rec
+		s.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		s.e.release(s)
+		close(s.done)
+		return err
+	}
+	var masked bool
+	err = s.m.transition(StateRecording, func() error {
+		if err := s.open(ctx); err != nil {
+			return err
+		}
+		masked = s.capture.Masked()
+		return nil
+	})
+	if err != nil {
+		s.failAndFinish(err)
+		return err
+	}
+	if masked {
+		s.mu.Lock()
+		at := s.startedAt // masked since before it started: from its very start
+		s.mu.Unlock()
+		s.syncMask(at)
+	}
+	go s.watch()
+	return nil
+}
+
+// open attaches the session to a capture of its source.
+func (s *session) open(ctx context.Context) error {
+	e := s.e
+	spec := e.spec
+	spec.Display = s.req.Source.Display
+	spec.Monitors = s.req.Source.Monitors
+	spec.Layout = s.req.Source.Layout
+	spec.Region = s.req.Source.Region
+	dur := s.req.Limits.MaxDuration
+	if e.cfg.MaxDuration > 0 && (dur == 0 || dur > e.cfg.MaxDuration) {
+		dur = e.cfg.MaxDuration
+	}
+	out := e.segmentPath(s.id)
+	if err := os.MkdirAll(dirOf(out), 0o750); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	s.mu.Lock()
+	rec := s.rec
+	s.mu.Unlock()
+	meta := map[string]string{
+		pipeline.MetaRecordingID: s.id,
+		pipeline.MetaOwner:       s.req.Owner,
+		"contact_id":             fmt.Sprint(rec.ContactID),
+		"interaction_id":         rec.InteractionID,
+		"frontend":               s.req.Frontend,
+	}
+	if s.req.Reason != "" {
+		meta["reason"] = s.req.Reason
+	}
+	for k, v := range s.req.Labels {
+		meta["label_"+k] = v
+	}
+	c, sink, err := e.attach(ctx, s.req.Owner, spec, pipeline.SinkConfig{Out: out, SegmentEvery: e.cfg.SegmentDuration,
+		Duration: dur, Metadata: meta, OnSegmentOpen: s.segmentOpened, OnSegmentClose: s.segmentClosed})
+	if err != nil {
+		os.Remove(dirOf(out)) // only succeeds when nothing was written
+		return err
+	}
+	started := sink.StartTime()
+	geo, _ := json.Marshal(geometry{Source: s.req.Source})
+	_, err = e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
+		r.State = StateRecording.String()
+		r.StartedAt = started
+		r.Encoder = c.Encoder()
+		r.Geometry = geo
+		return nil
+	})
+	if err != nil {
+		sink.Stop()
+		return fmt.Errorf("engine: catalog: %w", err)
+	}
+	s.mu.Lock()
+	s.capture, s.sink, s.startedAt = c, sink, started
+	s.rec.Encoder = c.Encoder()
+	s.mu.Unlock()
+	return nil
+}
+
+func dirOf(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if os.IsPathSeparator(p[i]) {
+			return p[:i]
+		}
+	}
+	return "."
+}
+
+// segmentOpened records a segment in the catalog before its file exists, so that recovery
+// finds every file.
+func (s *session) segmentOpened(index int, path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
+	seg, err := s.e.cat.AddSegment(ctx, catalog.NewSegment{RecordingID: s.id, Index: index, Path: path})
+	if err != nil {
+		return fmt.Errorf("engine: catalog: %w", err)
+	}
+	s.mu.Lock()
+	s.segIDs[index] = seg.ID
+	s.segments = append(s.segments, SegmentInfo{Index: index, Path: path})
+	s.mu.Unlock()
+	return nil
+}
+
+// segmentClosed checksums a finished segment off the capture's goroutine and seals it.
+func (s *session) segmentClosed(sg mux.Segment) {
+	s.hashing.Add(1)
+	go func() {
+		defer s.hashing.Done()
+		sum, err := mux.SHA256File(sg.Path)
+		if err != nil {
+			s.e.publish(Event{Kind: EventWarning, SessionID: s.id, Reason: fmt.Sprintf("checksum of %s: %v", sg.Path, err)})
+			return
+		}
+		s.mu.Lock()
+		id := s.segIDs[sg.Index]
+		for i := range s.segments {
+			if s.segments[i].Index == sg.Index {
+				s.segments[i].Bytes, s.segments[i].SHA256, s.segments[i].Closed = sg.Bytes, sum, true
+			}
+		}
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+		defer cancel()
+		if err := s.e.cat.CloseSegment(ctx, id, sg.Bytes, sum); err != nil {
+			s.e.publish(Event{Kind: EventWarning, SessionID: s.id, Reason: fmt.Sprintf("catalog: %v", err)})
+			return
+		}
+		s.e.publish(Event{Kind: EventSegmentClosed, SessionID: s.id,
+			Segment: &SegmentEvent{Index: sg.Index, Path: sg.Path, Bytes: sg.Bytes, SHA256: sum}})
+	}()
+}
+
+// stop runs recording/masked → stopping: the sink stops taking frames now. A session that
+// is still starting, or already stopping or finalizing, is busy.
+func (s *session) stop() error {
+	switch st, _ := s.m.State(); st {
+	case StateIdle, StateStarting, StateStopping, StateFinalizing:
+		return fmt.Errorf("%w: session %s is %s", ErrBusy, s.id, st)
+	}
+	return s.m.transition(StateStopping, func() error {
+		s.mu.Lock()
+		sink := s.sink
+		s.mu.Unlock()
+		sink.Stop()
+		return nil
+	})
+}
+
+// shutdown stops the session for Engine.Close whatever it is doing.
+func (s *session) shutdown() {
+	for {
+		err := s.stop()
+		if err == nil || !errors.Is(err, ErrBusy) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// watch waits for the sink to end (stop, max duration, or a failure) and finalises.
+func (s *session) watch() {
+	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	segs, sinkErr := sink.Wait()
+	_ = segs
+	// The sink may have ended by itself (max duration, failure): move to stopping if no Stop
+	// did. A Stop in progress holds the machine only while it signals the sink.
+	for {
+		err := s.m.transition(StateStopping, nil)
+		if err == nil || !errors.Is(err, ErrBusy) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if sinkErr != nil {
+		s.failAndFinish(sinkErr)
+		return
+	}
+	err := s.m.transition(StateFinalizing, func() error {
+		s.hashing.Wait()
+		return nil
+	})
+	if err == nil {
+		err = s.m.transition(StateCompleted, s.complete)
+	}
+	if err != nil && !errors.Is(err, ErrTerminal) {
+		s.failAndFinish(err)
+		return
+	}
+	s.finishUp()
+}
+
+// complete writes the finished recording to the catalog and queues its upload.
+func (s *session) complete() error {
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
+	s.mu.Lock()
+	s.endedAt = time.Now()
+	dur := s.sink.Duration()
+	masks, masked := s.closedMasks(dur)
+	s.mu.Unlock()
+	_, err := s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
+		r.State = StateCompleted.String()
+		r.EndedAt = s.endedAt
+		r.Duration = dur
+		r.Masked = masked
+		r.MaskedIntervals = toCatalog(masks)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("engine: catalog: %w", err)
+	}
+	if _, err := s.e.cat.EnqueueUploads(ctx, s.id, s.e.cfg.UploadTarget); err != nil {
+		return fmt.Errorf("engine: upload queue: %w", err)
+	}
+	return nil
+}
+
+// failAndFinish moves the session to failed, records why, and releases it.
+func (s *session) failAndFinish(cause error) {
+	reason := cause.Error()
+	_ = s.m.fail(reason)
+	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	if sink != nil {
+		sink.Stop()
+		_, _ = sink.Wait()
+		s.hashing.Wait()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
+	s.mu.Lock()
+	s.endedAt = time.Now()
+	var dur time.Duration
+	if sink != nil {
+		dur = sink.Duration()
+	}
+	masks, masked := s.closedMasks(dur)
+	s.mu.Unlock()
+	_, _ = s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
+		r.State, r.Error, r.EndedAt, r.Duration, r.Masked = StateFailed.String(), reason, s.endedAt, dur, masked
+		r.MaskedIntervals = toCatalog(masks)
+		return nil
+	})
+	s.finishUp()
+}
+
+func (s *session) finishUp() {
+	s.stopOnce.Do(func() {
+		s.e.release(s)
+		close(s.done)
+	})
+}
+
+// syncMask brings the session's state and masked intervals in line with its capture's mask,
+// which changed at when.
+func (s *session) syncMask(when time.Time) {
+	s.mu.Lock()
+	c := s.capture
+	s.mu.Unlock()
+	if c == nil {
+		return // still starting: start applies the mask once attached
+	}
+	to := StateRecording
+	if c.Masked() {
+		to = StateMasked
+	}
+	_ = s.m.transition(to, func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		off := max(0, when.Sub(s.startedAt))
+		if to == StateMasked {
+			s.masks = append(s.masks, Interval{Start: off})
+		} else if n := len(s.masks); n > 0 && s.masks[n-1].End == 0 {
+			s.masks[n-1].End = off
+		}
+		masks := toCatalog(s.masks)
+		// Kept in the catalog as it happens, so a crash does not lose when the screen was masked.
+		ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+		defer cancel()
+		_, err := s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
+			r.State, r.MaskedIntervals = to.String(), masks
+			return nil
+		})
+		return err
+	})
+}
+
+// closedMasks returns the masked intervals with an open one closed at end, and their total.
+// s.mu is held.
+func (s *session) closedMasks(end time.Duration) ([]Interval, time.Duration) {
+	out := append([]Interval(nil), s.masks...)
+	var total time.Duration
+	for i := range out {
+		if out[i].End == 0 {
+			out[i].End = max(out[i].Start, end)
+		}
+		total += out[i].End - out[i].Start
+	}
+	return out, total
+}
+
+// snapshot is the session as it is now.
+func (s *session) snapshot() Session {
+	st, reason := s.m.State()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Session{ID: s.id, ContactID: s.rec.ContactID, InteractionID: s.rec.InteractionID, Owner: s.req.Owner,
+		Frontend: s.req.Frontend, Reason: s.req.Reason, State: st, Error: reason, Source: s.req.Source,
+		Labels: maps.Clone(s.req.Labels), Encoder: s.rec.Encoder, CreatedAt: s.rec.CreatedAt,
+		StartedAt: s.startedAt, EndedAt: s.endedAt, Segments: append([]SegmentInfo(nil), s.segments...)}
+	if s.sink != nil {
+		snap.Duration = s.sink.Duration()
+	}
+	snap.MaskedIntervals, snap.Masked = s.closedMasks(snap.Duration)
+	for i := range snap.MaskedIntervals {
+		if i == len(s.masks)-1 && s.masks[i].End == 0 && !st.Terminal() {
+			snap.MaskedIntervals[i].End = 0 // still masked
+		}
+	}
+	return snap
+}
+
+// final is the snapshot of an ended session, read back from the catalog.
+func (s *session) final() (Session, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
+	snap, err := s.e.Get(ctx, s.id)
+	if err != nil {
+		return s.snapshot(), err
+	}
+	return snap, nil
+}

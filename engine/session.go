@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"image"
+	"time"
+
+	"github.com/screenrec/recorder/engine/capture"
+)
+
+// Source says what a session records.
+type Source struct {
+	// Display is the X display (empty: $DISPLAY of the engine's process).
+	Display string `json:"display,omitempty"`
+	// Monitors selects monitors (empty: all).
+	Monitors capture.Selection `json:"monitors"`
+	// Layout is canvas (default) or tracks.
+	Layout capture.Layout `json:"layout,omitempty"`
+	// Region, when not empty, records this root-window area instead of monitors.
+	Region image.Rectangle `json:"region,omitempty"`
+}
+
+// Limits bound a session.
+type Limits struct {
+	// MaxDuration stops the session this long after it started (0: the engine's cap, if any).
+	MaxDuration time.Duration `json:"max_duration,omitempty"`
+}
+
+// StartRequest asks for a recording.
+type StartRequest struct {
+	// Owner is whose screen it is (the agent's user id). Required.
+	Owner string `json:"owner"`
+	// Frontend names what asked for it ("srs", "cloud", "cli", …). Required. An owner has at
+	// most one running session per front end.
+	Frontend string `json:"frontend"`
+	// Reason is free text saying why.
+	Reason string `json:"reason,omitempty"`
+	// Source is what to record.
+	Source Source `json:"source"`
+	// Limits bound the session.
+	Limits Limits `json:"limits"`
+	// Labels are free key/values kept with the recording (contact id of the telephony
+	// system, place, …) and written into its files as label_<key> tags.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Interval is a span of a recording, as offsets from its start.
+type Interval struct {
+	Start time.Duration `json:"start"`
+	// End is zero while the interval is still open.
+	End time.Duration `json:"end"`
+}
+
+// SegmentInfo describes one file of a recording.
+type SegmentInfo struct {
+	Index  int    `json:"index"`
+	Path   string `json:"path"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256,omitempty"`
+	Closed bool   `json:"closed"`
+}
+
+// Session is a snapshot of a recording session.
+type Session struct {
+	ID            string `json:"id"`
+	ContactID     int64  `json:"contact_id"`
+	InteractionID string `json:"interaction_id"`
+	Owner         string `json:"owner"`
+	Frontend      string `json:"frontend"`
+	Reason        string `json:"reason,omitempty"`
+	State         State  `json:"state"`
+	// Error is why a failed session failed.
+	Error  string            `json:"error,omitempty"`
+	Source Source            `json:"source"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Encoder is the encoder in use (or used).
+	Encoder   string    `json:"encoder,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// Duration is how long has been recorded.
+	Duration time.Duration `json:"duration"`
+	// Masked is how much of it was masked, and MaskedIntervals when.
+	Masked          time.Duration `json:"masked"`
+	MaskedIntervals []Interval    `json:"masked_intervals,omitempty"`
+	Segments        []SegmentInfo `json:"segments,omitempty"`
+	// Interrupted is true for a recording finalised after a crash.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// MaskTarget says whose recordings Mask applies to: an owner's, a display's, or both.
+type MaskTarget struct {
+	Owner   string `json:"owner,omitempty"`
+	Display string `json:"display,omitempty"`
+}
+
+// ListFilter selects sessions for List; zero fields do not filter.
+type ListFilter struct {
+	Owner  string
+	States []State
+	Limit  int
+}
