@@ -388,3 +388,27 @@ func TestLimits(t *testing.T) {
 		t.Errorf("recording folder holds %d files, want 1", len(entries))
 	}
 }
+
+// Sessions on different displays (a shared host with one display per agent) are independent:
+// each has its own capture, and stopping one leaves the other recording.
+func TestDifferentDisplaysAreIndependent(t *testing.T) {
+	t.Parallel()
+	d1, d2 := testDisplay(t), testDisplay(t)
+	e := newEngine(t, Config{})
+	ev := watchEvents(t, e)
+	a := start(t, e, StartRequest{Owner: "agentA", Frontend: "srs", Source: Source{Display: d1.Display}})
+	b := start(t, e, StartRequest{Owner: "agentB", Frontend: "srs", Source: Source{Display: d2.Display}})
+	time.Sleep(time.Second)
+	stop(t, e, a.ID)
+	time.Sleep(time.Second)
+	if got, _ := e.Get(context.Background(), b.ID); got.State != StateRecording {
+		t.Fatalf("stopping the session on %s changed the one on %s: %s", d1.Display, d2.Display, got.State)
+	}
+	done := stop(t, e, b.ID)
+	if n := ev.count(EventPipelineOpened); n != 2 {
+		t.Errorf("pipelines opened = %d, want one per display", n)
+	}
+	if !near(done.Duration, 2*time.Second, 500*time.Millisecond) {
+		t.Errorf("the second display's recording lasts %s, want 2 s", done.Duration)
+	}
+}

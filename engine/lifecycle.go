@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -116,7 +117,7 @@ func (s *session) open(ctx context.Context) error {
 		dur = e.cfg.MaxDuration
 	}
 	out := e.segmentPath(s.id)
-	if err := os.MkdirAll(dirOf(out), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(out), 0o750); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
 	s.mu.Lock()
@@ -138,7 +139,7 @@ func (s *session) open(ctx context.Context) error {
 	c, sink, err := e.attach(ctx, s.req.Owner, spec, pipeline.SinkConfig{Out: out, SegmentEvery: e.cfg.SegmentDuration,
 		Duration: dur, Metadata: meta, OnSegmentOpen: s.segmentOpened, OnSegmentClose: s.segmentClosed})
 	if err != nil {
-		os.Remove(dirOf(out)) // only succeeds when nothing was written
+		os.Remove(filepath.Dir(out)) // only succeeds when nothing was written
 		return err
 	}
 	started := sink.StartTime()
@@ -159,15 +160,6 @@ func (s *session) open(ctx context.Context) error {
 	s.rec.Encoder = c.Encoder()
 	s.mu.Unlock()
 	return nil
-}
-
-func dirOf(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if os.IsPathSeparator(p[i]) {
-			return p[:i]
-		}
-	}
-	return "."
 }
 
 // segmentOpened records a segment in the catalog before its file exists, so that recovery
@@ -247,8 +239,7 @@ func (s *session) watch() {
 	s.mu.Lock()
 	sink := s.sink
 	s.mu.Unlock()
-	segs, sinkErr := sink.Wait()
-	_ = segs
+	_, sinkErr := sink.Wait()
 	// The sink may have ended by itself (max duration, failure): move to stopping if no Stop
 	// did. A Stop in progress holds the machine only while it signals the sink.
 	for {
@@ -399,12 +390,9 @@ func (s *session) snapshot() Session {
 	if s.sink != nil {
 		snap.Duration = s.sink.Duration()
 	}
-	snap.MaskedIntervals, snap.Masked = s.closedMasks(snap.Duration)
-	for i := range snap.MaskedIntervals {
-		if i == len(s.masks)-1 && s.masks[i].End == 0 && !st.Terminal() {
-			snap.MaskedIntervals[i].End = 0 // still masked
-		}
-	}
+	// Totals count an open interval up to now; the intervals show it still open (End 0).
+	_, snap.Masked = s.closedMasks(snap.Duration)
+	snap.MaskedIntervals = append([]Interval(nil), s.masks...)
 	return snap
 }
 
