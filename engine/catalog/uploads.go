@@ -191,11 +191,11 @@ func checkUploadChange(cur, next UploadJob) error {
 		return fmt.Errorf("ID changed to %d: %w", next.ID, ErrInvalid)
 	// The callback got an exact copy, so == detects any change to it.
 	case next.Segment != cur.Segment:
-		return fmt.Errorf("Segment changed: %w", ErrInvalid)
+		return fmt.Errorf("field Segment changed: %w", ErrInvalid)
 	case next.Target != cur.Target:
-		return fmt.Errorf("Target changed to %q: %w", next.Target, ErrInvalid)
+		return fmt.Errorf("field Target changed to %q: %w", next.Target, ErrInvalid)
 	case !next.CreatedAt.Equal(cur.CreatedAt):
-		return fmt.Errorf("CreatedAt changed to %v: %w", next.CreatedAt, ErrInvalid)
+		return fmt.Errorf("field CreatedAt changed to %v: %w", next.CreatedAt, ErrInvalid)
 	case !next.State.Valid():
 		return fmt.Errorf("unknown State %q: %w", next.State, ErrInvalid)
 	case next.Attempts < 0:
