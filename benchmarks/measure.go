@@ -19,6 +19,9 @@ type Usage struct {
 	Tool string `json:"tool"`
 	// CPU is user+system time, in seconds.
 	CPU float64 `json:"cpu_s"`
+	// User and Sys split CPU into user and kernel time, in seconds.
+	User float64 `json:"user_s"`
+	Sys  float64 `json:"sys_s"`
 	// MaxRSS is the peak resident set, in MiB.
 	MaxRSS float64 `json:"max_rss_mib"`
 	// Wall is the run's wall time, in seconds.
@@ -45,8 +48,9 @@ func Run(ctx context.Context, tool string, env []string, argv ...string) (Usage,
 	if !ok {
 		return Usage{}, fmt.Errorf("%s: no rusage on this platform", tool)
 	}
-	cpu := time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) * time.Nanosecond
-	return Usage{Tool: tool, CPU: cpu.Seconds(), MaxRSS: float64(ru.Maxrss) / 1024, Wall: wall.Seconds()}, nil
+	user, sys := time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+	return Usage{Tool: tool, CPU: (user + sys).Seconds(), User: user.Seconds(), Sys: sys.Seconds(),
+		MaxRSS: float64(ru.Maxrss) / 1024, Wall: wall.Seconds()}, nil
 }
 
 func tail(s string, n int) string {

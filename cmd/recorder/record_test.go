@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"image"
 	"image/color"
@@ -321,4 +322,39 @@ func (d *desk) runNoDisplay(t *testing.T, args ...string) (string, string, error
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	return stdout.String(), stderr.String(), err
+}
+
+// With the primary monitor not at 0,0 (RandR lists it first, and kbinani reports bounds
+// relative to it, some negative), monitors keep absolute root coordinates and a recording of
+// one grabs the right place.
+func TestPrimaryMonitorNotLeftmost(t *testing.T) {
+	t.Parallel()
+	d := newDesk(t)
+	for _, args := range [][]string{{"--delmonitor", "M1"}, {"--setmonitor", "*M1", "1280/338x1024/270+1920+0", "none"}} {
+		cmd := exec.Command("xrandr", args...)
+		cmd.Env = d.srv.Env()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("xrandr %v: %v: %s", args, err, out)
+		}
+	}
+	stdout, stderr, err := d.run(t, "monitors", "--json")
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	var s struct {
+		Monitors []struct {
+			Index, X, Y, Width, Height int
+			Name                       string
+			Primary                    bool
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Monitors) != 3 || s.Monitors[1].Name != "M1" || !s.Monitors[1].Primary || s.Monitors[1].X != 1920 || s.Monitors[0].X != 0 {
+		t.Fatalf("monitors = %+v, want M0, M1 (primary, at 1920), M2 in root coordinates", s.Monitors)
+	}
+	path := out(t, "primary.mp4")
+	d.record(t, "--out", path, "--duration", "1s", "--monitors", "1")
+	assertColour(t, frameAt(t, path, 0, 0.5), 640, 512, monitorColours[1], "primary M1")
 }

@@ -154,7 +154,7 @@ func runPipeline(ctx context.Context, c config, srv *xvfb.Server, work string) e
 			if p, err := mediatest.ProbeFile(ctx, path); err == nil && len(p.VideoStreams()) > 0 {
 				u.Frames = p.VideoStreams()[0].NbReadFrames
 			}
-			fmt.Fprintf(os.Stderr, "round %d %-8s cpu %.2fs rss %.0f MiB frames %d\n", round+1, tool, u.CPU, u.MaxRSS, u.Frames)
+			fmt.Fprintf(os.Stderr, "round %d %-8s cpu %.2fs (user %.2f sys %.2f) rss %.0f MiB frames %d\n", round+1, tool, u.CPU, u.User, u.Sys, u.MaxRSS, u.Frames)
 			rep.Runs = append(rep.Runs, u)
 			os.Remove(path)
 		}
