@@ -168,7 +168,14 @@ func TestLifecycle(t *testing.T) {
 	ev := watchEvents(t, e)
 	req := StartRequest{Owner: "agent1", Frontend: "cli", Reason: "test", Labels: map[string]string{"place": "desk-9"},
 		Source: Source{Display: srv.Display, Monitors: capture.Selection{Indexes: []int{1}}}}
-	s := start(t, e, req)
+	// The request's context ends as soon as Start answers (as an HTTP or RPC one does): the
+	// recording must go on regardless.
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := e.Start(ctx, req)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s.State != StateRecording || s.ContactID < catalog.DefaultContactIDBase || s.InteractionID == "" || s.Encoder != "libx264" {
 		t.Fatalf("started session = %+v", s)
 	}

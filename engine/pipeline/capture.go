@@ -57,8 +57,9 @@ type Capture struct {
 // ErrCaptureStopped: a sink was attached to a capture that is stopping or stopped.
 var ErrCaptureStopped = errors.New("capture is stopping")
 
-// OpenCapture opens the display's capture devices and the encoders, and starts capturing.
-// Errors are problems with the spec or the machine; nothing is left open when it fails.
+// OpenCapture opens the display's capture devices and the encoders, and starts capturing
+// until Stop. Errors are problems with the spec or the machine; nothing is left open when it
+// fails.
 func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) {
 	spec = spec.withDefaults()
 	if err := spec.Validate(); err != nil {
@@ -111,7 +112,9 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 		c.streams = append(c.streams, mux.Stream{Codec: t.enc.CodecContext(), TimeBase: encode.TimeBase, FPS: spec.FPS, Title: pt.Name})
 	}
 	c.start = time.Now()
-	go c.run(ctx)
+	// ctx bounds opening only: a capture outlives the request that opened it (an HTTP or
+	// plugin RPC context ends as soon as Start answers) and runs until Stop.
+	go c.run(context.WithoutCancel(ctx))
 	return c, nil
 }
 
