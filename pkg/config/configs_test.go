@@ -1,0 +1,208 @@
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The sample configs under configs/ double as golden tests: every one must load, validate,
+// map onto a valid engine.Config and resolve its secret references, and none may hold a
+// secret inline.
+
+const configsDir = "../../configs"
+
+// sampleConfigs lists every file under configs/; each must be a .yaml config.
+func sampleConfigs(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(configsDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if filepath.Ext(path) != ".yaml" {
+			t.Errorf("%s: configs/ holds only .yaml config files", path)
+			return nil
+		}
+		files = append(files, path)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d configs under %s (%v), want at least recorder.yaml and the samples", len(files), configsDir, files)
+	}
+	return files
+}
+
+// fakeEnv sets every variable: secret references by environment resolve.
+func fakeEnv(name string) (string, bool) { return "fake-" + name, true }
+
+// withFakeFiles returns a copy of v with every {file: PATH} reference pointing at a file
+// that exists (the samples name files on deployment hosts).
+func withFakeFiles(t *testing.T, v any) any {
+	if s, ok, _ := secretRef(v); ok && s.File != "" {
+		p := filepath.Join(t.TempDir(), "secret")
+		if err := os.WriteFile(p, []byte("fake-file\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"file": p}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = withFakeFiles(t, e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = withFakeFiles(t, e)
+		}
+		return out
+	}
+	return v
+}
+
+func TestSampleConfigsLoad(t *testing.T) {
+	for _, path := range sampleConfigs(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// No environment: the files alone must be valid.
+			c, err := Parse(path, data, nil)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			if err := c.EngineConfig().Validate(); err != nil {
+				t.Errorf("EngineConfig().Validate: %v", err)
+			}
+			for _, list := range [][]Adapter{c.Frontends, c.Uploaders} {
+				for i := range list {
+					list[i].Config, _ = withFakeFiles(t, list[i].Config).(map[string]any)
+				}
+			}
+			r, err := c.Resolved(fakeEnv)
+			if err != nil {
+				t.Fatalf("Resolved: %v", err)
+			}
+			// Listen addresses are valid wherever they are.
+			for _, a := range append(r.Frontends, r.Uploaders...) {
+				if l, ok := a.Config["listen"].(string); ok {
+					if err := ValidateListen(l); err != nil {
+						t.Errorf("%s: %v", a.Name, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultConfigFile(t *testing.T) {
+	path := filepath.Join(configsDir, "recorder.yaml")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Frontends) != 1 || c.Frontends[0].Name != "probe" || c.Frontends[0].Config["listen"] != "127.0.0.1:18080" {
+		t.Errorf("frontends = %+v, want probe on 127.0.0.1:18080", c.Frontends)
+	}
+	if len(c.Uploaders) != 1 || c.Uploaders[0].Name != "noop" {
+		t.Errorf("uploaders = %+v, want noop", c.Uploaders)
+	}
+	// spool_dir is relative to the file: the repository's spool/.
+	repo, _ := filepath.Abs("../..")
+	if want := filepath.Join(repo, "spool"); c.SpoolDir != want {
+		t.Errorf("spool_dir = %q, want %q", c.SpoolDir, want)
+	}
+	// The engine section writes out the defaults.
+	d := Default()
+	if fmt.Sprint(c.Engine.Encoders, c.Engine.FPS, c.Engine.MaxSessions, c.Engine.SegmentDuration, c.Engine.MinFreeDisk, *c.Engine.DrawMouse, c.Engine.MaskColor, c.Upload, c.Log) !=
+		fmt.Sprint(d.Engine.Encoders, d.Engine.FPS, d.Engine.MaxSessions, d.Engine.SegmentDuration, d.Engine.MinFreeDisk, *d.Engine.DrawMouse, d.Engine.MaskColor, d.Upload, d.Log) {
+		t.Errorf("recorder.yaml's engine/upload/log differ from the defaults: %+v %+v %+v", c.Engine, c.Upload, c.Log)
+	}
+}
+
+// secretKey matches config keys that hold secrets.
+var secretKey = regexp.MustCompile(`(?i)(password|passwd|token|secret|key|credential)`)
+
+// inlineSecrets returns the paths under v of values whose key looks like a secret's and that
+// are written inline rather than as references.
+func inlineSecrets(path string, v any, secretish bool) []string {
+	if IsSecretRef(v) {
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		var out []string
+		for k, e := range x {
+			out = append(out, inlineSecrets(joinPath(path, k), e, secretish || secretKey.MatchString(k))...)
+		}
+		return out
+	case []any:
+		var out []string
+		for i, e := range x {
+			out = append(out, inlineSecrets(fmt.Sprintf("%s[%d]", path, i), e, secretish)...)
+		}
+		return out
+	case nil:
+		return nil
+	}
+	if secretish {
+		return []string{path}
+	}
+	return nil
+}
+
+func TestSampleConfigsHaveNoInlineSecrets(t *testing.T) {
+	for _, path := range sampleConfigs(t) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Parse(path, data, nil)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, kind := range []struct {
+			section string
+			list    []Adapter
+		}{{"frontends", c.Frontends}, {"uploaders", c.Uploaders}} {
+			for i, a := range kind.list {
+				for _, p := range inlineSecrets(fmt.Sprintf("%s[%d].config", kind.section, i), a.Config, false) {
+					t.Errorf("%s: %s: a secret written inline; use {env: NAME} or {file: PATH}", c.Where(p), p)
+				}
+			}
+		}
+	}
+}
+
+func TestInlineSecretsCatches(t *testing.T) {
+	cfg := map[string]any{
+		"password": "hunter2",
+		"api_key":  map[string]any{"env": "K"},
+		"auth":     map[string]any{"Token": 12345, "user": "u"},
+		"tokens":   []any{"a", map[string]any{"file": "/x"}},
+		"secret":   map[string]any{"env": "A", "other": "inline"},
+		"listen":   ":1",
+	}
+	got := inlineSecrets("c", cfg, false)
+	want := []string{"c.auth.Token", "c.password", "c.secret.env", "c.secret.other", "c.tokens[0]"}
+	sort.Strings(got)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("inlineSecrets = %v, want %v", got, want)
+	}
+}
