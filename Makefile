@@ -16,11 +16,10 @@ build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/recorder ./cmd/recorder
 	$(GO) build -o $(BIN)/virtualdisplay ./internal/cmd/virtualdisplay
 
-# Records the screen until Ctrl-C; with no DISPLAY, a private two-monitor virtual display with
-# moving content.
+# Runs the recorder service with the default config until Ctrl-C; with no DISPLAY, on a
+# private two-monitor virtual display with moving content.
 run: build
-	@mkdir -p recordings
-	$(BIN)/virtualdisplay -- $(BIN)/recorder record --out recordings/recording-$$(date +%Y%m%d-%H%M%S).mp4 $(RUN_ARGS)
+	$(BIN)/virtualdisplay -- $(BIN)/recorder run --config configs/recorder.yaml $(RUN_ARGS)
 
 test: deps
 	$(GO) test $(TEST_FLAGS) ./...
@@ -38,3 +37,20 @@ fmt:
 
 clean:
 	rm -rf $(BIN)
+
+# Regenerates the plugin protocol's Go code under plugins/sdk/internal/proto (the output is
+# committed), installing what it needs: protoc from Debian (protobuf-compiler) and the pinned
+# Go generators into bin/tools.
+PROTO_DIR          := plugins/sdk/internal/proto
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.1
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+TOOLS              := $(CURDIR)/$(BIN)/tools
+.PHONY: proto
+proto:
+	@./scripts/deps.sh protobuf-compiler
+	GOBIN=$(TOOLS) $(GO) install $(PROTOC_GEN_GO)
+	GOBIN=$(TOOLS) $(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH="$(TOOLS):$$PATH" protoc -I $(PROTO_DIR) \
+		--go_out=$(PROTO_DIR) --go_opt=paths=source_relative \
+		--go-grpc_out=$(PROTO_DIR) --go-grpc_opt=paths=source_relative \
+		$(PROTO_DIR)/recorder/plugin/v1/plugin.proto

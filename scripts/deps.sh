@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the recorder needs to build, run and test, but only those that
-# are missing, so that it is quick and quiet when everything is there.
+# Installs the Debian packages the recorder needs to build, run and test (or, with arguments,
+# those packages), but only those that are missing, so that it is quick and quiet when
+# everything is there.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,10 @@ packages=(
   ffmpeg
   xvfb xauth x11-utils x11-xserver-utils xdotool
 )
+
+if [ $# -gt 0 ]; then
+  packages=("$@")
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,360 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/screenrec/recorder/engine"
+)
+
+// Engine API tests: a front end (the plugin side) calls the host's Engine over the broker,
+// through the real gRPC shims of the harness.
+
+func TestEngine_RoundTrip(t *testing.T) {
+	t.Parallel()
+	var (
+		mu       sync.Mutex
+		gotReq   engine.StartRequest
+		gotIDs   []string
+		gotMask  engine.MaskTarget
+		gotOn    bool
+		gotList  engine.ListFilter
+		sessions = []engine.Session{richSession("a"), richSession("b"), {ID: "zero"}}
+	)
+	sessions[1].State = engine.StateCompleted
+	sessions[1].Labels = nil
+	sessions[1].StartedAt = time.Time{}
+	host := &MockEngine{
+		StartFn: func(_ context.Context, req engine.StartRequest) (engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			gotReq = req
+			return sessions[0], nil
+		},
+		StopFn: func(_ context.Context, id string) (engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			gotIDs = append(gotIDs, "stop:"+id)
+			return sessions[1], nil
+		},
+		GetFn: func(_ context.Context, id string) (engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			gotIDs = append(gotIDs, "get:"+id)
+			return sessions[2], nil
+		},
+		MaskFn: func(_ context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			gotMask, gotOn = target, on
+			return sessions, nil
+		},
+		ListFn: func(_ context.Context, f engine.ListFilter) ([]engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			gotList = f
+			if f.Owner == "nobody" {
+				return nil, nil
+			}
+			return sessions[:2], nil
+		},
+	}
+	eng, _ := servedFrontend(t, host)
+	ctx := testCtx(t)
+
+	s, err := eng.Start(ctx, richStartRequest())
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	mu.Lock()
+	if !reflect.DeepEqual(gotReq, richStartRequest()) {
+		t.Errorf("host got start request\n%#v\nwant\n%#v", gotReq, richStartRequest())
+	}
+	mu.Unlock()
+	if want := utcSession(sessions[0]); !reflect.DeepEqual(s, want) {
+		t.Errorf("Start returned\n%#v\nwant\n%#v", s, want)
+	}
+
+	if s, err = eng.Stop(ctx, "b"); err != nil || !reflect.DeepEqual(s, utcSession(sessions[1])) {
+		t.Errorf("Stop = %#v, %v; want %#v", s, err, utcSession(sessions[1]))
+	}
+	if s, err = eng.Get(ctx, "zero"); err != nil || !reflect.DeepEqual(s, sessions[2]) {
+		t.Errorf("Get = %#v, %v; want the zero-ish session %#v", s, err, sessions[2])
+	}
+
+	target := engine.MaskTarget{Owner: "alice", Display: ":1"}
+	ss, err := eng.Mask(ctx, target, true)
+	if err != nil || !reflect.DeepEqual(ss, utcSessions(sessions)) {
+		t.Errorf("Mask = %#v, %v; want %#v", ss, err, utcSessions(sessions))
+	}
+	filter := engine.ListFilter{Owner: "alice", States: []engine.State{engine.StateIdle, engine.StateRecording, engine.StateFailed}, Limit: 17}
+	ss, err = eng.List(ctx, filter)
+	if err != nil || !reflect.DeepEqual(ss, utcSessions(sessions[:2])) {
+		t.Errorf("List = %#v, %v; want %#v", ss, err, utcSessions(sessions[:2]))
+	}
+	mu.Lock()
+	if gotMask != target || !gotOn {
+		t.Errorf("host got Mask(%+v, %v), want (%+v, true)", gotMask, gotOn, target)
+	}
+	if !reflect.DeepEqual(gotList, filter) {
+		t.Errorf("host got list filter %+v, want %+v", gotList, filter)
+	}
+	if want := []string{"stop:b", "get:zero"}; !reflect.DeepEqual(gotIDs, want) {
+		t.Errorf("host got ids %v, want %v", gotIDs, want)
+	}
+
+	mu.Unlock()
+	// A state the host does not know is refused as an invalid request.
+	if _, err := eng.List(ctx, engine.ListFilter{States: []engine.State{99}}); !errors.Is(err, engine.ErrInvalidRequest) {
+		t.Errorf("List with an unknown state = %v, want engine.ErrInvalidRequest", err)
+	}
+	// Empty results stay empty.
+	if ss, err := eng.List(ctx, engine.ListFilter{Owner: "nobody"}); err != nil || ss != nil {
+		t.Errorf("List with no sessions = %#v, %v; want nil, nil", ss, err)
+	}
+}
+
+// engineSentinels are the engine's sentinel errors, each of which must survive the trip.
+var engineSentinels = []error{
+	engine.ErrNotFound, engine.ErrBusy, engine.ErrAlreadyRecording, engine.ErrIllegalTransition,
+	engine.ErrTerminal, engine.ErrTooManySessions, engine.ErrSpoolQuota, engine.ErrDiskFull,
+	engine.ErrInvalidRequest, engine.ErrClosed,
+}
+
+func TestEngine_Errors(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var next error
+	host := &MockEngine{
+		StopFn: func(context.Context, string) (engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return engine.Session{}, next
+		},
+		StartFn: func(context.Context, engine.StartRequest) (engine.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return engine.Session{}, next
+		},
+	}
+	eng, _ := servedFrontend(t, host)
+	ctx := testCtx(t)
+
+	for _, sentinel := range engineSentinels {
+		t.Run(sentinel.Error(), func(t *testing.T) {
+			sent := fmt.Errorf("session s1: %w", sentinel)
+			mu.Lock()
+			next = sent
+			mu.Unlock()
+			_, err := eng.Stop(ctx, "s1")
+			if !errors.Is(err, sentinel) {
+				t.Fatalf("Stop error %v does not wrap %v", err, sentinel)
+			}
+			if err.Error() != sent.Error() {
+				t.Errorf("message %q, want %q", err.Error(), sent.Error())
+			}
+			for _, other := range engineSentinels {
+				if other != sentinel && errors.Is(err, other) {
+					t.Errorf("error also wraps %v", other)
+				}
+			}
+		})
+	}
+
+	t.Run("AlreadyRecordingError", func(t *testing.T) {
+		running := richSession("running")
+		sent := fmt.Errorf("start for alice: %w", &engine.AlreadyRecordingError{Session: running})
+		mu.Lock()
+		next = sent
+		mu.Unlock()
+		_, err := eng.Start(ctx, richStartRequest())
+		var ae *engine.AlreadyRecordingError
+		if !errors.As(err, &ae) {
+			t.Fatalf("Start error %v is not an *engine.AlreadyRecordingError", err)
+		}
+		if !reflect.DeepEqual(ae.Session, utcSession(running)) {
+			t.Errorf("AlreadyRecordingError.Session = %#v, want %#v", ae.Session, utcSession(running))
+		}
+		if !errors.Is(err, engine.ErrAlreadyRecording) || err.Error() != sent.Error() {
+			t.Errorf("error %q, want %q wrapping ErrAlreadyRecording", err, sent)
+		}
+	})
+
+	t.Run("Plain", func(t *testing.T) {
+		mu.Lock()
+		next = errors.New("something else")
+		mu.Unlock()
+		_, err := eng.Stop(ctx, "s1")
+		if err == nil || err.Error() != "something else" {
+			t.Fatalf("Stop error = %v, want %q", err, "something else")
+		}
+		for _, s := range engineSentinels {
+			if errors.Is(err, s) {
+				t.Errorf("a plain error wraps %v", s)
+			}
+		}
+	})
+}
+
+// blockingEngine returns an engine whose Get waits for its ctx to end and reports the ctx error
+// it saw on observed.
+func blockingEngine(observed chan<- error) *MockEngine {
+	return &MockEngine{GetFn: func(ctx context.Context, _ string) (engine.Session, error) {
+		<-ctx.Done()
+		observed <- ctx.Err()
+		return engine.Session{}, ctx.Err()
+	}}
+}
+
+func TestEngine_ContextCancel(t *testing.T) {
+	t.Parallel()
+	observed := make(chan error, 1)
+	eng, _ := servedFrontend(t, blockingEngine(observed))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := eng.Get(ctx, "s1")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Get error = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Get returned after %v", d)
+	}
+	select {
+	case err := <-observed:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the host's ctx ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the host's ctx was not cancelled")
+	}
+}
+
+func TestEngine_Deadline(t *testing.T) {
+	t.Parallel()
+	deadlines := make(chan time.Time, 1)
+	eng, _ := servedFrontend(t, &MockEngine{GetFn: func(ctx context.Context, _ string) (engine.Session, error) {
+		d, _ := ctx.Deadline()
+		deadlines <- d
+		<-ctx.Done()
+		return engine.Session{}, ctx.Err()
+	}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	want, _ := ctx.Deadline()
+	if _, err := eng.Get(ctx, "s1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get error = %v, want context.DeadlineExceeded", err)
+	}
+	// The host's ctx may end as Canceled: the caller's cancellation can beat its own timer.
+	if got := <-deadlines; got.IsZero() || got.Sub(want).Abs() > 50*time.Millisecond {
+		t.Errorf("the host's deadline = %v, want about %v", got, want)
+	}
+}
+
+func TestEngine_Events(t *testing.T) {
+	t.Parallel()
+	hostCh := make(chan engine.Event)
+	hostDone := make(chan struct{})
+	host := &MockEngine{EventsFn: func(ctx context.Context) (<-chan engine.Event, error) {
+		go func() {
+			<-ctx.Done()
+			close(hostDone)
+		}()
+		return hostCh, nil
+	}}
+	eng, _ := servedFrontend(t, host)
+
+	ctx, cancel := context.WithCancel(testCtx(t))
+	ch, err := eng.Events(ctx)
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	want := richEvents()
+	go func() {
+		for _, e := range want {
+			hostCh <- e
+		}
+	}()
+	for i, w := range want {
+		select {
+		case got, ok := <-ch:
+			if !ok {
+				t.Fatalf("channel closed after %d events", i)
+			}
+			if w := utcEvent(w); !reflect.DeepEqual(got, w) {
+				t.Errorf("event %d = %#v, want %#v", i, got, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("timed out waiting for event %d", i)
+		}
+	}
+
+	cancel()
+	waitDone(t, hostDone, 2*time.Second, "the host's subscription to end")
+	closed := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(closed)
+	}()
+	waitDone(t, closed, 2*time.Second, "the channel to close after cancel")
+}
+
+func TestEngine_EventsEndWithHost(t *testing.T) {
+	t.Parallel()
+	hostCh := make(chan engine.Event, 1)
+	eng, _ := servedFrontend(t, &MockEngine{EventsFn: func(context.Context) (<-chan engine.Event, error) { return hostCh, nil }})
+	ch, err := eng.Events(testCtx(t))
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	hostCh <- engine.Event{Kind: engine.EventWarning, Reason: "last"}
+	close(hostCh) // the engine closed
+	if e := <-ch; e.Reason != "last" {
+		t.Errorf("got %+v, want the last event", e)
+	}
+	closed := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(closed)
+	}()
+	waitDone(t, closed, 2*time.Second, "the channel to close when the host's does")
+}
+
+func TestEngine_EventsRefused(t *testing.T) {
+	t.Parallel()
+	eng, _ := servedFrontend(t, &MockEngine{EventsFn: func(context.Context) (<-chan engine.Event, error) {
+		return nil, fmt.Errorf("subscribe: %w", engine.ErrClosed)
+	}})
+	ch, err := eng.Events(testCtx(t))
+	if !errors.Is(err, engine.ErrClosed) || ch != nil {
+		t.Errorf("Events = %v, %v; want nil and an error wrapping engine.ErrClosed", ch, err)
+	}
+}
+
+// After the host stops the front end, the plugin can no longer drive the engine.
+func TestFrontend_StopEndsEngine(t *testing.T) {
+	t.Parallel()
+	eng, host := servedFrontend(t, &MockEngine{})
+	ctx := testCtx(t)
+	if _, err := eng.Get(ctx, "x"); err != nil {
+		t.Fatalf("Get while serving: %v", err)
+	}
+	if err := host.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if _, err := eng.Get(ctx, "x"); !errors.Is(err, engine.ErrClosed) {
+		t.Errorf("Get after Stop = %v, want an error wrapping engine.ErrClosed", err)
+	}
+	if err := host.Stop(ctx); err != nil {
+		t.Errorf("second Stop = %v, want nil", err)
+	}
+}

@@ -1,0 +1,172 @@
+// Package sdk is the contract between the recorder and its adapters: front ends that drive the
+// engine and uploaders that ship recordings. Adapters implement the plain Go interfaces here;
+// the same implementation runs in-process (embedded by an OEM or the recorder itself) or as a
+// hashicorp/go-plugin subprocess, behind gRPC shims that never appear in these signatures.
+// Frames never cross it: plugins get control calls and events, and recordings by path.
+package sdk
+
+import (
+	"context"
+
+	"github.com/screenrec/recorder/engine"
+)
+
+// Kind is a plugin kind.
+type Kind string
+
+// The plugin kinds.
+const (
+	KindFrontend Kind = "frontend"
+	KindUploader Kind = "uploader"
+)
+
+// ProtocolVersion is the plugin protocol's major version, also in the proto package name
+// (recorder.plugin.v1). Released protos are never edited: a breaking change is a new version.
+const ProtocolVersion = 1
+
+// Info identifies a plugin.
+type Info struct {
+	// Name is the plugin's name ("srs", "rws", …), unique per kind.
+	Name string `json:"name"`
+	// Kind is frontend or uploader.
+	Kind Kind `json:"kind"`
+	// Version is the plugin's own version.
+	Version string `json:"version"`
+}
+
+// Field describes one key of a plugin's config section.
+type Field struct {
+	// Name is the key.
+	Name string `json:"name"`
+	// Type is one of string, int, bool, duration, list, map.
+	Type string `json:"type"`
+	// Description says what it is for.
+	Description string `json:"description,omitempty"`
+	// Required fields must be set.
+	Required bool `json:"required,omitempty"`
+	// Default is the value used when the key is absent, as text.
+	Default string `json:"default,omitempty"`
+	// Secret fields may only be given by reference (an env var or file), never inline.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// Schema describes a plugin's config section.
+type Schema struct {
+	Fields []Field `json:"fields"`
+}
+
+// Severity grades a Diagnostic.
+type Severity int
+
+// Severities.
+const (
+	SeverityError Severity = iota + 1
+	SeverityWarning
+)
+
+// Diagnostic is a problem with a plugin's config that the user must fix, as data: which field,
+// what is wrong, and more detail.
+type Diagnostic struct {
+	Severity Severity `json:"severity"`
+	// Field is the path of the key at fault inside the plugin's config section (e.g. "listen",
+	// "origins[2]"); empty for the section as a whole.
+	Field   string `json:"field,omitempty"`
+	Summary string `json:"summary"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Plugin is what every plugin serves, whatever its kind.
+type Plugin interface {
+	// Info identifies the plugin.
+	Info(ctx context.Context) (Info, error)
+	// ConfigSchema describes the plugin's config section.
+	ConfigSchema(ctx context.Context) (Schema, error)
+	// Configure checks and applies the plugin's config section, given as JSON. Diagnostics of
+	// SeverityError mean it was refused and the previous config is kept. The error is for
+	// failures other than bad config.
+	Configure(ctx context.Context, config []byte) ([]Diagnostic, error)
+}
+
+// Engine is the engine API a front end drives. The host implements it (with the engine
+// itself, or over the go-plugin broker for a plugin process); errors keep the engine's
+// sentinels (engine.ErrBusy, engine.ErrNotFound, …) across the boundary.
+type Engine interface {
+	Start(ctx context.Context, req engine.StartRequest) (engine.Session, error)
+	Stop(ctx context.Context, id string) (engine.Session, error)
+	Mask(ctx context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error)
+	Get(ctx context.Context, id string) (engine.Session, error)
+	List(ctx context.Context, f engine.ListFilter) ([]engine.Session, error)
+	// Events streams engine events until ctx ends; the channel is closed then.
+	Events(ctx context.Context) (<-chan engine.Event, error)
+}
+
+// Endpoint is an address a front end listens on.
+type Endpoint struct {
+	// Name says what it serves ("api", "https", …).
+	Name string `json:"name"`
+	// URL is where, e.g. http://127.0.0.1:18080.
+	URL string `json:"url"`
+}
+
+// Frontend serves an API (HTTP, usually) that drives the engine.
+type Frontend interface {
+	Plugin
+	// Serve starts serving with eng and returns once it listens, with where. It must be
+	// configured first. Serving goes on until Stop; ctx only bounds getting started.
+	Serve(ctx context.Context, eng Engine) ([]Endpoint, error)
+	// Stop stops accepting requests and returns once those in flight are done or ctx ends.
+	// It is idempotent.
+	Stop(ctx context.Context) error
+}
+
+// Credentials authenticate an upload.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"-"`
+}
+
+// Resume is where an earlier attempt of an upload got to.
+type Resume struct {
+	// Location is the remote upload's URL; empty for a new upload.
+	Location string `json:"location,omitempty"`
+	// Offset is how many bytes the server confirmed.
+	Offset int64 `json:"offset"`
+}
+
+// UploadRequest hands an uploader one segment.
+type UploadRequest struct {
+	JobID        int64             `json:"job_id"`
+	RecordingID  string            `json:"recording_id"`
+	SegmentIndex int               `json:"segment_index"`
+	SegmentPath  string            `json:"segment_path"`
+	Size         int64             `json:"size"`
+	SHA256       string            `json:"sha256"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	// Target names the upload target (from the engine's config).
+	Target string `json:"target"`
+	// Credentials, when set, replace the uploader's configured ones (an agent's own login).
+	Credentials *Credentials `json:"credentials,omitempty"`
+	Resume      Resume       `json:"resume"`
+}
+
+// Progress reports what the server has confirmed so far.
+type Progress struct {
+	Location string `json:"location"`
+	Offset   int64  `json:"offset"`
+	Size     int64  `json:"size"`
+}
+
+// UploadResult is a finished upload.
+type UploadResult struct {
+	Location string `json:"location"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// Uploader ships segments somewhere. It holds no durable state: the host keeps the queue and
+// passes Resume back in.
+type Uploader interface {
+	Plugin
+	// Upload sends one segment, calling progress as the server confirms bytes. An error
+	// wrapping ErrPermanent is not retried.
+	Upload(ctx context.Context, req UploadRequest, progress func(Progress)) (UploadResult, error)
+}
