@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/plugins/host"
+	"github.com/screenrec/recorder/plugins/sdk"
+)
+
+// shutdownTimeout bounds finalising recordings and stopping plugins on SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+func newRunCmd() *cobra.Command {
+	var (
+		cfgPath             string
+		frontends, uploader []string
+		inProcess           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run --config FILE [--frontend NAME]... [--uploader NAME]... [--in-process]",
+		Short: "Run the recorder service: the engine with its front ends and uploaders",
+		Long: "Run the engine with the adapters the config names. --frontend and --uploader choose\n" +
+			"adapters at run time instead (their config sections still come from the file when\n" +
+			"present); --in-process runs every adapter inside this process instead of as plugins.\n" +
+			"SIGINT or SIGTERM: front ends stop accepting, recordings are finalised, plugins end.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			setLogger(cmd, cfg.Log)
+			specs, err := adapterSpecs(cfg, frontends, uploader, inProcess)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			return run(cmd, cfg, specs)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "configs/recorder.yaml", "config file")
+	f.StringArrayVar(&frontends, "frontend", nil, "run this front end (repeatable; default: those in the config)")
+	f.StringArrayVar(&uploader, "uploader", nil, "run this uploader (repeatable; default: those in the config)")
+	f.BoolVar(&inProcess, "in-process", false, "run every adapter in this process instead of as plugin processes")
+	return cmd
+}
+
+// setLogger switches the default logger to the config's level and format.
+func setLogger(cmd *cobra.Command, lc config.Log) {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(lc.Level))
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewTextHandler(cmd.ErrOrStderr(), opts)
+	if lc.Format == "json" {
+		h = slog.NewJSONHandler(cmd.ErrOrStderr(), opts)
+	}
+	slog.SetDefault(slog.New(h))
+}
+
+// adapterSpecs picks the adapters to run: the flags' if any, else the config's.
+func adapterSpecs(cfg *config.Config, frontends, uploaders []string, inProcess bool) ([]host.Spec, error) {
+	pick := func(kind sdk.Kind, section string, configured []config.Adapter, chosen []string) ([]host.Spec, error) {
+		var out []host.Spec
+		if len(chosen) == 0 {
+			for i, a := range configured {
+				out = append(out, host.Spec{Name: a.Name, Kind: kind, InProcess: a.InProcess || inProcess, Config: a.Config,
+					Where: fmt.Sprintf("%s[%d]", section, i)})
+			}
+			return out, nil
+		}
+		for _, name := range chosen {
+			sp := host.Spec{Name: name, Kind: kind, InProcess: inProcess, Where: fmt.Sprintf("--%s %s", kind, name)}
+			for i, a := range configured {
+				if a.Name == name {
+					sp.Config, sp.InProcess = a.Config, a.InProcess || inProcess
+					sp.Where = fmt.Sprintf("%s[%d]", section, i)
+				}
+			}
+			out = append(out, sp)
+		}
+		return out, nil
+	}
+	fe, err := pick(sdk.KindFrontend, "frontends", cfg.Frontends, frontends)
+	if err != nil {
+		return nil, err
+	}
+	up, err := pick(sdk.KindUploader, "uploaders", cfg.Uploaders, uploaders)
+	if err != nil {
+		return nil, err
+	}
+	return append(fe, up...), nil
+}
+
+func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
+	ctx := cmd.Context()
+	eng, err := engine.New(ctx, cfg.EngineConfig())
+	if err != nil {
+		return err
+	}
+	h := host.New(host.EngineAPI(eng), host.Options{PluginDir: cfg.PluginDir})
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		// Stop taking requests, then finalise the recordings, then end the plugins.
+		err := h.StopFrontends(sctx)
+		err = errors.Join(err, eng.Close(sctx))
+		return errors.Join(err, h.Close(sctx))
+	}
+	if err := h.Load(ctx, specs); err != nil {
+		_ = shutdown()
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := h.Serve(ctx); err != nil {
+		return errors.Join(err, shutdown())
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "recorder %s running: spool %s\n", version, cfg.SpoolDir)
+	for name, eps := range h.Endpoints() {
+		for _, ep := range eps {
+			fmt.Fprintf(out, "front end %s: %s listening on %s\n", name, ep.Name, ep.URL)
+		}
+	}
+	go func() {
+		for ev := range h.Events() {
+			slog.Info("plugin event", "plugin", ev.Plugin, "type", ev.Type, "pid", ev.Pid, "down", ev.Down, "err", ev.Err)
+		}
+	}()
+	<-ctx.Done()
+	fmt.Fprintln(out, "recorder: stopping: finalising recordings")
+	if err := shutdown(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "recorder: stopped")
+	return nil
+}

@@ -1,0 +1,309 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/xvfb"
+	"github.com/screenrec/recorder/plugins/sdk"
+)
+
+// binDir holds the recorder binary (re-executed for built-in plugins) and an external plugin.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "host-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for out, pkg := range map[string]string{"recorder": "../../cmd/recorder", ExternalPrefix + "ext": "./testdata/extplugin"} {
+		b := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+		b.Stderr = os.Stderr
+		if err := b.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// logBuffer collects the host's log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// fixture is an engine on a private display with a host around it.
+type fixture struct {
+	srv  *xvfb.Server
+	eng  *engine.Engine
+	host *Host
+	logs *logBuffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	mediatest.SkipIfUnavailable(t)
+	srv := xvfb.StartForTest(t, xvfb.TwoMonitors)
+	eng, err := engine.New(context.Background(), engine.Config{SpoolDir: t.TempDir(), MinFreeDisk: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	h := New(EngineAPI(eng), Options{Executable: filepath.Join(binDir, "recorder"), PluginDir: binDir,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = h.Close(ctx)
+		_ = eng.Close(ctx)
+	})
+	return &fixture{srv: srv, eng: eng, host: h, logs: logs}
+}
+
+func (f *fixture) load(t *testing.T, specs ...Spec) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := f.host.Load(ctx, specs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.Serve(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// api calls a probe front end's HTTP API.
+func api(t *testing.T, base, method, path string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func (f *fixture) endpoint(t *testing.T, name string) string {
+	t.Helper()
+	eps := f.host.Endpoints()[name]
+	if len(eps) == 0 {
+		t.Fatalf("%s has no endpoint: %v", name, f.host.Endpoints())
+	}
+	return eps[0].URL
+}
+
+// A front-end plugin process drives the engine; killed with SIGKILL, it is back within 2 s
+// while the recording goes on, and the restarted plugin stops it.
+func TestFrontendPluginSurvivesKill9(t *testing.T) {
+	f := newFixture(t)
+	f.load(t, Spec{Name: "probe", Kind: sdk.KindFrontend, Config: map[string]any{"listen": "127.0.0.1:0"}})
+	base := f.endpoint(t, "probe")
+	var s engine.Session
+	started := time.Now()
+	if code := api(t, base, "POST", "/sessions", engine.StartRequest{Owner: "agent", Frontend: "probe",
+		Source: engine.Source{Display: f.srv.Display}}, &s); code != http.StatusCreated || s.State != engine.StateRecording {
+		t.Fatalf("start through the plugin: %d %+v", code, s)
+	}
+	var pid struct{ Pid int }
+	api(t, base, "GET", "/pid", nil, &pid)
+	if pid.Pid == 0 || pid.Pid != f.host.Pid(sdk.KindFrontend, "probe") || pid.Pid == os.Getpid() {
+		t.Fatalf("probe pid %d, host says %d", pid.Pid, f.host.Pid(sdk.KindFrontend, "probe"))
+	}
+	time.Sleep(500 * time.Millisecond)
+	killed := time.Now()
+	if err := syscall.Kill(pid.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var restarted Event
+	deadline := time.After(5 * time.Second)
+	for restarted.Type != EventRestarted {
+		select {
+		case ev := <-f.host.Events():
+			if ev.Type == EventExited && !errors.Is(ev.Err, ErrPluginDied) {
+				t.Errorf("exit event error %v does not wrap ErrPluginDied", ev.Err)
+			}
+			if ev.Type == EventRestarted {
+				restarted = ev
+			}
+		case <-deadline:
+			t.Fatal("no restart within 5 s")
+		}
+	}
+	if took := time.Since(killed); took > 2*time.Second {
+		t.Errorf("restart took %s, want ≤ 2 s", took)
+	}
+	if got, _ := f.eng.Get(context.Background(), s.ID); got.State != engine.StateRecording {
+		t.Fatalf("the recording did not survive the plugin's death: %s", got.State)
+	}
+	time.Sleep(500 * time.Millisecond)
+	base = f.endpoint(t, "probe")
+	var done engine.Session
+	elapsed := time.Since(started)
+	if code := api(t, base, "POST", "/sessions/"+s.ID+"/stop", nil, &done); code != http.StatusOK || done.State != engine.StateCompleted {
+		t.Fatalf("stop through the restarted plugin: %d %+v", code, done)
+	}
+	// One recording from the first plugin's start to the second's stop, gap-free.
+	if d := done.Duration - elapsed; d < -400*time.Millisecond || d > 400*time.Millisecond {
+		t.Errorf("recording lasted %s across the restart; %s passed between start and stop", done.Duration, elapsed)
+	}
+	if p, err := mediatest.ProbeFile(context.Background(), done.Segments[0].Path); err != nil || p.Format.Duration < elapsed.Seconds()-0.4 {
+		t.Errorf("file after restart: %v %v", p, err)
+	}
+	// The plugin's own log lines reach the host's log, tagged with its name.
+	if !strings.Contains(f.logs.String(), `"plugin":"probe"`) {
+		t.Errorf("no log line tagged with the plugin's name:\n%s", f.logs.String())
+	}
+	// Engine errors keep their meaning across the boundary.
+	if code := api(t, base, "POST", "/sessions/rec-nope/stop", nil, nil); code != http.StatusNotFound {
+		t.Errorf("stop of an unknown session through the plugin: %d, want 404", code)
+	}
+}
+
+func TestExternalPluginIsDiscoveredAndUsed(t *testing.T) {
+	f := newFixture(t)
+	found, err := Discover(binDir)
+	if err != nil || len(found) != 1 || found[0].Name != "ext" {
+		t.Fatalf("Discover = %+v, %v", found, err)
+	}
+	f.load(t, Spec{Name: "ext", Kind: sdk.KindFrontend})
+	var s engine.Session
+	if code := api(t, f.endpoint(t, "ext"), "POST", "/sessions", engine.StartRequest{Owner: "agent", Frontend: "ext",
+		Source: engine.Source{Display: f.srv.Display}}, &s); code != http.StatusCreated {
+		t.Fatalf("start through the external plugin: %d", code)
+	}
+	if _, err := f.eng.Stop(context.Background(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadConfigStopsEverything(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		spec Spec
+		want []string
+	}{
+		{Spec{Name: "probe", Kind: sdk.KindFrontend, Config: map[string]any{"listen": "nowhere"}, Where: "frontends[0]"},
+			[]string{"frontends[0] (probe)", "config.listen", "bad listen address"}},
+		{Spec{Name: "probe", Kind: sdk.KindFrontend, Config: map[string]any{"lisen": "127.0.0.1:0"}, Where: "frontends[0]"},
+			[]string{"frontends[0] (probe)", "config.lisen"}},
+		{Spec{Name: "noop", Kind: sdk.KindFrontend, Where: "frontends[1]"}, []string{"frontends[1] (noop)", "unknown plugin"}},
+		{Spec{Name: "ext", Kind: sdk.KindUploader, Where: "uploaders[0]"}, []string{"uploaders[0] (ext)", "is a frontend"}},
+	}
+	for _, c := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		// A good adapter first: it must be stopped again when the bad one fails.
+		err := f.host.Load(ctx, []Spec{{Name: "noop", Kind: sdk.KindUploader}, c.spec})
+		cancel()
+		if err == nil {
+			t.Fatalf("Load(%+v) succeeded", c.spec)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q lacks %q", err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("error is not one line: %q", err)
+		}
+	}
+	if n := len(f.host.Endpoints()); n != 0 {
+		t.Errorf("something serves after failed loads: %v", f.host.Endpoints())
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("plugin processes left after failed loads: %v", kids)
+	}
+}
+
+// children lists this process's live child processes.
+func children(t *testing.T) []string {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-P", fmt.Sprint(os.Getpid()), "-a").Output()
+	var kids []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" && !strings.Contains(l, "Xvfb") && !strings.Contains(l, "pgrep") {
+			kids = append(kids, l)
+		}
+	}
+	sort.Strings(kids)
+	return kids
+}
+
+func TestInProcessAndOutOfProcessAgree(t *testing.T) {
+	f := newFixture(t)
+	f.load(t, Spec{Name: "probe", Kind: sdk.KindFrontend, InProcess: true},
+		Spec{Name: "noop", Kind: sdk.KindUploader})
+	if f.host.Pid(sdk.KindFrontend, "probe") != 0 {
+		t.Error("an in-process adapter has a pid")
+	}
+	var pid struct{ Pid int }
+	api(t, f.endpoint(t, "probe"), "GET", "/pid", nil, &pid)
+	if pid.Pid != os.Getpid() {
+		t.Errorf("in-process probe runs in pid %d, not ours", pid.Pid)
+	}
+	up, err := f.host.Uploader("noop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(t.TempDir(), "seg.mp4")
+	os.WriteFile(seg, bytes.Repeat([]byte("x"), 3<<20), 0o644)
+	var last sdk.Progress
+	res, err := up.Upload(context.Background(), sdk.UploadRequest{SegmentPath: seg, Size: 3 << 20}, func(p sdk.Progress) { last = p })
+	if err != nil || res.Bytes != 3<<20 || last.Offset != 3<<20 {
+		t.Errorf("upload through the plugin process: %+v %+v %v", res, last, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.host.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("plugin processes left after Close: %v", kids)
+	}
+}
