@@ -8,7 +8,7 @@
 //	GET  /sessions                                         → 200 [engine.Session]
 //	POST /mask                body: {"owner","display","on"} → 200 [engine.Session]
 //	GET  /pid                                              → 200 {"pid": N}
-//	GET  /latency/get/{id}?n=N  (N calls of Get, timed here)  → 200 {"median_us", "p99_us", "n"}
+//	GET  /latency/get/{id}?n=N  (N calls of Get, timed here)  → 200 {"median_us", "p99_us", "n"} (fractional µs)
 package probe
 
 import (
@@ -181,7 +181,8 @@ func routes(eng sdk.Engine) http.Handler {
 			took[i] = time.Since(t0)
 		}
 		slices.Sort(took)
-		reply(w, http.StatusOK, map[string]any{"n": n, "median_us": took[n/2].Microseconds(), "p99_us": took[n*99/100].Microseconds()})
+		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+		reply(w, http.StatusOK, map[string]any{"n": n, "median_us": us(took[n/2]), "p99_us": us(took[n*99/100])})
 	})
 	return mux
 }

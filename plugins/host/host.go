@@ -53,8 +53,9 @@ var (
 	MaxRestartBackoff = time.Second
 	// exitPoll is how often a plugin process is checked for having exited.
 	exitPoll = 20 * time.Millisecond
-	// healthyAfter resets the back-off once a plugin has stayed up this long.
-	healthyAfter = 30 * time.Second
+	// HealthyAfter resets the back-off once a plugin has stayed up this long: a single crash is
+	// restarted at once, a crash loop backs off (and still restarts within 2 s).
+	HealthyAfter = 5 * time.Second
 )
 
 // EventType says what happened to a plugin.
@@ -434,7 +435,7 @@ func (in *instance) supervise() {
 			continue
 		}
 		died := time.Now()
-		if died.Sub(upSince) > healthyAfter {
+		if died.Sub(upSince) > HealthyAfter {
 			backoff = RestartBackoff
 		}
 		err := fmt.Errorf("%w: %s (pid %d)", ErrPluginDied, in.desc, pid)

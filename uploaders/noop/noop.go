@@ -7,10 +7,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -25,6 +28,9 @@ const Version = "0.1.0-test"
 type Config struct {
 	// Fail makes every upload fail permanently.
 	Fail bool `json:"fail"`
+	// Delay pauses after every MiB read, to simulate a slow link (e.g. "2ms").
+	Delay string `json:"delay"`
+	delay time.Duration
 }
 
 // Noop is the uploader.
@@ -45,7 +51,10 @@ func (n *Noop) Info(context.Context) (sdk.Info, error) {
 
 // ConfigSchema describes the config section.
 func (n *Noop) ConfigSchema(context.Context) (sdk.Schema, error) {
-	return sdk.Schema{Fields: []sdk.Field{{Name: "fail", Type: "bool", Default: "false", Description: "fail every upload permanently"}}}, nil
+	return sdk.Schema{Fields: []sdk.Field{
+		{Name: "fail", Type: "bool", Default: "false", Description: "fail every upload permanently"},
+		{Name: "delay", Type: "duration", Default: "0s", Description: "pause after every MiB, to simulate a slow link"},
+	}}, nil
 }
 
 // Configure checks and applies the config.
@@ -58,8 +67,15 @@ func (n *Noop) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, err
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cfg); err != nil {
-			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: "fail", Summary: "invalid config", Detail: err.Error()}}, nil
+			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: fieldOf(err), Summary: "invalid config", Detail: err.Error()}}, nil
 		}
+	}
+	if cfg.Delay != "" {
+		d, err := time.ParseDuration(cfg.Delay)
+		if err != nil || d < 0 {
+			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: "delay", Summary: "not a duration", Detail: fmt.Sprintf("%q", cfg.Delay)}}, nil
+		}
+		cfg.delay = d
 	}
 	n.mu.Lock()
 	n.cfg = &cfg
@@ -101,6 +117,25 @@ func (n *Noop) Upload(ctx context.Context, req sdk.UploadRequest, progress func(
 		if err != nil {
 			return sdk.UploadResult{}, fmt.Errorf("noop: %w", err)
 		}
+		if cfg.delay > 0 {
+			select {
+			case <-ctx.Done():
+				return sdk.UploadResult{}, ctx.Err()
+			case <-time.After(cfg.delay):
+			}
+		}
 	}
 	return sdk.UploadResult{Location: loc, Bytes: done}, nil
+}
+
+// fieldOf names the config key a JSON decoding error is about, when it can tell.
+func fieldOf(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return strings.Trim(name, `"`)
+	}
+	return ""
 }
