@@ -27,20 +27,6 @@ import (
 	"github.com/screenrec/recorder/engine/pipeline"
 )
 
-// AlreadyRecordingError is returned (wrapping ErrAlreadyRecording) when the owner already has
-// a running session from the same front end; Session is that session.
-type AlreadyRecordingError struct {
-	Session Session
-}
-
-func (e *AlreadyRecordingError) Error() string {
-	return fmt.Sprintf("%v: %s already has session %s (contact %d) from %s", ErrAlreadyRecording,
-		e.Session.Owner, e.Session.ID, e.Session.ContactID, e.Session.Frontend)
-}
-
-// Unwrap makes errors.Is(err, ErrAlreadyRecording) true.
-func (e *AlreadyRecordingError) Unwrap() error { return ErrAlreadyRecording }
-
 // Option configures an Engine beyond its Config.
 type Option func(*options)
 

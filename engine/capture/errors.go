@@ -1,6 +1,10 @@
 package capture
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/screenrec/recorder/engine/api"
+)
 
 // Sentinel errors of the capture stage. Callers classify with errors.Is.
 var (
@@ -15,9 +19,9 @@ var (
 	// ErrUnknownMonitor: a selection names a monitor index the display does not have.
 	ErrUnknownMonitor = errors.New("unknown monitor")
 	// ErrBadSelection: a monitor selection could not be parsed.
-	ErrBadSelection = errors.New("bad monitor selection")
+	ErrBadSelection = api.ErrBadSelection
 	// ErrBadLayout: the layout is neither canvas nor tracks.
-	ErrBadLayout = errors.New("bad layout")
+	ErrBadLayout = api.ErrBadLayout
 	// ErrOutsideScreen: a capture region does not lie within the screen.
 	ErrOutsideScreen = errors.New("region outside the screen")
 	// ErrBadRegion: a region could not be parsed or is too small.

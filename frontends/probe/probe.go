@@ -2,11 +2,11 @@
 // engine API as plain JSON over HTTP on a loopback address so that tests (and `make run`) can
 // drive the engine through the plugin SDK exactly as a real front end would.
 //
-//	POST /sessions            body: engine.StartRequest    → 201 engine.Session
-//	POST /sessions/{id}/stop                               → 200 engine.Session
-//	GET  /sessions/{id}                                    → 200 engine.Session
-//	GET  /sessions                                         → 200 [engine.Session]
-//	POST /mask                body: {"owner","display","on"} → 200 [engine.Session]
+//	POST /sessions            body: api.StartRequest    → 201 api.Session
+//	POST /sessions/{id}/stop                               → 200 api.Session
+//	GET  /sessions/{id}                                    → 200 api.Session
+//	GET  /sessions                                         → 200 [api.Session]
+//	POST /mask                body: {"owner","display","on"} → 200 [api.Session]
 //	GET  /pid                                              → 200 {"pid": N}
 //	GET  /latency/get/{id}?n=N  (N calls of Get, timed here)  → 200 {"median_us", "p99_us", "n"} (fractional µs)
 package probe
@@ -24,8 +24,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/pkg/listenaddr"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -81,7 +81,7 @@ func (p *Probe) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, er
 			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: fieldOf(err), Summary: "invalid config", Detail: err.Error()}}, nil
 		}
 	}
-	if err := config.ValidateListen(cfg.Listen); err != nil {
+	if err := listenaddr.Validate(cfg.Listen); err != nil {
 		return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: "listen", Summary: "bad listen address", Detail: err.Error()}}, nil
 	}
 	p.mu.Lock()
@@ -130,7 +130,7 @@ func (p *Probe) Stop(ctx context.Context) error {
 func routes(eng sdk.Engine) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sessions", func(w http.ResponseWriter, r *http.Request) {
-		var req engine.StartRequest
+		var req api.StartRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			reply(w, http.StatusBadRequest, errBody(err))
 			return
@@ -147,12 +147,12 @@ func routes(eng sdk.Engine) http.Handler {
 		answer(w, http.StatusOK, s, err)
 	})
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
-		s, err := eng.List(r.Context(), engine.ListFilter{Owner: r.URL.Query().Get("owner")})
+		s, err := eng.List(r.Context(), api.ListFilter{Owner: r.URL.Query().Get("owner")})
 		answer(w, http.StatusOK, s, err)
 	})
 	mux.HandleFunc("POST /mask", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			engine.MaskTarget
+			api.MaskTarget
 			On bool `json:"on"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -195,13 +195,13 @@ func answer(w http.ResponseWriter, ok int, v any, err error) {
 	}
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, api.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, engine.ErrBusy), errors.Is(err, engine.ErrAlreadyRecording), errors.Is(err, engine.ErrTerminal):
+	case errors.Is(err, api.ErrBusy), errors.Is(err, api.ErrAlreadyRecording), errors.Is(err, api.ErrTerminal):
 		status = http.StatusConflict
-	case errors.Is(err, engine.ErrInvalidRequest):
+	case errors.Is(err, api.ErrInvalidRequest):
 		status = http.StatusBadRequest
-	case errors.Is(err, engine.ErrTooManySessions), errors.Is(err, engine.ErrSpoolQuota), errors.Is(err, engine.ErrDiskFull):
+	case errors.Is(err, api.ErrTooManySessions), errors.Is(err, api.ErrSpoolQuota), errors.Is(err, api.ErrDiskFull):
 		status = http.StatusServiceUnavailable
 	}
 	reply(w, status, errBody(err))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/screenrec/recorder/pkg/listenaddr"
 )
 
 // Sentinel errors. Every problem with a configuration is an *Error, which wraps ErrInvalid and
@@ -29,7 +31,7 @@ var (
 	ErrSecret = errors.New("bad secret reference")
 	// ErrBadListen: a listen address that is not host:port (ValidateListen). It is not an
 	// *Error: plugins and the host wrap it in their own diagnostics.
-	ErrBadListen = errors.New("bad listen address")
+	ErrBadListen = listenaddr.ErrBad
 )
 
 // Error is one problem with a configuration, returned as data: where it is (file and line,

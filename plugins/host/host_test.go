@@ -37,6 +37,11 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	for out, pkg := range map[string]string{"recorder": "../../cmd/recorder", ExternalPrefix + "ext": "./testdata/extplugin"} {
 		b := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+		if pkg != "../../cmd/recorder" {
+			// A plugin built on the SDK must not need cgo (FFmpeg, SQLite): third parties
+			// build plugins without the engine's C libraries.
+			b.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
 		b.Stderr = os.Stderr
 		if err := b.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build", pkg, err)

@@ -5,8 +5,7 @@ import (
 	"image"
 	"time"
 
-	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/api"
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
 
@@ -176,7 +175,7 @@ func resultFromProto(p *pb.UploadResult) UploadResult {
 
 // ---- engine ----
 
-func sourceToProto(s engine.Source) *pb.Source {
+func sourceToProto(s api.Source) *pb.Source {
 	out := &pb.Source{Display: s.Display, Layout: string(s.Layout)}
 	for _, ix := range s.Monitors.Indexes {
 		out.MonitorIndexes = append(out.MonitorIndexes, int64(ix))
@@ -187,8 +186,8 @@ func sourceToProto(s engine.Source) *pb.Source {
 	return out
 }
 
-func sourceFromProto(p *pb.Source) engine.Source {
-	s := engine.Source{Display: p.GetDisplay(), Layout: capture.Layout(p.GetLayout())}
+func sourceFromProto(p *pb.Source) api.Source {
+	s := api.Source{Display: p.GetDisplay(), Layout: api.Layout(p.GetLayout())}
 	for _, ix := range p.GetMonitorIndexes() {
 		s.Monitors.Indexes = append(s.Monitors.Indexes, int(ix))
 	}
@@ -202,7 +201,7 @@ func sourceFromProto(p *pb.Source) engine.Source {
 	return s
 }
 
-func startRequestToProto(r engine.StartRequest) *pb.EngineStartRequest {
+func startRequestToProto(r api.StartRequest) *pb.EngineStartRequest {
 	return &pb.EngineStartRequest{
 		Owner:            r.Owner,
 		Frontend:         r.Frontend,
@@ -213,24 +212,24 @@ func startRequestToProto(r engine.StartRequest) *pb.EngineStartRequest {
 	}
 }
 
-func startRequestFromProto(p *pb.EngineStartRequest) engine.StartRequest {
-	return engine.StartRequest{
+func startRequestFromProto(p *pb.EngineStartRequest) api.StartRequest {
+	return api.StartRequest{
 		Owner:    p.GetOwner(),
 		Frontend: p.GetFrontend(),
 		Reason:   p.GetReason(),
 		Source:   sourceFromProto(p.GetSource()),
-		Limits:   engine.Limits{MaxDuration: time.Duration(p.GetMaxDurationNanos())},
+		Limits:   api.Limits{MaxDuration: time.Duration(p.GetMaxDurationNanos())},
 		Labels:   mapOrNil(p.GetLabels()),
 	}
 }
 
 // stateToProto encodes a state as its name; an unknown value travels as "State(n)" and is
 // refused by the receiver.
-func stateToProto(s engine.State) string { return s.String() }
+func stateToProto(s api.State) string { return s.String() }
 
-func stateFromProto(name string) (engine.State, error) { return engine.ParseState(name) }
+func stateFromProto(name string) (api.State, error) { return api.ParseState(name) }
 
-func sessionToProto(s engine.Session) *pb.Session {
+func sessionToProto(s api.Session) *pb.Session {
 	out := &pb.Session{
 		Id:                s.ID,
 		ContactId:         s.ContactID,
@@ -261,12 +260,12 @@ func sessionToProto(s engine.Session) *pb.Session {
 	return out
 }
 
-func sessionFromProto(p *pb.Session) (engine.Session, error) {
+func sessionFromProto(p *pb.Session) (api.Session, error) {
 	st, err := stateFromProto(p.GetState())
 	if err != nil {
-		return engine.Session{}, fmt.Errorf("session %s: %w", p.GetId(), err)
+		return api.Session{}, fmt.Errorf("session %s: %w", p.GetId(), err)
 	}
-	s := engine.Session{
+	s := api.Session{
 		ID:            p.GetId(),
 		ContactID:     p.GetContactId(),
 		InteractionID: p.GetInteractionId(),
@@ -286,19 +285,19 @@ func sessionFromProto(p *pb.Session) (engine.Session, error) {
 		Interrupted:   p.GetInterrupted(),
 	}
 	for _, iv := range p.GetMaskedIntervals() {
-		s.MaskedIntervals = append(s.MaskedIntervals, engine.Interval{
+		s.MaskedIntervals = append(s.MaskedIntervals, api.Interval{
 			Start: time.Duration(iv.GetStartNanos()), End: time.Duration(iv.GetEndNanos()),
 		})
 	}
 	for _, sg := range p.GetSegments() {
-		s.Segments = append(s.Segments, engine.SegmentInfo{
+		s.Segments = append(s.Segments, api.SegmentInfo{
 			Index: int(sg.GetIndex()), Path: sg.GetPath(), Bytes: sg.GetBytes(), SHA256: sg.GetSha256(), Closed: sg.GetClosed(),
 		})
 	}
 	return s, nil
 }
 
-func sessionsToProto(ss []engine.Session) []*pb.Session {
+func sessionsToProto(ss []api.Session) []*pb.Session {
 	var out []*pb.Session
 	for _, s := range ss {
 		out = append(out, sessionToProto(s))
@@ -306,8 +305,8 @@ func sessionsToProto(ss []engine.Session) []*pb.Session {
 	return out
 }
 
-func sessionsFromProto(ps []*pb.Session) ([]engine.Session, error) {
-	var out []engine.Session
+func sessionsFromProto(ps []*pb.Session) ([]api.Session, error) {
+	var out []api.Session
 	for _, p := range ps {
 		s, err := sessionFromProto(p)
 		if err != nil {
@@ -318,7 +317,7 @@ func sessionsFromProto(ps []*pb.Session) ([]engine.Session, error) {
 	return out, nil
 }
 
-func listFilterToProto(f engine.ListFilter) *pb.EngineListRequest {
+func listFilterToProto(f api.ListFilter) *pb.EngineListRequest {
 	out := &pb.EngineListRequest{Owner: f.Owner, Limit: int64(f.Limit)}
 	for _, s := range f.States {
 		out.States = append(out.States, stateToProto(s))
@@ -326,12 +325,12 @@ func listFilterToProto(f engine.ListFilter) *pb.EngineListRequest {
 	return out
 }
 
-func listFilterFromProto(p *pb.EngineListRequest) (engine.ListFilter, error) {
-	f := engine.ListFilter{Owner: p.GetOwner(), Limit: int(p.GetLimit())}
+func listFilterFromProto(p *pb.EngineListRequest) (api.ListFilter, error) {
+	f := api.ListFilter{Owner: p.GetOwner(), Limit: int(p.GetLimit())}
 	for _, name := range p.GetStates() {
 		s, err := stateFromProto(name)
 		if err != nil {
-			return engine.ListFilter{}, err
+			return api.ListFilter{}, err
 		}
 		f.States = append(f.States, s)
 	}
@@ -340,15 +339,15 @@ func listFilterFromProto(p *pb.EngineListRequest) (engine.ListFilter, error) {
 
 // eventKindToProto encodes a kind as its name; the zero kind is the empty string and an
 // unknown value travels as "EventKind(n)", which the receiver refuses.
-func eventKindToProto(k engine.EventKind) string {
+func eventKindToProto(k api.EventKind) string {
 	if k == 0 {
 		return ""
 	}
 	return k.String()
 }
 
-func eventKindFromProto(name string) (engine.EventKind, error) {
-	var k engine.EventKind
+func eventKindFromProto(name string) (api.EventKind, error) {
+	var k api.EventKind
 	if name == "" {
 		return 0, nil
 	}
@@ -358,7 +357,7 @@ func eventKindFromProto(name string) (engine.EventKind, error) {
 	return k, nil
 }
 
-func eventToProto(e engine.Event) *pb.Event {
+func eventToProto(e api.Event) *pb.Event {
 	out := &pb.Event{
 		Kind:         eventKindToProto(e.Kind),
 		TimeUnixNano: timeToProto(e.Time),
@@ -376,20 +375,20 @@ func eventToProto(e engine.Event) *pb.Event {
 	return out
 }
 
-func eventFromProto(p *pb.Event) (engine.Event, error) {
+func eventFromProto(p *pb.Event) (api.Event, error) {
 	kind, err := eventKindFromProto(p.GetKind())
 	if err != nil {
-		return engine.Event{}, err
+		return api.Event{}, err
 	}
 	from, err := stateFromProto(p.GetFrom())
 	if err != nil {
-		return engine.Event{}, err
+		return api.Event{}, err
 	}
 	to, err := stateFromProto(p.GetTo())
 	if err != nil {
-		return engine.Event{}, err
+		return api.Event{}, err
 	}
-	e := engine.Event{
+	e := api.Event{
 		Kind:      kind,
 		Time:      timeFromProto(p.TimeUnixNano),
 		SessionID: p.GetSessionId(),
@@ -401,7 +400,7 @@ func eventFromProto(p *pb.Event) (engine.Event, error) {
 		Dropped:   int(p.GetDropped()),
 	}
 	if sg := p.GetSegment(); sg != nil {
-		e.Segment = &engine.SegmentEvent{Index: int(sg.GetIndex()), Path: sg.GetPath(), Bytes: sg.GetBytes(), SHA256: sg.GetSha256()}
+		e.Segment = &api.SegmentEvent{Index: int(sg.GetIndex()), Path: sg.GetPath(), Bytes: sg.GetBytes(), SHA256: sg.GetSha256()}
 	}
 	return e, nil
 }

@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
 
 func TestConvert_Session(t *testing.T) {
 	t.Parallel()
-	tests := map[string]engine.Session{
+	tests := map[string]api.Session{
 		"zero":  {},
 		"rich":  richSession("s1"),
-		"epoch": {ID: "e", State: engine.StateFailed, CreatedAt: time.Unix(0, 0).UTC()}, // not the zero time
+		"epoch": {ID: "e", State: api.StateFailed, CreatedAt: time.Unix(0, 0).UTC()}, // not the zero time
 	}
 	for name, in := range tests {
 		got, err := sessionFromProto(sessionToProto(in))
@@ -29,7 +29,7 @@ func TestConvert_Session(t *testing.T) {
 
 func TestConvert_Event(t *testing.T) {
 	t.Parallel()
-	for _, in := range append(richEvents(), engine.Event{}) {
+	for _, in := range append(richEvents(), api.Event{}) {
 		got, err := eventFromProto(eventToProto(in))
 		if err != nil || !reflect.DeepEqual(got, utcEvent(in)) {
 			t.Errorf("round trip of %#v = %#v, %v", in, got, err)
@@ -42,12 +42,12 @@ func TestConvert_Event(t *testing.T) {
 
 func TestConvert_StartRequestAndFilter(t *testing.T) {
 	t.Parallel()
-	for _, in := range []engine.StartRequest{{}, richStartRequest()} {
+	for _, in := range []api.StartRequest{{}, richStartRequest()} {
 		if got := startRequestFromProto(startRequestToProto(in)); !reflect.DeepEqual(got, in) {
 			t.Errorf("round trip = %#v, want %#v", got, in)
 		}
 	}
-	f := engine.ListFilter{Owner: "bob", States: []engine.State{engine.StateCompleted}, Limit: 3}
+	f := api.ListFilter{Owner: "bob", States: []api.State{api.StateCompleted}, Limit: 3}
 	if got, err := listFilterFromProto(listFilterToProto(f)); err != nil || !reflect.DeepEqual(got, f) {
 		t.Errorf("filter round trip = %#v, %v", got, err)
 	}

@@ -8,19 +8,19 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
 
 // The plugin side of the Engine service: a front-end plugin gets an engineClient as the Engine
 // of Frontend.Serve. Errors keep the engine's sentinels; once the host has stopped serving the
 // engine (after Stop, or when the host is gone) calls fail with errors wrapping
-// engine.ErrClosed.
+// api.ErrClosed.
 
 var _ Engine = (*engineClient)(nil)
 
 // engineErr converts an error of a call into the host's engine.
-func engineErr(ctx context.Context, err error) error { return fromStatus(ctx, err, engine.ErrClosed) }
+func engineErr(ctx context.Context, err error) error { return fromStatus(ctx, err, api.ErrClosed) }
 
 // engineClient implements Engine over the Engine service the host serves on the broker.
 type engineClient struct {
@@ -31,23 +31,23 @@ func newEngineClient(conn grpc.ClientConnInterface) *engineClient {
 	return &engineClient{client: pb.NewEngineClient(conn)}
 }
 
-func (c *engineClient) Start(ctx context.Context, req engine.StartRequest) (engine.Session, error) {
+func (c *engineClient) Start(ctx context.Context, req api.StartRequest) (api.Session, error) {
 	resp, err := c.client.Start(ctx, startRequestToProto(req))
 	if err != nil {
-		return engine.Session{}, engineErr(ctx, err)
+		return api.Session{}, engineErr(ctx, err)
 	}
 	return sessionFromProto(resp.GetSession())
 }
 
-func (c *engineClient) Stop(ctx context.Context, id string) (engine.Session, error) {
+func (c *engineClient) Stop(ctx context.Context, id string) (api.Session, error) {
 	resp, err := c.client.Stop(ctx, &pb.EngineStopRequest{Id: id})
 	if err != nil {
-		return engine.Session{}, engineErr(ctx, err)
+		return api.Session{}, engineErr(ctx, err)
 	}
 	return sessionFromProto(resp.GetSession())
 }
 
-func (c *engineClient) Mask(ctx context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error) {
+func (c *engineClient) Mask(ctx context.Context, target api.MaskTarget, on bool) ([]api.Session, error) {
 	resp, err := c.client.Mask(ctx, &pb.EngineMaskRequest{Owner: target.Owner, Display: target.Display, On: on})
 	if err != nil {
 		return nil, engineErr(ctx, err)
@@ -55,15 +55,15 @@ func (c *engineClient) Mask(ctx context.Context, target engine.MaskTarget, on bo
 	return sessionsFromProto(resp.GetSessions())
 }
 
-func (c *engineClient) Get(ctx context.Context, id string) (engine.Session, error) {
+func (c *engineClient) Get(ctx context.Context, id string) (api.Session, error) {
 	resp, err := c.client.Get(ctx, &pb.EngineGetRequest{Id: id})
 	if err != nil {
-		return engine.Session{}, engineErr(ctx, err)
+		return api.Session{}, engineErr(ctx, err)
 	}
 	return sessionFromProto(resp.GetSession())
 }
 
-func (c *engineClient) List(ctx context.Context, f engine.ListFilter) ([]engine.Session, error) {
+func (c *engineClient) List(ctx context.Context, f api.ListFilter) ([]api.Session, error) {
 	resp, err := c.client.List(ctx, listFilterToProto(f))
 	if err != nil {
 		return nil, engineErr(ctx, err)
@@ -76,7 +76,7 @@ func (c *engineClient) List(ctx context.Context, f engine.ListFilter) ([]engine.
 // is closed when ctx ends, the host's engine closes its subscription, or the connection is
 // gone. Events this side cannot decode (a kind or state name from a newer host) are logged
 // and skipped.
-func (c *engineClient) Events(ctx context.Context) (<-chan engine.Event, error) {
+func (c *engineClient) Events(ctx context.Context) (<-chan api.Event, error) {
 	streamCtx, cancel := context.WithCancel(ctx)
 	stream, err := c.client.Events(streamCtx, &pb.EngineEventsRequest{})
 	if err != nil {
@@ -95,7 +95,7 @@ func (c *engineClient) Events(ctx context.Context) (<-chan engine.Event, error) 
 		}
 		return nil, engineErr(ctx, err)
 	}
-	out := make(chan engine.Event)
+	out := make(chan api.Event)
 	go func() {
 		defer cancel()
 		defer close(out)

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
 
@@ -45,7 +45,7 @@ func (s *engineServer) Stop(ctx context.Context, req *pb.EngineStopRequest) (*pb
 }
 
 func (s *engineServer) Mask(ctx context.Context, req *pb.EngineMaskRequest) (*pb.EngineMaskResponse, error) {
-	target := engine.MaskTarget{Owner: req.GetOwner(), Display: req.GetDisplay()}
+	target := api.MaskTarget{Owner: req.GetOwner(), Display: req.GetDisplay()}
 	sessions, err := s.impl.Mask(ctx, target, req.GetOn())
 	if err != nil {
 		return nil, toStatus(err)
@@ -64,7 +64,7 @@ func (s *engineServer) Get(ctx context.Context, req *pb.EngineGetRequest) (*pb.E
 func (s *engineServer) List(ctx context.Context, req *pb.EngineListRequest) (*pb.EngineListResponse, error) {
 	f, err := listFilterFromProto(req)
 	if err != nil {
-		return nil, toStatus(fmt.Errorf("%w: list filter: %w", engine.ErrInvalidRequest, err))
+		return nil, toStatus(fmt.Errorf("%w: list filter: %w", api.ErrInvalidRequest, err))
 	}
 	sessions, err := s.impl.List(ctx, f)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Engine API tests: a front end (the plugin side) calls the host's Engine over the broker,
@@ -19,42 +19,42 @@ func TestEngine_RoundTrip(t *testing.T) {
 	t.Parallel()
 	var (
 		mu       sync.Mutex
-		gotReq   engine.StartRequest
+		gotReq   api.StartRequest
 		gotIDs   []string
-		gotMask  engine.MaskTarget
+		gotMask  api.MaskTarget
 		gotOn    bool
-		gotList  engine.ListFilter
-		sessions = []engine.Session{richSession("a"), richSession("b"), {ID: "zero"}}
+		gotList  api.ListFilter
+		sessions = []api.Session{richSession("a"), richSession("b"), {ID: "zero"}}
 	)
-	sessions[1].State = engine.StateCompleted
+	sessions[1].State = api.StateCompleted
 	sessions[1].Labels = nil
 	sessions[1].StartedAt = time.Time{}
 	host := &MockEngine{
-		StartFn: func(_ context.Context, req engine.StartRequest) (engine.Session, error) {
+		StartFn: func(_ context.Context, req api.StartRequest) (api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			gotReq = req
 			return sessions[0], nil
 		},
-		StopFn: func(_ context.Context, id string) (engine.Session, error) {
+		StopFn: func(_ context.Context, id string) (api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			gotIDs = append(gotIDs, "stop:"+id)
 			return sessions[1], nil
 		},
-		GetFn: func(_ context.Context, id string) (engine.Session, error) {
+		GetFn: func(_ context.Context, id string) (api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			gotIDs = append(gotIDs, "get:"+id)
 			return sessions[2], nil
 		},
-		MaskFn: func(_ context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error) {
+		MaskFn: func(_ context.Context, target api.MaskTarget, on bool) ([]api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			gotMask, gotOn = target, on
 			return sessions, nil
 		},
-		ListFn: func(_ context.Context, f engine.ListFilter) ([]engine.Session, error) {
+		ListFn: func(_ context.Context, f api.ListFilter) ([]api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			gotList = f
@@ -87,12 +87,12 @@ func TestEngine_RoundTrip(t *testing.T) {
 		t.Errorf("Get = %#v, %v; want the zero-ish session %#v", s, err, sessions[2])
 	}
 
-	target := engine.MaskTarget{Owner: "alice", Display: ":1"}
+	target := api.MaskTarget{Owner: "alice", Display: ":1"}
 	ss, err := eng.Mask(ctx, target, true)
 	if err != nil || !reflect.DeepEqual(ss, utcSessions(sessions)) {
 		t.Errorf("Mask = %#v, %v; want %#v", ss, err, utcSessions(sessions))
 	}
-	filter := engine.ListFilter{Owner: "alice", States: []engine.State{engine.StateIdle, engine.StateRecording, engine.StateFailed}, Limit: 17}
+	filter := api.ListFilter{Owner: "alice", States: []api.State{api.StateIdle, api.StateRecording, api.StateFailed}, Limit: 17}
 	ss, err = eng.List(ctx, filter)
 	if err != nil || !reflect.DeepEqual(ss, utcSessions(sessions[:2])) {
 		t.Errorf("List = %#v, %v; want %#v", ss, err, utcSessions(sessions[:2]))
@@ -110,20 +110,20 @@ func TestEngine_RoundTrip(t *testing.T) {
 
 	mu.Unlock()
 	// A state the host does not know is refused as an invalid request.
-	if _, err := eng.List(ctx, engine.ListFilter{States: []engine.State{99}}); !errors.Is(err, engine.ErrInvalidRequest) {
-		t.Errorf("List with an unknown state = %v, want engine.ErrInvalidRequest", err)
+	if _, err := eng.List(ctx, api.ListFilter{States: []api.State{99}}); !errors.Is(err, api.ErrInvalidRequest) {
+		t.Errorf("List with an unknown state = %v, want api.ErrInvalidRequest", err)
 	}
 	// Empty results stay empty.
-	if ss, err := eng.List(ctx, engine.ListFilter{Owner: "nobody"}); err != nil || ss != nil {
+	if ss, err := eng.List(ctx, api.ListFilter{Owner: "nobody"}); err != nil || ss != nil {
 		t.Errorf("List with no sessions = %#v, %v; want nil, nil", ss, err)
 	}
 }
 
 // engineSentinels are the engine's sentinel errors, each of which must survive the trip.
 var engineSentinels = []error{
-	engine.ErrNotFound, engine.ErrBusy, engine.ErrAlreadyRecording, engine.ErrIllegalTransition,
-	engine.ErrTerminal, engine.ErrTooManySessions, engine.ErrSpoolQuota, engine.ErrDiskFull,
-	engine.ErrInvalidRequest, engine.ErrClosed,
+	api.ErrNotFound, api.ErrBusy, api.ErrAlreadyRecording, api.ErrIllegalTransition,
+	api.ErrTerminal, api.ErrTooManySessions, api.ErrSpoolQuota, api.ErrDiskFull,
+	api.ErrInvalidRequest, api.ErrClosed,
 }
 
 func TestEngine_Errors(t *testing.T) {
@@ -131,15 +131,15 @@ func TestEngine_Errors(t *testing.T) {
 	var mu sync.Mutex
 	var next error
 	host := &MockEngine{
-		StopFn: func(context.Context, string) (engine.Session, error) {
+		StopFn: func(context.Context, string) (api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			return engine.Session{}, next
+			return api.Session{}, next
 		},
-		StartFn: func(context.Context, engine.StartRequest) (engine.Session, error) {
+		StartFn: func(context.Context, api.StartRequest) (api.Session, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			return engine.Session{}, next
+			return api.Session{}, next
 		},
 	}
 	eng, _ := servedFrontend(t, host)
@@ -168,19 +168,19 @@ func TestEngine_Errors(t *testing.T) {
 
 	t.Run("AlreadyRecordingError", func(t *testing.T) {
 		running := richSession("running")
-		sent := fmt.Errorf("start for alice: %w", &engine.AlreadyRecordingError{Session: running})
+		sent := fmt.Errorf("start for alice: %w", &api.AlreadyRecordingError{Session: running})
 		mu.Lock()
 		next = sent
 		mu.Unlock()
 		_, err := eng.Start(ctx, richStartRequest())
-		var ae *engine.AlreadyRecordingError
+		var ae *api.AlreadyRecordingError
 		if !errors.As(err, &ae) {
-			t.Fatalf("Start error %v is not an *engine.AlreadyRecordingError", err)
+			t.Fatalf("Start error %v is not an *api.AlreadyRecordingError", err)
 		}
 		if !reflect.DeepEqual(ae.Session, utcSession(running)) {
 			t.Errorf("AlreadyRecordingError.Session = %#v, want %#v", ae.Session, utcSession(running))
 		}
-		if !errors.Is(err, engine.ErrAlreadyRecording) || err.Error() != sent.Error() {
+		if !errors.Is(err, api.ErrAlreadyRecording) || err.Error() != sent.Error() {
 			t.Errorf("error %q, want %q wrapping ErrAlreadyRecording", err, sent)
 		}
 	})
@@ -204,10 +204,10 @@ func TestEngine_Errors(t *testing.T) {
 // blockingEngine returns an engine whose Get waits for its ctx to end and reports the ctx error
 // it saw on observed.
 func blockingEngine(observed chan<- error) *MockEngine {
-	return &MockEngine{GetFn: func(ctx context.Context, _ string) (engine.Session, error) {
+	return &MockEngine{GetFn: func(ctx context.Context, _ string) (api.Session, error) {
 		<-ctx.Done()
 		observed <- ctx.Err()
-		return engine.Session{}, ctx.Err()
+		return api.Session{}, ctx.Err()
 	}}
 }
 
@@ -239,11 +239,11 @@ func TestEngine_ContextCancel(t *testing.T) {
 func TestEngine_Deadline(t *testing.T) {
 	t.Parallel()
 	deadlines := make(chan time.Time, 1)
-	eng, _ := servedFrontend(t, &MockEngine{GetFn: func(ctx context.Context, _ string) (engine.Session, error) {
+	eng, _ := servedFrontend(t, &MockEngine{GetFn: func(ctx context.Context, _ string) (api.Session, error) {
 		d, _ := ctx.Deadline()
 		deadlines <- d
 		<-ctx.Done()
-		return engine.Session{}, ctx.Err()
+		return api.Session{}, ctx.Err()
 	}})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -260,9 +260,9 @@ func TestEngine_Deadline(t *testing.T) {
 
 func TestEngine_Events(t *testing.T) {
 	t.Parallel()
-	hostCh := make(chan engine.Event)
+	hostCh := make(chan api.Event)
 	hostDone := make(chan struct{})
-	host := &MockEngine{EventsFn: func(ctx context.Context) (<-chan engine.Event, error) {
+	host := &MockEngine{EventsFn: func(ctx context.Context) (<-chan api.Event, error) {
 		go func() {
 			<-ctx.Done()
 			close(hostDone)
@@ -309,13 +309,13 @@ func TestEngine_Events(t *testing.T) {
 
 func TestEngine_EventsEndWithHost(t *testing.T) {
 	t.Parallel()
-	hostCh := make(chan engine.Event, 1)
-	eng, _ := servedFrontend(t, &MockEngine{EventsFn: func(context.Context) (<-chan engine.Event, error) { return hostCh, nil }})
+	hostCh := make(chan api.Event, 1)
+	eng, _ := servedFrontend(t, &MockEngine{EventsFn: func(context.Context) (<-chan api.Event, error) { return hostCh, nil }})
 	ch, err := eng.Events(testCtx(t))
 	if err != nil {
 		t.Fatalf("Events: %v", err)
 	}
-	hostCh <- engine.Event{Kind: engine.EventWarning, Reason: "last"}
+	hostCh <- api.Event{Kind: api.EventWarning, Reason: "last"}
 	close(hostCh) // the engine closed
 	if e := <-ch; e.Reason != "last" {
 		t.Errorf("got %+v, want the last event", e)
@@ -331,12 +331,12 @@ func TestEngine_EventsEndWithHost(t *testing.T) {
 
 func TestEngine_EventsRefused(t *testing.T) {
 	t.Parallel()
-	eng, _ := servedFrontend(t, &MockEngine{EventsFn: func(context.Context) (<-chan engine.Event, error) {
-		return nil, fmt.Errorf("subscribe: %w", engine.ErrClosed)
+	eng, _ := servedFrontend(t, &MockEngine{EventsFn: func(context.Context) (<-chan api.Event, error) {
+		return nil, fmt.Errorf("subscribe: %w", api.ErrClosed)
 	}})
 	ch, err := eng.Events(testCtx(t))
-	if !errors.Is(err, engine.ErrClosed) || ch != nil {
-		t.Errorf("Events = %v, %v; want nil and an error wrapping engine.ErrClosed", ch, err)
+	if !errors.Is(err, api.ErrClosed) || ch != nil {
+		t.Errorf("Events = %v, %v; want nil and an error wrapping api.ErrClosed", ch, err)
 	}
 }
 
@@ -351,8 +351,8 @@ func TestFrontend_StopEndsEngine(t *testing.T) {
 	if err := host.Stop(ctx); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if _, err := eng.Get(ctx, "x"); !errors.Is(err, engine.ErrClosed) {
-		t.Errorf("Get after Stop = %v, want an error wrapping engine.ErrClosed", err)
+	if _, err := eng.Get(ctx, "x"); !errors.Is(err, api.ErrClosed) {
+		t.Errorf("Get after Stop = %v, want an error wrapping api.ErrClosed", err)
 	}
 	if err := host.Stop(ctx); err != nil {
 		t.Errorf("second Stop = %v, want nil", err)

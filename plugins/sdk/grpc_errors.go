@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
 
@@ -18,13 +18,13 @@ import (
 // A server shim turns an implementation's error into a gRPC status (toStatus): the code comes
 // from the first sentinel in errorClasses the error wraps (codes.Unknown if none), the message
 // is err.Error() unchanged, and an ErrorDetail lists every sentinel the error wraps by reason
-// name, plus the session of an *engine.AlreadyRecordingError. A client shim turns the status
+// name, plus the session of an *api.AlreadyRecordingError. A client shim turns the status
 // back (fromStatus) into an error with the same message that wraps the same sentinels, so
 // errors.Is and errors.As work on the receiving side as they did on the sending side.
 //
 // Statuses without an ErrorDetail come from gRPC itself, not from the other side's code:
 // Unavailable (and Canceled while the caller's ctx is still live) means the connection is gone,
-// which a host reports as ErrPluginExited and a plugin calling the engine as engine.ErrClosed;
+// which a host reports as ErrPluginExited and a plugin calling the engine as api.ErrClosed;
 // Canceled and DeadlineExceeded wrap the context errors; Unimplemented wraps
 // errors.ErrUnsupported (an RPC a peer of an older protocol minor does not serve).
 
@@ -38,16 +38,16 @@ type errorClass struct {
 // errorClasses is the mapping, in order of precedence for the code. Reason names are part of
 // the protocol: never rename one.
 var errorClasses = []errorClass{
-	{"engine.not_found", engine.ErrNotFound, codes.NotFound},
-	{"engine.busy", engine.ErrBusy, codes.Aborted},
-	{"engine.already_recording", engine.ErrAlreadyRecording, codes.AlreadyExists},
-	{"engine.illegal_transition", engine.ErrIllegalTransition, codes.FailedPrecondition},
-	{"engine.terminal", engine.ErrTerminal, codes.FailedPrecondition},
-	{"engine.too_many_sessions", engine.ErrTooManySessions, codes.ResourceExhausted},
-	{"engine.spool_quota", engine.ErrSpoolQuota, codes.ResourceExhausted},
-	{"engine.disk_full", engine.ErrDiskFull, codes.ResourceExhausted},
-	{"engine.invalid_request", engine.ErrInvalidRequest, codes.InvalidArgument},
-	{"engine.closed", engine.ErrClosed, codes.Unavailable},
+	{"engine.not_found", api.ErrNotFound, codes.NotFound},
+	{"engine.busy", api.ErrBusy, codes.Aborted},
+	{"engine.already_recording", api.ErrAlreadyRecording, codes.AlreadyExists},
+	{"engine.illegal_transition", api.ErrIllegalTransition, codes.FailedPrecondition},
+	{"engine.terminal", api.ErrTerminal, codes.FailedPrecondition},
+	{"engine.too_many_sessions", api.ErrTooManySessions, codes.ResourceExhausted},
+	{"engine.spool_quota", api.ErrSpoolQuota, codes.ResourceExhausted},
+	{"engine.disk_full", api.ErrDiskFull, codes.ResourceExhausted},
+	{"engine.invalid_request", api.ErrInvalidRequest, codes.InvalidArgument},
+	{"engine.closed", api.ErrClosed, codes.Unavailable},
 	{"sdk.permanent", ErrPermanent, codes.FailedPrecondition},
 	{"sdk.not_configured", ErrNotConfigured, codes.FailedPrecondition},
 	{"sdk.stopped", ErrStopped, codes.FailedPrecondition},
@@ -82,7 +82,7 @@ func toStatus(err error, extra ...protoadapt.MessageV1) error {
 			}
 		}
 	}
-	if ae := (*engine.AlreadyRecordingError)(nil); errors.As(err, &ae) && ae != nil {
+	if ae := (*api.AlreadyRecordingError)(nil); errors.As(err, &ae) && ae != nil {
 		detail.AlreadyRecording = sessionToProto(ae.Session)
 	}
 	st := status.New(code, err.Error())
@@ -101,12 +101,12 @@ type remoteError struct {
 
 func (e *remoteError) Error() string { return e.msg }
 
-// Unwrap returns the sentinels (and *engine.AlreadyRecordingError) the remote error wrapped.
+// Unwrap returns the sentinels (and *api.AlreadyRecordingError) the remote error wrapped.
 func (e *remoteError) Unwrap() []error { return e.errs }
 
 // fromStatus turns an error returned by a generated gRPC client back into a Go error (nil for
 // nil). ctx is the caller's context; gone is what a dead connection means from this side:
-// ErrPluginExited on the host, engine.ErrClosed in a plugin calling the engine.
+// ErrPluginExited on the host, api.ErrClosed in a plugin calling the engine.
 func fromStatus(ctx context.Context, err error, gone error) error {
 	if err == nil {
 		return nil
@@ -147,13 +147,13 @@ func decodeErrorDetail(msg string, d *pb.ErrorDetail) error {
 	haveAlreadyRecording := false
 	if p := d.GetAlreadyRecording(); p != nil {
 		if s, err := sessionFromProto(p); err == nil {
-			e.errs = append(e.errs, &engine.AlreadyRecordingError{Session: s})
+			e.errs = append(e.errs, &api.AlreadyRecordingError{Session: s})
 			haveAlreadyRecording = true
 		}
 	}
 	for _, r := range d.GetReasons() {
 		c, ok := errorClassByReason[r]
-		if !ok || (haveAlreadyRecording && c.err == engine.ErrAlreadyRecording) {
+		if !ok || (haveAlreadyRecording && c.err == api.ErrAlreadyRecording) {
 			continue // the *AlreadyRecordingError already unwraps to ErrAlreadyRecording
 		}
 		e.errs = append(e.errs, c.err)

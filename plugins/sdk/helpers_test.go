@@ -9,28 +9,27 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
-	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Shared fixtures of the package's tests.
 
 // richSession returns a session with every field set to something other than its zero value.
-func richSession(id string) engine.Session {
+func richSession(id string) api.Session {
 	cet := time.FixedZone("CET", 3600)
-	return engine.Session{
+	return api.Session{
 		ID:            id,
 		ContactID:     4711,
 		InteractionID: "ix-" + id,
 		Owner:         "alice",
 		Frontend:      "srs",
 		Reason:        "customer call",
-		State:         engine.StateMasked,
+		State:         api.StateMasked,
 		Error:         "encoder hiccup",
-		Source: engine.Source{
+		Source: api.Source{
 			Display:  ":1",
-			Monitors: capture.Selection{Indexes: []int{0, 2}},
-			Layout:   capture.LayoutTracks,
+			Monitors: api.Selection{Indexes: []int{0, 2}},
+			Layout:   api.LayoutTracks,
 			Region:   image.Rect(10, 20, 650, 500),
 		},
 		Labels:    map[string]string{"contact": "4711", "place": "desk 3"},
@@ -40,11 +39,11 @@ func richSession(id string) engine.Session {
 		EndedAt:   time.Date(2025, 3, 1, 10, 30, 0, 0, time.UTC),
 		Duration:  90*time.Second + 5,
 		Masked:    3 * time.Second,
-		MaskedIntervals: []engine.Interval{
+		MaskedIntervals: []api.Interval{
 			{Start: time.Second, End: 2 * time.Second},
 			{Start: 80 * time.Second}, // still open
 		},
-		Segments: []engine.SegmentInfo{
+		Segments: []api.SegmentInfo{
 			{Index: 0, Path: "/spool/" + id + "-0.mp4", Bytes: 1 << 20, SHA256: "ab12", Closed: true},
 			{Index: 1, Path: "/spool/" + id + "-1.mp4", Bytes: 77},
 		},
@@ -53,53 +52,53 @@ func richSession(id string) engine.Session {
 }
 
 // utcSession returns s with its times in UTC, as they arrive over the wire.
-func utcSession(s engine.Session) engine.Session {
+func utcSession(s api.Session) api.Session {
 	s.CreatedAt, s.StartedAt, s.EndedAt = s.CreatedAt.UTC(), s.StartedAt.UTC(), s.EndedAt.UTC()
 	return s
 }
 
-func utcSessions(ss []engine.Session) []engine.Session {
-	out := make([]engine.Session, len(ss))
+func utcSessions(ss []api.Session) []api.Session {
+	out := make([]api.Session, len(ss))
 	for i, s := range ss {
 		out[i] = utcSession(s)
 	}
 	return out
 }
 
-func richStartRequest() engine.StartRequest {
-	return engine.StartRequest{
+func richStartRequest() api.StartRequest {
+	return api.StartRequest{
 		Owner:    "alice",
 		Frontend: "srs",
 		Reason:   "customer call",
-		Source: engine.Source{
+		Source: api.Source{
 			Display:  ":1",
-			Monitors: capture.Selection{Indexes: []int{1}},
-			Layout:   capture.LayoutCanvas,
+			Monitors: api.Selection{Indexes: []int{1}},
+			Layout:   api.LayoutCanvas,
 			Region:   image.Rect(-100, 0, 1820, 1080), // a monitor left of the primary
 		},
-		Limits: engine.Limits{MaxDuration: 2 * time.Hour},
+		Limits: api.Limits{MaxDuration: 2 * time.Hour},
 		Labels: map[string]string{"contact": "4711"},
 	}
 }
 
 // richEvents returns one event of every kind, with every field set where it means something
 // and some where it does not (the wire must not care).
-func richEvents() []engine.Event {
+func richEvents() []api.Event {
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 999, time.FixedZone("X", -7200))
-	return []engine.Event{
-		{Kind: engine.EventStateChanged, Time: t0, SessionID: "s1", From: engine.StateIdle, To: engine.StateStarting},
-		{Kind: engine.EventStateChanged, Time: t0.Add(time.Second), SessionID: "s1", From: engine.StateRecording, To: engine.StateFailed, Reason: "capture lost"},
-		{Kind: engine.EventSegmentClosed, Time: t0.Add(2 * time.Second), SessionID: "s1",
-			Segment: &engine.SegmentEvent{Index: 3, Path: "/spool/s1-3.mp4", Bytes: 12345, SHA256: "cafe"}},
-		{Kind: engine.EventRecordingCompleted, Time: t0.Add(3 * time.Second), SessionID: "s1", Dropped: 7},
-		{Kind: engine.EventRecordingFailed, Time: t0.Add(4 * time.Second), SessionID: "s2", Reason: "disk full"},
-		{Kind: engine.EventWarning, Time: t0.Add(5 * time.Second), Reason: "spool at 90%", From: engine.StateMasked},
-		{Kind: engine.EventPipelineOpened, Time: t0.Add(6 * time.Second), Pipeline: ":1/all/canvas", Encoder: "h264_vaapi"},
-		{Kind: engine.EventPipelineClosed, Time: t0.Add(7 * time.Second), Pipeline: ":1/all/canvas"},
+	return []api.Event{
+		{Kind: api.EventStateChanged, Time: t0, SessionID: "s1", From: api.StateIdle, To: api.StateStarting},
+		{Kind: api.EventStateChanged, Time: t0.Add(time.Second), SessionID: "s1", From: api.StateRecording, To: api.StateFailed, Reason: "capture lost"},
+		{Kind: api.EventSegmentClosed, Time: t0.Add(2 * time.Second), SessionID: "s1",
+			Segment: &api.SegmentEvent{Index: 3, Path: "/spool/s1-3.mp4", Bytes: 12345, SHA256: "cafe"}},
+		{Kind: api.EventRecordingCompleted, Time: t0.Add(3 * time.Second), SessionID: "s1", Dropped: 7},
+		{Kind: api.EventRecordingFailed, Time: t0.Add(4 * time.Second), SessionID: "s2", Reason: "disk full"},
+		{Kind: api.EventWarning, Time: t0.Add(5 * time.Second), Reason: "spool at 90%", From: api.StateMasked},
+		{Kind: api.EventPipelineOpened, Time: t0.Add(6 * time.Second), Pipeline: ":1/all/canvas", Encoder: "h264_vaapi"},
+		{Kind: api.EventPipelineClosed, Time: t0.Add(7 * time.Second), Pipeline: ":1/all/canvas"},
 	}
 }
 
-func utcEvent(e engine.Event) engine.Event {
+func utcEvent(e api.Event) api.Event {
 	e.Time = e.Time.UTC()
 	return e
 }

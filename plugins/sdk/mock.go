@@ -3,7 +3,7 @@ package sdk
 import (
 	"context"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Function-field mocks of the contract's interfaces, for tests on either side of it. A nil
@@ -107,32 +107,32 @@ func (m *MockUploader) Upload(ctx context.Context, req UploadRequest, progress f
 
 // MockEngine is an Engine whose methods call its fields.
 type MockEngine struct {
-	StartFn  func(ctx context.Context, req engine.StartRequest) (engine.Session, error)
-	StopFn   func(ctx context.Context, id string) (engine.Session, error)
-	MaskFn   func(ctx context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error)
-	GetFn    func(ctx context.Context, id string) (engine.Session, error)
-	ListFn   func(ctx context.Context, f engine.ListFilter) ([]engine.Session, error)
-	EventsFn func(ctx context.Context) (<-chan engine.Event, error)
+	StartFn  func(ctx context.Context, req api.StartRequest) (api.Session, error)
+	StopFn   func(ctx context.Context, id string) (api.Session, error)
+	MaskFn   func(ctx context.Context, target api.MaskTarget, on bool) ([]api.Session, error)
+	GetFn    func(ctx context.Context, id string) (api.Session, error)
+	ListFn   func(ctx context.Context, f api.ListFilter) ([]api.Session, error)
+	EventsFn func(ctx context.Context) (<-chan api.Event, error)
 }
 
 // Start calls StartFn.
-func (m *MockEngine) Start(ctx context.Context, req engine.StartRequest) (engine.Session, error) {
+func (m *MockEngine) Start(ctx context.Context, req api.StartRequest) (api.Session, error) {
 	if m.StartFn == nil {
-		return engine.Session{}, nil
+		return api.Session{}, nil
 	}
 	return m.StartFn(ctx, req)
 }
 
 // Stop calls StopFn.
-func (m *MockEngine) Stop(ctx context.Context, id string) (engine.Session, error) {
+func (m *MockEngine) Stop(ctx context.Context, id string) (api.Session, error) {
 	if m.StopFn == nil {
-		return engine.Session{}, nil
+		return api.Session{}, nil
 	}
 	return m.StopFn(ctx, id)
 }
 
 // Mask calls MaskFn.
-func (m *MockEngine) Mask(ctx context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error) {
+func (m *MockEngine) Mask(ctx context.Context, target api.MaskTarget, on bool) ([]api.Session, error) {
 	if m.MaskFn == nil {
 		return nil, nil
 	}
@@ -140,15 +140,15 @@ func (m *MockEngine) Mask(ctx context.Context, target engine.MaskTarget, on bool
 }
 
 // Get calls GetFn.
-func (m *MockEngine) Get(ctx context.Context, id string) (engine.Session, error) {
+func (m *MockEngine) Get(ctx context.Context, id string) (api.Session, error) {
 	if m.GetFn == nil {
-		return engine.Session{}, nil
+		return api.Session{}, nil
 	}
 	return m.GetFn(ctx, id)
 }
 
 // List calls ListFn.
-func (m *MockEngine) List(ctx context.Context, f engine.ListFilter) ([]engine.Session, error) {
+func (m *MockEngine) List(ctx context.Context, f api.ListFilter) ([]api.Session, error) {
 	if m.ListFn == nil {
 		return nil, nil
 	}
@@ -157,9 +157,9 @@ func (m *MockEngine) List(ctx context.Context, f engine.ListFilter) ([]engine.Se
 
 // Events calls EventsFn; with none, it returns a channel that delivers nothing and is closed
 // when ctx ends.
-func (m *MockEngine) Events(ctx context.Context) (<-chan engine.Event, error) {
+func (m *MockEngine) Events(ctx context.Context) (<-chan api.Event, error) {
 	if m.EventsFn == nil {
-		ch := make(chan engine.Event)
+		ch := make(chan api.Event)
 		go func() {
 			<-ctx.Done()
 			close(ch)

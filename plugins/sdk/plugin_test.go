@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Tests of the host → plugin direction: Base, Frontend and Uploader through the harness.
@@ -99,12 +99,12 @@ func TestPlugin_Errors(t *testing.T) {
 		})
 	}
 	t.Run("Several", func(t *testing.T) {
-		sent := fmt.Errorf("%w: %w", ErrPermanent, engine.ErrInvalidRequest)
+		sent := fmt.Errorf("%w: %w", ErrPermanent, api.ErrInvalidRequest)
 		mu.Lock()
 		next = sent
 		mu.Unlock()
 		_, err := u.Upload(ctx, UploadRequest{}, nil)
-		if !errors.Is(err, ErrPermanent) || !errors.Is(err, engine.ErrInvalidRequest) || errors.Is(err, ErrStopped) {
+		if !errors.Is(err, ErrPermanent) || !errors.Is(err, api.ErrInvalidRequest) || errors.Is(err, ErrStopped) {
 			t.Errorf("Upload error %v lost or gained a sentinel", err)
 		}
 	})
@@ -117,16 +117,16 @@ func TestToStatus_Codes(t *testing.T) {
 		err  error
 		want codes.Code
 	}{
-		{engine.ErrNotFound, codes.NotFound},
-		{engine.ErrBusy, codes.Aborted},
-		{&engine.AlreadyRecordingError{}, codes.AlreadyExists},
-		{engine.ErrIllegalTransition, codes.FailedPrecondition},
-		{engine.ErrTerminal, codes.FailedPrecondition},
-		{engine.ErrTooManySessions, codes.ResourceExhausted},
-		{engine.ErrSpoolQuota, codes.ResourceExhausted},
-		{engine.ErrDiskFull, codes.ResourceExhausted},
-		{engine.ErrInvalidRequest, codes.InvalidArgument},
-		{engine.ErrClosed, codes.Unavailable},
+		{api.ErrNotFound, codes.NotFound},
+		{api.ErrBusy, codes.Aborted},
+		{&api.AlreadyRecordingError{}, codes.AlreadyExists},
+		{api.ErrIllegalTransition, codes.FailedPrecondition},
+		{api.ErrTerminal, codes.FailedPrecondition},
+		{api.ErrTooManySessions, codes.ResourceExhausted},
+		{api.ErrSpoolQuota, codes.ResourceExhausted},
+		{api.ErrDiskFull, codes.ResourceExhausted},
+		{api.ErrInvalidRequest, codes.InvalidArgument},
+		{api.ErrClosed, codes.Unavailable},
 		{ErrPermanent, codes.FailedPrecondition},
 		{ErrNotConfigured, codes.FailedPrecondition},
 		{ErrStopped, codes.FailedPrecondition},
@@ -290,8 +290,8 @@ func TestFrontend_ServeRefusedStopsEngine(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if _, err := eng.Get(ctx, "x"); !errors.Is(err, engine.ErrClosed) {
-		t.Errorf("engine use after a refused Serve = %v, want engine.ErrClosed", err)
+	if _, err := eng.Get(ctx, "x"); !errors.Is(err, api.ErrClosed) {
+		t.Errorf("engine use after a refused Serve = %v, want api.ErrClosed", err)
 	}
 }
 

@@ -8,7 +8,7 @@ package sdk
 import (
 	"context"
 
-	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Kind is a plugin kind.
@@ -89,15 +89,15 @@ type Plugin interface {
 
 // Engine is the engine API a front end drives. The host implements it (with the engine
 // itself, or over the go-plugin broker for a plugin process); errors keep the engine's
-// sentinels (engine.ErrBusy, engine.ErrNotFound, …) across the boundary.
+// sentinels (api.ErrBusy, api.ErrNotFound, …) across the boundary.
 type Engine interface {
-	Start(ctx context.Context, req engine.StartRequest) (engine.Session, error)
-	Stop(ctx context.Context, id string) (engine.Session, error)
-	Mask(ctx context.Context, target engine.MaskTarget, on bool) ([]engine.Session, error)
-	Get(ctx context.Context, id string) (engine.Session, error)
-	List(ctx context.Context, f engine.ListFilter) ([]engine.Session, error)
+	Start(ctx context.Context, req api.StartRequest) (api.Session, error)
+	Stop(ctx context.Context, id string) (api.Session, error)
+	Mask(ctx context.Context, target api.MaskTarget, on bool) ([]api.Session, error)
+	Get(ctx context.Context, id string) (api.Session, error)
+	List(ctx context.Context, f api.ListFilter) ([]api.Session, error)
 	// Events streams engine events until ctx ends; the channel is closed then.
-	Events(ctx context.Context) (<-chan engine.Event, error)
+	Events(ctx context.Context) (<-chan api.Event, error)
 }
 
 // Endpoint is an address a front end listens on.

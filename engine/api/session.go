@@ -1,10 +1,8 @@
-package engine
+package api
 
 import (
 	"image"
 	"time"
-
-	"github.com/screenrec/recorder/engine/capture"
 )
 
 // Source says what a session records.
@@ -12,9 +10,9 @@ type Source struct {
 	// Display is the X display (empty: $DISPLAY of the engine's process).
 	Display string `json:"display,omitempty"`
 	// Monitors selects monitors (empty: all).
-	Monitors capture.Selection `json:"monitors"`
+	Monitors Selection `json:"monitors"`
 	// Layout is canvas (default) or tracks.
-	Layout capture.Layout `json:"layout,omitempty"`
+	Layout Layout `json:"layout,omitempty"`
 	// Region, when not empty, records this root-window area instead of monitors.
 	Region image.Rectangle `json:"region,omitempty"`
 }

@@ -1,11 +1,18 @@
-package engine
+package api
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of package engine. Errors the engine returns wrap one of these with %w, adding
 // the session id, the states or the field concerned to the message; classify them with
 // errors.Is, never with ==.
 var (
+	// ErrBadSelection: a monitor selection could not be parsed.
+	ErrBadSelection = errors.New("bad monitor selection")
+	// ErrBadLayout: the layout is neither canvas nor tracks.
+	ErrBadLayout = errors.New("bad layout")
 	// ErrNotFound: no session has the given id.
 	ErrNotFound = errors.New("no such session")
 
@@ -38,3 +45,17 @@ var (
 	// ErrClosed: the engine was used after Close.
 	ErrClosed = errors.New("engine closed")
 )
+
+// AlreadyRecordingError is returned (wrapping ErrAlreadyRecording) when the owner already has
+// a running session from the same front end; Session is that session.
+type AlreadyRecordingError struct {
+	Session Session
+}
+
+func (e *AlreadyRecordingError) Error() string {
+	return fmt.Sprintf("%v: %s already has session %s (contact %d) from %s", ErrAlreadyRecording,
+		e.Session.Owner, e.Session.ID, e.Session.ContactID, e.Session.Frontend)
+}
+
+// Unwrap makes errors.Is(err, ErrAlreadyRecording) true.
+func (e *AlreadyRecordingError) Unwrap() error { return ErrAlreadyRecording }

@@ -1,0 +1,77 @@
+package engine
+
+import "github.com/screenrec/recorder/engine/api"
+
+// The engine's API types live in package api (no cgo, so adapters and plugins can use them
+// without linking FFmpeg); they are re-exported here so that embedders need one import.
+type (
+	// State is a session's state; see api.State for the diagram.
+	State = api.State
+	// Event is something the engine reports; see api.Event.
+	Event = api.Event
+	// EventKind says what an Event reports.
+	EventKind = api.EventKind
+	// SegmentEvent describes a sealed segment file.
+	SegmentEvent = api.SegmentEvent
+	// Source says what a session records.
+	Source = api.Source
+	// Limits bound a session.
+	Limits = api.Limits
+	// StartRequest asks for a recording.
+	StartRequest = api.StartRequest
+	// Interval is a span of a recording.
+	Interval = api.Interval
+	// SegmentInfo describes one file of a recording.
+	SegmentInfo = api.SegmentInfo
+	// Session is a snapshot of a recording session.
+	Session = api.Session
+	// MaskTarget says whose recordings Mask applies to.
+	MaskTarget = api.MaskTarget
+	// ListFilter selects sessions for List.
+	ListFilter = api.ListFilter
+	// AlreadyRecordingError carries the session an owner already has from a front end.
+	AlreadyRecordingError = api.AlreadyRecordingError
+)
+
+// The session states.
+const (
+	StateIdle       = api.StateIdle
+	StateStarting   = api.StateStarting
+	StateRecording  = api.StateRecording
+	StateMasked     = api.StateMasked
+	StateStopping   = api.StateStopping
+	StateFinalizing = api.StateFinalizing
+	StateCompleted  = api.StateCompleted
+	StateFailed     = api.StateFailed
+)
+
+// The event kinds.
+const (
+	EventStateChanged       = api.EventStateChanged
+	EventSegmentClosed      = api.EventSegmentClosed
+	EventRecordingCompleted = api.EventRecordingCompleted
+	EventRecordingFailed    = api.EventRecordingFailed
+	EventWarning            = api.EventWarning
+	EventPipelineOpened     = api.EventPipelineOpened
+	EventPipelineClosed     = api.EventPipelineClosed
+)
+
+// The engine's sentinel errors (the same values as api's, so errors.Is works with either).
+var (
+	ErrNotFound          = api.ErrNotFound
+	ErrBusy              = api.ErrBusy
+	ErrAlreadyRecording  = api.ErrAlreadyRecording
+	ErrIllegalTransition = api.ErrIllegalTransition
+	ErrTerminal          = api.ErrTerminal
+	ErrTooManySessions   = api.ErrTooManySessions
+	ErrSpoolQuota        = api.ErrSpoolQuota
+	ErrDiskFull          = api.ErrDiskFull
+	ErrInvalidRequest    = api.ErrInvalidRequest
+	ErrClosed            = api.ErrClosed
+)
+
+// ParseState parses a state's name.
+func ParseState(name string) (State, error) { return api.ParseState(name) }
+
+// CanTransition reports whether a session may move from one state to another.
+func CanTransition(from, to State) bool { return api.CanTransition(from, to) }
