@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -24,9 +23,7 @@ func newMonitorsCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(s)
+				return printJSON(out, s)
 			}
 			fmt.Fprintf(out, "display %s, screen %dx%d\n", s.Display, s.Width, s.Height)
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)

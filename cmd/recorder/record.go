@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -129,9 +128,7 @@ func showProgress(w io.Writer, rec *pipeline.Recording) {
 
 func printSummary(w io.Writer, s *pipeline.Summary, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return printJSON(w, s)
 	}
 	fmt.Fprintf(w, "%s: %.1fs, %d frames (%d dropped), %dx%d, %d bytes, %d track(s), encoder %s\n",
 		s.Path, s.Duration, s.Frames, s.Dropped, s.Width, s.Height, s.Size, len(s.Tracks), s.Encoder)
