@@ -1,0 +1,44 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestPluginsListsBuiltinAndDiscovered(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "recorder-plugin-ext"), "../../plugins/host/testdata/extplugin")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build external plugin: %v\n%s", err, out)
+	}
+	// Not a plugin: executable, but named otherwise; and a non-executable one.
+	os.WriteFile(filepath.Join(dir, "other-tool"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "recorder-plugin-notexec"), []byte("x"), 0o644)
+
+	out, err := exec.Command(recorderBin, "plugins", "--json", "--plugin-dir", dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []pluginRow
+	if err := json.Unmarshal(out, &rows); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := map[string]pluginRow{
+		"probe": {Name: "probe", Kind: "frontend", Version: "0.1.0-test", Source: "built-in (test)"},
+		"noop":  {Name: "noop", Kind: "uploader", Version: "0.1.0-test", Source: "built-in (test)"},
+		"ext":   {Name: "ext", Kind: "frontend", Version: "9.9.9", Source: filepath.Join(dir, "recorder-plugin-ext")},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("plugins = %+v, want %d rows", rows, len(want))
+	}
+	for _, r := range rows {
+		if r != want[r.Name] {
+			t.Errorf("row %+v, want %+v", r, want[r.Name])
+		}
+	}
+}
