@@ -1,6 +1,9 @@
 package api
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 func TestEventsKindNames(t *testing.T) {
 	want := map[EventKind]string{
@@ -36,5 +39,29 @@ func TestEventsKindNames(t *testing.T) {
 		if err := k.UnmarshalText([]byte(bad)); err == nil {
 			t.Errorf("UnmarshalText(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestSelectionJSON(t *testing.T) {
+	for _, c := range []struct {
+		sel  Selection
+		json string
+	}{{Selection{}, `"all"`}, {Selection{Indexes: []int{0, 2}}, `"0,2"`}} {
+		b, err := json.Marshal(c.sel)
+		if err != nil || string(b) != c.json {
+			t.Errorf("Marshal(%+v) = %s, %v; want %s", c.sel, b, err, c.json)
+		}
+		var back Selection
+		if err := json.Unmarshal(b, &back); err != nil || back.String() != c.sel.String() {
+			t.Errorf("Unmarshal(%s) = %+v, %v", b, back, err)
+		}
+	}
+	var bad Selection
+	if err := json.Unmarshal([]byte(`"0,x"`), &bad); err == nil {
+		t.Error("a bad selection unmarshalled")
+	}
+	b, _ := json.Marshal(Source{Display: ":1"})
+	if string(b) != `{"display":":1","monitors":"all"}` {
+		t.Errorf("Source JSON = %s", b)
 	}
 }

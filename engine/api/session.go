@@ -14,7 +14,7 @@ type Source struct {
 	// Layout is canvas (default) or tracks.
 	Layout Layout `json:"layout,omitempty"`
 	// Region, when not empty, records this root-window area instead of monitors.
-	Region image.Rectangle `json:"region,omitempty"`
+	Region image.Rectangle `json:"region,omitzero"`
 }
 
 // Limits bound a session.

@@ -50,6 +50,19 @@ func (s Selection) String() string {
 	return strings.Join(parts, ",")
 }
 
+// MarshalText writes the selection as ParseSelection reads it ("all", "0,2").
+func (s Selection) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a selection as ParseSelection does.
+func (s *Selection) UnmarshalText(b []byte) error {
+	v, err := ParseSelection(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // ParseSelection accepts "all" (or "") or a comma-separated list of monitor indexes ("0,2").
 func ParseSelection(s string) (Selection, error) {
 	s = strings.TrimSpace(s)

@@ -43,7 +43,18 @@ func (s *slogLogger) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.NoLevel {
 		level = hclog.Info
 	}
-	s.l.Log(context.Background(), toSlog(level), msg, append(append([]any(nil), s.args...), args...)...)
+	s.l.Log(context.Background(), toSlog(level), msg, renameKey(append(append([]any(nil), s.args...), args...), "plugin", "plugin_path")...)
+}
+
+// renameKey renames a key in key/value pairs: go-plugin tags lines with "plugin" = the
+// binary's path, and the host's own "plugin" attribute is the plugin's name.
+func renameKey(kv []any, from, to string) []any {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, ok := kv[i].(string); ok && k == from {
+			kv[i] = to
+		}
+	}
+	return kv
 }
 func (s *slogLogger) Trace(msg string, args ...any) { s.Log(hclog.Trace, msg, args...) }
 func (s *slogLogger) Debug(msg string, args ...any) { s.Log(hclog.Debug, msg, args...) }
