@@ -138,6 +138,10 @@ func TestDefaultConfigFile(t *testing.T) {
 // secretKey matches config keys that hold secrets.
 var secretKey = regexp.MustCompile(`(?i)(password|passwd|token|secret|key|credential)`)
 
+// pathKey names keys whose value is a file path (e.g. key_file): a path to a secret is already
+// a reference, not the secret.
+var pathKey = regexp.MustCompile(`(?i)_(file|path)$`)
+
 // inlineSecrets returns the paths under v of values whose key looks like a secret's and that
 // are written inline rather than as references.
 func inlineSecrets(path string, v any, secretish bool) []string {
@@ -148,7 +152,7 @@ func inlineSecrets(path string, v any, secretish bool) []string {
 	case map[string]any:
 		var out []string
 		for k, e := range x {
-			out = append(out, inlineSecrets(joinPath(path, k), e, secretish || secretKey.MatchString(k))...)
+			out = append(out, inlineSecrets(joinPath(path, k), e, secretish || (secretKey.MatchString(k) && !pathKey.MatchString(k)))...)
 		}
 		return out
 	case []any:
@@ -198,6 +202,7 @@ func TestInlineSecretsCatches(t *testing.T) {
 		"tokens":   []any{"a", map[string]any{"file": "/x"}},
 		"secret":   map[string]any{"env": "A", "other": "inline"},
 		"listen":   ":1",
+		"key_file": "/etc/recorder/tls.key", // a path to a secret is a reference already
 	}
 	got := inlineSecrets("c", cfg, false)
 	want := []string{"c.auth.Token", "c.password", "c.secret.env", "c.secret.other", "c.tokens[0]"}

@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 3, "rounds; each runs ffmpeg and the recorder once, alternating who goes first")
 	flag.StringVar(&c.Preset, "preset", "ultrafast", "x264 preset")
 	flag.IntVar(&c.CRF, "crf", 23, "x264 CRF")
-	suites := flag.String("suites", "pipeline,sessions,plugins", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency), plugins (plugin boundary)")
+	suites := flag.String("suites", "pipeline,sessions,plugins,srs", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput)")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
 	if *childMode != "" {
@@ -113,7 +113,12 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	if slices.Contains(c.Suites, "plugins") {
-		return runPlugins(ctx, c, srv)
+		if err := runPlugins(ctx, c, srv); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Suites, "srs") {
+		return runSRS(ctx, c, srv)
 	}
 	return nil
 }
