@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 3, "rounds; each runs ffmpeg and the recorder once, alternating who goes first")
 	flag.StringVar(&c.Preset, "preset", "ultrafast", "x264 preset")
 	flag.IntVar(&c.CRF, "crf", 23, "x264 CRF")
-	suites := flag.String("suites", "pipeline,sessions,plugins,srs", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput)")
+	suites := flag.String("suites", "pipeline,sessions,plugins,srs,cloud", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202)")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
 	if *childMode != "" {
@@ -118,7 +118,12 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	if slices.Contains(c.Suites, "srs") {
-		return runSRS(ctx, c, srv)
+		if err := runSRS(ctx, c, srv); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Suites, "cloud") {
+		return runCloud(ctx, c, srv)
 	}
 	return nil
 }
