@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/screenrec/recorder/frontends/probe"
+	"github.com/screenrec/recorder/frontends/srs"
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/uploaders/noop"
 )
@@ -29,6 +30,7 @@ type Registration struct {
 
 // builtins is where every built-in adapter is registered.
 var builtins = []Registration{
+	{Name: srs.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return srs.New() }},
 	{Name: probe.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return probe.New() }, Test: true},
 	{Name: noop.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return noop.New() }, Test: true},
 }

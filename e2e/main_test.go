@@ -1,0 +1,144 @@
+// Package e2e tests the recorder end to end: the real engine on a private Xvfb, the plugin
+// host running front ends as plugin processes of the real recorder binary, real HTTP on
+// loopback, and a real headless browser.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/xscene"
+	"github.com/screenrec/recorder/internal/xvfb"
+	"github.com/screenrec/recorder/plugins/host"
+	"github.com/screenrec/recorder/plugins/sdk"
+)
+
+// recorderBin is the recorder binary, re-executed by the host for built-in plugins.
+var recorderBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	recorderBin = filepath.Join(dir, "recorder")
+	b := exec.Command("go", "build", "-o", recorderBin, "../cmd/recorder")
+	b.Stderr = os.Stderr
+	if err := b.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build recorder:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// usersFile writes a static verifier's users file with one user.
+func usersFile(t testing.TB, user, password string) string {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte("# test users\n"+user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// stack is a recorder: engine, host and an SRS front end as a plugin process.
+type stack struct {
+	srv   *xvfb.Server
+	spool string
+	eng   *engine.Engine
+	host  *host.Host
+	srs   string // base URL
+}
+
+// newStack starts the engine on a private display and the SRS front end (out of process)
+// with cfg merged over test defaults.
+func newStack(t testing.TB, cfg map[string]any) *stack {
+	t.Helper()
+	mediatest.SkipIfUnavailable(t)
+	srv := xvfb.StartForTest(t, xvfb.TwoMonitors)
+	paint(t, srv)
+	spool := t.TempDir()
+	eng, err := engine.New(context.Background(), engine.Config{SpoolDir: spool, MinFreeDisk: -1, SegmentDuration: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := host.New(host.EngineAPI(eng), host.Options{Executable: recorderBin,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	port := freePort(t)
+	conf := map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", port), "display": srv.Display,
+		"users_file": usersFile(t, "jdoe", "s3cret"), "server": "http://127.0.0.1:9/rws"}
+	for k, v := range cfg {
+		conf[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.Load(ctx, []host.Spec{{Name: "srs", Kind: sdk.KindFrontend, Config: conf, Where: "frontends[0]"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Serve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = h.StopFrontends(ctx)
+		_ = eng.Close(ctx)
+		_ = h.Close(ctx)
+	})
+	return &stack{srv: srv, spool: spool, eng: eng, host: h, srs: fmt.Sprintf("http://127.0.0.1:%d", port)}
+}
+
+// testWriter sends log lines to the test's log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// screenColour is painted on every monitor, so that a masked (black) frame is told apart.
+var screenColour = color.RGBA{200, 40, 40, 255}
+
+func paint(t testing.TB, srv *xvfb.Server) {
+	t.Helper()
+	p, err := xscene.Connect(srv.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w, h := p.Size()
+	if err := p.Fill(image.Rect(0, 0, w, h), screenColour); err != nil {
+		t.Fatal(err)
+	}
+}
