@@ -93,7 +93,7 @@ func newStack(t testing.TB, cfg map[string]any) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := host.New(host.EngineAPI(eng), host.Options{Executable: recorderBin,
+	h := host.New(host.EngineAPI(eng), host.Options{Executable: recorderBin, Env: testEnv,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	port := freePort(t)
 	conf := map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", port), "display": srv.Display,
@@ -141,4 +141,16 @@ func paint(t testing.TB, srv *xvfb.Server) {
 	if err := p.Fill(image.Rect(0, 0, w, h), screenColour); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testSigningKey is the cloud front end's JWT signing key in these tests, given by reference
+// as {env: E2E_CLOUD_SIGNING_KEY} like a deployment would.
+const testSigningKey = "0123456789abcdef0123456789abcdef-signing"
+
+// testEnv resolves secret references for the host: the test's own variables, then the process's.
+func testEnv(name string) (string, bool) {
+	if name == "E2E_CLOUD_SIGNING_KEY" {
+		return testSigningKey, true
+	}
+	return os.LookupEnv(name)
 }

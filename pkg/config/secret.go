@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -134,6 +135,9 @@ func ResolveSecrets(m map[string]any, env func(string) (string, bool)) (map[stri
 	if m == nil {
 		return nil, nil
 	}
+	// Configs built in Go ([]map[string]any, typed slices) get the shapes a YAML decode gives,
+	// so that every reference is found wherever it sits.
+	m = plainContainers(m).(map[string]any)
 	out, err := resolveValue("", m, env)
 	if err != nil {
 		return nil, err
@@ -223,4 +227,31 @@ func (c *Config) Resolved(env func(string) (string, bool)) (*Config, error) {
 		*kind.list = resolved
 	}
 	return &out, nil
+}
+
+// plainContainers copies v with every string-keyed map as map[string]any and every slice or
+// array as []any, leaving other values as they are.
+func plainContainers(v any) any {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			return v
+		}
+		out := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			out[it.Key().String()] = plainContainers(it.Value().Interface())
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return v
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = plainContainers(rv.Index(i).Interface())
+		}
+		return out
+	}
+	return v
 }

@@ -162,3 +162,19 @@ func TestSecretResolve(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+// Configs built in Go reach their references too ([]map[string]any is not []any).
+func TestResolveSecretsInGoBuiltConfig(t *testing.T) {
+	env := func(k string) (string, bool) { return "from-env", k == "K" }
+	got, err := ResolveSecrets(map[string]any{
+		"keys": []map[string]any{{"id": "a", "key": map[string]any{"env": "K"}}},
+		"n":    7,
+	}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, ok := got["keys"].([]any)
+	if !ok || len(keys) != 1 || keys[0].(map[string]any)["key"] != "from-env" || got["n"] != 7 {
+		t.Errorf("resolved = %#v", got)
+	}
+}

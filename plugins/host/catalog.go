@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/screenrec/recorder/frontends/cloud"
 	"github.com/screenrec/recorder/frontends/probe"
 	"github.com/screenrec/recorder/frontends/srs"
 	"github.com/screenrec/recorder/plugins/sdk"
@@ -31,6 +32,7 @@ type Registration struct {
 // builtins is where every built-in adapter is registered.
 var builtins = []Registration{
 	{Name: srs.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return srs.New() }},
+	{Name: cloud.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return cloud.New() }},
 	{Name: probe.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return probe.New() }, Test: true},
 	{Name: noop.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return noop.New() }, Test: true},
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,10 +179,17 @@ func (h *Host) newInstance(sp Spec) (*instance, error) {
 	return in, nil
 }
 
-// Serve starts every front end with the engine and starts supervising plugin processes.
+// Serve starts every front end loaded since the last Serve with the engine and supervises
+// their plugin processes.
 func (h *Host) Serve(ctx context.Context) error {
 	h.mu.Lock()
-	list := append([]*instance(nil), h.instances...)
+	var list []*instance
+	for _, in := range h.instances {
+		if !in.started {
+			in.started = true
+			list = append(list, in)
+		}
+	}
 	h.mu.Unlock()
 	for _, in := range list {
 		if err := in.serve(ctx); err != nil {
@@ -281,6 +289,8 @@ type instance struct {
 	desc string
 	reg  *Registration // built-in, or nil
 	path string        // external binary, or ""
+	// started is set once Serve has taken the instance; guarded by Host.mu.
+	started bool
 
 	mu        sync.Mutex
 	impl      sdk.Plugin
@@ -380,9 +390,12 @@ func (in *instance) resolvedConfig(ctx context.Context, impl sdk.Plugin) ([]byte
 		return nil, fmt.Errorf("%w: %s: config schema: %w", ErrLaunch, in.desc, err)
 	}
 	for _, f := range schema.Fields {
-		if v, ok := in.spec.Config[f.Name]; ok && f.Secret && !config.IsSecretRef(v) {
-			return nil, fmt.Errorf("%w: %s: config.%s: a secret must be a reference ({env: NAME} or {file: PATH}), not inline",
-				ErrBadConfig, in.desc, f.Name)
+		if !f.Secret {
+			continue
+		}
+		if where := inlineSecret(in.spec.Config, f.Name, "config"); where != "" {
+			return nil, fmt.Errorf("%w: %s: %s: a secret must be a reference ({env: NAME} or {file: PATH}), not inline",
+				ErrBadConfig, in.desc, where)
 		}
 	}
 	resolved, err := config.ResolveSecrets(in.spec.Config, in.h.opts.Env)
@@ -539,4 +552,66 @@ type engineAPI struct{ *engine.Engine }
 
 func (a engineAPI) Events(ctx context.Context) (<-chan engine.Event, error) {
 	return a.Engine.Events(ctx), nil
+}
+
+// inlineSecret finds a value given inline at a secret field's path ("password",
+// "signing_keys[].key", "tls.key"), returning where, or "" when every value there is a
+// reference (or absent).
+func inlineSecret(cfg any, path, where string) string {
+	if path == "" {
+		if cfg == nil || config.IsSecretRef(cfg) {
+			return ""
+		}
+		return where
+	}
+	name, rest, _ := strings.Cut(path, ".")
+	list := strings.HasSuffix(name, "[]")
+	name = strings.TrimSuffix(name, "[]")
+	m, ok := asMap(cfg)
+	if !ok {
+		return ""
+	}
+	v, ok := m[name]
+	if !ok {
+		return ""
+	}
+	where += "." + name
+	if !list {
+		return inlineSecret(v, rest, where)
+	}
+	for i, e := range asList(v) {
+		if w := inlineSecret(e, rest, fmt.Sprintf("%s[%d]", where, i)); w != "" {
+			return w
+		}
+	}
+	return ""
+}
+
+// asMap and asList read config values built by YAML decoding or in Go.
+func asMap(v any) (map[string]any, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		return t, true
+	case map[string]string:
+		out := make(map[string]any, len(t))
+		for k, s := range t {
+			out[k] = s
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func asList(v any) []any {
+	switch t := v.(type) {
+	case []any:
+		return t
+	case []map[string]any:
+		out := make([]any, len(t))
+		for i, m := range t {
+			out[i] = m
+		}
+		return out
+	}
+	return nil
 }

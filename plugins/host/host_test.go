@@ -237,6 +237,10 @@ func TestBadConfigStopsEverything(t *testing.T) {
 			[]string{"frontends[0] (probe)", "config.lisen"}},
 		{Spec{Name: "noop", Kind: sdk.KindFrontend, Where: "frontends[1]"}, []string{"frontends[1] (noop)", "unknown plugin"}},
 		{Spec{Name: "ext", Kind: sdk.KindUploader, Where: "uploaders[0]"}, []string{"uploaders[0] (ext)", "is a frontend"}},
+		// A secret field deep in a list must be a reference too.
+		{Spec{Name: "cloud", Kind: sdk.KindFrontend, Where: "frontends[2]", Config: map[string]any{
+			"signing_keys": []map[string]any{{"id": "k1", "key": "an-inline-signing-key-of-32-bytes-or-more"}}}},
+			[]string{"frontends[2] (cloud)", "config.signing_keys[0].key", "must be a reference"}},
 	}
 	for _, c := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -310,5 +314,20 @@ func TestInProcessAndOutOfProcessAgree(t *testing.T) {
 	}
 	if kids := children(t); len(kids) != 0 {
 		t.Errorf("plugin processes left after Close: %v", kids)
+	}
+}
+
+// Adapters loaded in two steps are each served once: a second Serve starts only the new ones.
+func TestServeStartsOnlyNewAdapters(t *testing.T) {
+	f := newFixture(t)
+	f.load(t, Spec{Name: "probe", Kind: sdk.KindFrontend, InProcess: true})
+	first := f.endpoint(t, "probe")
+	f.load(t, Spec{Name: "ext", Kind: sdk.KindFrontend})
+	if got := f.endpoint(t, "probe"); got != first {
+		t.Errorf("probe moved from %s to %s: served twice", first, got)
+	}
+	var pid struct{ Pid int }
+	if api(t, f.endpoint(t, "ext"), "GET", "/pid", nil, &pid); pid.Pid == 0 {
+		t.Error("the adapter loaded second does not serve")
 	}
 }

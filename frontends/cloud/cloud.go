@@ -1,0 +1,226 @@
+// Package cloud is the cloud start/stop front end: the NICE CXone-compatible "Screen
+// Interaction Recording" API (../shared/specs/cloud-api.md) that starts a user's screen
+// recording on demand for a fixed duration and stops it early, with its access-key token
+// endpoint. It is an sdk.Frontend named "cloud", built on echo, and needs only the engine API
+// (engine/api through sdk.Engine), so it builds without cgo and runs in-process or as a
+// plugin process alike.
+//
+//	POST /authentication/v1/token/access-key                   {"accessKeyId","accessKeySecret"}
+//	     → 200 {"access_token","token_type":"Bearer","expires_in"} | 400 | 401 | 413
+//	POST /interaction-recording-management-service[/v1]/interactions/start-screen-interaction-recording
+//	     ?userId=|user-id=&recordingDuration=5..13200
+//	     → 200 {"description","contactId","interactionId","httpStatus":"OK"} (first frame within
+//	       confirm_window, or already recording through this API)
+//	     | 202 {"contactId","interactionId","httpStatus":"ACCEPTED"} | 400 | 401 | 403 | 404 | 413 | 425 | 500 | 504
+//	POST /interaction-recording-management-service[/v1]/interactions/stop-screen-interaction-recording
+//	     ?userId=|user-id=&contactId=N
+//	     → 200 {"description","contactId","httpStatus":"OK"} (finalised within confirm_window)
+//	     | 202 {"contactId","httpStatus":"ACCEPTED"} | 400 | 401 | 403 | 404 | 413 | 425 | 500 | 504
+//
+// Errors are {"httpStatus": "<REASON>", "description": "..."}. OpenAPI holds the contract as
+// an OpenAPI 3.0.3 document.
+package cloud
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/screenrec/recorder/plugins/sdk"
+)
+
+// Name is the plugin's name, and the Frontend of the sessions it starts.
+const Name = "cloud"
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Cloud is the front end. The zero value is not usable; call New.
+type Cloud struct {
+	st atomic.Pointer[settings] // the config in force; nil until Configure succeeds
+
+	mu      sync.Mutex
+	srv     *http.Server // while serving
+	stopped bool
+
+	locks userLocks
+	bg    inflight // engine calls that outlive their request (stops finishing)
+}
+
+var _ sdk.Frontend = (*Cloud)(nil)
+
+// New returns an unconfigured front end; it has no side effects.
+func New() *Cloud { return &Cloud{} }
+
+// Info identifies the plugin.
+func (c *Cloud) Info(ctx context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: Name, Kind: sdk.KindFrontend, Version: Version}, nil
+}
+
+// ConfigSchema describes the config section.
+func (c *Cloud) ConfigSchema(ctx context.Context) (sdk.Schema, error) {
+	out := sdk.Schema{Fields: append([]sdk.Field(nil), schema.Fields...)}
+	return out, nil
+}
+
+// Configure checks and applies the config. While serving, a new config applies to the next
+// requests (users, keys, timings, certificate); the listen addresses stay as they were until
+// the front end is restarted, which a warning says.
+func (c *Cloud) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, diags := loadSettings(raw)
+	if st == nil {
+		return diags, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.st.Load(); old != nil && c.srv != nil {
+		if st.cfg.Listen != old.cfg.Listen {
+			diags = append(diags, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: "listen",
+				Summary: "listen unchanged until restart", Detail: "still serving on " + old.cfg.Listen})
+		}
+		if st.cfg.HTTPSListen != old.cfg.HTTPSListen {
+			diags = append(diags, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: "https_listen",
+				Summary: "https_listen unchanged until restart", Detail: fmt.Sprintf("still serving HTTPS on %q", old.cfg.HTTPSListen)})
+		}
+	}
+	c.st.Store(st)
+	return diags, nil
+}
+
+// Serve starts serving with eng and returns the endpoints: "api" (HTTP) and, when
+// configured, "https".
+func (c *Cloud) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.st.Load()
+	switch {
+	case c.stopped:
+		return nil, fmt.Errorf("cloud: serve: %w", sdk.ErrStopped)
+	case st == nil:
+		return nil, fmt.Errorf("cloud: serve: %w", sdk.ErrNotConfigured)
+	case c.srv != nil:
+		return nil, errors.New("cloud: serve: already serving")
+	case eng == nil:
+		return nil, errors.New("cloud: serve: no engine")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", st.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: listen %s: %w", st.cfg.Listen, err)
+	}
+	eps := []sdk.Endpoint{{Name: "api", URL: "http://" + ln.Addr().String()}}
+	var tlsLn net.Listener
+	if st.cfg.HTTPSListen != "" {
+		if tlsLn, err = lc.Listen(ctx, "tcp", st.cfg.HTTPSListen); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("cloud: listen %s: %w", st.cfg.HTTPSListen, err)
+		}
+		eps = append(eps, sdk.Endpoint{Name: "https", URL: "https://" + tlsLn.Addr().String()})
+	}
+	first := st.cert
+	srv := &http.Server{
+		Handler:           newRouter(c, eng),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		TLSConfig: &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// The certificate of the config in force, so a new config can rotate it.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if s := c.st.Load(); s != nil && s.cert != nil {
+					return s.cert, nil
+				}
+				return first, nil
+			},
+		},
+	}
+	go func() { _ = srv.Serve(ln) }()
+	if tlsLn != nil {
+		go func() { _ = srv.ServeTLS(tlsLn, "", "") }()
+	}
+	c.srv = srv
+	return eps, nil
+}
+
+// Stop stops accepting requests and returns once those in flight (and stops still finishing
+// in the background, each bounded by engine_timeout) are done or ctx ends. Recordings are
+// not stopped: they end at their duration or by a stop through another way. It is idempotent.
+func (c *Cloud) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	srv := c.srv
+	c.srv, c.stopped = nil, true
+	c.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		_ = srv.Close()
+	}
+	if werr := c.bg.wait(ctx); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("cloud: stop: %w", err)
+	}
+	return nil
+}
+
+// inflight counts calls that outlive their request. Unlike a sync.WaitGroup, calls may
+// start while someone waits (a Stop whose Shutdown gave up on handlers still running).
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops back to 0; nil while n is 0
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.zero = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+// wait returns once the calls running now are done, or ctx's error.
+func (f *inflight) wait(ctx context.Context) error {
+	f.mu.Lock()
+	zero := f.zero
+	f.mu.Unlock()
+	if zero == nil {
+		return nil
+	}
+	select {
+	case <-zero:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// settings returns the config in force.
+func (c *Cloud) settings() *settings { return c.st.Load() }

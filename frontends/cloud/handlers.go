@@ -1,0 +1,602 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/plugins/sdk"
+)
+
+// The API's paths. Start and stop are served with and without /v1: the vendor's own pages
+// use both.
+const (
+	PathToken          = "/authentication/v1/token/access-key"
+	PathStart          = "/interaction-recording-management-service/v1/interactions/start-screen-interaction-recording"
+	PathStartNoVersion = "/interaction-recording-management-service/interactions/start-screen-interaction-recording"
+	PathStop           = "/interaction-recording-management-service/v1/interactions/stop-screen-interaction-recording"
+	PathStopNoVersion  = "/interaction-recording-management-service/interactions/stop-screen-interaction-recording"
+)
+
+// MinRecordingDuration and MaxRecordingDuration bound recordingDuration, in seconds (5 s to
+// 3 h 30 min).
+const (
+	MinRecordingDuration = 5
+	MaxRecordingDuration = 13200
+)
+
+// Label is the label every recording started here carries, with the value LabelValue.
+const (
+	Label      = "source"
+	LabelValue = "cloud-api"
+)
+
+// pollInterval is how often a start asks the engine whether the first frame is there; a
+// variable so tests can shorten it.
+var pollInterval = 25 * time.Millisecond
+
+// The success bodies.
+type (
+	tokenResponse struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	startOK struct {
+		Description   string `json:"description"`
+		ContactID     int64  `json:"contactId"`
+		InteractionID string `json:"interactionId"`
+		HTTPStatus    string `json:"httpStatus"`
+	}
+	startAccepted struct {
+		ContactID     int64  `json:"contactId"`
+		InteractionID string `json:"interactionId"`
+		HTTPStatus    string `json:"httpStatus"`
+	}
+	stopOK struct {
+		Description string `json:"description"`
+		ContactID   int64  `json:"contactId"`
+		HTTPStatus  string `json:"httpStatus"`
+	}
+	stopAccepted struct {
+		ContactID  int64  `json:"contactId"`
+		HTTPStatus string `json:"httpStatus"`
+	}
+)
+
+const arrivalKey = "cloud.arrival"
+
+// handlers serve the API with one engine.
+type handlers struct {
+	c   *Cloud
+	eng sdk.Engine
+}
+
+func newRouter(c *Cloud, eng sdk.Engine) http.Handler {
+	h := &handlers{c: c, eng: eng}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard) // never stdout: a plugin's stdout is the go-plugin handshake
+	e.HTTPErrorHandler = h.answerError
+	e.Use(recoverPanics, guard)
+	e.POST(PathToken, h.token)
+	e.POST(PathStart, h.start)
+	e.POST(PathStartNoVersion, h.start)
+	e.POST(PathStop, h.stop)
+	e.POST(PathStopNoVersion, h.stop)
+	return e
+}
+
+// guard notes the request's arrival (the confirmation window counts from it), caps its body
+// at MaxBodyBytes and sets the headers every answer carries.
+func guard(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		ec.Set(arrivalKey, time.Now())
+		hdr := ec.Response().Header()
+		hdr.Set("Cache-Control", "no-store")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		r := ec.Request()
+		if r.ContentLength > MaxBodyBytes {
+			return tooLarge()
+		}
+		r.Body = http.MaxBytesReader(ec.Response().Writer, r.Body, MaxBodyBytes)
+		return next(ec)
+	}
+}
+
+// recoverPanics turns a handler's panic into a 500 instead of a dropped connection.
+func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler { // net/http's own way to abort a response: let it through
+					panic(p)
+				}
+				slog.Error("cloud: handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = internal("cloud: internal error while handling %s %s", ec.Request().Method, ec.Request().URL.Path)
+			}
+		}()
+		return next(ec)
+	}
+}
+
+func arrival(ec echo.Context) time.Time {
+	if t, ok := ec.Get(arrivalKey).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
+
+// answerError writes an error answer: an *httpError as is, echo's own (unknown path, wrong
+// method) in the same JSON shape, anything else as a 500.
+func (h *handlers) answerError(err error, ec echo.Context) {
+	if ec.Response().Committed {
+		return
+	}
+	var he *httpError
+	var ee *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+	case errors.As(err, &ee):
+		he = &httpError{status: ee.Code, desc: fmt.Sprint(ee.Message)}
+		r := ec.Request()
+		switch ee.Code {
+		case http.StatusNotFound:
+			he.desc = fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)
+		case http.StatusMethodNotAllowed:
+			he.desc = fmt.Sprintf("%s is not allowed on %s: use POST", r.Method, r.URL.Path)
+		}
+	default:
+		he = internal("cloud: %v", err)
+	}
+	hdr := ec.Response().Header()
+	for k, v := range he.header {
+		hdr.Set(k, v)
+	}
+	if he.status == http.StatusRequestEntityTooLarge {
+		hdr.Set("Connection", "close") // the rest of the body is not read
+	}
+	if he.status >= 500 {
+		slog.Error("cloud: request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path,
+			"status", he.status, "error", he.desc)
+	}
+	_ = writeJSON(ec, he.status, errorBody{HTTPStatus: reason(he.status), Description: he.desc})
+}
+
+func writeJSON(ec echo.Context, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return internal("cloud: encode answer: %v", err)
+	}
+	return ec.JSONBlob(status, b)
+}
+
+// token is POST /authentication/v1/token/access-key.
+func (h *handlers) token(ec echo.Context) error {
+	st := h.c.settings()
+	body, err := io.ReadAll(ec.Request().Body)
+	if err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return tooLarge()
+		}
+		return badRequest("cannot read the request body: %v", err)
+	}
+	var req struct {
+		AccessKeyID     string `json:"accessKeyId"`
+		AccessKeySecret string `json:"accessKeySecret"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return badRequest(`want a JSON body {"accessKeyId": "...", "accessKeySecret": "..."}: %v`, err)
+	}
+	switch {
+	case req.AccessKeyID == "":
+		return badRequest("accessKeyId is required")
+	case req.AccessKeySecret == "":
+		return badRequest("accessKeySecret is required")
+	}
+	k, ok := st.checkAccessKey(req.AccessKeyID, req.AccessKeySecret)
+	if !ok {
+		slog.Warn("cloud: access key refused", "access_key", clip(req.AccessKeyID))
+		return &httpError{status: http.StatusUnauthorized, desc: "wrong access key id or secret"}
+	}
+	tok, err := st.issueToken(req.AccessKeyID, k, time.Now())
+	if err != nil {
+		return internal("token: %v", err)
+	}
+	slog.Info("cloud: access token issued", "access_key", req.AccessKeyID, "signing_key", st.active)
+	return writeJSON(ec, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
+		ExpiresIn: int64(st.cfg.TokenTTL / time.Second)})
+}
+
+// request is what start and stop have in common once checked: the caller is authorised, the
+// user is known and locked.
+type request struct {
+	st      *settings
+	r       *http.Request
+	arrival time.Time
+	key     string // the caller's access key id
+	user    string
+	display string
+	unlock  func()
+}
+
+// begin runs the checks start and stop share, in order: body size (413), token (401, 403),
+// query (400, with more checked by parse), user (404), then the user's lock (425). The
+// caller must call req.unlock.
+func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpError) (*request, error) {
+	st := h.c.settings()
+	r := ec.Request()
+	// The body is not used, but a body over the cap is still refused.
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+	}
+	key, herr := st.authorize(r, PermissionRecordScreenInteraction)
+	if herr != nil {
+		return nil, herr
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequest("malformed query string: %v", err)
+	}
+	user, herr := single(q, "userId", "user-id")
+	if herr != nil {
+		return nil, herr
+	}
+	if user == "" {
+		return nil, badRequest("userId is required (also accepted as user-id)")
+	}
+	if herr := parse(q); herr != nil {
+		return nil, herr
+	}
+	display, known := st.users[user]
+	if !known {
+		return nil, notFound("user %q is unknown to this recorder: no screen is mapped to it", clip(user))
+	}
+	unlock, ok := h.c.locks.try(user)
+	if !ok {
+		return nil, tooEarly("a previous start or stop for user %q is still being processed; retry when it has finished", user)
+	}
+	return &request{st: st, r: r, arrival: arrival(ec), key: key, user: user, display: display, unlock: unlock}, nil
+}
+
+// engineCtx bounds an engine call by engine_timeout. It does not end when the client hangs
+// up: a start or stop is never cancelled half-way.
+func (req *request) engineCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(req.r.Context()), req.st.cfg.EngineTimeout)
+}
+
+// deadline is when the confirmation window ends.
+func (req *request) deadline() time.Time { return req.arrival.Add(req.st.cfg.ConfirmWindow) }
+
+// start is POST …/start-screen-interaction-recording.
+func (h *handlers) start(ec echo.Context) error {
+	var secs int64
+	req, err := h.begin(ec, func(q url.Values) *httpError {
+		var herr *httpError
+		secs, herr = recordingDuration(q)
+		return herr
+	})
+	if err != nil {
+		return err
+	}
+	defer req.unlock()
+	ctx, cancel := req.engineCtx()
+	defer cancel()
+	s, err := h.eng.Start(ctx, api.StartRequest{
+		Owner:    req.user,
+		Frontend: Name,
+		Reason:   fmt.Sprintf("cloud API start by access key %s for %d s", req.key, secs),
+		Source:   api.Source{Display: req.display},
+		Limits:   api.Limits{MaxDuration: time.Duration(secs) * time.Second},
+		Labels:   map[string]string{Label: LabelValue},
+	})
+	if errors.Is(err, api.ErrAlreadyRecording) {
+		return h.alreadyRecording(ec, req, err)
+	}
+	if err != nil {
+		return engineError("start", err, req.st.cfg.EngineTimeout)
+	}
+	s, confirmed, herr := h.firstFrame(req, s)
+	switch {
+	case herr != nil:
+		return herr
+	case confirmed:
+		return writeJSON(ec, http.StatusOK, startOK{
+			Description: fmt.Sprintf("screen recording of user %s started (contact %d): first frame recorded; it stops by itself after %d s",
+				req.user, s.ContactID, secs),
+			ContactID: s.ContactID, InteractionID: s.InteractionID, HTTPStatus: reason(http.StatusOK)})
+	}
+	return writeJSON(ec, http.StatusAccepted, startAccepted{ContactID: s.ContactID, InteractionID: s.InteractionID,
+		HTTPStatus: reason(http.StatusAccepted)})
+}
+
+// alreadyRecording answers a start for a user who already has a recording from this front
+// end: 200 with its ids, unchanged, while it runs; 425 while it is still starting or
+// stopping.
+func (h *handlers) alreadyRecording(ec echo.Context, req *request, err error) error {
+	var s api.Session
+	if are := (*api.AlreadyRecordingError)(nil); errors.As(err, &are) && are != nil {
+		s = are.Session
+	} else {
+		// An engine that does not say which session: look it up.
+		ctx, cancel := req.engineCtx()
+		defer cancel()
+		list, lerr := h.eng.List(ctx, api.ListFilter{Owner: req.user})
+		if lerr != nil {
+			return engineError("list", lerr, req.st.cfg.EngineTimeout)
+		}
+		found := false
+		for _, o := range list {
+			if o.Frontend == Name && o.Owner == req.user && !o.State.Terminal() {
+				s, found = o, true
+			}
+		}
+		if !found {
+			return tooEarly("engine: start: %v; the recording has ended meanwhile: retry", err)
+		}
+	}
+	switch s.State {
+	case api.StateRecording, api.StateMasked:
+		return writeJSON(ec, http.StatusOK, startOK{
+			Description: fmt.Sprintf("user %s is already being recorded through this API (contact %d): no new recording, duration unchanged",
+				req.user, s.ContactID),
+			ContactID: s.ContactID, InteractionID: s.InteractionID, HTTPStatus: reason(http.StatusOK)})
+	case api.StateStopping, api.StateFinalizing:
+		return tooEarly("the recording of user %s (contact %d) is still being stopped; retry when it has finished", req.user, s.ContactID)
+	}
+	return tooEarly("a start of user %s (contact %d) is still being processed (%s); retry when it has finished", req.user, s.ContactID, s.State)
+}
+
+// firstFrame waits until the window ends for the recording's first frame (a Duration above
+// zero). It reports whether the frame came; a recording that failed meanwhile is a 500.
+func (h *handlers) firstFrame(req *request, s api.Session) (api.Session, bool, *httpError) {
+	deadline := req.deadline()
+	for {
+		switch {
+		case s.Duration > 0:
+			return s, true, nil
+		case s.State == api.StateFailed:
+			return s, false, internal("engine: start: the recording of contact %d failed: %s", s.ContactID, s.Error)
+		case s.State.Terminal():
+			return s, false, nil
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return s, false, nil
+		}
+		t := time.NewTimer(min(wait, pollInterval))
+		select {
+		case <-req.r.Context().Done(): // the client is gone: nobody waits for the answer
+			t.Stop()
+			return s, false, nil
+		case <-t.C:
+		}
+		ctx, cancel := context.WithDeadline(req.r.Context(), deadline)
+		ctx, cancel2 := context.WithTimeout(ctx, req.st.cfg.EngineTimeout)
+		got, err := h.eng.Get(ctx, s.ID)
+		cancel2()
+		cancel()
+		if err != nil {
+			return s, false, nil // it started; only the confirmation is missing
+		}
+		s = got
+	}
+}
+
+// stop is POST …/stop-screen-interaction-recording.
+func (h *handlers) stop(ec echo.Context) error {
+	var contact int64
+	req, err := h.begin(ec, func(q url.Values) *httpError {
+		var herr *httpError
+		contact, herr = contactID(q)
+		return herr
+	})
+	if err != nil {
+		return err
+	}
+	defer req.unlock()
+	ctx, cancel := req.engineCtx()
+	list, err := h.eng.List(ctx, api.ListFilter{Owner: req.user})
+	cancel()
+	if err != nil {
+		return engineError("list", err, req.st.cfg.EngineTimeout)
+	}
+	var s *api.Session
+	for i, o := range list {
+		if o.Frontend == Name && o.Owner == req.user && o.ContactID == contact && (s == nil || !o.State.Terminal()) {
+			s = &list[i]
+		}
+	}
+	if s == nil || s.State.Terminal() {
+		return notFound("no running recording with contact %d for user %s", contact, req.user)
+	}
+	switch s.State {
+	case api.StateRecording, api.StateMasked:
+	case api.StateStopping, api.StateFinalizing:
+		return tooEarly("the stop of contact %d is still being processed; retry when it has finished", contact)
+	default:
+		return tooEarly("the start of contact %d is still being processed (%s); retry when it has finished", contact, s.State)
+	}
+	return h.stopAndWait(ec, req, *s)
+}
+
+type stopResult struct {
+	s   api.Session
+	err error
+}
+
+// stopAndWait stops s and answers 200 if it is finalised within the window, 202 if the
+// engine has taken the stop but is still finalising, or what the engine's answer says. The
+// engine call itself runs with the full engine_timeout, in the background if it outlives the
+// request.
+func (h *handlers) stopAndWait(ec echo.Context, req *request, s api.Session) error {
+	done := make(chan stopResult, 1)
+	ctx, cancel := req.engineCtx()
+	h.c.bg.add()
+	go func() {
+		defer h.c.bg.done()
+		defer cancel()
+		got, err := h.eng.Stop(ctx, s.ID)
+		done <- stopResult{got, err}
+	}()
+	window := time.NewTimer(time.Until(req.deadline()))
+	defer window.Stop()
+	select {
+	case res := <-done:
+		return h.stopAnswer(ec, req, s, res)
+	case <-window.C:
+	}
+	if got, err := h.get(req, s.ID); err == nil && stopTaken(got.State) {
+		return h.stopAnswer(ec, req, s, stopResult{got, nil})
+	}
+	// The engine has not taken the stop yet: wait for its own answer.
+	return h.stopAnswer(ec, req, s, <-done)
+}
+
+// stopTaken reports whether a session's state shows that a stop has been taken.
+func stopTaken(st api.State) bool {
+	return st == api.StateStopping || st == api.StateFinalizing || st.Terminal()
+}
+
+func (h *handlers) get(req *request, id string) (api.Session, error) {
+	ctx, cancel := req.engineCtx()
+	defer cancel()
+	return h.eng.Get(ctx, id)
+}
+
+// stopAnswer turns the outcome of a stop into the answer.
+func (h *handlers) stopAnswer(ec echo.Context, req *request, s api.Session, res stopResult) error {
+	err := res.err
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Stop waits for finalisation: its deadline may only mean that this is still going on.
+		if got, gerr := h.get(req, s.ID); gerr == nil && stopTaken(got.State) {
+			res, err = stopResult{got, nil}, nil
+		}
+	}
+	switch {
+	case errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrTerminal):
+		return notFound("no running recording with contact %d for user %s: it has ended", s.ContactID, req.user)
+	case err != nil:
+		return engineError("stop", err, req.st.cfg.EngineTimeout)
+	case res.s.State == api.StateCompleted:
+		return writeJSON(ec, http.StatusOK, stopOK{
+			Description: fmt.Sprintf("screen recording of user %s stopped (contact %d) and finalised", req.user, s.ContactID),
+			ContactID:   s.ContactID, HTTPStatus: reason(http.StatusOK)})
+	case res.s.State == api.StateFailed:
+		return internal("engine: stop: the recording of contact %d failed: %s", s.ContactID, res.s.Error)
+	}
+	return writeJSON(ec, http.StatusAccepted, stopAccepted{ContactID: s.ContactID, HTTPStatus: reason(http.StatusAccepted)})
+}
+
+// single returns the value of a query parameter that may be spelt several ways (userId,
+// user-id); different values are a 400. Absent: "".
+func single(q url.Values, names ...string) (string, *httpError) {
+	var val, from string
+	for _, n := range names {
+		for _, v := range q[n] {
+			if from == "" {
+				val, from = v, n
+				continue
+			}
+			if v != val {
+				if n == from {
+					return "", badRequest("%s is given twice with different values (%q, %q)", n, clip(val), clip(v))
+				}
+				return "", badRequest("%s and %s name different values (%q, %q): give one", from, n, clip(val), clip(v))
+			}
+		}
+	}
+	return val, nil
+}
+
+// recordingDuration checks recordingDuration: whole seconds, 5 to 13200.
+func recordingDuration(q url.Values) (int64, *httpError) {
+	v, herr := single(q, "recordingDuration")
+	if herr != nil {
+		return 0, herr
+	}
+	if v == "" {
+		return 0, badRequest("recordingDuration is required: whole seconds from %d to %d", MinRecordingDuration, MaxRecordingDuration)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, badRequest("recordingDuration %q is not a whole number of seconds (%d to %d)", clip(v), MinRecordingDuration, MaxRecordingDuration)
+	}
+	if n < MinRecordingDuration || n > MaxRecordingDuration {
+		return 0, badRequest("recordingDuration %d is out of range: %d to %d seconds (3 h 30 min)", n, MinRecordingDuration, MaxRecordingDuration)
+	}
+	return n, nil
+}
+
+// contactID checks contactId: a positive integer, also accepted as a quoted numeric string
+// ("1122334455").
+func contactID(q url.Values) (int64, *httpError) {
+	v, herr := single(q, "contactId")
+	if herr != nil {
+		return 0, herr
+	}
+	if v == "" {
+		return 0, badRequest("contactId is required: the contactId the start answered")
+	}
+	digits := v
+	if len(digits) >= 2 && digits[0] == '"' && digits[len(digits)-1] == '"' {
+		digits = digits[1 : len(digits)-1]
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badRequest("contactId %q is not a contact id (a positive integer)", clip(v))
+	}
+	return n, nil
+}
+
+// clip shortens a caller's value before it is quoted back.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
+}
+
+// userLocks is one try-lock per user: a start or stop holds its user's for the whole of its
+// handling.
+type userLocks struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+// try takes user's lock and returns its release, or reports that it is held.
+func (l *userLocks) try(user string) (unlock func(), ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[user] {
+		return nil, false
+	}
+	if l.held == nil {
+		l.held = map[string]bool{}
+	}
+	l.held[user] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			delete(l.held, user)
+			l.mu.Unlock()
+		})
+	}, true
+}
