@@ -33,7 +33,9 @@ type cloudStack struct {
 	cloud string
 }
 
-func newCloudStack(t testing.TB) *cloudStack {
+// newCloudStack starts a stack with the cloud front end too; extra, given the display, returns
+// config keys that replace the test defaults.
+func newCloudStack(t testing.TB, extra ...func(display string) map[string]any) *cloudStack {
 	t.Helper()
 	s := newStack(t, map[string]any{"recording_when": "session", "ping_timeout": "60s"})
 	sum := sha256.Sum256([]byte(cloudKeySecret))
@@ -43,6 +45,11 @@ func newCloudStack(t testing.TB) *cloudStack {
 		"users":        []map[string]any{{"id": cloudUser, "display": s.srv.Display}, {"id": "jdoe", "display": s.srv.Display}, {"id": "other", "display": s.srv.Display}},
 		"access_keys":  []map[string]any{{"id": cloudKeyID, "secret_sha256": hex.EncodeToString(sum[:]), "permissions": []string{"RecordScreenInteraction"}}},
 		"signing_keys": []map[string]any{{"id": "k1", "key": map[string]any{"env": "E2E_CLOUD_SIGNING_KEY"}}},
+	}
+	for _, e := range extra {
+		for k, v := range e(s.srv.Display) {
+			conf[k] = v
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
