@@ -185,7 +185,7 @@ func TestAuth(t *testing.T) {
 	t.Run("TokenFromRotatedActiveKey", func(t *testing.T) {
 		// Sign new tokens with b; tokens of a stay valid while a is listed.
 		m := testConfigMap()
-		m["active_key"] = "b"
+		m["active_key_id"] = "b"
 		if diags, err := e.c.Configure(context.Background(), mustJSON(t, m)); err != nil || hasError(diags) {
 			t.Fatalf("Configure = %v, %v", diags, err)
 		}

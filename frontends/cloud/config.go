@@ -74,7 +74,7 @@ type Config struct {
 	// Tokens name their key by id (kid), so every configured key verifies tokens and old
 	// keys can stay listed while tokens they signed expire (rotation).
 	SigningKeys []SigningKey
-	// ActiveKey (active_key) is the id of the signing key new tokens are signed with.
+	// ActiveKey (active_key_id) is the id of the signing key new tokens are signed with.
 	// Default: the first of SigningKeys.
 	ActiveKey string
 	// TokenTTL (token_ttl) is how long an access token is valid, whole seconds. Default
@@ -151,12 +151,12 @@ var schema = sdk.Schema{Fields: []sdk.Field{
 	{Name: "access_keys", Type: "list", Required: true,
 		Description: `keys that may get tokens: [{id, secret_sha256, permissions}]; secret_sha256 is the hex SHA-256 of the accessKeySecret (a random secret of 32 bytes or more), permissions e.g. ["RecordScreenInteraction"]`},
 	{Name: "signing_keys", Type: "list", Required: true,
-		Description: `HMAC-SHA256 keys of access tokens: [{id, key}], key at least 32 bytes and given as a reference ({env: NAME} or {file: PATH}); every listed key verifies tokens (by kid), active_key signs new ones`},
+		Description: `HMAC-SHA256 keys of access tokens: [{id, key}], key at least 32 bytes and given as a reference ({env: NAME} or {file: PATH}); every listed key verifies tokens (by kid), active_key_id signs new ones`},
 	// The host checks Secret only on top-level keys and signing_keys is a list, so the secret
 	// is described by its path; the host resolves references at any depth.
 	{Name: "signing_keys[].key", Type: "string", Secret: true,
 		Description: "the HMAC key of each signing_keys entry: a secret, given as {env: NAME} or {file: PATH}, never inline"},
-	{Name: "active_key", Type: "string", Default: "the first of signing_keys",
+	{Name: "active_key_id", Type: "string", Default: "the first of signing_keys",
 		Description: "id of the signing key that signs new tokens"},
 	{Name: "token_ttl", Type: "duration", Default: "3600s",
 		Description: "validity of an access token, whole seconds (1s to 168h; expires_in of the token response)"},
@@ -306,7 +306,7 @@ func kindOf(raw json.RawMessage) string {
 
 var (
 	configKeys = []string{"listen", "https_listen", "cert_file", "key_file", "users", "access_keys",
-		"signing_keys", "active_key", "token_ttl", "confirm_window", "engine_timeout"}
+		"signing_keys", "active_key_id", "token_ttl", "confirm_window", "engine_timeout"}
 	userKeys       = []string{"id", "display"}
 	accessKeyKeys  = []string{"id", "secret_sha256", "permissions"}
 	signingKeyKeys = []string{"id", "key"}
@@ -536,13 +536,13 @@ func (d *decoder) signingKeys(m map[string]json.RawMessage, cfg *Config, st *set
 		cfg.SigningKeys = append(cfg.SigningKeys, k)
 		st.signing[k.ID] = []byte(k.Key)
 	}
-	d.str("active_key", m["active_key"], &cfg.ActiveKey)
+	d.str("active_key_id", m["active_key_id"], &cfg.ActiveKey)
 	switch {
 	case cfg.ActiveKey == "" && len(cfg.SigningKeys) > 0:
 		st.active = cfg.SigningKeys[0].ID
 	case cfg.ActiveKey != "":
 		if _, ok := seen[cfg.ActiveKey]; !ok {
-			d.errorf("active_key", "unknown signing key", "%q is not the id of a signing_keys entry", cfg.ActiveKey)
+			d.errorf("active_key_id", "unknown signing key", "%q is not the id of a signing_keys entry", cfg.ActiveKey)
 		}
 		st.active = cfg.ActiveKey
 	}

@@ -14,7 +14,7 @@ import (
 
 func TestConfigureDefaults(t *testing.T) {
 	m := testConfigMap()
-	for _, k := range []string{"listen", "active_key", "confirm_window", "engine_timeout"} {
+	for _, k := range []string{"listen", "active_key_id", "confirm_window", "engine_timeout"} {
 		delete(m, k)
 	}
 	st, diags := loadSettings(mustJSON(t, m))
@@ -94,8 +94,8 @@ func TestConfigureDiagnostics(t *testing.T) {
 		{"ShortSigningKey", firstOf("signing_keys", "key", "only-31-bytes-long-0123456789ab"), "signing_keys[0].key", errorSev, "too short"},
 		{"SigningKeyNotAString", firstOf("signing_keys", "key", map[string]any{"env": "X"}), "signing_keys[0].key", errorSev, "not a string"},
 		{"SigningKeyMissing", firstOf("signing_keys", "key", nil), "signing_keys[0].key", errorSev, "missing key"},
-		{"DuplicateSigningKey", func(m map[string]any) { firstOf("signing_keys", "id", "b")(m); m["active_key"] = "b" }, "signing_keys[1].id", errorSev, "duplicate"},
-		{"UnknownActiveKey", set("active_key", "c"), "active_key", errorSev, "unknown signing key"},
+		{"DuplicateSigningKey", func(m map[string]any) { firstOf("signing_keys", "id", "b")(m); m["active_key_id"] = "b" }, "signing_keys[1].id", errorSev, "duplicate"},
+		{"UnknownActiveKey", set("active_key_id", "c"), "active_key_id", errorSev, "unknown signing key"},
 		{"BadAccessKeyHash", firstOf("access_keys", "secret_sha256", "abc123"), "access_keys[0].secret_sha256", errorSev, "bad secret hash"},
 		{"AccessKeyHashNotHex", firstOf("access_keys", "secret_sha256", strings.Repeat("zz", 32)), "access_keys[0].secret_sha256", errorSev, "bad secret hash"},
 		{"AccessKeyNoID", firstOf("access_keys", "id", ""), "access_keys[0].id", errorSev, "missing id"},
@@ -206,7 +206,7 @@ func TestConfigJSONRoundTrip(t *testing.T) {
 	raw := `{"listen":"127.0.0.1:8744","https_listen":"","cert_file":"","key_file":"",
 		"users":[{"id":"1234567","display":":0"}],
 		"access_keys":[{"id":"k","secret_sha256":"` + HashSecret("s") + `","permissions":["RecordScreenInteraction"]}],
-		"signing_keys":[{"id":"s1","key":"` + testKeyA + `"}],"active_key":"s1",
+		"signing_keys":[{"id":"s1","key":"` + testKeyA + `"}],"active_key_id":"s1",
 		"token_ttl":"3600s","confirm_window":"2s","engine_timeout":"10s"}`
 	var check map[string]any
 	if err := json.Unmarshal([]byte(raw), &check); err != nil {

@@ -5,10 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // The sample configs under configs/ double as golden tests: every one must load, validate,
@@ -136,23 +136,39 @@ func TestDefaultConfigFile(t *testing.T) {
 }
 
 // secretKey matches config keys that hold secrets.
-var secretKey = regexp.MustCompile(`(?i)(password|passwd|token|secret|key|credential)`)
+// secretWords end the names of keys that hold secrets (or lists of them). A key is judged by
+// its last word: token_ttl is a duration, secret_sha256 a hash, key_file a path and
+// active_key_id an id, while api_key, password, Token and access_keys hold secrets.
+var secretWords = map[string]bool{"password": true, "passwd": true, "token": true, "tokens": true,
+	"secret": true, "secrets": true, "key": true, "keys": true, "credential": true, "credentials": true}
 
-// pathKey names keys whose value is a file path (e.g. key_file): a path to a secret is already
-// a reference, not the secret.
-var pathKey = regexp.MustCompile(`(?i)_(file|path)$`)
+func secretName(k string) bool {
+	var b strings.Builder
+	for i, r := range k {
+		if unicode.IsUpper(r) && i > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	words := strings.FieldsFunc(b.String(), func(r rune) bool { return r == '_' || r == '-' || r == '.' })
+	return len(words) > 0 && secretWords[words[len(words)-1]]
+}
 
-// inlineSecrets returns the paths under v of values whose key looks like a secret's and that
-// are written inline rather than as references.
 func inlineSecrets(path string, v any, secretish bool) []string {
 	if IsSecretRef(v) {
 		return nil
 	}
 	switch x := v.(type) {
 	case map[string]any:
+		// A secret-named object's own fields are judged by their names ({id, secret_sha256}
+		// under access_keys are not secrets); all of a malformed reference is the secret's.
+		_, env := x["env"]
+		_, file := x["file"]
+		inherit := secretish && (env || file)
 		var out []string
 		for k, e := range x {
-			out = append(out, inlineSecrets(joinPath(path, k), e, secretish || (secretKey.MatchString(k) && !pathKey.MatchString(k)))...)
+			own := secretName(k)
+			out = append(out, inlineSecrets(joinPath(path, k), e, inherit || own)...)
 		}
 		return out
 	case []any:
@@ -203,9 +219,14 @@ func TestInlineSecretsCatches(t *testing.T) {
 		"secret":   map[string]any{"env": "A", "other": "inline"},
 		"listen":   ":1",
 		"key_file": "/etc/recorder/tls.key", // a path to a secret is a reference already
+		// Identifiers and hashes under a secret-named list are not secrets.
+		"access_keys":   []any{map[string]any{"id": "ops", "secret_sha256": "9f86d0", "permissions": []any{"Record"}}},
+		"active_key_id": "2026-11",
+		"token_ttl":     "3600s",
+		"apiKey":        "inline-camel",
 	}
 	got := inlineSecrets("c", cfg, false)
-	want := []string{"c.auth.Token", "c.password", "c.secret.env", "c.secret.other", "c.tokens[0]"}
+	want := []string{"c.apiKey", "c.auth.Token", "c.password", "c.secret.env", "c.secret.other", "c.tokens[0]"}
 	sort.Strings(got)
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("inlineSecrets = %v, want %v", got, want)
