@@ -75,7 +75,7 @@ func testConfigMap() map[string]any {
 			map[string]any{"id": "a", "key": testKeyA},
 			map[string]any{"id": "b", "key": testKeyB},
 		},
-		"active_key_id":     "a",
+		"active_key_id":  "a",
 		"confirm_window": "300ms",
 		"engine_timeout": "1s",
 	}
