@@ -57,6 +57,10 @@ type Engine struct {
 	maskedOwners   map[string]bool
 	maskedDisplays map[string]bool
 	sessionsWG     sync.WaitGroup
+
+	authMu     sync.Mutex
+	auth       map[string]*UploadAuth // by owner; memory only
+	uploadWake chan struct{}
 }
 
 // New opens the spool folder and its catalog, and finalises recordings a crash left
@@ -85,6 +89,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: o.log, cat: cat, hub: newHub(o.eventBuffer),
 		sessions: map[string]*session{}, captures: map[string]*sharedCapture{},
 		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{},
+		auth: map[string]*UploadAuth{}, uploadWake: make(chan struct{}, 1),
 		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
 			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor}}
 	if err := e.recover(ctx); err != nil {
@@ -369,9 +374,11 @@ func (e *Engine) fromCatalog(ctx context.Context, r catalog.Recording) (Session,
 	return snap, nil
 }
 
-// geometry is what the catalog's geometry column holds for a recording: what it captured.
+// geometry is what the catalog's geometry column holds for a recording: what it captured, and
+// the tracks it made of it.
 type geometry struct {
-	Source Source `json:"source"`
+	Source Source               `json:"source"`
+	Tracks []pipeline.TrackInfo `json:"tracks,omitempty"`
 }
 
 func toCatalog(iv []Interval) []catalog.Interval {

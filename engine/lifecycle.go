@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ type session struct {
 	endedAt   time.Time
 	masks     []Interval
 	segIDs    map[int]int64 // segment index → catalog id
+	segStarts map[int]time.Duration
 	segments  []SegmentInfo
 	hashing   sync.WaitGroup
 	stopOnce  sync.Once
@@ -45,7 +47,7 @@ type session struct {
 
 func newSession(e *Engine, id string, req StartRequest) *session {
 	s := &session{e: e, id: id, req: req, display: displayOf(req.Source.Display), done: make(chan struct{}),
-		segIDs: map[int]int64{}}
+		segIDs: map[int]int64{}, segStarts: map[int]time.Duration{}}
 	s.m = newMachine(s.notify)
 	return s
 }
@@ -143,7 +145,7 @@ func (s *session) open(ctx context.Context) error {
 		return err
 	}
 	started := sink.StartTime()
-	geo, _ := json.Marshal(geometry{Source: s.req.Source})
+	geo, _ := json.Marshal(geometry{Source: s.req.Source, Tracks: c.Tracks()})
 	_, err = e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
 		r.State = StateRecording.String()
 		r.StartedAt = started
@@ -190,6 +192,7 @@ func (s *session) segmentClosed(sg mux.Segment) {
 		}
 		s.mu.Lock()
 		id := s.segIDs[sg.Index]
+		s.segStarts[sg.Index] = sg.Start
 		for i := range s.segments {
 			if s.segments[i].Index == sg.Index {
 				s.segments[i].Bytes, s.segments[i].SHA256, s.segments[i].Closed = sg.Bytes, sum, true
@@ -275,7 +278,13 @@ func (s *session) complete() error {
 	s.endedAt = time.Now()
 	dur := s.sink.Duration()
 	masks, masked := s.closedMasks(dur)
+	spans := s.spans(dur)
 	s.mu.Unlock()
+	for id, sp := range spans {
+		if err := s.e.cat.SetSegmentSpan(ctx, id, sp[0], sp[1]); err != nil {
+			return fmt.Errorf("engine: catalog: %w", err)
+		}
+	}
 	_, err := s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
 		r.State = StateCompleted.String()
 		r.EndedAt = s.endedAt
@@ -290,7 +299,27 @@ func (s *session) complete() error {
 	if _, err := s.e.cat.EnqueueUploads(ctx, s.id, s.e.cfg.UploadTarget); err != nil {
 		return fmt.Errorf("engine: upload queue: %w", err)
 	}
+	s.e.wakeUploads()
 	return nil
+}
+
+// spans gives each segment's catalog id its start and duration in the recording, which lasted
+// total. s.mu is held.
+func (s *session) spans(total time.Duration) map[int64][2]time.Duration {
+	idx := make([]int, 0, len(s.segStarts))
+	for i := range s.segStarts {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	out := make(map[int64][2]time.Duration, len(idx))
+	for k, i := range idx {
+		end := total
+		if k+1 < len(idx) {
+			end = s.segStarts[idx[k+1]]
+		}
+		out[s.segIDs[i]] = [2]time.Duration{s.segStarts[i], max(0, end-s.segStarts[i])}
+	}
+	return out
 }
 
 // failAndFinish moves the session to failed, records why, and releases it.

@@ -50,6 +50,13 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 			if fi, err := os.Stat(sg.Path); err == nil && fi.ModTime().After(ended) {
 				ended = fi.ModTime()
 			}
+			// The recording never completed, so no span was recorded: it follows the others.
+			if res, err := mux.Inspect(sg.Path); err == nil {
+				if err := e.cat.SetSegmentSpan(ctx, sg.ID, duration, res.Duration); err != nil {
+					return err
+				}
+				duration += res.Duration
+			}
 			continue
 		}
 		res, err := mux.Repair(sg.Path)
@@ -69,6 +76,9 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 			return err
 		}
 		if err := e.cat.CloseSegment(ctx, sg.ID, res.Size, sum); err != nil {
+			return err
+		}
+		if err := e.cat.SetSegmentSpan(ctx, sg.ID, duration, res.Duration); err != nil {
 			return err
 		}
 		kept++

@@ -9,6 +9,8 @@ import (
 // the session id, the states or the field concerned to the message; classify them with
 // errors.Is, never with ==.
 var (
+	// ErrPermanent marks an upload failure that retrying cannot fix (e.g. 401, 403).
+	ErrPermanent = errors.New("permanent failure")
 	// ErrBadSelection: a monitor selection could not be parsed.
 	ErrBadSelection = errors.New("bad monitor selection")
 	// ErrBadLayout: the layout is neither canvas nor tracks.

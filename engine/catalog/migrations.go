@@ -88,6 +88,11 @@ CREATE INDEX upload_jobs_due ON upload_jobs (state, next_try_at, id);
 ALTER TABLE recordings ADD COLUMN masked_intervals TEXT NOT NULL DEFAULT '[]'
 	CHECK (json_valid(masked_intervals));
 `,
+	// 3: where each segment sits in its recording, for upload metadata.
+	`
+ALTER TABLE segments ADD COLUMN start_ms INTEGER NOT NULL DEFAULT 0 CHECK (start_ms >= 0);
+ALTER TABLE segments ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0 CHECK (duration_ms >= 0);
+`,
 }
 
 // SchemaVersion reports the schema version this build writes: the number of migrations it

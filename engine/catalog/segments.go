@@ -31,6 +31,10 @@ type Segment struct {
 	ClosedAt time.Time
 	// RemovedAt is when its file was removed from the spool; zero while on disk.
 	RemovedAt time.Time
+	// Start is where the segment starts in its recording, and Duration how long it lasts
+	// (stored in milliseconds; set by SetSegmentSpan).
+	Start    time.Duration
+	Duration time.Duration
 }
 
 // NewSegment is what AddSegment needs.
@@ -44,7 +48,7 @@ type NewSegment struct {
 }
 
 const segmentColumns = `id, recording_id, idx, path, bytes, sha256, closed, created_at,
-	closed_at, removed_at`
+	closed_at, removed_at, start_ms, duration_ms`
 
 // AddSegment records a new, open segment. It fails with ErrNotFound if the recording does
 // not exist and with ErrConflict if the path or the (recording, index) pair is taken.
@@ -73,6 +77,28 @@ INSERT INTO segments (recording_id, idx, path, created_at) VALUES (?, ?, ?, ?) R
 		return Segment{}, wrap(err, "add segment %d of recording %q", ns.Index, ns.RecordingID)
 	}
 	return seg, nil
+}
+
+// SetSegmentSpan records where a segment starts in its recording and how long it lasts.
+func (c *Catalog) SetSegmentSpan(ctx context.Context, id int64, start, duration time.Duration) error {
+	if start < 0 || duration < 0 {
+		return fmt.Errorf("catalog: segment %d span: negative start %s or duration %s: %w", id, start, duration, ErrInvalid)
+	}
+	err := c.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE segments SET start_ms = ?, duration_ms = ? WHERE id = ?`,
+			start.Milliseconds(), duration.Milliseconds(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap(err, "segment %d span", id)
+	}
+	return nil
 }
 
 // CloseSegment marks the segment complete with its final size and SHA-256 (64 hex digits).
@@ -185,12 +211,14 @@ func scanSegment(s scanner) (Segment, error) {
 		seg                 Segment
 		created             int64
 		closedAt, removedAt sql.NullInt64
+		startMS, durMS      int64
 	)
 	err := s.Scan(&seg.ID, &seg.RecordingID, &seg.Index, &seg.Path, &seg.Bytes, &seg.SHA256,
-		&seg.Closed, &created, &closedAt, &removedAt)
+		&seg.Closed, &created, &closedAt, &removedAt, &startMS, &durMS)
 	if err != nil {
 		return Segment{}, err
 	}
+	seg.Start, seg.Duration = time.Duration(startMS)*time.Millisecond, time.Duration(durMS)*time.Millisecond
 	seg.CreatedAt = fromMicros(sql.NullInt64{Int64: created, Valid: true})
 	seg.ClosedAt = fromMicros(closedAt)
 	seg.RemovedAt = fromMicros(removedAt)

@@ -337,13 +337,18 @@ func (c *Capture) closeTracks() {
 	}
 }
 
+// Tracks describes the capture's tracks (names, grabbed areas, encoded sizes).
+func (c *Capture) Tracks() []TrackInfo {
+	return c.trackInfos(func(int, *track) int64 { return 0 })
+}
+
 // trackInfos describes the capture's tracks with per-track frame counts given by count.
 func (c *Capture) trackInfos(count func(i int, t *track) int64) []TrackInfo {
 	out := make([]TrackInfo, len(c.tracks))
 	for i, t := range c.tracks {
 		g := t.info.Grab
 		out[i] = TrackInfo{Name: t.info.Name, Grab: fmt.Sprintf("%dx%d+%d+%d", g.Dx(), g.Dy(), g.Min.X, g.Min.Y),
-			Width: t.w, Height: t.h, Frames: count(i, t), Dropped: t.dropped.Load()}
+			Width: t.w, Height: t.h, Monitors: len(t.info.Monitors), Frames: count(i, t), Dropped: t.dropped.Load()}
 	}
 	return out
 }

@@ -34,6 +34,8 @@ type TrackInfo struct {
 	// Width and Height are the encoded size.
 	Width  int `json:"width"`
 	Height int `json:"height"`
+	// Monitors is how many monitors the track shows.
+	Monitors int `json:"monitors"`
 	// Frames is how many frames were written.
 	Frames int64 `json:"frames"`
 	// Dropped is how many frames the capture missed (gaps longer than 1.5 frame intervals).

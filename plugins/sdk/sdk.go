@@ -119,48 +119,20 @@ type Frontend interface {
 	Stop(ctx context.Context) error
 }
 
-// Credentials authenticate an upload.
-type Credentials struct {
-	Username string `json:"username"`
-	Password string `json:"-"`
-}
-
-// Resume is where an earlier attempt of an upload got to.
-type Resume struct {
-	// Location is the remote upload's URL; empty for a new upload.
-	Location string `json:"location,omitempty"`
-	// Offset is how many bytes the server confirmed.
-	Offset int64 `json:"offset"`
-}
-
-// UploadRequest hands an uploader one segment.
-type UploadRequest struct {
-	JobID        int64             `json:"job_id"`
-	RecordingID  string            `json:"recording_id"`
-	SegmentIndex int               `json:"segment_index"`
-	SegmentPath  string            `json:"segment_path"`
-	Size         int64             `json:"size"`
-	SHA256       string            `json:"sha256"`
-	Metadata     map[string]string `json:"metadata,omitempty"`
-	// Target names the upload target (from the engine's config).
-	Target string `json:"target"`
-	// Credentials, when set, replace the uploader's configured ones (an agent's own login).
-	Credentials *Credentials `json:"credentials,omitempty"`
-	Resume      Resume       `json:"resume"`
-}
-
-// Progress reports what the server has confirmed so far.
-type Progress struct {
-	Location string `json:"location"`
-	Offset   int64  `json:"offset"`
-	Size     int64  `json:"size"`
-}
-
-// UploadResult is a finished upload.
-type UploadResult struct {
-	Location string `json:"location"`
-	Bytes    int64  `json:"bytes"`
-}
+// The upload types are the engine's (package api), so that its upload scheduler can drive any
+// uploader without importing the plugin SDK.
+type (
+	// Credentials authenticate an upload.
+	Credentials = api.Credentials
+	// Resume is where an earlier attempt of an upload got to.
+	Resume = api.Resume
+	// UploadRequest hands an uploader one segment.
+	UploadRequest = api.UploadRequest
+	// Progress reports what the server has confirmed so far.
+	Progress = api.Progress
+	// UploadResult is a finished upload.
+	UploadResult = api.UploadResult
+)
 
 // Uploader ships segments somewhere. It holds no durable state: the host keeps the queue and
 // passes Resume back in.

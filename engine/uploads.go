@@ -1,0 +1,289 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/engine/catalog"
+	"github.com/screenrec/recorder/engine/encode"
+)
+
+// Upload scheduling defaults (../shared/specs/rws-protocol.md: 1 s doubling to 5 min).
+const (
+	DefaultUploadConcurrency = 2
+	DefaultUploadBaseDelay   = time.Second
+	DefaultUploadMaxDelay    = 5 * time.Minute
+	// uploadPoll is how often due jobs are looked for when nothing wakes the scheduler.
+	uploadPoll = time.Second
+	// progressEvery bounds how often upload progress is written to the catalog.
+	progressEvery = 500 * time.Millisecond
+)
+
+// UploadConfig tunes RunUploads. Zero fields take the defaults above.
+type UploadConfig struct {
+	// Concurrency is how many uploads run at once.
+	Concurrency int
+	// BaseDelay is the first retry's delay; each further one doubles, up to MaxDelay, with
+	// ±20% jitter so that many recorders do not retry in step.
+	BaseDelay, MaxDelay time.Duration
+	// Keep keeps local files after the server confirmed them; by default they are deleted.
+	Keep bool
+}
+
+// UploadAuth is an agent's own credentials (and RWS servers) for the uploads of their
+// recordings, as a front end learnt them at login. The engine keeps them in memory only.
+type UploadAuth struct {
+	Credentials api.Credentials
+	Server      string
+	PeerServer  string
+}
+
+// SetUploadAuth makes the owner's uploads use auth (nil: the uploader's own account again).
+// It is never written anywhere.
+func (e *Engine) SetUploadAuth(owner string, auth *UploadAuth) {
+	e.authMu.Lock()
+	defer e.authMu.Unlock()
+	if auth == nil {
+		delete(e.auth, owner)
+		return
+	}
+	a := *auth
+	e.auth[owner] = &a
+}
+
+func (e *Engine) uploadAuth(owner string) *UploadAuth {
+	e.authMu.Lock()
+	defer e.authMu.Unlock()
+	return e.auth[owner]
+}
+
+// wakeUploads tells RunUploads that jobs were queued.
+func (e *Engine) wakeUploads() {
+	select {
+	case e.uploadWake <- struct{}{}:
+	default:
+	}
+}
+
+// RunUploads hands the catalog's due upload jobs to up, with bounded concurrency and back-off,
+// recording each job's remote location and confirmed offset as they advance, until ctx ends.
+// Jobs left running by a crash were put back in the queue by New, and resume where the
+// server says they got to.
+func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConfig) error {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultUploadConcurrency
+	}
+	if cfg.BaseDelay <= 0 {
+		cfg.BaseDelay = DefaultUploadBaseDelay
+	}
+	if cfg.MaxDelay <= 0 {
+		cfg.MaxDelay = DefaultUploadMaxDelay
+	}
+	running := make(chan struct{}, cfg.Concurrency)
+	finished := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		if free := cfg.Concurrency - len(running); free > 0 {
+			jobs, err := e.cat.DueUploads(ctx, time.Now(), free)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("upload queue", "err", err)
+			}
+			for _, j := range jobs {
+				claimed, err := e.cat.UpdateUpload(ctx, j.ID, func(u *catalog.UploadJob) error {
+					u.State = catalog.UploadRunning
+					u.Attempts++
+					return nil
+				})
+				if err != nil {
+					continue
+				}
+				running <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					e.upload(ctx, up, claimed, cfg)
+					<-running
+					finished <- struct{}{}
+				}()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.uploadWake:
+		case <-finished:
+		case <-time.After(uploadPoll):
+		}
+	}
+}
+
+// upload runs one job to its outcome: uploaded, failed for good, or queued again for later.
+func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.UploadJob, cfg UploadConfig) {
+	// Catalog writes must land even when ctx ends mid-upload (shutdown): the job goes back
+	// to the queue with what the server confirmed so far.
+	wctx := context.WithoutCancel(ctx)
+	req, err := e.uploadRequest(ctx, job)
+	if err != nil {
+		e.finishJob(wctx, job, err, cfg)
+		return
+	}
+	var mu sync.Mutex
+	last := time.Time{}
+	lastLoc := job.RemoteLocation
+	progress := func(p api.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.Location == lastLoc && time.Since(last) < progressEvery {
+			return
+		}
+		last, lastLoc = time.Now(), p.Location
+		_, _ = e.cat.UpdateUpload(wctx, job.ID, func(u *catalog.UploadJob) error {
+			u.RemoteLocation, u.RemoteOffset = p.Location, p.Offset
+			return nil
+		})
+	}
+	res, err := up.Upload(ctx, req, progress)
+	if err == nil {
+		_, err = e.cat.UpdateUpload(wctx, job.ID, func(u *catalog.UploadJob) error {
+			u.State, u.RemoteLocation, u.RemoteOffset, u.LastError = catalog.UploadUploaded, res.Location, res.Bytes, ""
+			return nil
+		})
+		if err == nil && !cfg.Keep {
+			e.removeUploaded(wctx, job)
+		}
+		e.log.Info("segment uploaded", "recording", req.RecordingID, "segment", req.SegmentIndex, "location", res.Location)
+		return
+	}
+	e.finishJob(wctx, job, err, cfg)
+}
+
+// finishJob records a failed attempt: failed for good, or queued for a retry after back-off.
+func (e *Engine) finishJob(ctx context.Context, job catalog.UploadJob, cause error, cfg UploadConfig) {
+	permanent := errors.Is(cause, api.ErrPermanent)
+	delay := backoff(job.Attempts+1, cfg.BaseDelay, cfg.MaxDelay)
+	if errors.Is(cause, context.Canceled) {
+		delay = 0 // a shutdown, not the server's fault
+	}
+	_, err := e.cat.UpdateUpload(ctx, job.ID, func(u *catalog.UploadJob) error {
+		u.LastError = cause.Error()
+		if permanent {
+			u.State = catalog.UploadFailed
+			return nil
+		}
+		u.State, u.NextTryAt = catalog.UploadQueued, time.Now().Add(delay)
+		return nil
+	})
+	if err != nil {
+		e.log.Error("upload queue", "job", job.ID, "err", err)
+	}
+	if permanent {
+		e.log.Error("upload failed for good", "job", job.ID, "segment", job.Segment.Path, "err", cause)
+	} else if !errors.Is(cause, context.Canceled) {
+		e.log.Warn("upload failed; will retry", "job", job.ID, "in", delay, "err", cause)
+	}
+}
+
+// backoff is the delay before retry number attempt (1 for the first retry).
+func backoff(attempt int, base, maxDelay time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < maxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// removeUploaded deletes a confirmed segment's local file.
+func (e *Engine) removeUploaded(ctx context.Context, job catalog.UploadJob) {
+	others, err := e.cat.UploadJobs(ctx, catalog.UploadFilter{RecordingID: job.Segment.RecordingID})
+	if err != nil {
+		return
+	}
+	for _, o := range others {
+		if o.Segment.ID == job.Segment.ID && o.State != catalog.UploadUploaded {
+			return // another target still needs it
+		}
+	}
+	if err := os.Remove(job.Segment.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.log.Warn("remove uploaded segment", "path", job.Segment.Path, "err", err)
+		return
+	}
+	_ = e.cat.MarkSegmentRemoved(ctx, job.Segment.ID)
+	_ = os.Remove(filepath.Dir(job.Segment.Path)) // the recording's folder, once empty
+}
+
+// uploadRequest describes a job's segment with the metadata the RWS protocol asks for.
+func (e *Engine) uploadRequest(ctx context.Context, job catalog.UploadJob) (api.UploadRequest, error) {
+	seg := job.Segment
+	rec, err := e.cat.GetRecording(ctx, seg.RecordingID)
+	if err != nil {
+		return api.UploadRequest{}, fmt.Errorf("engine: upload: %w", err)
+	}
+	segs, err := e.cat.Segments(ctx, seg.RecordingID)
+	if err != nil {
+		return api.UploadRequest{}, fmt.Errorf("engine: upload: %w", err)
+	}
+	final := true
+	for _, o := range segs {
+		if o.Index > seg.Index && o.RemovedAt.IsZero() && o.Closed {
+			final = false
+		}
+	}
+	var g geometry
+	_ = json.Unmarshal(rec.Geometry, &g)
+	monitors, width, height := 0, 0, 0
+	for i, t := range g.Tracks {
+		monitors += t.Monitors
+		if i == 0 {
+			width, height = t.Width, t.Height
+		}
+	}
+	codec := ""
+	if c, err := encode.Lookup(rec.Encoder); err == nil {
+		codec = c.Codec
+	}
+	start := rec.StartedAt.Add(seg.Start)
+	meta := map[string]string{
+		"filename":      filepath.Base(seg.Path),
+		"filetype":      "video/mp4",
+		"recordingId":   rec.ID,
+		"segment":       strconv.Itoa(max(0, seg.Index-1)), // the protocol counts from 0
+		"final":         strconv.FormatBool(final),
+		"agent":         rec.Owner,
+		"userId":        rec.Owner,
+		"contactId":     strconv.FormatInt(rec.ContactID, 10),
+		"interactionId": rec.InteractionID,
+		"place":         rec.Labels["place"],
+		"startTime":     start.UTC().Format(time.RFC3339),
+		"stopTime":      start.Add(seg.Duration).UTC().Format(time.RFC3339),
+		"durationMs":    strconv.FormatInt(seg.Duration.Milliseconds(), 10),
+		"monitors":      strconv.Itoa(monitors),
+		"width":         strconv.Itoa(width),
+		"height":        strconv.Itoa(height),
+		"codec":         codec,
+		"encoder":       rec.Encoder,
+		"sha256":        seg.SHA256,
+		"masked":        strconv.FormatInt(rec.Masked.Milliseconds(), 10),
+	}
+	req := api.UploadRequest{JobID: job.ID, RecordingID: rec.ID, SegmentIndex: max(0, seg.Index-1), SegmentPath: seg.Path,
+		Size: seg.Bytes, SHA256: seg.SHA256, Metadata: meta, Target: job.Target,
+		Resume: api.Resume{Location: job.RemoteLocation, Offset: job.RemoteOffset}}
+	if a := e.uploadAuth(rec.Owner); a != nil {
+		c := a.Credentials
+		req.Credentials = &c
+		if a.Server != "" {
+			meta["server"], meta["peer_server"] = a.Server, a.PeerServer
+		}
+	}
+	return req, nil
+}
