@@ -128,6 +128,31 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 			fmt.Fprintf(out, "front end %s: %s listening on %s\n", name, ep.Name, ep.URL)
 		}
 	}
+	// Uploads: the queue in the catalog goes to the first configured uploader.
+	upCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))
+	uploadsDone := make(chan struct{})
+	if len(specsOf(specs, sdk.KindUploader)) > 0 {
+		up, err := h.Uploader(specsOf(specs, sdk.KindUploader)[0].Name)
+		if err != nil {
+			stopUploads()
+			return errors.Join(err, shutdown())
+		}
+		go func() {
+			defer close(uploadsDone)
+			_ = eng.RunUploads(upCtx, up, engine.UploadConfig{Concurrency: cfg.Upload.Concurrency,
+				BaseDelay: cfg.Upload.RetryBaseDelay.Std(), MaxDelay: cfg.Upload.RetryMaxDelay.Std(), Keep: cfg.Upload.KeepUploaded})
+		}()
+	} else {
+		close(uploadsDone)
+	}
+	stopAll := shutdown
+	shutdown = func() error {
+		// Uploads in flight stop and go back to the queue (resumed next time) before the
+		// plugins that carry them end.
+		stopUploads()
+		<-uploadsDone
+		return stopAll()
+	}
 	go func() {
 		for ev := range h.Events() {
 			slog.Info("plugin event", "plugin", ev.Plugin, "type", ev.Type, "pid", ev.Pid, "down", ev.Down, "err", ev.Err)
@@ -140,4 +165,15 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 	}
 	fmt.Fprintln(out, "recorder: stopped")
 	return nil
+}
+
+// specsOf keeps the specs of one kind.
+func specsOf(specs []host.Spec, kind sdk.Kind) []host.Spec {
+	var out []host.Spec
+	for _, s := range specs {
+		if s.Kind == kind {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -167,6 +167,9 @@ type Upload struct {
 	// Target names the upload target completed recordings are queued for (default
 	// "default").
 	Target string `yaml:"target"`
+	// KeepUploaded keeps a segment's local file after the server confirmed it; by default it
+	// is deleted then (never before).
+	KeepUploaded bool `yaml:"keep_uploaded"`
 }
 
 // Default returns a configuration with every default and no adapters. It validates.
