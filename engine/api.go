@@ -29,6 +29,8 @@ type (
 	MaskTarget = api.MaskTarget
 	// ListFilter selects sessions for List.
 	ListFilter = api.ListFilter
+	// UploadAuth is an agent's own credentials for the uploads of their recordings.
+	UploadAuth = api.UploadAuth
 	// AlreadyRecordingError carries the session an owner already has from a front end.
 	AlreadyRecordingError = api.AlreadyRecordingError
 )

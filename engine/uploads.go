@@ -39,14 +39,6 @@ type UploadConfig struct {
 	Keep bool
 }
 
-// UploadAuth is an agent's own credentials (and RWS servers) for the uploads of their
-// recordings, as a front end learnt them at login. The engine keeps them in memory only.
-type UploadAuth struct {
-	Credentials api.Credentials
-	Server      string
-	PeerServer  string
-}
-
 // SetUploadAuth makes the owner's uploads use auth (nil: the uploader's own account again).
 // It is never written anywhere.
 func (e *Engine) SetUploadAuth(owner string, auth *UploadAuth) {

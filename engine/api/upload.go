@@ -50,3 +50,11 @@ type UploadResult struct {
 type Uploader interface {
 	Upload(ctx context.Context, req UploadRequest, progress func(Progress)) (UploadResult, error)
 }
+
+// UploadAuth is an agent's own credentials (and RWS servers) for the uploads of their
+// recordings, as a front end learnt them at login. The engine keeps them in memory only.
+type UploadAuth struct {
+	Credentials Credentials
+	Server      string
+	PeerServer  string
+}

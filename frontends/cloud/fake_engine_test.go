@@ -322,3 +322,5 @@ func (e *fakeEngine) close() {
 		}
 	}
 }
+
+func (f *fakeEngine) SetUploadAuth(context.Context, string, *api.UploadAuth) error { return nil }

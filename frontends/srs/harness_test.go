@@ -38,6 +38,8 @@ import (
 // fakeEngine simulates the engine's sessions: one running session per owner and front end,
 // Stop completes a session, and every call is recorded.
 type fakeEngine struct {
+	// auth is what SetUploadAuth lent, by owner.
+	auth     map[string]api.UploadAuth
 	mu       sync.Mutex
 	seq      int
 	sessions map[string]*api.Session
@@ -586,4 +588,25 @@ func TestMain(m *testing.M) {
 		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}
 	os.Exit(m.Run())
+}
+
+func (f *fakeEngine) SetUploadAuth(_ context.Context, owner string, auth *api.UploadAuth) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.auth == nil {
+		f.auth = map[string]api.UploadAuth{}
+	}
+	if auth == nil {
+		delete(f.auth, owner)
+	} else {
+		f.auth[owner] = *auth
+	}
+	return nil
+}
+
+func (f *fakeEngine) lent(owner string) (api.UploadAuth, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.auth[owner]
+	return a, ok
 }

@@ -553,6 +553,13 @@ func (s *server) loggedIn(c echo.Context, st *settings, sl *slot, sess *session)
 		h.Set(HeaderCSRFHeader, HeaderCSRFToken)
 	}
 	s.arm(sl, sess, st)
+	// The agent's recordings upload with the agent's own credentials and RWS (a DR switch
+	// moves uploads too); the engine keeps them in memory only.
+	auth := &api.UploadAuth{Credentials: api.Credentials{Username: sess.agent, Password: sess.password},
+		Server: sess.server, PeerServer: sess.peerServer}
+	if err := s.eng.SetUploadAuth(r.Context(), sess.agent, auth); err != nil {
+		s.log.Warn("srs: lending the agent's credentials to uploads failed", "agent", sess.agent, "err", err)
+	}
 	http.SetCookie(c.Response(), sessionCookie(r, sess.id))
 	return writeJSON(c, http.StatusOK, s.body(sess))
 }

@@ -309,3 +309,13 @@ func TestEngineErrors(t *testing.T) {
 		e.logout("alice", nil).want(t, http.StatusOK)
 	})
 }
+
+// A login lends the agent's credentials and RWS servers to the uploads of their recordings.
+func TestLoginLendsCredentialsToUploads(t *testing.T) {
+	e := newEnv(t, nil)
+	e.login("alice", nil).want(t, http.StatusOK)
+	got, ok := e.eng.lent("alice")
+	if !ok || got.Credentials.Username != "alice" || got.Credentials.Password == "" || got.Server != rws1 || got.PeerServer != rws2 {
+		t.Errorf("lent %+v (%v)", got, ok)
+	}
+}

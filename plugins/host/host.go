@@ -554,6 +554,11 @@ func (a engineAPI) Events(ctx context.Context) (<-chan engine.Event, error) {
 	return a.Engine.Events(ctx), nil
 }
 
+func (a engineAPI) SetUploadAuth(_ context.Context, owner string, auth *engine.UploadAuth) error {
+	a.Engine.SetUploadAuth(owner, auth)
+	return nil
+}
+
 // inlineSecret finds a value given inline at a secret field's path ("password",
 // "signing_keys[].key", "tls.key"), returning where, or "" when every value there is a
 // reference (or absent).

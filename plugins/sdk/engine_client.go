@@ -63,6 +63,18 @@ func (c *engineClient) Get(ctx context.Context, id string) (api.Session, error) 
 	return sessionFromProto(resp.GetSession())
 }
 
+func (c *engineClient) SetUploadAuth(ctx context.Context, owner string, auth *api.UploadAuth) error {
+	req := &pb.EngineSetUploadAuthRequest{Owner: owner, Clear: auth == nil}
+	if auth != nil {
+		req.Username, req.Password = auth.Credentials.Username, auth.Credentials.Password
+		req.Server, req.PeerServer = auth.Server, auth.PeerServer
+	}
+	if _, err := c.client.SetUploadAuth(ctx, req); err != nil {
+		return engineErr(ctx, err)
+	}
+	return nil
+}
+
 func (c *engineClient) List(ctx context.Context, f api.ListFilter) ([]api.Session, error) {
 	resp, err := c.client.List(ctx, listFilterToProto(f))
 	if err != nil {

@@ -61,6 +61,18 @@ func (s *engineServer) Get(ctx context.Context, req *pb.EngineGetRequest) (*pb.E
 	return &pb.EngineGetResponse{Session: sessionToProto(sess)}, nil
 }
 
+func (s *engineServer) SetUploadAuth(ctx context.Context, req *pb.EngineSetUploadAuthRequest) (*pb.EngineSetUploadAuthResponse, error) {
+	var auth *api.UploadAuth
+	if !req.GetClear() {
+		auth = &api.UploadAuth{Credentials: api.Credentials{Username: req.GetUsername(), Password: req.GetPassword()},
+			Server: req.GetServer(), PeerServer: req.GetPeerServer()}
+	}
+	if err := s.impl.SetUploadAuth(ctx, req.GetOwner(), auth); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.EngineSetUploadAuthResponse{}, nil
+}
+
 func (s *engineServer) List(ctx context.Context, req *pb.EngineListRequest) (*pb.EngineListResponse, error) {
 	f, err := listFilterFromProto(req)
 	if err != nil {

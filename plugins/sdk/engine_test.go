@@ -358,3 +358,27 @@ func TestFrontend_StopEndsEngine(t *testing.T) {
 		t.Errorf("second Stop = %v, want nil", err)
 	}
 }
+
+// An agent's credentials lent by a front-end plugin reach the host's engine intact; nil clears.
+func TestEngine_SetUploadAuth(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]*api.UploadAuth{}
+	eng, _ := servedFrontend(t, &MockEngine{SetUploadAuthFn: func(_ context.Context, owner string, auth *api.UploadAuth) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got[owner] = auth
+		return nil
+	}})
+	want := &api.UploadAuth{Credentials: api.Credentials{Username: "jdoe", Password: "pw"}, Server: "https://a", PeerServer: "https://b"}
+	if err := eng.SetUploadAuth(testCtx(t), "jdoe", want); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.SetUploadAuth(testCtx(t), "asmith", nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(got["jdoe"], want) || got["asmith"] != nil || len(got) != 2 {
+		t.Errorf("host saw %+v", got)
+	}
+}

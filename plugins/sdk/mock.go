@@ -113,6 +113,8 @@ type MockEngine struct {
 	GetFn    func(ctx context.Context, id string) (api.Session, error)
 	ListFn   func(ctx context.Context, f api.ListFilter) ([]api.Session, error)
 	EventsFn func(ctx context.Context) (<-chan api.Event, error)
+	// SetUploadAuthFn answers SetUploadAuth; nil returns nil.
+	SetUploadAuthFn func(ctx context.Context, owner string, auth *api.UploadAuth) error
 }
 
 // Start calls StartFn.
@@ -167,4 +169,12 @@ func (m *MockEngine) Events(ctx context.Context) (<-chan api.Event, error) {
 		return ch, nil
 	}
 	return m.EventsFn(ctx)
+}
+
+// SetUploadAuth calls SetUploadAuthFn; with none, it returns nil.
+func (m *MockEngine) SetUploadAuth(ctx context.Context, owner string, auth *api.UploadAuth) error {
+	if m.SetUploadAuthFn == nil {
+		return nil
+	}
+	return m.SetUploadAuthFn(ctx, owner, auth)
 }

@@ -98,6 +98,9 @@ type Engine interface {
 	List(ctx context.Context, f api.ListFilter) ([]api.Session, error)
 	// Events streams engine events until ctx ends; the channel is closed then.
 	Events(ctx context.Context) (<-chan api.Event, error)
+	// SetUploadAuth lends an agent's own credentials (and RWS servers) to the uploads of
+	// their recordings (nil: back to the uploader's own account). Memory only.
+	SetUploadAuth(ctx context.Context, owner string, auth *api.UploadAuth) error
 }
 
 // Endpoint is an address a front end listens on.

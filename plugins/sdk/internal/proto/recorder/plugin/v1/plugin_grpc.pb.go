@@ -493,12 +493,13 @@ var Uploader_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Engine_Start_FullMethodName  = "/recorder.plugin.v1.Engine/Start"
-	Engine_Stop_FullMethodName   = "/recorder.plugin.v1.Engine/Stop"
-	Engine_Mask_FullMethodName   = "/recorder.plugin.v1.Engine/Mask"
-	Engine_Get_FullMethodName    = "/recorder.plugin.v1.Engine/Get"
-	Engine_List_FullMethodName   = "/recorder.plugin.v1.Engine/List"
-	Engine_Events_FullMethodName = "/recorder.plugin.v1.Engine/Events"
+	Engine_Start_FullMethodName         = "/recorder.plugin.v1.Engine/Start"
+	Engine_Stop_FullMethodName          = "/recorder.plugin.v1.Engine/Stop"
+	Engine_Mask_FullMethodName          = "/recorder.plugin.v1.Engine/Mask"
+	Engine_Get_FullMethodName           = "/recorder.plugin.v1.Engine/Get"
+	Engine_List_FullMethodName          = "/recorder.plugin.v1.Engine/List"
+	Engine_SetUploadAuth_FullMethodName = "/recorder.plugin.v1.Engine/SetUploadAuth"
+	Engine_Events_FullMethodName        = "/recorder.plugin.v1.Engine/Events"
 )
 
 // EngineClient is the client API for Engine service.
@@ -518,6 +519,9 @@ type EngineClient interface {
 	Get(ctx context.Context, in *EngineGetRequest, opts ...grpc.CallOption) (*EngineGetResponse, error)
 	// List returns the sessions a filter selects.
 	List(ctx context.Context, in *EngineListRequest, opts ...grpc.CallOption) (*EngineListResponse, error)
+	// SetUploadAuth lends an agent's own credentials (and RWS servers) to the uploads of their
+	// recordings; clear removes them. The engine keeps them in memory only.
+	SetUploadAuth(ctx context.Context, in *EngineSetUploadAuthRequest, opts ...grpc.CallOption) (*EngineSetUploadAuthResponse, error)
 	// Events streams engine events, in order, until the caller cancels. The host sends the
 	// response headers once it has subscribed, so events published after the client saw the
 	// headers are delivered; a refused subscription ends the stream with an error status
@@ -583,6 +587,16 @@ func (c *engineClient) List(ctx context.Context, in *EngineListRequest, opts ...
 	return out, nil
 }
 
+func (c *engineClient) SetUploadAuth(ctx context.Context, in *EngineSetUploadAuthRequest, opts ...grpc.CallOption) (*EngineSetUploadAuthResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EngineSetUploadAuthResponse)
+	err := c.cc.Invoke(ctx, Engine_SetUploadAuth_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *engineClient) Events(ctx context.Context, in *EngineEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Engine_ServiceDesc.Streams[0], Engine_Events_FullMethodName, cOpts...)
@@ -619,6 +633,9 @@ type EngineServer interface {
 	Get(context.Context, *EngineGetRequest) (*EngineGetResponse, error)
 	// List returns the sessions a filter selects.
 	List(context.Context, *EngineListRequest) (*EngineListResponse, error)
+	// SetUploadAuth lends an agent's own credentials (and RWS servers) to the uploads of their
+	// recordings; clear removes them. The engine keeps them in memory only.
+	SetUploadAuth(context.Context, *EngineSetUploadAuthRequest) (*EngineSetUploadAuthResponse, error)
 	// Events streams engine events, in order, until the caller cancels. The host sends the
 	// response headers once it has subscribed, so events published after the client saw the
 	// headers are delivered; a refused subscription ends the stream with an error status
@@ -648,6 +665,9 @@ func (UnimplementedEngineServer) Get(context.Context, *EngineGetRequest) (*Engin
 }
 func (UnimplementedEngineServer) List(context.Context, *EngineListRequest) (*EngineListResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method List not implemented")
+}
+func (UnimplementedEngineServer) SetUploadAuth(context.Context, *EngineSetUploadAuthRequest) (*EngineSetUploadAuthResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetUploadAuth not implemented")
 }
 func (UnimplementedEngineServer) Events(*EngineEventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Errorf(codes.Unimplemented, "method Events not implemented")
@@ -763,6 +783,24 @@ func _Engine_List_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Engine_SetUploadAuth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EngineSetUploadAuthRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EngineServer).SetUploadAuth(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Engine_SetUploadAuth_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EngineServer).SetUploadAuth(ctx, req.(*EngineSetUploadAuthRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Engine_Events_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(EngineEventsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -800,6 +838,10 @@ var Engine_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "List",
 			Handler:    _Engine_List_Handler,
+		},
+		{
+			MethodName: "SetUploadAuth",
+			Handler:    _Engine_SetUploadAuth_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
