@@ -17,6 +17,7 @@ import (
 	"github.com/screenrec/recorder/frontends/srs"
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/uploaders/noop"
+	"github.com/screenrec/recorder/uploaders/rws"
 )
 
 // Registration is a built-in adapter.
@@ -34,6 +35,7 @@ var builtins = []Registration{
 	{Name: srs.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return srs.New() }},
 	{Name: cloud.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return cloud.New() }},
 	{Name: probe.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return probe.New() }, Test: true},
+	{Name: rws.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return rws.New() }},
 	{Name: noop.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return noop.New() }, Test: true},
 }
 
