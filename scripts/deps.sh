@@ -10,7 +10,7 @@ packages=(
   libswresample-dev libavutil-dev
   ffmpeg
   xvfb xauth x11-utils x11-xserver-utils xdotool
-  chromium
+  chromium curl
 )
 
 if [ $# -gt 0 ]; then
