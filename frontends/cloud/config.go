@@ -1,7 +1,6 @@
 package cloud
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/screenrec/recorder/pkg/listenaddr"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 )
 
 // Defaults and bounds of the config section.
@@ -185,123 +185,7 @@ type settings struct {
 
 // decoder turns a raw config section into a Config, collecting diagnostics that name the key.
 type decoder struct {
-	diags []sdk.Diagnostic
-}
-
-func (d *decoder) errorf(field, summary, format string, args ...any) {
-	d.diags = append(d.diags, sdk.Diagnostic{Severity: sdk.SeverityError, Field: field,
-		Summary: summary, Detail: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) warnf(field, summary, format string, args ...any) {
-	d.diags = append(d.diags, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: field,
-		Summary: summary, Detail: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) failed() bool {
-	return slices.ContainsFunc(d.diags, func(g sdk.Diagnostic) bool { return g.Severity == sdk.SeverityError })
-}
-
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
-// object decodes raw as a JSON object, reporting keys that are not in known.
-func (d *decoder) object(field string, raw json.RawMessage, known []string) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		what := "the config section"
-		if field != "" {
-			what = field
-		}
-		d.errorf(field, "not an object", "%s must be a JSON object, got %s", what, kindOf(raw))
-		return nil, false
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !slices.Contains(known, k) {
-			d.errorf(join(field, k), "unknown key", "%q is not a key here; known keys: %s", k, strings.Join(known, ", "))
-		}
-	}
-	return m, true
-}
-
-func join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
-}
-
-func (d *decoder) str(field string, raw json.RawMessage, dst *string) bool {
-	if isNull(raw) {
-		return true
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		d.errorf(field, "not a string", "want a string, got %s", kindOf(raw))
-		return false
-	}
-	return true
-}
-
-func (d *decoder) duration(field string, raw json.RawMessage, dst *time.Duration, lo, hi time.Duration) {
-	if isNull(raw) {
-		return
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		d.errorf(field, "not a duration", `want a duration string such as "2s", got %s`, kindOf(raw))
-		return
-	}
-	v, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil {
-		d.errorf(field, "not a duration", `want a duration such as "2s" or "500ms": %v`, err)
-		return
-	}
-	if v < lo || v > hi {
-		d.errorf(field, "duration out of range", "%s is outside %s to %s", v, lo, hi)
-		return
-	}
-	*dst = v
-}
-
-// list decodes raw as a JSON array; a missing or null list is empty. ok is false when raw is
-// not a list (and that is reported).
-func (d *decoder) list(field string, raw json.RawMessage, what string) (items []json.RawMessage, ok bool) {
-	if isNull(raw) {
-		return nil, true
-	}
-	if json.Unmarshal(raw, &items) != nil {
-		d.errorf(field, "not a list", "want a list of %s, got %s", what, kindOf(raw))
-		return nil, false
-	}
-	return items, true
-}
-
-// kindOf names the JSON type of raw for messages.
-func kindOf(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
+	sdkconfig.Decoder
 }
 
 var (
@@ -322,10 +206,10 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 	cfg := DefaultConfig()
 	st := &settings{users: map[string]string{}, keys: map[string]accessKey{}, signing: map[string][]byte{}}
 	var m map[string]json.RawMessage
-	if !isNull(raw) {
+	if !sdkconfig.IsNull(raw) {
 		var ok bool
-		if m, ok = d.object("", raw, configKeys); !ok {
-			return nil, d.diags
+		if m, ok = d.Object("", raw, configKeys); !ok {
+			return nil, d.Diags
 		}
 	}
 
@@ -333,57 +217,57 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 	d.users(m["users"], &cfg, st)
 	d.accessKeys(m["access_keys"], &cfg, st)
 	d.signingKeys(m, &cfg, st)
-	d.duration("token_ttl", m["token_ttl"], &cfg.TokenTTL, MinTokenTTL, MaxTokenTTL)
+	d.Duration("token_ttl", m["token_ttl"], &cfg.TokenTTL, MinTokenTTL, MaxTokenTTL)
 	switch {
 	case cfg.TokenTTL%time.Second != 0:
-		d.errorf("token_ttl", "not whole seconds", "%s: expires_in is a number of seconds; write e.g. \"3600s\"", cfg.TokenTTL)
+		d.Errorf("token_ttl", "not whole seconds", "%s: expires_in is a number of seconds; write e.g. \"3600s\"", cfg.TokenTTL)
 	case cfg.TokenTTL > WarnTokenTTL:
-		d.warnf("token_ttl", "long-lived tokens", "%s: a leaked token stays usable that long; an hour is usual", cfg.TokenTTL)
+		d.Warnf("token_ttl", "long-lived tokens", "%s: a leaked token stays usable that long; an hour is usual", cfg.TokenTTL)
 	}
-	d.duration("confirm_window", m["confirm_window"], &cfg.ConfirmWindow, 0, MaxConfirmWindow)
-	d.duration("engine_timeout", m["engine_timeout"], &cfg.EngineTimeout, MinEngineTimeout, MaxEngineTimeout)
+	d.Duration("confirm_window", m["confirm_window"], &cfg.ConfirmWindow, 0, MaxConfirmWindow)
+	d.Duration("engine_timeout", m["engine_timeout"], &cfg.EngineTimeout, MinEngineTimeout, MaxEngineTimeout)
 
-	if d.failed() {
-		return nil, d.diags
+	if d.Failed() {
+		return nil, d.Diags
 	}
 	st.cfg = cfg
-	return st, d.diags
+	return st, d.Diags
 }
 
 func (d *decoder) listeners(m map[string]json.RawMessage, cfg *Config, st *settings) {
-	d.str("listen", m["listen"], &cfg.Listen)
+	d.Str("listen", m["listen"], &cfg.Listen)
 	if err := listenaddr.Validate(cfg.Listen); err != nil {
-		d.errorf("listen", "bad listen address", "%v", err)
+		d.Errorf("listen", "bad listen address", "%v", err)
 	}
-	d.str("https_listen", m["https_listen"], &cfg.HTTPSListen)
-	d.str("cert_file", m["cert_file"], &cfg.CertFile)
-	d.str("key_file", m["key_file"], &cfg.KeyFile)
+	d.Str("https_listen", m["https_listen"], &cfg.HTTPSListen)
+	d.Str("cert_file", m["cert_file"], &cfg.CertFile)
+	d.Str("key_file", m["key_file"], &cfg.KeyFile)
 	switch {
 	case cfg.CertFile != "" && cfg.KeyFile == "":
-		d.errorf("key_file", "missing key_file", "cert_file is set: set key_file too (both or neither)")
+		d.Errorf("key_file", "missing key_file", "cert_file is set: set key_file too (both or neither)")
 	case cfg.CertFile == "" && cfg.KeyFile != "":
-		d.errorf("cert_file", "missing cert_file", "key_file is set: set cert_file too (both or neither)")
+		d.Errorf("cert_file", "missing cert_file", "key_file is set: set cert_file too (both or neither)")
 	case cfg.CertFile != "" && cfg.HTTPSListen == "":
-		d.errorf("https_listen", "missing https_listen", "cert_file and key_file are set: set https_listen (host:port) to serve HTTPS with them")
+		d.Errorf("https_listen", "missing https_listen", "cert_file and key_file are set: set https_listen (host:port) to serve HTTPS with them")
 	case cfg.CertFile != "":
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			d.errorf("cert_file", "cannot load the certificate", "%v", err)
+			d.Errorf("cert_file", "cannot load the certificate", "%v", err)
 		} else {
 			st.cert = &cert
 		}
 	case cfg.HTTPSListen != "":
-		d.errorf("https_listen", "HTTPS needs a certificate", "https_listen is set: set cert_file and key_file too")
+		d.Errorf("https_listen", "HTTPS needs a certificate", "https_listen is set: set cert_file and key_file too")
 	}
 	if cfg.HTTPSListen != "" {
 		if err := listenaddr.Validate(cfg.HTTPSListen); err != nil {
-			d.errorf("https_listen", "bad listen address", "%v", err)
+			d.Errorf("https_listen", "bad listen address", "%v", err)
 		} else if cfg.HTTPSListen == cfg.Listen && !strings.HasSuffix(cfg.Listen, ":0") {
-			d.errorf("https_listen", "same address as listen", "HTTP and HTTPS cannot both listen on %s", cfg.Listen)
+			d.Errorf("https_listen", "same address as listen", "HTTP and HTTPS cannot both listen on %s", cfg.Listen)
 		}
 	}
-	if cfg.HTTPSListen == "" && !d.failed() && !loopback(cfg.Listen) {
-		d.warnf("listen", "plain HTTP beyond loopback", "%s is reachable from the network over plain HTTP: access-key secrets and bearer tokens cross it in clear; serve https_listen instead", cfg.Listen)
+	if cfg.HTTPSListen == "" && !d.Failed() && !loopback(cfg.Listen) {
+		d.Warnf("listen", "plain HTTP beyond loopback", "%s is reachable from the network over plain HTTP: access-key secrets and bearer tokens cross it in clear; serve https_listen instead", cfg.Listen)
 	}
 }
 
@@ -395,39 +279,39 @@ func loopback(addr string) bool {
 }
 
 func (d *decoder) users(raw json.RawMessage, cfg *Config, st *settings) {
-	items, ok := d.list("users", raw, "{id, display}")
+	items, ok := d.List("users", raw, "{id, display}")
 	switch {
 	case !ok:
 		return
 	case len(items) == 0:
-		d.errorf("users", "no users", `list the users this API may record, e.g. [{"id": "1234567", "display": ":0"}]`)
+		d.Errorf("users", "no users", `list the users this API may record, e.g. [{"id": "1234567", "display": ":0"}]`)
 		return
 	}
 	seen := map[string]int{}
 	displays := map[string]int{}
 	for i, it := range items {
 		field := fmt.Sprintf("users[%d]", i)
-		m, ok := d.object(field, it, userKeys)
+		m, ok := d.Object(field, it, userKeys)
 		if !ok {
 			continue
 		}
 		var u User
-		d.str(field+".id", m["id"], &u.ID)
+		d.Str(field+".id", m["id"], &u.ID)
 		switch j, dup := seen[u.ID]; {
 		case u.ID == "":
-			d.errorf(field+".id", "missing id", "every user needs the id callers pass as userId")
+			d.Errorf(field+".id", "missing id", "every user needs the id callers pass as userId")
 		case strings.TrimSpace(u.ID) != u.ID:
-			d.errorf(field+".id", "bad user id", "%q has leading or trailing spaces", u.ID)
+			d.Errorf(field+".id", "bad user id", "%q has leading or trailing spaces", u.ID)
 		case dup:
-			d.errorf(field+".id", "duplicate user", "%q is also users[%d]", u.ID, j)
+			d.Errorf(field+".id", "duplicate user", "%q is also users[%d]", u.ID, j)
 		default:
 			seen[u.ID] = i
 		}
-		if d.str(field+".display", m["display"], &u.Display) && u.Display != "" {
+		if d.Str(field+".display", m["display"], &u.Display) && u.Display != "" {
 			if !displayRE.MatchString(u.Display) {
-				d.errorf(field+".display", "bad X display", `%q: want [host]:display[.screen], e.g. ":10"`, u.Display)
+				d.Errorf(field+".display", "bad X display", `%q: want [host]:display[.screen], e.g. ":10"`, u.Display)
 			} else if j, dup := displays[u.Display]; dup {
-				d.warnf(field+".display", "shared display", "users[%d] records %s too: both users' recordings show the same screen", j, u.Display)
+				d.Warnf(field+".display", "shared display", "users[%d] records %s too: both users' recordings show the same screen", j, u.Display)
 			} else {
 				displays[u.Display] = i
 			}
@@ -438,57 +322,57 @@ func (d *decoder) users(raw json.RawMessage, cfg *Config, st *settings) {
 }
 
 func (d *decoder) accessKeys(raw json.RawMessage, cfg *Config, st *settings) {
-	items, ok := d.list("access_keys", raw, "{id, secret_sha256, permissions}")
+	items, ok := d.List("access_keys", raw, "{id, secret_sha256, permissions}")
 	switch {
 	case !ok:
 		return
 	case len(items) == 0:
-		d.errorf("access_keys", "no access keys", "without an access key no token can be issued; add {id, secret_sha256, permissions}")
+		d.Errorf("access_keys", "no access keys", "without an access key no token can be issued; add {id, secret_sha256, permissions}")
 		return
 	}
 	seen := map[string]int{}
 	for i, it := range items {
 		field := fmt.Sprintf("access_keys[%d]", i)
-		m, ok := d.object(field, it, accessKeyKeys)
+		m, ok := d.Object(field, it, accessKeyKeys)
 		if !ok {
 			continue
 		}
 		var k AccessKey
-		d.str(field+".id", m["id"], &k.ID)
+		d.Str(field+".id", m["id"], &k.ID)
 		switch j, dup := seen[k.ID]; {
 		case k.ID == "":
-			d.errorf(field+".id", "missing id", "every access key needs the id callers pass as accessKeyId")
+			d.Errorf(field+".id", "missing id", "every access key needs the id callers pass as accessKeyId")
 		case dup:
-			d.errorf(field+".id", "duplicate access key", "%q is also access_keys[%d]", k.ID, j)
+			d.Errorf(field+".id", "duplicate access key", "%q is also access_keys[%d]", k.ID, j)
 		default:
 			seen[k.ID] = i
 		}
 		var ak accessKey
-		d.str(field+".secret_sha256", m["secret_sha256"], &k.SecretSHA256)
+		d.Str(field+".secret_sha256", m["secret_sha256"], &k.SecretSHA256)
 		if h, err := hex.DecodeString(k.SecretSHA256); err != nil || len(h) != len(ak.hash) {
-			d.errorf(field+".secret_sha256", "bad secret hash",
+			d.Errorf(field+".secret_sha256", "bad secret hash",
 				"want the hex SHA-256 of the secret, 64 hex digits (e.g. printf %%s \"$SECRET\" | sha256sum), got %d characters", len(k.SecretSHA256))
 		} else {
 			copy(ak.hash[:], h)
 		}
-		perms, _ := d.list(field+".permissions", m["permissions"], "permission names")
+		perms, _ := d.List(field+".permissions", m["permissions"], "permission names")
 		for j, p := range perms {
 			pf := fmt.Sprintf("%s.permissions[%d]", field, j)
 			var name string
-			if !d.str(pf, p, &name) {
+			if !d.Str(pf, p, &name) {
 				continue
 			}
 			if name == "" {
-				d.errorf(pf, "empty permission", "want a permission name such as %q", PermissionRecordScreenInteraction)
+				d.Errorf(pf, "empty permission", "want a permission name such as %q", PermissionRecordScreenInteraction)
 				continue
 			}
 			if !slices.Contains(knownPermissions, name) {
-				d.warnf(pf, "unknown permission", "%q is granted but nothing here checks it; this API checks %q", name, PermissionRecordScreenInteraction)
+				d.Warnf(pf, "unknown permission", "%q is granted but nothing here checks it; this API checks %q", name, PermissionRecordScreenInteraction)
 			}
 			k.Permissions = append(k.Permissions, name)
 		}
 		if !slices.Contains(k.Permissions, PermissionRecordScreenInteraction) {
-			d.warnf(field+".permissions", "no permission for this API", "tokens of %q will be refused with 403: grant %q", k.ID, PermissionRecordScreenInteraction)
+			d.Warnf(field+".permissions", "no permission for this API", "tokens of %q will be refused with 403: grant %q", k.ID, PermissionRecordScreenInteraction)
 		}
 		ak.perms = k.Permissions
 		cfg.AccessKeys = append(cfg.AccessKeys, k)
@@ -498,51 +382,51 @@ func (d *decoder) accessKeys(raw json.RawMessage, cfg *Config, st *settings) {
 
 func (d *decoder) signingKeys(m map[string]json.RawMessage, cfg *Config, st *settings) {
 	raw := m["signing_keys"]
-	items, ok := d.list("signing_keys", raw, "{id, key}")
+	items, ok := d.List("signing_keys", raw, "{id, key}")
 	switch {
 	case !ok:
 		return
 	case len(items) == 0:
-		d.errorf("signing_keys", "no signing key", "tokens need an HMAC key: add {id, key: {env: NAME}} with a key of at least %d bytes", MinSigningKeyLen)
+		d.Errorf("signing_keys", "no signing key", "tokens need an HMAC key: add {id, key: {env: NAME}} with a key of at least %d bytes", MinSigningKeyLen)
 		return
 	}
 	seen := map[string]int{}
 	for i, it := range items {
 		field := fmt.Sprintf("signing_keys[%d]", i)
-		m, ok := d.object(field, it, signingKeyKeys)
+		m, ok := d.Object(field, it, signingKeyKeys)
 		if !ok {
 			continue
 		}
 		var k SigningKey
-		d.str(field+".id", m["id"], &k.ID)
+		d.Str(field+".id", m["id"], &k.ID)
 		switch j, dup := seen[k.ID]; {
 		case k.ID == "":
-			d.errorf(field+".id", "missing id", "every signing key needs an id (written into tokens as kid)")
+			d.Errorf(field+".id", "missing id", "every signing key needs an id (written into tokens as kid)")
 		case dup:
-			d.errorf(field+".id", "duplicate signing key", "%q is also signing_keys[%d]", k.ID, j)
+			d.Errorf(field+".id", "duplicate signing key", "%q is also signing_keys[%d]", k.ID, j)
 		default:
 			seen[k.ID] = i
 		}
 		// Never echo the value: details only say how long it is.
-		if d.str(field+".key", m["key"], &k.Key) {
+		if d.Str(field+".key", m["key"], &k.Key) {
 			switch {
 			case k.Key == "":
-				d.errorf(field+".key", "missing key", "set key to a reference such as {env: NAME} holding at least %d random bytes", MinSigningKeyLen)
+				d.Errorf(field+".key", "missing key", "set key to a reference such as {env: NAME} holding at least %d random bytes", MinSigningKeyLen)
 			case len(k.Key) < MinSigningKeyLen:
-				d.errorf(field+".key", "signing key too short",
+				d.Errorf(field+".key", "signing key too short",
 					"%d bytes: HS256 needs at least %d random bytes (e.g. openssl rand -base64 48)", len(k.Key), MinSigningKeyLen)
 			}
 		}
 		cfg.SigningKeys = append(cfg.SigningKeys, k)
 		st.signing[k.ID] = []byte(k.Key)
 	}
-	d.str("active_key_id", m["active_key_id"], &cfg.ActiveKey)
+	d.Str("active_key_id", m["active_key_id"], &cfg.ActiveKey)
 	switch {
 	case cfg.ActiveKey == "" && len(cfg.SigningKeys) > 0:
 		st.active = cfg.SigningKeys[0].ID
 	case cfg.ActiveKey != "":
 		if _, ok := seen[cfg.ActiveKey]; !ok {
-			d.errorf("active_key_id", "unknown signing key", "%q is not the id of a signing_keys entry", cfg.ActiveKey)
+			d.Errorf("active_key_id", "unknown signing key", "%q is not the id of a signing_keys entry", cfg.ActiveKey)
 		}
 		st.active = cfg.ActiveKey
 	}

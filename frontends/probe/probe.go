@@ -27,6 +27,7 @@ import (
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/pkg/listenaddr"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 )
 
 // Name is the plugin's name.
@@ -74,12 +75,11 @@ func (p *Probe) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, er
 		return nil, err
 	}
 	cfg := Config{Listen: DefaultListen}
-	dec := json.NewDecoder(bytesReader(raw))
-	dec.DisallowUnknownFields()
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := dec.Decode(&cfg); err != nil {
-			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: fieldOf(err), Summary: "invalid config", Detail: err.Error()}}, nil
-		}
+	var d sdkconfig.Decoder
+	m := d.Section(raw, []string{"listen"})
+	d.Str("listen", m["listen"], &cfg.Listen)
+	if d.Failed() {
+		return d.Diags, nil
 	}
 	if err := listenaddr.Validate(cfg.Listen); err != nil {
 		return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: "listen", Summary: "bad listen address", Detail: err.Error()}}, nil

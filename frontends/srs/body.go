@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 	"io"
 	"mime"
 	"net/http"
@@ -79,14 +80,14 @@ func parseMeBody(b []byte) (meBody, error) {
 		}
 		var name string
 		if json.Unmarshal(op, &name) != nil {
-			return meBody{}, apiErrorf(http.StatusBadRequest, "operationName must be a string, not %s", kindOf(op))
+			return meBody{}, apiErrorf(http.StatusBadRequest, "operationName must be a string, not %s", sdkconfig.KindOf(op))
 		}
 		if name != OperationEndSession {
 			return meBody{}, apiErrorf(http.StatusBadRequest, "unknown operationName %q: the only operation is %s", name, OperationEndSession)
 		}
 		return meBody{operation: name}, nil
 	}
-	return meBody{}, apiErrorf(http.StatusBadRequest, `body must be a JSON array of {"name", "value"} items, not %s`, kindOf(raw))
+	return meBody{}, apiErrorf(http.StatusBadRequest, `body must be a JSON array of {"name", "value"} items, not %s`, sdkconfig.KindOf(raw))
 }
 
 // parseLogin checks the items of a login body (see the spec's table): server required,
@@ -104,7 +105,7 @@ func parseLogin(raw json.RawMessage) (*loginConfig, error) {
 	for i, it := range items {
 		var item map[string]json.RawMessage
 		if json.Unmarshal(it, &item) != nil || item == nil {
-			return nil, apiErrorf(http.StatusBadRequest, `item %d: want an object {"name": ..., "value": ...}, not %s`, i, kindOf(it))
+			return nil, apiErrorf(http.StatusBadRequest, `item %d: want an object {"name": ..., "value": ...}, not %s`, i, sdkconfig.KindOf(it))
 		}
 		var name string
 		if json.Unmarshal(item["name"], &name) != nil || name == "" {
@@ -128,7 +129,7 @@ func parseLogin(raw json.RawMessage) (*loginConfig, error) {
 		case "server", "peer_server":
 			var s string
 			if json.Unmarshal(value, &s) != nil {
-				return nil, apiErrorf(http.StatusBadRequest, "%s: value must be a URL string, not %s", what, kindOf(value))
+				return nil, apiErrorf(http.StatusBadRequest, "%s: value must be a URL string, not %s", what, sdkconfig.KindOf(value))
 			}
 			if err := checkServerURL(s); err != nil {
 				return nil, apiErrorf(http.StatusBadRequest, "%s: %v", what, err)
@@ -140,18 +141,18 @@ func parseLogin(raw json.RawMessage) (*loginConfig, error) {
 			}
 		case "place":
 			if json.Unmarshal(value, &lc.place) != nil || lc.place == "" {
-				return nil, apiErrorf(http.StatusBadRequest, "%s: value must be a non-empty string, not %s", what, kindOf(value))
+				return nil, apiErrorf(http.StatusBadRequest, "%s: value must be a non-empty string, not %s", what, sdkconfig.KindOf(value))
 			}
 		case "devices":
 			var devs []json.RawMessage
 			if json.Unmarshal(value, &devs) != nil || devs == nil {
-				return nil, apiErrorf(http.StatusBadRequest, `%s: value must be an array of {"dn", "switch"} objects, not %s`, what, kindOf(value))
+				return nil, apiErrorf(http.StatusBadRequest, `%s: value must be an array of {"dn", "switch"} objects, not %s`, what, sdkconfig.KindOf(value))
 			}
 			lc.devices = make([]Device, 0, len(devs))
 			for j, dr := range devs {
 				var dm map[string]json.RawMessage
 				if json.Unmarshal(dr, &dm) != nil || dm == nil {
-					return nil, apiErrorf(http.StatusBadRequest, `%s: device %d must be an object {"dn", "switch"}, not %s`, what, j, kindOf(dr))
+					return nil, apiErrorf(http.StatusBadRequest, `%s: device %d must be an object {"dn", "switch"}, not %s`, what, j, sdkconfig.KindOf(dr))
 				}
 				var dev Device
 				if json.Unmarshal(dm["dn"], &dev.DN) != nil || dev.DN == "" {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/screenrec/recorder/pkg/listenaddr"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 )
 
 // Defaults of the config section.
@@ -194,70 +194,11 @@ func (s *settings) display(user string) string {
 
 // decoder turns a raw config section into a Config, collecting diagnostics that name the key.
 type decoder struct {
-	diags []sdk.Diagnostic
-}
-
-func (d *decoder) errorf(field, summary, format string, args ...any) {
-	d.diags = append(d.diags, sdk.Diagnostic{Severity: sdk.SeverityError, Field: field,
-		Summary: summary, Detail: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) warnf(field, summary, format string, args ...any) {
-	d.diags = append(d.diags, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: field,
-		Summary: summary, Detail: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) failed() bool {
-	for _, g := range d.diags {
-		if g.Severity == sdk.SeverityError {
-			return true
-		}
-	}
-	return false
-}
-
-func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
-
-// object decodes raw as a JSON object, reporting keys that are not in known.
-func (d *decoder) object(field string, raw json.RawMessage, known []string) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		d.errorf(field, "not an object", "want a JSON object, got %s", kindOf(raw))
-		return nil, false
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !slices.Contains(known, k) {
-			d.errorf(join(field, k), "unknown key", "%q is not a key here; known keys: %s", k, strings.Join(known, ", "))
-		}
-	}
-	return m, true
-}
-
-func join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
-}
-
-func (d *decoder) str(field string, raw json.RawMessage, dst *string) bool {
-	if isNull(raw) {
-		return true
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		d.errorf(field, "not a string", "want a string, got %s", kindOf(raw))
-		return false
-	}
-	return true
+	sdkconfig.Decoder
 }
 
 func (d *decoder) integer(field string, raw json.RawMessage, dst *int) {
-	if isNull(raw) {
+	if sdkconfig.IsNull(raw) {
 		return
 	}
 	var s string
@@ -266,84 +207,10 @@ func (d *decoder) integer(field string, raw json.RawMessage, dst *int) {
 	}
 	n, err := strconv.Atoi(string(raw))
 	if err != nil {
-		d.errorf(field, "not an integer", "want an integer, got %s", raw)
+		d.Errorf(field, "not an integer", "want an integer, got %s", raw)
 		return
 	}
 	*dst = n
-}
-
-func (d *decoder) duration(field string, raw json.RawMessage, dst *time.Duration, lo, hi time.Duration) {
-	if isNull(raw) {
-		return
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		d.errorf(field, "not a duration", `want a duration string such as "60s", got %s`, kindOf(raw))
-		return
-	}
-	v, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil {
-		d.errorf(field, "not a duration", `want a duration such as "60s" or "500ms": %v`, err)
-		return
-	}
-	if v < lo || v > hi {
-		d.errorf(field, "duration out of range", "%s is outside %s to %s", v, lo, hi)
-		return
-	}
-	*dst = v
-}
-
-// strList accepts a JSON array of strings or one comma-separated string.
-func (d *decoder) strList(field string, raw json.RawMessage) []string {
-	if isNull(raw) {
-		return nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		var out []string
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
-		d.errorf(field, "not a list", "want a list of strings, got %s", kindOf(raw))
-		return nil
-	}
-	out := make([]string, 0, len(items))
-	for i, it := range items {
-		var v string
-		if json.Unmarshal(it, &v) != nil {
-			d.errorf(fmt.Sprintf("%s[%d]", field, i), "not a string", "want a string, got %s", kindOf(it))
-			continue
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// kindOf names the JSON type of raw for messages.
-func kindOf(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }
 
 var configKeys = []string{"listen", "https_listen", "cert_file", "key_file", "origins", "ping_timeout",
@@ -359,29 +226,29 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 	cfg := DefaultConfig()
 	st := &settings{agents: map[string]Agent{}}
 	var m map[string]json.RawMessage
-	if len(bytes.TrimSpace(raw)) > 0 && !isNull(raw) {
+	if len(bytes.TrimSpace(raw)) > 0 && !sdkconfig.IsNull(raw) {
 		var ok bool
-		if m, ok = d.object("", raw, configKeys); !ok {
-			return nil, d.diags
+		if m, ok = d.Object("", raw, configKeys); !ok {
+			return nil, d.Diags
 		}
 	}
 
-	d.str("listen", m["listen"], &cfg.Listen)
+	d.Str("listen", m["listen"], &cfg.Listen)
 	if err := listenaddr.Validate(cfg.Listen); err != nil {
-		d.errorf("listen", "bad listen address", "%v", err)
+		d.Errorf("listen", "bad listen address", "%v", err)
 	}
-	d.str("https_listen", m["https_listen"], &cfg.HTTPSListen)
-	d.str("cert_file", m["cert_file"], &cfg.CertFile)
-	d.str("key_file", m["key_file"], &cfg.KeyFile)
+	d.Str("https_listen", m["https_listen"], &cfg.HTTPSListen)
+	d.Str("cert_file", m["cert_file"], &cfg.CertFile)
+	d.Str("key_file", m["key_file"], &cfg.KeyFile)
 	switch {
 	case cfg.CertFile != "" && cfg.KeyFile == "":
-		d.errorf("key_file", "missing key_file", "cert_file is set: set key_file too (both or neither)")
+		d.Errorf("key_file", "missing key_file", "cert_file is set: set key_file too (both or neither)")
 	case cfg.CertFile == "" && cfg.KeyFile != "":
-		d.errorf("cert_file", "missing cert_file", "key_file is set: set cert_file too (both or neither)")
+		d.Errorf("cert_file", "missing cert_file", "key_file is set: set cert_file too (both or neither)")
 	case cfg.CertFile != "":
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			d.errorf("cert_file", "cannot load the certificate", "%v", err)
+			d.Errorf("cert_file", "cannot load the certificate", "%v", err)
 		} else {
 			st.cert = &cert
 		}
@@ -389,86 +256,86 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 			cfg.HTTPSListen = DefaultHTTPSListen
 		}
 	case cfg.HTTPSListen != "":
-		d.errorf("https_listen", "HTTPS needs a certificate", "https_listen is set: set cert_file and key_file too")
+		d.Errorf("https_listen", "HTTPS needs a certificate", "https_listen is set: set cert_file and key_file too")
 	}
 	if cfg.HTTPSListen != "" {
 		if err := listenaddr.Validate(cfg.HTTPSListen); err != nil {
-			d.errorf("https_listen", "bad listen address", "%v", err)
+			d.Errorf("https_listen", "bad listen address", "%v", err)
 		} else if cfg.HTTPSListen == cfg.Listen && !strings.HasSuffix(cfg.Listen, ":0") {
-			d.errorf("https_listen", "same address as listen", "HTTP and HTTPS cannot both listen on %s", cfg.Listen)
+			d.Errorf("https_listen", "same address as listen", "HTTP and HTTPS cannot both listen on %s", cfg.Listen)
 		}
 	}
 
-	cfg.Origins = d.strList("origins", m["origins"])
+	cfg.Origins = d.StrList("origins", m["origins"])
 	for i, o := range cfg.Origins {
 		p, err := parseOrigin(o, true)
 		if err != nil {
-			d.errorf(fmt.Sprintf("origins[%d]", i), "bad origin", "%v", err)
+			d.Errorf(fmt.Sprintf("origins[%d]", i), "bad origin", "%v", err)
 			continue
 		}
 		st.origins = append(st.origins, p)
 	}
 
-	d.duration("ping_timeout", m["ping_timeout"], &cfg.PingTimeout, MinPingTimeout, MaxPingTimeout)
+	d.Duration("ping_timeout", m["ping_timeout"], &cfg.PingTimeout, MinPingTimeout, MaxPingTimeout)
 	var when string
-	if d.str("recording_when", m["recording_when"], &when) && when != "" {
+	if d.Str("recording_when", m["recording_when"], &when) && when != "" {
 		switch RecordingWhen(when) {
 		case RecordSession, RecordNever:
 			cfg.RecordingWhen = RecordingWhen(when)
 		default:
-			d.errorf("recording_when", "unknown policy", "%q: want session or never", when)
+			d.Errorf("recording_when", "unknown policy", "%q: want session or never", when)
 		}
 	}
 
-	d.str("server", m["server"], &cfg.Server)
-	d.str("peer_server", m["peer_server"], &cfg.PeerServer)
+	d.Str("server", m["server"], &cfg.Server)
+	d.Str("peer_server", m["peer_server"], &cfg.PeerServer)
 	for _, f := range []struct{ key, v string }{{"server", cfg.Server}, {"peer_server", cfg.PeerServer}} {
 		if f.v == "" {
 			continue
 		}
 		if err := checkServerURL(f.v); err != nil {
-			d.errorf(f.key, "bad RWS URL", "%v", err)
+			d.Errorf(f.key, "bad RWS URL", "%v", err)
 		}
 	}
 	if cfg.PeerServer != "" && cfg.Server == "" {
-		d.errorf("server", "missing server", "peer_server is set: set server (the primary RWS) too")
+		d.Errorf("server", "missing server", "peer_server is set: set server (the primary RWS) too")
 	}
-	d.duration("rws_timeout", m["rws_timeout"], &cfg.RWSTimeout, MinRWSTimeout, MaxRWSTimeout)
+	d.Duration("rws_timeout", m["rws_timeout"], &cfg.RWSTimeout, MinRWSTimeout, MaxRWSTimeout)
 
-	d.str("verifier", m["verifier"], &cfg.Verifier)
-	d.str("users_file", m["users_file"], &cfg.UsersFile)
+	d.Str("verifier", m["verifier"], &cfg.Verifier)
+	d.Str("users_file", m["users_file"], &cfg.UsersFile)
 	if cfg.Verifier == "" && cfg.UsersFile != "" {
 		cfg.Verifier = VerifierStatic
 	}
 	switch cfg.Verifier {
 	case "":
-		d.errorf("verifier", "no credential verifier", "set users_file (static verifier) or verifier: rws")
+		d.Errorf("verifier", "no credential verifier", "set users_file (static verifier) or verifier: rws")
 	case VerifierStatic:
 		if cfg.UsersFile == "" {
-			d.errorf("users_file", "missing users_file", "the static verifier needs a users file of user:bcrypt-hash lines")
+			d.Errorf("users_file", "missing users_file", "the static verifier needs a users file of user:bcrypt-hash lines")
 			break
 		}
 		v, err := loadUsersFile(cfg.UsersFile)
 		if err != nil {
-			d.errorf("users_file", "cannot load the users file", "%v", err)
+			d.Errorf("users_file", "cannot load the users file", "%v", err)
 			break
 		}
 		st.verifier = v
 	case VerifierRWS:
 		if cfg.UsersFile != "" {
-			d.warnf("users_file", "users_file ignored", "the rws verifier checks credentials against the RWS; users_file is not read")
+			d.Warnf("users_file", "users_file ignored", "the rws verifier checks credentials against the RWS; users_file is not read")
 		}
 		if cfg.Server == "" {
-			d.warnf("server", "no default RWS", "without server, GET /api/v2/me cannot verify credentials: desktops must log in with POST naming server")
+			d.Warnf("server", "no default RWS", "without server, GET /api/v2/me cannot verify credentials: desktops must log in with POST naming server")
 		}
 		st.verifier = newRWSVerifier(cfg.RWSTimeout)
 	default:
-		d.errorf("verifier", "unknown verifier", "%q: want static or rws", cfg.Verifier)
+		d.Errorf("verifier", "unknown verifier", "%q: want static or rws", cfg.Verifier)
 	}
 
-	d.str("display", m["display"], &cfg.Display)
+	d.Str("display", m["display"], &cfg.Display)
 	if cfg.Display != "" && !displayRE.MatchString(cfg.Display) {
-		d.errorf("display", "bad X display", `%q: want [host]:display[.screen], e.g. ":0"`, cfg.Display)
+		d.Errorf("display", "bad X display", `%q: want [host]:display[.screen], e.g. ":0"`, cfg.Display)
 	}
 	cfg.Agents = d.agents(m["agents"])
 	for _, a := range cfg.Agents {
@@ -477,80 +344,80 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 
 	d.integer("throttle_failures", m["throttle_failures"], &cfg.ThrottleFailures)
 	if cfg.ThrottleFailures < 0 {
-		d.errorf("throttle_failures", "negative", "%d: want 0 (no throttling) or more", cfg.ThrottleFailures)
+		d.Errorf("throttle_failures", "negative", "%d: want 0 (no throttling) or more", cfg.ThrottleFailures)
 	}
-	d.duration("throttle_lockout", m["throttle_lockout"], &cfg.ThrottleLockout, time.Millisecond, MaxThrottleLockout)
+	d.Duration("throttle_lockout", m["throttle_lockout"], &cfg.ThrottleLockout, time.Millisecond, MaxThrottleLockout)
 
-	if d.failed() {
-		return nil, d.diags
+	if d.Failed() {
+		return nil, d.Diags
 	}
 	st.cfg = cfg
-	return st, d.diags
+	return st, d.Diags
 }
 
 // displayRE matches X display names: [host]:display[.screen].
 var displayRE = regexp.MustCompile(`^[A-Za-z0-9._/-]*:[0-9]+(\.[0-9]+)?$`)
 
 func (d *decoder) agents(raw json.RawMessage) []Agent {
-	if isNull(raw) {
+	if sdkconfig.IsNull(raw) {
 		return nil
 	}
 	var items []json.RawMessage
 	if json.Unmarshal(raw, &items) != nil {
-		d.errorf("agents", "not a list", "want a list of {user, display, place, devices}, got %s", kindOf(raw))
+		d.Errorf("agents", "not a list", "want a list of {user, display, place, devices}, got %s", sdkconfig.KindOf(raw))
 		return nil
 	}
 	seen := map[string]int{}
 	var out []Agent
 	for i, it := range items {
 		field := fmt.Sprintf("agents[%d]", i)
-		m, ok := d.object(field, it, agentKeys)
+		m, ok := d.Object(field, it, agentKeys)
 		if !ok {
 			continue
 		}
 		var a Agent
-		d.str(field+".user", m["user"], &a.User)
+		d.Str(field+".user", m["user"], &a.User)
 		switch {
 		case a.User == "":
-			d.errorf(field+".user", "missing user", "every agent needs its user name")
+			d.Errorf(field+".user", "missing user", "every agent needs its user name")
 		case strings.ContainsAny(a.User, ":\r\n"):
-			d.errorf(field+".user", "bad user name", "%q: a user name cannot contain ':' or line breaks", a.User)
+			d.Errorf(field+".user", "bad user name", "%q: a user name cannot contain ':' or line breaks", a.User)
 		default:
 			if j, dup := seen[a.User]; dup {
-				d.errorf(field+".user", "duplicate agent", "%q is also agents[%d]", a.User, j)
+				d.Errorf(field+".user", "duplicate agent", "%q is also agents[%d]", a.User, j)
 			}
 			seen[a.User] = i
 		}
-		d.str(field+".display", m["display"], &a.Display)
+		d.Str(field+".display", m["display"], &a.Display)
 		if a.Display != "" && !displayRE.MatchString(a.Display) {
-			d.errorf(field+".display", "bad X display", `%q: want [host]:display[.screen], e.g. ":10"`, a.Display)
+			d.Errorf(field+".display", "bad X display", `%q: want [host]:display[.screen], e.g. ":10"`, a.Display)
 		}
-		d.str(field+".place", m["place"], &a.Place)
-		if !isNull(m["devices"]) {
+		d.Str(field+".place", m["place"], &a.Place)
+		if !sdkconfig.IsNull(m["devices"]) {
 			var devs []json.RawMessage
 			if json.Unmarshal(m["devices"], &devs) != nil {
-				d.errorf(field+".devices", "not a list", "want a list of {dn, switch}, got %s", kindOf(m["devices"]))
+				d.Errorf(field+".devices", "not a list", "want a list of {dn, switch}, got %s", sdkconfig.KindOf(m["devices"]))
 			}
 			for j, dr := range devs {
 				df := fmt.Sprintf("%s.devices[%d]", field, j)
-				dm, ok := d.object(df, dr, []string{"dn", "switch"})
+				dm, ok := d.Object(df, dr, []string{"dn", "switch"})
 				if !ok {
 					continue
 				}
 				var dev Device
-				d.str(df+".dn", dm["dn"], &dev.DN)
-				d.str(df+".switch", dm["switch"], &dev.Switch)
+				d.Str(df+".dn", dm["dn"], &dev.DN)
+				d.Str(df+".switch", dm["switch"], &dev.Switch)
 				if dev.DN == "" {
-					d.errorf(df+".dn", "missing dn", "every device needs a non-empty dn")
+					d.Errorf(df+".dn", "missing dn", "every device needs a non-empty dn")
 				}
 				if dev.Switch == "" {
-					d.errorf(df+".switch", "missing switch", "every device needs a non-empty switch")
+					d.Errorf(df+".switch", "missing switch", "every device needs a non-empty switch")
 				}
 				a.Devices = append(a.Devices, dev)
 			}
 		}
 		if len(a.Devices) > 0 && a.Place == "" {
-			d.errorf(field+".place", "devices without place", "devices belong to a place: set place too")
+			d.Errorf(field+".place", "devices without place", "devices belong to a place: set place too")
 		}
 		out = append(out, a)
 	}

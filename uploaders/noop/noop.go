@@ -4,18 +4,15 @@
 package noop
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 )
 
 // Name is the plugin's name.
@@ -28,8 +25,7 @@ const Version = "0.1.0-test"
 type Config struct {
 	// Fail makes every upload fail permanently.
 	Fail bool `json:"fail"`
-	// Delay pauses after every MiB read, to simulate a slow link (e.g. "2ms").
-	Delay string `json:"delay"`
+	// delay pauses after every MiB read, to simulate a slow link (config key "delay", e.g. "2ms").
 	delay time.Duration
 }
 
@@ -63,19 +59,12 @@ func (n *Noop) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, err
 		return nil, err
 	}
 	var cfg Config
-	if len(raw) > 0 && string(raw) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
-			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: fieldOf(err), Summary: "invalid config", Detail: err.Error()}}, nil
-		}
-	}
-	if cfg.Delay != "" {
-		d, err := time.ParseDuration(cfg.Delay)
-		if err != nil || d < 0 {
-			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: "delay", Summary: "not a duration", Detail: fmt.Sprintf("%q", cfg.Delay)}}, nil
-		}
-		cfg.delay = d
+	var d sdkconfig.Decoder
+	m := d.Section(raw, []string{"fail", "delay"})
+	d.Bool("fail", m["fail"], &cfg.Fail)
+	d.Duration("delay", m["delay"], &cfg.delay, 0, time.Minute)
+	if d.Failed() {
+		return d.Diags, nil
 	}
 	n.mu.Lock()
 	n.cfg = &cfg
@@ -126,16 +115,4 @@ func (n *Noop) Upload(ctx context.Context, req sdk.UploadRequest, progress func(
 		}
 	}
 	return sdk.UploadResult{Location: loc, Bytes: done}, nil
-}
-
-// fieldOf names the config key a JSON decoding error is about, when it can tell.
-func fieldOf(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return te.Field
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return strings.Trim(name, `"`)
-	}
-	return ""
 }

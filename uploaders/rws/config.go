@@ -1,7 +1,6 @@
 package rws
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 )
 
 // Defaults and bounds of the config section.
@@ -83,22 +83,7 @@ var configKeys = []string{"server", "peer_server", "username", "password", "chun
 
 // decoder turns a raw config section into a Config, collecting diagnostics that name the key.
 type decoder struct {
-	diags []sdk.Diagnostic
-}
-
-func (d *decoder) errorf(field, summary, format string, args ...any) {
-	d.diags = append(d.diags, sdk.Diagnostic{Severity: sdk.SeverityError, Field: field,
-		Summary: summary, Detail: fmt.Sprintf(format, args...)})
-}
-
-func (d *decoder) warnf(field, summary, format string, args ...any) {
-	d.diags = append(d.diags, sdk.Diagnostic{Severity: sdk.SeverityWarning, Field: field,
-		Summary: summary, Detail: fmt.Sprintf(format, args...)})
-}
-
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
+	sdkconfig.Decoder
 }
 
 // decodeConfig decodes and checks a config section; the Config is valid only when no
@@ -107,10 +92,10 @@ func decodeConfig(raw []byte) (Config, []sdk.Diagnostic) {
 	d := &decoder{}
 	cfg := DefaultConfig()
 	var m map[string]json.RawMessage
-	if isNull(raw) || json.Unmarshal(raw, &m) != nil || m == nil {
-		d.errorf("", "config is not an object",
+	if sdkconfig.IsNull(raw) || json.Unmarshal(raw, &m) != nil || m == nil {
+		d.Errorf("", "config is not an object",
 			`the rws section must be a JSON object with at least "server", e.g. {"server": "https://rws.example.com"}`)
-		return cfg, d.diags
+		return cfg, d.Diags
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -119,34 +104,34 @@ func decodeConfig(raw []byte) (Config, []sdk.Diagnostic) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		if !slices.Contains(configKeys, k) {
-			d.errorf(k, "unknown key", "%q is not a key here; known keys: %s", k, strings.Join(configKeys, ", "))
+			d.Errorf(k, "unknown key", "%q is not a key here; known keys: %s", k, strings.Join(configKeys, ", "))
 		}
 	}
-	d.str("server", m["server"], &cfg.Server)
-	d.str("peer_server", m["peer_server"], &cfg.PeerServer)
-	d.str("username", m["username"], &cfg.Username)
-	d.str("password", m["password"], &cfg.Password)
+	d.Str("server", m["server"], &cfg.Server)
+	d.Str("peer_server", m["peer_server"], &cfg.PeerServer)
+	d.Str("username", m["username"], &cfg.Username)
+	d.Str("password", m["password"], &cfg.Password)
 	d.chunkSize(m["chunk_size"], &cfg.ChunkSize)
-	d.duration("timeout", m["timeout"], &cfg.Timeout, MinTimeout, MaxTimeout)
-	d.duration("cooldown", m["cooldown"], &cfg.Cooldown, 0, MaxCooldown)
+	d.Duration("timeout", m["timeout"], &cfg.Timeout, MinTimeout, MaxTimeout)
+	d.Duration("cooldown", m["cooldown"], &cfg.Cooldown, 0, MaxCooldown)
 
 	if cfg.Server == "" {
 		if _, set := m["server"]; !set {
-			d.errorf("server", "missing server", `set the RWS root URL, e.g. "https://rws.example.com"`)
+			d.Errorf("server", "missing server", `set the RWS root URL, e.g. "https://rws.example.com"`)
 		} else {
-			d.errorf("server", "empty server", `set the RWS root URL, e.g. "https://rws.example.com"`)
+			d.Errorf("server", "empty server", `set the RWS root URL, e.g. "https://rws.example.com"`)
 		}
 	} else if root, err := serverRoot(cfg.Server); err != nil {
-		d.errorf("server", "bad server URL", "%v", err)
+		d.Errorf("server", "bad server URL", "%v", err)
 	} else {
 		cfg.Server = root
 		d.clearText("server", root)
 	}
 	if cfg.PeerServer != "" {
 		if root, err := serverRoot(cfg.PeerServer); err != nil {
-			d.errorf("peer_server", "bad peer_server URL", "%v", err)
+			d.Errorf("peer_server", "bad peer_server URL", "%v", err)
 		} else if root == cfg.Server {
-			d.errorf("peer_server", "peer_server is server", "%s: the backup must be another data centre (or leave peer_server out)", root)
+			d.Errorf("peer_server", "peer_server is server", "%s: the backup must be another data centre (or leave peer_server out)", root)
 		} else {
 			cfg.PeerServer = root
 			d.clearText("peer_server", root)
@@ -154,15 +139,15 @@ func decodeConfig(raw []byte) (Config, []sdk.Diagnostic) {
 	}
 	switch {
 	case cfg.Username != "" && cfg.Password == "":
-		d.errorf("password", "missing password", "username is set: set password too, as {env: NAME} or {file: PATH}")
+		d.Errorf("password", "missing password", "username is set: set password too, as {env: NAME} or {file: PATH}")
 	case cfg.Username == "" && cfg.Password != "":
-		d.errorf("username", "missing username", "password is set: set username too")
+		d.Errorf("username", "missing username", "password is set: set username too")
 	case cfg.Username == "":
-		d.warnf("username", "no service account", "only uploads that carry the agent's own credentials can be sent")
+		d.Warnf("username", "no service account", "only uploads that carry the agent's own credentials can be sent")
 	case strings.Contains(cfg.Username, ":"):
-		d.errorf("username", "bad username", "a Basic-auth user name cannot hold ':'")
+		d.Errorf("username", "bad username", "a Basic-auth user name cannot hold ':'")
 	}
-	return cfg, d.diags
+	return cfg, d.Diags
 }
 
 // clearText warns about a plain-HTTP server beyond loopback: Basic credentials cross the
@@ -176,58 +161,28 @@ func (d *decoder) clearText(field, root string) {
 	if host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1" {
 		return
 	}
-	d.warnf(field, "plain HTTP", "%s: credentials and recordings cross the network in clear; use https", root)
-}
-
-func (d *decoder) str(field string, raw json.RawMessage, dst *string) {
-	if isNull(raw) {
-		return
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		d.errorf(field, "not a string", "want a string, got %s", kindOf(raw))
-	}
-}
-
-func (d *decoder) duration(field string, raw json.RawMessage, dst *time.Duration, lo, hi time.Duration) {
-	if isNull(raw) {
-		return
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		d.errorf(field, "not a duration", `want a duration string such as "30s", got %s`, kindOf(raw))
-		return
-	}
-	v, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil {
-		d.errorf(field, "not a duration", `want a duration such as "30s" or "500ms": %v`, err)
-		return
-	}
-	if v < lo || v > hi {
-		d.errorf(field, "duration out of range", "%s is outside %s to %s", v, lo, hi)
-		return
-	}
-	*dst = v
+	d.Warnf(field, "plain HTTP", "%s: credentials and recordings cross the network in clear; use https", root)
 }
 
 func (d *decoder) chunkSize(raw json.RawMessage, dst *int64) {
-	if isNull(raw) {
+	if sdkconfig.IsNull(raw) {
 		return
 	}
 	var n int64
 	if json.Unmarshal(raw, &n) != nil {
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
-			d.errorf("chunk_size", "not a size", `want bytes as a whole number or a string such as "4MiB", got %s`, kindOf(raw))
+			d.Errorf("chunk_size", "not a size", `want bytes as a whole number or a string such as "4MiB", got %s`, sdkconfig.KindOf(raw))
 			return
 		}
 		var err error
 		if n, err = ParseSize(s); err != nil {
-			d.errorf("chunk_size", "not a size", "%v", err)
+			d.Errorf("chunk_size", "not a size", "%v", err)
 			return
 		}
 	}
 	if n < MinChunkSize || n > MaxChunkSize {
-		d.errorf("chunk_size", "size out of range", "%d bytes is outside %d (1KiB) to %d (64MiB)", n, MinChunkSize, MaxChunkSize)
+		d.Errorf("chunk_size", "size out of range", "%d bytes is outside %d (1KiB) to %d (64MiB)", n, MinChunkSize, MaxChunkSize)
 		return
 	}
 	*dst = n
@@ -287,25 +242,4 @@ func redact(u *url.URL) string {
 	c := *u
 	c.User = nil
 	return c.String()
-}
-
-// kindOf names the JSON type of raw for messages.
-func kindOf(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }
