@@ -97,7 +97,7 @@ func (c *Cloud) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, er
 	return diags, nil
 }
 
-// Serve starts serving with eng and returns the endpoints: "api" (HTTP) and, when
+// Serve starts serving with eng and returns the endpoints: "http" and, when
 // configured, "https".
 func (c *Cloud) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, error) {
 	if err := ctx.Err(); err != nil {
@@ -121,7 +121,7 @@ func (c *Cloud) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, erro
 	if err != nil {
 		return nil, fmt.Errorf("cloud: listen %s: %w", st.cfg.Listen, err)
 	}
-	eps := []sdk.Endpoint{{Name: "api", URL: "http://" + ln.Addr().String()}}
+	eps := []sdk.Endpoint{{Name: "http", URL: "http://" + ln.Addr().String()}}
 	var tlsLn net.Listener
 	if st.cfg.HTTPSListen != "" {
 		if tlsLn, err = lc.Listen(ctx, "tcp", st.cfg.HTTPSListen); err != nil {

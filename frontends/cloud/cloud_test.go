@@ -754,7 +754,7 @@ func TestHTTPS(t *testing.T) {
 		m["https_listen"] = "127.0.0.1:0"
 		m["cert_file"], m["key_file"] = certFile, keyFile
 	})
-	if len(e.eps) != 2 || e.eps[0].Name != "api" || e.eps[1].Name != "https" || !strings.HasPrefix(e.eps[1].URL, "https://127.0.0.1:") {
+	if len(e.eps) != 2 || e.eps[0].Name != "http" || e.eps[1].Name != "https" || !strings.HasPrefix(e.eps[1].URL, "https://127.0.0.1:") {
 		t.Fatalf("endpoints %+v", e.eps)
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
