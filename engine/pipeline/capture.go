@@ -216,7 +216,14 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 	startUs := c.start.UnixMicro()
 	intervalMs := int64(1000 / c.spec.FPS)
 	lastPts, lastCut := int64(-1), int64(-1)
-	emit := func(p *astiav.Packet) error { return c.fanout(idx, t, p) }
+	emit := func(p *astiav.Packet) error {
+		// The muxer needs a duration for a fragment's last sample, and the first fragment is
+		// flushed after one frame; FFmpeg 5.1's libx264 leaves it 0: use the frame interval.
+		if p.Duration() <= 0 {
+			p.SetDuration(intervalMs)
+		}
+		return c.fanout(idx, t, p)
+	}
 	for {
 		select {
 		case <-c.stop:
