@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"io"
+	"log"
 	"log/slog"
 	"net"
 	"os"
@@ -30,6 +32,11 @@ import (
 var recorderBin string
 
 func TestMain(m *testing.M) {
+	// tusd (the RWS test server) logs every request to the log package; RWS_REQUEST_LOG=1
+	// keeps it.
+	if os.Getenv("RWS_REQUEST_LOG") == "" {
+		log.SetOutput(io.Discard)
+	}
 	dir, err := os.MkdirTemp("", "e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

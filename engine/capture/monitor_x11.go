@@ -5,18 +5,15 @@ package capture
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"sort"
-	"sync"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xinerama"
 	"github.com/jezek/xgb/xproto"
-)
 
-var quietXGB sync.Once
+	"github.com/screenrec/recorder/internal/xgbquiet"
+)
 
 // Discover lists the monitors of an X display in absolute root coordinates. It asks RandR 1.5
 // for monitors (which also covers xrandr --setmonitor virtual monitors), falls back to
@@ -26,9 +23,7 @@ func Discover(ctx context.Context, display string) (*Screen, error) {
 	if err != nil {
 		return nil, err
 	}
-	// xgb writes "Could not get authority info" to the standard logger when there is no
-	// Xauthority file; the connection works anyway.
-	quietXGB.Do(func() { xgb.Logger = log.New(io.Discard, "", 0) })
+	xgbquiet.Do()
 
 	type result struct {
 		s   *Screen

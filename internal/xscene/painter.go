@@ -4,28 +4,13 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"io"
-	"log"
 	"sync"
 
 	"github.com/jezek/xgb"
+
 	"github.com/jezek/xgb/xproto"
+	"github.com/screenrec/recorder/internal/xgbquiet"
 )
-
-// quietOnce guards the one-time silencing of xgb's logger.
-var quietOnce sync.Once
-
-// quietXGB stops xgb from logging to stderr. xgb reports recoverable
-// conditions there, most commonly "Could not get authority info" for any
-// server without an Xauthority entry, which is every Xvfb started by
-// internal/xvfb. Errors that matter reach callers as return values anyway.
-// xgb.Logger is a package variable read by every connection's goroutines,
-// so it is set once, before the first connection, to avoid a data race.
-func quietXGB() {
-	quietOnce.Do(func() {
-		xgb.Logger = log.New(io.Discard, "", 0)
-	})
-}
 
 // Painter draws into the root window of an X display over one persistent
 // connection. Its methods are safe for concurrent use; they are
@@ -47,7 +32,7 @@ type Painter struct {
 // Connect opens a connection to display (e.g. ":57"; empty means
 // $DISPLAY) and prepares to draw into the default screen's root window.
 func Connect(display string) (*Painter, error) {
-	quietXGB()
+	xgbquiet.Do()
 	conn, err := xgb.NewConnDisplay(display)
 	if err != nil {
 		return nil, fmt.Errorf("xscene: connect to display %q: %w", display, err)

@@ -3,6 +3,7 @@ package xscene
 import (
 	"context"
 	"errors"
+	"github.com/screenrec/recorder/internal/xgbquiet"
 	"image"
 	"image/color"
 	"testing"
@@ -62,7 +63,7 @@ func TestFillThreeMonitors(t *testing.T) {
 		}
 	}
 
-	quietXGB()
+	xgbquiet.Do()
 	conn, err := xgb.NewConnDisplay(s.Display)
 	if err != nil {
 		t.Fatal(err)
