@@ -567,6 +567,28 @@ func (s *server) loggedIn(c echo.Context, st *settings, sl *slot, sess *session)
 // logout is POST /api/v2/me {"operationName": "EndContactCenterSession"}: stop and finalise
 // the session's recording, end the session.
 func (s *server) logout(c echo.Context) error {
+	return s.withSession(c, "%s has no session", func(ctx context.Context, st *settings, cl *caller) error {
+		r := c.Request()
+		if err := checkCSRF(r, cl.sess); err != nil {
+			return err
+		}
+		if err := s.stopRecording(ctx, cl.sess); err != nil {
+			s.log.Warn("srs: logout: cannot stop the recording", "agent", cl.user, "error", err)
+			return apiErrorf(http.StatusInternalServerError, "%v", err)
+		}
+		s.store.detach(cl.slot)
+		s.log.Info("srs: session ended", "agent", cl.user, "reason", "logout")
+		http.SetCookie(c.Response(), expiredCookie(r))
+		return writeJSON(c, http.StatusOK, struct {
+			StatusCode int `json:"statusCode"`
+		}{0})
+	})
+}
+
+// withSession runs fn for a request that needs the caller's live session: the caller is
+// identified and holds its slot while fn runs, must have a session (else 401 with
+// noSession, formatted with the user) and pass the session's checks.
+func (s *server) withSession(c echo.Context, noSession string, fn func(ctx context.Context, st *settings, cl *caller) error) error {
 	r := c.Request()
 	st := s.settings()
 	ctx, cancel := engineCtx(r)
@@ -577,46 +599,22 @@ func (s *server) logout(c echo.Context) error {
 	}
 	defer s.store.release(cl.slot)
 	if cl.sess == nil {
-		return unauthorized("%s has no session", cl.user)
+		return unauthorized(noSession, cl.user)
 	}
 	if err := s.checkSession(ctx, st, cl); err != nil {
 		return err
 	}
-	if err := checkCSRF(r, cl.sess); err != nil {
-		return err
-	}
-	if err := s.stopRecording(ctx, cl.sess); err != nil {
-		s.log.Warn("srs: logout: cannot stop the recording", "agent", cl.user, "error", err)
-		return apiErrorf(http.StatusInternalServerError, "%v", err)
-	}
-	s.store.detach(cl.slot)
-	s.log.Info("srs: session ended", "agent", cl.user, "reason", "logout")
-	http.SetCookie(c.Response(), expiredCookie(r))
-	return writeJSON(c, http.StatusOK, struct {
-		StatusCode int `json:"statusCode"`
-	}{0})
+	return fn(ctx, st, cl)
 }
 
 // ping is GET /ping: keep the session alive and report it.
 func (s *server) ping(c echo.Context) error {
-	r := c.Request()
-	st := s.settings()
-	ctx, cancel := engineCtx(r)
-	defer cancel()
-	cl, err := s.identify(ctx, r, st)
-	if err != nil {
-		return err
-	}
-	defer s.store.release(cl.slot)
-	if cl.sess == nil {
-		return unauthorized("%s has no session (logged out or timed out): log in again", cl.user)
-	}
-	if err := s.checkSession(ctx, st, cl); err != nil {
-		return err
-	}
-	s.refresh(ctx, cl.sess)
-	s.arm(cl.slot, cl.sess, st)
-	return writeJSON(c, http.StatusOK, s.body(cl.sess))
+	return s.withSession(c, "%s has no session (logged out or timed out): log in again",
+		func(ctx context.Context, st *settings, cl *caller) error {
+			s.refresh(ctx, cl.sess)
+			s.arm(cl.slot, cl.sess, st)
+			return writeJSON(c, http.StatusOK, s.body(cl.sess))
+		})
 }
 
 // body is the JSON of sess.
