@@ -127,15 +127,19 @@ func TestDefaultConfigFile(t *testing.T) {
 	if want := filepath.Join(repo, "spool"); c.SpoolDir != want {
 		t.Errorf("spool_dir = %q, want %q", c.SpoolDir, want)
 	}
-	// The engine section writes out the defaults.
+	// The engine section writes out the defaults, but for one deliberate departure: the demo's
+	// noop uploader stores nothing, so its "uploaded" recordings are kept.
+	if !c.Upload.KeepUploaded {
+		t.Error("recorder.yaml must keep uploaded recordings: its noop uploader stores them nowhere")
+	}
 	d := Default()
+	d.Upload.KeepUploaded = true
 	if fmt.Sprint(c.Engine.Encoders, c.Engine.FPS, c.Engine.MaxSessions, c.Engine.SegmentDuration, c.Engine.MinFreeDisk, *c.Engine.DrawMouse, c.Engine.MaskColor, c.Upload, c.Log) !=
 		fmt.Sprint(d.Engine.Encoders, d.Engine.FPS, d.Engine.MaxSessions, d.Engine.SegmentDuration, d.Engine.MinFreeDisk, *d.Engine.DrawMouse, d.Engine.MaskColor, d.Upload, d.Log) {
 		t.Errorf("recorder.yaml's engine/upload/log differ from the defaults: %+v %+v %+v", c.Engine, c.Upload, c.Log)
 	}
 }
 
-// secretKey matches config keys that hold secrets.
 // secretWords end the names of keys that hold secrets (or lists of them). A key is judged by
 // its last word: token_ttl is a duration, secret_sha256 a hash, key_file a path and
 // active_key_id an id, while api_key, password, Token and access_keys hold secrets.
