@@ -310,9 +310,9 @@ func (in *instance) current() sdk.Plugin {
 // command is how the plugin process is started.
 func (in *instance) command() *exec.Cmd {
 	if in.path != "" {
-		return exec.Command(in.path)
+		return dieWithHost(exec.Command(in.path))
 	}
-	return exec.Command(in.h.opts.Executable, "plugin", in.spec.Name, "--kind", string(in.spec.Kind))
+	return dieWithHost(exec.Command(in.h.opts.Executable, "plugin", in.spec.Name, "--kind", string(in.spec.Kind)))
 }
 
 // launch starts the adapter (a process, or an in-process implementation) and configures it.
