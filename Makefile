@@ -4,7 +4,8 @@ BIN         := bin
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
-TEST_FLAGS  ?= -race -timeout 14m
+# -count=1: the tests use Xvfb, FFmpeg and Chromium, which Go's test cache cannot see.
+TEST_FLAGS  ?= -race -count=1 -timeout 14m
 RUN_ARGS    ?=
 
 .PHONY: deps build run test bench lint fmt clean
