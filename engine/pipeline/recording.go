@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"os/user"
-	"strings"
 	"sync"
 	"time"
 
@@ -178,7 +177,3 @@ func (r *Recording) summarize(segs []mux.Segment) *Summary {
 	}
 	return s
 }
-
-func joinSemi(s []string) string { return strings.Join(s, ";") }
-
-func joinErrs(errs ...error) error { return errors.Join(errs...) }

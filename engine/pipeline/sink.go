@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,7 +112,7 @@ func (c *Capture) metadata(start time.Time) map[string]string {
 			mons = append(mons, mo.String())
 		}
 	}
-	m[MetaMonitors] = joinSemi(mons)
+	m[MetaMonitors] = strings.Join(mons, ";")
 	return m
 }
 
@@ -181,7 +183,7 @@ func (s *Sink) finish(captureErr error) {
 		failed := s.failed
 		s.c.mu.Unlock()
 		s.segments = segs
-		s.err = joinErrs(failed, err, captureErr)
+		s.err = errors.Join(failed, err, captureErr)
 		close(s.done)
 	})
 }
