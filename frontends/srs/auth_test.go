@@ -2,6 +2,7 @@ package srs
 
 import (
 	"encoding/base64"
+	"github.com/screenrec/recorder/internal/testcert"
 	"net/http"
 	"strconv"
 	"strings"
@@ -96,7 +97,7 @@ func TestCookie(t *testing.T) {
 		e.do(login).wantError(t, http.StatusUnauthorized, "has ended")
 	})
 	t.Run("https", func(t *testing.T) {
-		certFile, keyFile, pool := writeCert(t, t.TempDir())
+		certFile, keyFile, pool := testcert.Write(t, t.TempDir())
 		e := newEnvWith(t, newFakeEngine(), func(c map[string]any) {
 			c["cert_file"], c["key_file"], c["https_listen"] = certFile, keyFile, "127.0.0.1:0"
 		}, pool)

@@ -3,6 +3,7 @@ package srs
 import (
 	"context"
 	"encoding/json"
+	"github.com/screenrec/recorder/internal/testcert"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 
 	// cert and key without https_listen: HTTPS on 127.0.0.1:8443.
-	cert, key, _ := writeCert(t, t.TempDir())
+	cert, key, _ := testcert.Write(t, t.TempDir())
 	st, diags = loadSettings([]byte(`{"users_file":` + quote(users) + `,"cert_file":` + quote(cert) + `,"key_file":` + quote(key) + `}`))
 	if st == nil || st.cfg.HTTPSListen != DefaultHTTPSListen || st.cert == nil {
 		t.Errorf("cert without https_listen: %+v %+v", st, diags)
@@ -100,7 +101,7 @@ func TestConfigDiagnostics(t *testing.T) {
 	if err := os.WriteFile(clear, []byte("alice:secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cert, key, _ := writeCert(t, dir)
+	cert, key, _ := testcert.Write(t, dir)
 	base := func(kv ...any) map[string]any {
 		m := map[string]any{"users_file": users}
 		for i := 0; i < len(kv); i += 2 {
