@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/screenrec/recorder/internal/testbin"
 	"image"
 	"image/color"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,22 +37,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv("RWS_REQUEST_LOG") == "" {
 		log.SetOutput(io.Discard)
 	}
-	dir, err := os.MkdirTemp("", "e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	recorderBin = filepath.Join(dir, "recorder")
-	b := exec.Command("go", "build", "-o", recorderBin, "../cmd/recorder")
-	b.Stderr = os.Stderr
-	if err := b.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build recorder:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
+		testbin.Binary{Name: "recorder", Package: "../cmd/recorder"})
 }
 
 func freePort(t testing.TB) int {

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"github.com/screenrec/recorder/internal/testbin"
 	"image"
 	"image/color"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,22 +23,8 @@ import (
 var recorderBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "recorder-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	recorderBin = filepath.Join(dir, "recorder")
-	build := exec.Command("go", "build", "-o", recorderBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build recorder:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
+		testbin.Binary{Name: "recorder", Package: "."})
 }
 
 // monitorColours are painted on xvfb.ThreeMonitors, one per monitor.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/screenrec/recorder/internal/testbin"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,29 +35,11 @@ func TestMain(m *testing.M) {
 		// nothing it cannot clean up.
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "host-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	for out, pkg := range map[string]string{"recorder": "../../cmd/recorder", ExternalPrefix + "ext": "./testdata/extplugin"} {
-		b := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-		if pkg != "../../cmd/recorder" {
-			// A plugin built on the SDK must not need cgo (FFmpeg, SQLite): third parties
-			// build plugins without the engine's C libraries.
-			b.Env = append(os.Environ(), "CGO_ENABLED=0")
-		}
-		b.Stderr = os.Stderr
-		if err := b.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build", pkg, err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, func(dir string) { binDir = dir },
+		testbin.Binary{Name: "recorder", Package: "../../cmd/recorder"},
+		// A plugin built on the SDK must not need cgo (FFmpeg, SQLite): third parties build
+		// plugins without the engine's C libraries.
+		testbin.Binary{Name: ExternalPrefix + "ext", Package: "./testdata/extplugin", NoCgo: true})
 }
 
 // logBuffer collects the host's log lines.
