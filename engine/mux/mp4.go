@@ -203,12 +203,6 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	}
 	st := m.fc.Streams()[idx]
 	pkt.SetStreamIndex(idx)
-	if m.started != nil && !m.started[idx] {
-		// This packet is flushed as the first fragment before the next one is known, so the
-		// muxer takes its duration at face value: keep it under the real gap to the next frame
-		// (capture jitter makes that gap a little shorter than nominal at times).
-		pkt.SetDuration(pkt.Duration() / 2)
-	}
 	// The mp4 muxer picks its own stream time base in WriteHeader.
 	pkt.RescaleTs(m.streams[idx].TimeBase, st.TimeBase())
 	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {

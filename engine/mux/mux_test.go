@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -318,16 +320,25 @@ func feedUneven(t *testing.T, s *Segments, first int, encs []*encode.Encoder, fr
 				lastCut[ti] = cut
 			}
 			frames[ti].SetPts(pts)
-			if err := e.Encode(frames[ti], key, func(p *astiav.Packet) error { return s.WritePacket(first+ti, p) }); err != nil {
+			if err := e.Encode(frames[ti], key, func(p *astiav.Packet) error { return writeTimed(s, first+ti, p) }); err != nil {
 				t.Fatalf("track %d frame %d: %v", ti, i, err)
 			}
 		}
 	}
 	for ti, e := range encs {
-		if err := e.Flush(func(p *astiav.Packet) error { return s.WritePacket(first+ti, p) }); err != nil {
+		if err := e.Flush(func(p *astiav.Packet) error { return writeTimed(s, first+ti, p) }); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// writeTimed gives the packet the frame interval as its duration, as engine/pipeline does
+// (FFmpeg 5.1's libx264 leaves it 0), and writes it.
+func writeTimed(s *Segments, idx int, p *astiav.Packet) error {
+	if p.Duration() <= 0 {
+		p.SetDuration(100)
+	}
+	return s.WritePacket(idx, p)
 }
 
 func TestSegments(t *testing.T) {
@@ -571,5 +582,36 @@ func TestSegmentsStartLater(t *testing.T) {
 	}
 	if d, _ := strconv.ParseFloat(p.Format.Duration, 64); d < 1.4 || d > 1.6 {
 		t.Errorf("duration = %s, want 1.5", p.Format.Duration)
+	}
+}
+
+// A recording starting between two frames begins at 0 with its first frame, and later frames
+// keep their offsets from the start: the file's timeline is the recording's, which masked
+// intervals and segment offsets count on, however late the first frame was captured.
+func TestSegmentsFirstFrameAtStart(t *testing.T) {
+	e := openEncoder(t, 64, 36)
+	out := filepath.Join(t.TempDir(), "between.mp4")
+	s, err := NewSegments(SegmentsConfig{Out: out, Start: 1040,
+		Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, s, 0, []*encode.Encoder{e}, []*astiav.Frame{blackFrame(t, 64, 36)}, 15) // 0 … 1400 ms
+	if _, err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p := ffprobe(t, out); num(t, p.Format.StartTime) != 0 || p.Streams[0].NbReadFrames != "4" {
+		t.Errorf("start %s, %s frames; want 0 and 4 (1.1 … 1.4 s)", p.Format.StartTime, p.Streams[0].NbReadFrames)
+	}
+	raw, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+		"-of", "csv=p=0", out).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Fields(string(raw))
+	// The second frame comes half a frame interval early: see writeFirst.
+	want := []string{"0.000000", "0.110000", "0.260000", "0.360000"}
+	if !slices.Equal(got, want) {
+		t.Errorf("packet times %v, want %v", got, want)
 	}
 }

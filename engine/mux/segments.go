@@ -148,7 +148,7 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 		if s.allTrue(s.started) {
 			s.setNextCut(s.cfg.Start)
 		}
-		return s.write(s.cur, s.curStart, idx, pkt)
+		return s.writeFirst(s.cur, s.curStart, idx, pkt)
 	}
 	cut := s.cut.Load()
 	// Until every track has started, cut is the start, not a segment boundary.
@@ -168,8 +168,9 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 				return err
 			}
 			// This packet now belongs to the new current file.
-			return s.write(s.cur, s.curStart, idx, pkt)
+			return s.writeFirst(s.cur, s.curStart, idx, pkt)
 		}
+		return s.writeFirst(s.next, cut, idx, pkt)
 	}
 	if s.moved[idx] {
 		return s.write(s.next, cut, idx, pkt)
@@ -209,6 +210,24 @@ func (s *Segments) finish(f *File, start int64) error {
 		s.cfg.OnClose(seg)
 	}
 	return err
+}
+
+// writeFirst writes a track's first packet in file f, a keyframe captured at or after the
+// file's start. It is stamped at the start, so the file begins at 0 and later timestamps
+// (and so masked intervals and segment offsets) still count from the start; a player would
+// otherwise begin at this frame and shift the whole timeline by the lag between the start
+// and the first capture, which a loaded machine makes large.
+//
+// File flushes this packet as a fragment of its own before the next one is known, so the
+// muxer takes its duration at face value and starts the next fragment where it ends: it
+// spans the lag and half a frame interval, under the real gap to the next frame (capture
+// jitter makes that gap a little shorter than nominal at times).
+func (s *Segments) writeFirst(f *File, start int64, idx int, pkt *astiav.Packet) error {
+	lag := max(0, pkt.Pts()-start)
+	pkt.SetDuration(lag + pkt.Duration()/2)
+	pkt.SetDts(min(pkt.Dts(), start))
+	pkt.SetPts(start)
+	return s.write(f, start, idx, pkt)
 }
 
 func (s *Segments) write(f *File, start int64, idx int, pkt *astiav.Packet) error {
