@@ -12,6 +12,7 @@ import (
 	"github.com/jezek/xgb/xinerama"
 	"github.com/jezek/xgb/xproto"
 
+	"github.com/screenrec/recorder/internal/xgbext"
 	"github.com/screenrec/recorder/internal/xgbquiet"
 )
 
@@ -89,7 +90,7 @@ func discoverX11(display string) (*Screen, error) {
 }
 
 func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
-	if err := randr.Init(conn); err != nil {
+	if err := xgbext.Init(conn, "RANDR", randr.Init); err != nil {
 		return nil, err
 	}
 	v, err := randr.QueryVersion(conn, 1, 5).Reply()
@@ -116,7 +117,7 @@ func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
 }
 
 func xineramaMonitors(conn *xgb.Conn) ([]Monitor, error) {
-	if err := xinerama.Init(conn); err != nil {
+	if err := xgbext.Init(conn, "XINERAMA", xinerama.Init); err != nil {
 		return nil, err
 	}
 	active, err := xinerama.IsActive(conn).Reply()
