@@ -9,11 +9,17 @@ package avext
 #include <libavutil/dict.h>
 #include <libavutil/frame.h>
 #include <libavutil/pixdesc.h>
+#include <libavutil/opt.h>
 #include <string.h>
 #include <stdlib.h>
 
 static int avext_set_format_metadata(AVFormatContext *fc, const char *k, const char *v) {
 	return av_dict_set(&fc->metadata, k, v, 0);
+}
+
+static int avext_set_muxer_option(AVFormatContext *fc, const char *k, const char *v) {
+	if (!fc->priv_data) return AVERROR(EINVAL);
+	return av_opt_set(fc->priv_data, k, v, 0);
 }
 
 static int avext_set_stream_metadata(AVFormatContext *fc, int idx, const char *k, const char *v) {
@@ -74,6 +80,19 @@ func SetFormatMetadata(fc *astiav.FormatContext, key, value string) error {
 	defer C.free(unsafe.Pointer(v))
 	if ret := C.avext_set_format_metadata(formatContextPtr(fc), k, v); ret < 0 {
 		return fmt.Errorf("set metadata %q: %w", key, astiav.Error(ret))
+	}
+	return nil
+}
+
+// SetMuxerOption sets an option of fc's muxer after its header is written, for the options
+// a muxer reads while writing (the mp4 muxer's movflags, say). A "+flag" value adds to a
+// flags option.
+func SetMuxerOption(fc *astiav.FormatContext, key, value string) error {
+	k, v := C.CString(key), C.CString(value)
+	defer C.free(unsafe.Pointer(k))
+	defer C.free(unsafe.Pointer(v))
+	if ret := C.avext_set_muxer_option(formatContextPtr(fc), k, v); ret < 0 {
+		return fmt.Errorf("set muxer option %s=%s: %w", key, value, astiav.Error(ret))
 	}
 	return nil
 }
