@@ -203,6 +203,15 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	}
 	st := m.fc.Streams()[idx]
 	pkt.SetStreamIndex(idx)
+	if m.started != nil {
+		// The first fragment is flushed (below) before the next packets are known, and the
+		// muxer takes the duration of a stream's last packet in it at face value: the next
+		// one must not start earlier, or FFmpeg rewrites its timestamps. With a variable frame
+		// rate (a still screen is not encoded) that can be a millisecond later: claim one.
+		// frag_discont then starts the next fragment at its own timestamps, so nothing is
+		// lost but a sample duration that players do not use.
+		pkt.SetDuration(1)
+	}
 	// The mp4 muxer picks its own stream time base in WriteHeader.
 	pkt.RescaleTs(m.streams[idx].TimeBase, st.TimeBase())
 	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
@@ -216,6 +225,13 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 			m.started = nil
 			if err := m.fc.WriteFrame(nil); err != nil {
 				return fmt.Errorf("%w: %s: first fragment: %w", ErrWrite, m.path, err)
+			}
+			// That fragment ended where its last packet's duration said, not where the next
+			// frame is, which the muxer would otherwise assume: with a variable frame rate
+			// (an unchanged screen is not encoded) the next frame may come a second later.
+			// frag_discont makes the next fragment start at its own first timestamp.
+			if err := avext.SetMuxerOption(m.fc, "movflags", "+frag_discont"); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
 			}
 		}
 	}

@@ -236,8 +236,10 @@ func TestFile(t *testing.T) {
 	if s.CodecName != "h264" || s.Width != w || s.Height != h || s.NbReadFrames != strconv.Itoa(frames) {
 		t.Errorf("stream = %s %dx%d, %s frames; want h264 %dx%d, %d frames", s.CodecName, s.Width, s.Height, s.NbReadFrames, w, h, frames)
 	}
-	if s.AvgFrameRate != "10/1" {
-		t.Errorf("avg_frame_rate = %q, want 10/1", s.AvgFrameRate)
+	// Every frame at its own time. (avg_frame_rate is not 10/1: the first fragment holds one
+	// frame whose sample claims 1 ms, see WritePacket; the next fragment starts on time.)
+	if got, want := packetTimes(t, path), frameTimes(frames, 0.1); !slices.Equal(got, want) {
+		t.Errorf("packet times %v, want %v", got, want)
 	}
 	if s.Tags["handler_name"] != "DP-1" {
 		t.Errorf("handler_name = %q, want DP-1", s.Tags["handler_name"])
@@ -603,15 +605,53 @@ func TestSegmentsFirstFrameAtStart(t *testing.T) {
 	if p := ffprobe(t, out); num(t, p.Format.StartTime) != 0 || p.Streams[0].NbReadFrames != "4" {
 		t.Errorf("start %s, %s frames; want 0 and 4 (1.1 … 1.4 s)", p.Format.StartTime, p.Streams[0].NbReadFrames)
 	}
+	want := []string{"0.000000", "0.160000", "0.260000", "0.360000"}
+	if got := packetTimes(t, out); !slices.Equal(got, want) {
+		t.Errorf("packet times %v, want %v", got, want)
+	}
+}
+
+// packetTimes lists the pts of the first video stream's packets, as ffprobe prints them.
+func packetTimes(t *testing.T, path string) []string {
+	t.Helper()
 	raw, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
-		"-of", "csv=p=0", out).Output()
+		"-of", "csv=p=0", path).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Fields(string(raw))
-	// The second frame comes half a frame interval early: see writeFirst.
-	want := []string{"0.000000", "0.110000", "0.260000", "0.360000"}
-	if !slices.Equal(got, want) {
+	return strings.Fields(string(raw))
+}
+
+// frameTimes is n times step apart from 0, as ffprobe prints them.
+func frameTimes(n int, step float64) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strconv.FormatFloat(float64(i)*step, 'f', 6, 64)
+	}
+	return out
+}
+
+// Frames far apart (a still screen is not encoded) keep their times, also right after the
+// first fragment, which is flushed before the second frame is known.
+func TestSegmentsVariableFrameRate(t *testing.T) {
+	e := openEncoder(t, 64, 36)
+	out := filepath.Join(t.TempDir(), "vfr.mp4")
+	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := blackFrame(t, 64, 36)
+	for i, pts := range []int64{0, 1, 1000, 1100, 2500, 2501} {
+		f.SetPts(pts)
+		if err := e.Encode(f, i == 0, func(p *astiav.Packet) error { return writeTimed(s, 0, p) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0.000000", "0.001000", "1.000000", "1.100000", "2.500000", "2.501000"}
+	if got := packetTimes(t, out); !slices.Equal(got, want) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}
 }

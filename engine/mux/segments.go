@@ -217,14 +217,7 @@ func (s *Segments) finish(f *File, start int64) error {
 // (and so masked intervals and segment offsets) still count from the start; a player would
 // otherwise begin at this frame and shift the whole timeline by the lag between the start
 // and the first capture, which a loaded machine makes large.
-//
-// File flushes this packet as a fragment of its own before the next one is known, so the
-// muxer takes its duration at face value and starts the next fragment where it ends: it
-// spans the lag and half a frame interval, under the real gap to the next frame (capture
-// jitter makes that gap a little shorter than nominal at times).
 func (s *Segments) writeFirst(f *File, start int64, idx int, pkt *astiav.Packet) error {
-	lag := max(0, pkt.Pts()-start)
-	pkt.SetDuration(lag + pkt.Duration()/2)
 	pkt.SetDts(min(pkt.Dts(), start))
 	pkt.SetPts(start)
 	return s.write(f, start, idx, pkt)
