@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -301,9 +302,23 @@ func FrameAt(ctx context.Context, path string, videoIndex int, seconds float64) 
 	if vs.Width <= 0 || vs.Height <= 0 {
 		return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
 	}
+	// ffmpeg -ss yields the first frame at or after the time; the frame shown then is the
+	// last one at or before it, which differs when frames are far apart (a recording of a
+	// still screen has a variable frame rate): seek to that frame's own time.
+	if seconds > p.Format.Duration && p.Format.Duration > 0 {
+		return nil, fmt.Errorf("%w: %s video stream %d at %gs: it ends at %gs", ErrNoFrame, path, videoIndex, seconds, p.Format.Duration)
+	}
+	times, err := packetTimes(ctx, path, videoIndex)
+	if err != nil {
+		return nil, err
+	}
+	at := seconds
+	if i := sort.SearchFloat64s(times, seconds+1e-6); i > 0 {
+		at = times[i-1] - 0.0005 // printed rounded to the microsecond
+	}
 	out, err := run(ctx, "ffmpeg", "-nostdin", "-v", "error",
 		"-noautorotate",
-		"-ss", strconv.FormatFloat(seconds, 'f', -1, 64),
+		"-ss", strconv.FormatFloat(max(0, at), 'f', -1, 64),
 		"-i", fileURL(path),
 		"-map", "0:v:"+strconv.Itoa(videoIndex),
 		"-frames:v", "1",
@@ -333,6 +348,26 @@ func videoStream(p *Probe, path string, videoIndex int) (Stream, error) {
 		return Stream{}, fmt.Errorf("%w: %s has %d video streams, index %d requested", ErrNoVideoStream, path, len(vs), videoIndex)
 	}
 	return vs[videoIndex], nil
+}
+
+// packetTimes returns the sorted presentation times of video stream videoIndex's packets
+// (no decoding).
+func packetTimes(ctx context.Context, path string, videoIndex int) ([]float64, error) {
+	out, err := run(ctx, "ffprobe", "-v", "error", "-select_streams", "v:"+strconv.Itoa(videoIndex),
+		"-show_entries", "packet=pts_time", "-of", "csv=p=0", fileURL(path))
+	if err != nil {
+		return nil, err
+	}
+	var times []float64
+	for _, f := range strings.Fields(string(out)) {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(f, ","), 64)
+		if err != nil {
+			return nil, fmt.Errorf("mediatest: packet time %q of %s: %w", f, path, err)
+		}
+		times = append(times, v)
+	}
+	sort.Float64s(times)
+	return times, nil
 }
 
 // FrameTimes returns the presentation time in seconds of every frame of
