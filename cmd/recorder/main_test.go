@@ -123,11 +123,21 @@ func centre(r image.Rectangle) image.Point {
 	return image.Pt((r.Min.X+r.Max.X)/2, (r.Min.Y+r.Max.Y)/2)
 }
 
-func assertFrameCount(t *testing.T, got int, fps int, seconds float64) {
+// assertFrameTimes checks that a track accounted for every frame time of a recording of
+// seconds at fps: encoded, skipped as unchanged or missed. The desk does not change, so the
+// change-tracking capture encodes only a few frames and skips the rest; the file has as many
+// frames as the summary says.
+func assertFrameTimes(t *testing.T, tr pipeline.TrackInfo, inFile int, fps int, seconds float64) {
 	t.Helper()
 	want := float64(fps) * seconds
-	if float64(got) < want*0.85 || float64(got) > want*1.15 {
-		t.Errorf("frames = %d, want %.0f ±15%%", got, want)
+	if got := float64(tr.Frames + tr.Unchanged + tr.Dropped); got < want*0.85 || got > want*1.15 {
+		t.Errorf("%s: %d frame times (%+v), want %.0f ±15%%", tr.Name, int64(got), tr, want)
+	}
+	if int64(inFile) != tr.Frames {
+		t.Errorf("%s: the file has %d frames, the summary %d", tr.Name, inFile, tr.Frames)
+	}
+	if tr.Unchanged == 0 || float64(tr.Frames) > want/2 {
+		t.Errorf("%s: %d frames encoded and %d skipped of a still screen, want most skipped", tr.Name, tr.Frames, tr.Unchanged)
 	}
 }
 

@@ -27,9 +27,12 @@ func TestRecordCanvasOfThreeMonitors(t *testing.T) {
 	if len(vs) != 1 || vs[0].CodecName != "h264" || vs[0].Width != 4224 || vs[0].Height != 1080 {
 		t.Fatalf("streams = %+v, want one h264 4224x1080", vs)
 	}
-	assertFrameCount(t, vs[0].NbReadFrames, 10, 3)
 	if sum.Width != 4224 || sum.Height != 1080 || sum.Encoder != "libx264" || len(sum.Tracks) != 1 {
-		t.Errorf("summary = %+v", sum)
+		t.Fatalf("summary = %+v", sum)
+	}
+	assertFrameTimes(t, sum.Tracks[0], vs[0].NbReadFrames, 10, 3)
+	if p.Format.Duration < 2.8 || p.Format.Duration > 3.3 {
+		t.Errorf("file lasts %.2f s, want 3", p.Format.Duration)
 	}
 	tags := p.Format.Tags
 	if tags["video_encoder"] != "libx264" || tags["layout"] != "canvas" || tags["recording_id"] == "" ||
@@ -63,7 +66,7 @@ func TestRecordTracksLayout(t *testing.T) {
 		if vs[i].Width != m.Width || vs[i].Height != m.Height {
 			t.Errorf("track %d is %dx%d, want %dx%d", i, vs[i].Width, vs[i].Height, m.Width, m.Height)
 		}
-		assertFrameCount(t, vs[i].NbReadFrames, 10, 3)
+		assertFrameTimes(t, sum.Tracks[i], vs[i].NbReadFrames, 10, 3)
 		img := frameAt(t, path, i, 1.5)
 		assertColour(t, img, m.Width/2, m.Height/2, monitorColours[i], m.Name)
 		if vs[i].Tags["handler_name"] != m.Name {
@@ -160,9 +163,10 @@ func TestRecordSurvivesKill9(t *testing.T) {
 	if p.Format.Duration < 3.5 {
 		t.Fatalf("after kill -9 at 5 s the file holds %.2f s, want ≥ 3.5 s", p.Format.Duration)
 	}
+	// The desk is still: a frame a second (MaxFrameGap) at least.
 	vs := p.VideoStreams()
-	if len(vs) != 1 || vs[0].NbReadFrames < 35 {
-		t.Fatalf("decodable frames = %+v, want ≥ 35", vs)
+	if len(vs) != 1 || vs[0].NbReadFrames < 4 {
+		t.Fatalf("decodable frames = %+v, want ≥ 4", vs)
 	}
 }
 

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"image"
 
 	"github.com/asticode/go-astiav"
 )
@@ -19,6 +20,41 @@ type Source interface {
 	Close() error
 }
 
+// Change is one frame of a ChangeSource and what changed in it.
+type Change struct {
+	// Frame is the source's own frame, updated in place: valid until the next read. Its pts
+	// are wall-clock microseconds (TimeBase).
+	Frame *astiav.Frame
+	// Rects are the areas, in frame coordinates, that changed since the previous read (the
+	// whole frame on the first read); none when the screen did not change.
+	Rects []image.Rectangle
+	// Missed is how many frame times went by unread since the previous read: the reader was
+	// late.
+	Missed int
+}
+
+// ChangeSource is a Source that knows what changed on screen, so that an unchanged frame
+// need not be converted or encoded, and a changed one only where it changed.
+type ChangeSource interface {
+	Source
+	// ReadChange waits until the next frame is due and returns it with its changes.
+	ReadChange(ctx context.Context) (Change, error)
+}
+
+// Capture methods for SourceOptions.Method.
+const (
+	// MethodAuto uses MethodXShm where the display allows it, else MethodX11Grab.
+	MethodAuto = "auto"
+	// MethodXShm is the engine's own change-tracking source (MIT-SHM, DAMAGE, XFIXES): an
+	// unchanged screen costs almost nothing.
+	MethodXShm = "xshm"
+	// MethodX11Grab is FFmpeg's x11grab device: every frame is grabbed whole.
+	MethodX11Grab = "x11grab"
+)
+
+// Methods lists the valid capture methods.
+func Methods() []string { return []string{MethodAuto, MethodXShm, MethodX11Grab} }
+
 // TimeBase is the time base of Source frame timestamps: microseconds.
 var TimeBase = astiav.NewRational(1, 1_000_000)
 
@@ -30,4 +66,6 @@ type SourceOptions struct {
 	FPS int
 	// DrawMouse paints the mouse pointer into the frames.
 	DrawMouse bool
+	// Method is how to capture: MethodAuto ("" too), MethodXShm or MethodX11Grab.
+	Method string
 }

@@ -26,11 +26,27 @@ type x11Source struct {
 
 var _ Source = (*x11Source)(nil)
 
-// Open opens a capture source for track t.
+// Open opens a capture source for track t with the method o asks for.
 func Open(ctx context.Context, t Track, o SourceOptions) (Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	switch o.Method {
+	case MethodXShm:
+		return openShm(t, o)
+	case MethodAuto, "":
+		if s, err := openShm(t, o); err == nil {
+			return s, nil
+		}
+		return openX11Grab(t, o)
+	case MethodX11Grab:
+		return openX11Grab(t, o)
+	}
+	return nil, fmt.Errorf("%w: capture method %q (want one of %v)", ErrOpen, o.Method, Methods())
+}
+
+// openX11Grab opens FFmpeg's x11grab device for track t.
+func openX11Grab(t Track, o SourceOptions) (Source, error) {
 	registerDevices.Do(astiav.RegisterAllDevices)
 	ifmt := astiav.FindInputFormat("x11grab")
 	if ifmt == nil {

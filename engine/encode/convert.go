@@ -16,7 +16,9 @@ type Converter struct {
 	sws   *astiav.SoftwareScaleContext
 	out   *astiav.Frame
 	blank []image.Rectangle
-	once  sync.Once
+	// partial: a bgr0 → yuv420p conversion at the same size, which Update does area by area.
+	partial bool
+	once    sync.Once
 }
 
 // FitSize returns the largest even size no larger than maxW×maxH (0 means no limit) with the
@@ -43,7 +45,17 @@ func NewConverter(srcW, srcH int, srcFmt astiav.PixelFormat, dstW, dstH int, dst
 	if err != nil {
 		return nil, fmt.Errorf("%w: %dx%d %s → %dx%d %s: %w", ErrConvert, srcW, srcH, srcFmt, dstW, dstH, dstFmt, err)
 	}
-	c := &Converter{sws: sws, out: astiav.AllocFrame()}
+	c := &Converter{sws: sws, out: astiav.AllocFrame(),
+		partial: srcFmt == astiav.PixelFormatBgr0 && dstFmt == astiav.PixelFormatYuv420P && srcW == dstW && srcH == dstH}
+	if c.partial {
+		c.out.SetWidth(dstW)
+		c.out.SetHeight(dstH)
+		c.out.SetPixelFormat(dstFmt)
+		if err := c.out.AllocBuffer(0); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%w: %dx%d %s frame: %w", ErrConvert, dstW, dstH, dstFmt, err)
+		}
+	}
 	sx, sy := float64(dstW)/float64(srcW), float64(dstH)/float64(srcH)
 	for _, r := range blank {
 		// Round outwards so no sliver of an uncovered area survives scaling.
@@ -57,12 +69,45 @@ func NewConverter(srcW, srcH int, srcFmt astiav.PixelFormat, dstW, dstH int, dst
 // Convert converts src and returns the converted frame, valid until the next Convert. The
 // output carries src's pts.
 func (c *Converter) Convert(src *astiav.Frame) (*astiav.Frame, error) {
+	if c.partial {
+		// The same conversion as swscale's here, several times faster (media notes: 5.8 ms
+		// per 1080p frame for swscale).
+		return c.Update(src, []image.Rectangle{image.Rect(0, 0, src.Width(), src.Height())})
+	}
 	if err := c.sws.ScaleFrame(src, c.out); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConvert, err)
 	}
 	for _, r := range c.blank {
 		if err := avext.FillRect(c.out, r, avext.Black); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrConvert, err)
+		}
+	}
+	c.out.SetPts(src.Pts())
+	return c.out, nil
+}
+
+// Update brings the output frame up to date with src where rects (source coordinates) say it
+// changed, and returns it, with src's pts; it is valid until the next call. Where the
+// conversion is a plain bgr0 → yuv420p one at the same size, only those areas are converted
+// (a typed character costs a few hundred pixels, not a whole frame); otherwise the whole frame
+// is. The output keeps whatever it held elsewhere, so src must be the same image each time,
+// changed only within rects.
+func (c *Converter) Update(src *astiav.Frame, rects []image.Rectangle) (*astiav.Frame, error) {
+	if !c.partial {
+		return c.Convert(src)
+	}
+	for _, r := range rects {
+		if err := avext.BGR0ToYUV420P(src, c.out, r); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConvert, err)
+		}
+		// Widened as the conversion widens it, so blank areas stay black.
+		wide := image.Rect(r.Min.X&^1, r.Min.Y&^1, r.Max.X+1, r.Max.Y+1)
+		for _, b := range c.blank {
+			if x := b.Intersect(wide); !x.Empty() {
+				if err := avext.FillRect(c.out, x, avext.Black); err != nil {
+					return nil, fmt.Errorf("%w: %w", ErrConvert, err)
+				}
+			}
 		}
 	}
 	c.out.SetPts(src.Pts())

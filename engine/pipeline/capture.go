@@ -27,9 +27,10 @@ type track struct {
 	slate   *astiav.Frame // what masked frames show
 	fanout  *astiav.Packet
 	w, h    int
-	frames  atomic.Int64
-	dropped atomic.Int64
-	lastPts atomic.Int64 // ms since the capture's start
+	frames    atomic.Int64
+	dropped   atomic.Int64
+	unchanged atomic.Int64
+	lastPts   atomic.Int64 // ms since the capture's start
 }
 
 // Capture grabs, converts and encodes one screen area once for every Sink attached to it.
@@ -88,7 +89,8 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 	for i, pt := range plan {
 		t := &track{info: pt, fanout: astiav.AllocPacket()}
 		c.tracks = append(c.tracks, t)
-		if t.src, err = capture.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS, DrawMouse: spec.DrawMouse}); err != nil {
+		if t.src, err = capture.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS,
+			DrawMouse: spec.DrawMouse, Method: spec.Method}); err != nil {
 			return nil, err
 		}
 		sw, sh := t.src.Size()
@@ -211,19 +213,15 @@ func (c *Capture) run(ctx context.Context) {
 }
 
 func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
+	if cs, ok := t.src.(capture.ChangeSource); ok {
+		return c.runChanges(ctx, idx, t, cs)
+	}
 	raw := astiav.AllocFrame()
 	defer raw.Free()
 	startUs := c.start.UnixMicro()
 	intervalMs := int64(1000 / c.spec.FPS)
 	lastPts, lastCut := int64(-1), int64(-1)
-	emit := func(p *astiav.Packet) error {
-		// The muxer needs a duration for a fragment's last sample, and the first fragment is
-		// flushed after one frame; FFmpeg 5.1's libx264 leaves it 0: use the frame interval.
-		if p.Duration() <= 0 {
-			p.SetDuration(intervalMs)
-		}
-		return c.fanout(idx, t, p)
-	}
+	emit := c.emitter(idx, t)
 	for {
 		select {
 		case <-c.stop:
@@ -268,6 +266,133 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 		}
 		t.frames.Add(1)
 	}
+}
+
+// emitter returns the function that hands track idx's packets to the sinks.
+func (c *Capture) emitter(idx int, t *track) func(*astiav.Packet) error {
+	intervalMs := int64(1000 / c.spec.FPS)
+	return func(p *astiav.Packet) error {
+		// The muxer needs a duration for a fragment's last sample, and the first fragment is
+		// flushed after one frame; FFmpeg 5.1's libx264 leaves it 0: use the frame interval.
+		if p.Duration() <= 0 {
+			p.SetDuration(intervalMs)
+		}
+		return c.fanout(idx, t, p)
+	}
+}
+
+// runChanges is runTrack for a source that reports what changed: a frame is converted only
+// where it changed and encoded only when something changed, a keyframe is due, a sink needs
+// its last frame or the screen has been still for MaxFrameGap. The files then have a variable
+// frame rate; each frame lasts until the next.
+func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.ChangeSource) error {
+	emit := c.emitter(idx, t)
+	startUs := c.start.UnixMicro()
+	gap := c.spec.MaxFrameGap.Milliseconds()
+	w, h := t.src.Size()
+	var (
+		lastPts, lastCut = int64(-1), int64(-1)
+		shown            *astiav.Frame // what the last encoded frame showed: the picture or the slate
+		picture          *astiav.Frame // the converted screen, kept up to date while unmasked
+		stale            = true        // picture misses changes (none yet, or made while masked)
+		lastMasked       bool
+	)
+	encodeAt := func(f *astiav.Frame, pts int64) error {
+		f.SetPts(pts)
+		cut := c.nextCut()
+		key := pts >= cut && cut != lastCut
+		if key {
+			lastCut = cut
+		}
+		if err := t.enc.Encode(f, key, emit); err != nil {
+			return err
+		}
+		lastPts, shown = pts, f
+		t.lastPts.Store(pts)
+		t.frames.Add(1)
+		return nil
+	}
+	// closeOut repeats the last frame just before end, a sink's end or a segment cut, when
+	// the screen has been still since before it, so that the file or segment lasts until
+	// then. end is in the past (or MaxInt64: none).
+	closeOut := func(end int64) error {
+		if shown != nil && end != math.MaxInt64 && end-1 > lastPts {
+			return encodeAt(shown, end-1)
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-c.stop:
+			// Stopped: sinks end now, or earlier if they were stopped before.
+			if err := closeOut(min(c.now(), c.endingBy(math.MaxInt64-1))); err != nil {
+				return err
+			}
+			return t.enc.Flush(emit)
+		default:
+		}
+		ch, err := cs.ReadChange(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return t.enc.Flush(emit)
+			}
+			_ = t.enc.Flush(emit) // keep what was encoded before the failure
+			return err
+		}
+		t.dropped.Add(int64(ch.Missed))
+		ts := ch.Frame.Pts()
+		pts := max(0, (ts-startUs)/1000, lastPts+1)
+		// A sink ending or a segment cut since the last encoded frame: the file or segment
+		// before it lasts until then.
+		end := c.endingBy(pts)
+		if cut := c.nextCut(); cut <= pts {
+			end = min(end, cut)
+		}
+		if err := closeOut(end); err != nil {
+			return err
+		}
+		masked := c.mask.at(ts)
+		changed := false
+		if masked {
+			stale = stale || len(ch.Rects) > 0
+		} else if stale || len(ch.Rects) > 0 {
+			rects := ch.Rects
+			if stale {
+				rects = []image.Rectangle{image.Rect(0, 0, w, h)}
+			}
+			if picture, err = t.conv.Update(ch.Frame, rects); err != nil {
+				return err
+			}
+			stale, changed = false, true
+		}
+		need := changed || masked != lastMasked || shown == nil || pts-lastPts >= gap ||
+			c.nextCut() <= pts || c.endingBy(pts) != math.MaxInt64
+		lastMasked = masked
+		if !need {
+			t.unchanged.Add(1)
+			continue
+		}
+		f := picture
+		if masked {
+			f = t.slate
+		}
+		if err := encodeAt(f, pts); err != nil {
+			return err
+		}
+	}
+}
+
+// endingBy is the earliest end at or before pts of a sink still recording, or MaxInt64.
+func (c *Capture) endingBy(pts int64) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	end := int64(math.MaxInt64)
+	for _, s := range c.sinks {
+		if at := s.stopAt.Load(); at <= pts && !s.allEnded() {
+			end = min(end, at)
+		}
+	}
+	return end
 }
 
 // nextCut is the earliest pts at which some sink needs a keyframe (its start or its next
@@ -355,7 +480,8 @@ func (c *Capture) trackInfos(count func(i int, t *track) int64) []TrackInfo {
 	for i, t := range c.tracks {
 		g := t.info.Grab
 		out[i] = TrackInfo{Name: t.info.Name, Grab: fmt.Sprintf("%dx%d+%d+%d", g.Dx(), g.Dy(), g.Min.X, g.Min.Y),
-			Width: t.w, Height: t.h, Monitors: len(t.info.Monitors), Frames: count(i, t), Dropped: t.dropped.Load()}
+			Width: t.w, Height: t.h, Monitors: len(t.info.Monitors), Frames: count(i, t), Dropped: t.dropped.Load(),
+			Unchanged: t.unchanged.Load()}
 	}
 	return out
 }

@@ -37,8 +37,12 @@ type TrackInfo struct {
 	Monitors int `json:"monitors"`
 	// Frames is how many frames were written.
 	Frames int64 `json:"frames"`
-	// Dropped is how many frames the capture missed (gaps longer than 1.5 frame intervals).
+	// Dropped is how many frames the capture missed: frame times that went by while it was
+	// busy.
 	Dropped int64 `json:"dropped"`
+	// Unchanged is how many frame times showed nothing new and cost no conversion or encode
+	// (only with a change-tracking source).
+	Unchanged int64 `json:"unchanged"`
 }
 
 // Summary reports a finished recording.

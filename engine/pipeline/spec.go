@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,7 +47,17 @@ type CaptureSpec struct {
 	EncoderOptions map[string]string
 	// MaskColor is what masked frames show (default black).
 	MaskColor color.RGBA
+	// Method is how the screen is grabbed: capture.MethodAuto (default), MethodXShm or
+	// MethodX11Grab.
+	Method string
+	// MaxFrameGap bounds how long an unchanged screen goes without an encoded frame, where
+	// the source tracks changes (default DefaultMaxFrameGap): players and seeking want a
+	// frame now and then, and a crash loses at most about this much more.
+	MaxFrameGap time.Duration
 }
+
+// DefaultMaxFrameGap is the default CaptureSpec.MaxFrameGap.
+const DefaultMaxFrameGap = time.Second
 
 // Spec describes a one-shot recording to a file.
 type Spec struct {
@@ -75,6 +86,12 @@ func (s CaptureSpec) withDefaults() CaptureSpec {
 	if s.MaskColor == (color.RGBA{}) {
 		s.MaskColor = color.RGBA{A: 255}
 	}
+	if s.Method == "" {
+		s.Method = capture.MethodAuto
+	}
+	if s.MaxFrameGap == 0 {
+		s.MaxFrameGap = DefaultMaxFrameGap
+	}
 	return s
 }
 
@@ -87,9 +104,9 @@ func (s CaptureSpec) Key() string {
 		opts = append(opts, k+"="+v)
 	}
 	sort.Strings(opts)
-	return fmt.Sprintf("display=%s monitors=%s layout=%s region=%v fps=%d max=%dx%d mouse=%v encoders=%s opts=%s mask=%v",
+	return fmt.Sprintf("display=%s monitors=%s layout=%s region=%v fps=%d max=%dx%d mouse=%v encoders=%s opts=%s mask=%v method=%s gap=%s",
 		s.Display, s.Monitors, s.Layout, s.Region, s.FPS, s.MaxWidth, s.MaxHeight, s.DrawMouse,
-		strings.Join(s.Encoders, ","), strings.Join(opts, ","), s.MaskColor)
+		strings.Join(s.Encoders, ","), strings.Join(opts, ","), s.MaskColor, s.Method, s.MaxFrameGap)
 }
 
 // ValidateFPS checks a frame rate given explicitly (where 0 does not mean the default).
@@ -121,6 +138,12 @@ func (s CaptureSpec) Validate() error {
 		if _, err := encode.Lookup(n); err != nil {
 			return invalid("encoder", "%v", err)
 		}
+	}
+	if !slices.Contains(capture.Methods(), s.Method) {
+		return invalid("capture-method", "%q is not one of %s", s.Method, strings.Join(capture.Methods(), ", "))
+	}
+	if s.MaxFrameGap < 0 {
+		return invalid("max-frame-gap", "%s is negative", s.MaxFrameGap)
 	}
 	return nil
 }
