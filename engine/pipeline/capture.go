@@ -20,13 +20,13 @@ import (
 
 // track is one video of a capture: source → converter → encoder.
 type track struct {
-	info    capture.Track
-	src     capture.Source
-	conv    *encode.Converter
-	enc     *encode.Encoder
-	slate   *astiav.Frame // what masked frames show
-	fanout  *astiav.Packet
-	w, h    int
+	info      capture.Track
+	src       capture.Source
+	conv      *encode.Converter
+	enc       *encode.Encoder
+	slate     *astiav.Frame // what masked frames show
+	fanout    *astiav.Packet
+	w, h      int
 	frames    atomic.Int64
 	dropped   atomic.Int64
 	unchanged atomic.Int64
