@@ -145,6 +145,19 @@ func (p *Painter) fillRects(pixel uint32, rects []xproto.Rectangle) {
 	}
 }
 
+// locked runs queue, which sends requests, with p.mu held and then waits
+// for the server to process them (see roundTrip). It is how every frame of
+// a scene is drawn.
+func (p *Painter) locked(queue func()) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	queue()
+	return p.roundTrip()
+}
+
 // roundTrip waits until the server has processed every request sent so
 // far and returns the first X error any of them caused. Unchecked
 // requests report errors through the event queue; the server answers in
