@@ -11,12 +11,15 @@ import (
 // like smooth scrolling.
 const scrollStep = 2
 
-// scroller scrolls a document up by scrollStep per update: Animate's
-// scene, which scrolls its whole area with a block bouncing across it.
+// scroller scrolls a document up by scrollStep per update. It is both
+// Animate's scene, which scrolls its whole area with a block bouncing
+// across it, and SceneScrolling, which scrolls a window's body under a
+// static title bar.
 type scroller struct {
-	p   *Painter
-	l   layers
-	doc document
+	p      *Painter
+	l      layers
+	doc    document
+	chrome *window // painted once by start; nil when the document fills the area
 
 	hasBlock   bool
 	block      image.Rectangle // where the block is drawn now, in root coordinates
@@ -42,9 +45,24 @@ func newAnimation(p *Painter, area image.Rectangle, fps int) *scroller {
 	}
 }
 
-// start paints the whole area: the document at its current offset and
-// the block on top.
+// newScrolling lays out SceneScrolling over area: a window whose body is
+// the scrolling document.
+func newScrolling(p *Painter, area image.Rectangle) *scroller {
+	w := newWindow(area)
+	return &scroller{
+		p:      p,
+		l:      newLayers(area),
+		doc:    document{area: w.body},
+		chrome: &w,
+	}
+}
+
+// start paints the whole area: chrome, the document at its current offset
+// and the block on top.
 func (s *scroller) start() {
+	if s.chrome != nil {
+		s.chrome.paint(&s.l)
+	}
 	s.doc.paint(&s.l, s.doc.area)
 	if s.hasBlock {
 		s.l.colors[inkBlock] = blockColors[s.blockColor]
@@ -110,6 +128,9 @@ func (s *scroller) moveBlock() {
 // done, and then returns nil. It returns early only on an X error or if
 // the Painter is closed. Frames that cannot be drawn in time are skipped
 // rather than queued.
+//
+// Unlike SceneScrolling, the document fills the whole area with no
+// window around it, and the block adds a moving object on top.
 func (p *Painter) Animate(ctx context.Context, area image.Rectangle, fps int) error {
 	area, err := p.prepare(area, fps)
 	if err != nil || ctx.Err() != nil {
