@@ -36,13 +36,22 @@ type Usage struct {
 func Run(ctx context.Context, tool string, env []string, argv ...string) (Usage, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
+	return RunCmd(tool, cmd)
+}
+
+// RunCmd starts cmd, waits for it, and returns its resource usage: user+system CPU and max RSS
+// of the child (and any children it waited for) from wait4's rusage, and wall time. Callers
+// set cmd's context, environment and stdout; stderr, when unset, is kept for the error.
+func RunCmd(tool string, cmd *exec.Cmd) (Usage, error) {
 	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = &stderr
+	}
 	start := time.Now()
 	err := cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
-		return Usage{}, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, tail(stderr.String(), 400))
+		return Usage{}, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, tail(stderr.String(), 400))
 	}
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {

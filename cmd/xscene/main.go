@@ -2,13 +2,16 @@
 //
 // Usage:
 //
-//	xscene -display :N [-fps 30] [-area WxH+X+Y]
+//	xscene -display :N [-fps 30] [-area WxH+X+Y] [-scene name]
 //	xscene -display :N -fill '#rrggbb' [-area WxH+X+Y]
+//	xscene -list
 //
-// Without -fill it animates a scrolling document with a moving block until
-// it receives SIGINT or SIGTERM. With -fill it paints the area with one
-// colour and exits. The area defaults to the whole root window; -display
-// defaults to $DISPLAY.
+// Without -fill it animates until it receives SIGINT or SIGTERM: the
+// named benchmark scene (see xscene.Play) with -scene, and otherwise a
+// scrolling document with a moving block (xscene.Animate). -fps is the
+// animation's update rate. With -fill it paints the area with one colour
+// and exits. -list prints the scene names, one per line, and exits. The
+// area defaults to the whole root window; -display defaults to $DISPLAY.
 //
 // Exit status is 0 on success, 1 when drawing fails and 2 for bad usage.
 package main
@@ -24,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,18 +43,18 @@ const (
 )
 
 // usage is the one-line synopsis printed with usage errors.
-const usage = "usage: xscene [-display :N] [-fps 30] [-area WxH+X+Y] [-fill '#rrggbb']"
+const usage = "usage: xscene [-display :N] [-fps 30] [-area WxH+X+Y] [-scene name | -fill '#rrggbb' | -list]"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process-global parts, so it can be tested. It
 // returns the exit status.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("xscene", flag.ContinueOnError)
 	// Silence flag's own reporting, which prints the error and then a
 	// multi-line usage; errors are reported below on one line instead.
@@ -59,6 +63,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fps := fs.Int("fps", 30, "animation frame rate, 1.."+strconv.Itoa(xscene.MaxFPS))
 	areaFlag := fs.String("area", "", "region as WxH+X+Y in root coordinates (default: whole root)")
 	fill := fs.String("fill", "", "fill the area with this colour (#rrggbb) once and exit")
+	scene := fs.String("scene", "", "play this scene (see -list) instead of the default scrolling document with a moving block")
+	list := fs.Bool("list", false, "print the scene names and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, usage)
@@ -76,6 +82,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *list {
+		for _, name := range xscene.Scenes() {
+			fmt.Fprintln(stdout, name)
+		}
+		return exitOK
+	}
+	if *scene != "" {
+		if !slices.Contains(xscene.Scenes(), *scene) {
+			return usageErr("unknown -scene %q: want one of %s", *scene, strings.Join(xscene.Scenes(), ", "))
+		}
+		if *fill != "" {
+			return usageErr("-scene and -fill are exclusive")
+		}
 	}
 	if *display == "" {
 		return usageErr("no display: use -display :N or set DISPLAY")
@@ -109,6 +129,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			area = p.Bounds()
 		}
 		err = p.Fill(area, fillColor)
+	} else if *scene != "" {
+		err = p.Play(ctx, *scene, area, *fps)
 	} else {
 		err = p.Animate(ctx, area, *fps)
 	}

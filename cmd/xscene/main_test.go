@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"image/color"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -58,9 +59,11 @@ func TestRunUsageErrors(t *testing.T) {
 		{"-display", ":1", "extra"},
 		{"-display", "", "-fill", "#000000"},
 		{"-nosuchflag"},
+		{"-display", ":1", "-scene", "slideshow"},
+		{"-display", ":1", "-scene", "idle", "-fill", "#000000"},
 	} {
 		var stderr bytes.Buffer
-		if code := run(context.Background(), args, &stderr); code != exitUsage {
+		if code := run(context.Background(), args, io.Discard, &stderr); code != exitUsage {
 			t.Errorf("run %q = %d, want %d", args, code, exitUsage)
 		}
 		msg := strings.TrimSpace(stderr.String())
@@ -76,7 +79,7 @@ func TestRunFillAndAnimate(t *testing.T) {
 	s := xvfb.StartForTest(t, xvfb.TwoMonitors)
 
 	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"-display", s.Display, "-fill", "#336699", "-area", "100x100+1280+0"}, &stderr); code != exitOK {
+	if code := run(context.Background(), []string{"-display", s.Display, "-fill", "#336699", "-area", "100x100+1280+0"}, io.Discard, &stderr); code != exitOK {
 		t.Fatalf("fill: exit %d: %s", code, stderr.String())
 	}
 	p, err := xscene.Connect(s.Display)
@@ -94,14 +97,56 @@ func TestRunFillAndAnimate(t *testing.T) {
 	// Animation runs until the context (SIGINT in real use) ends it.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if code := run(ctx, []string{"-display", s.Display, "-fps", "60"}, &stderr); code != exitOK {
+	if code := run(ctx, []string{"-display", s.Display, "-fps", "60"}, io.Discard, &stderr); code != exitOK {
 		t.Fatalf("animate: exit %d: %s", code, stderr.String())
 	}
 	if got, _ := p.Pixel(5, 5); got != (color.RGBA{0xff, 0xff, 0xff, 0xff}) {
 		t.Errorf("animated document margin pixel = %v, want white paper", got)
 	}
 
-	if code := run(context.Background(), []string{"-display", ":0.bogus", "-fill", "#000000"}, &stderr); code != exitFail {
+	if code := run(context.Background(), []string{"-display", ":0.bogus", "-fill", "#000000"}, io.Discard, &stderr); code != exitFail {
 		t.Errorf("bad display: exit %d, want %d", code, exitFail)
+	}
+}
+
+func TestRunList(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	// No display is needed to list the scenes.
+	if code := run(context.Background(), []string{"-display", "", "-list"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("-list: exit %d: %s", code, stderr.String())
+	}
+	want := strings.Join(xscene.Scenes(), "\n") + "\n"
+	if stdout.String() != want {
+		t.Errorf("-list printed %q, want %q", stdout.String(), want)
+	}
+}
+
+func TestRunScene(t *testing.T) {
+	t.Parallel()
+	s := xvfb.StartForTest(t, []xvfb.Monitor{{Name: "M0", Width: 640, Height: 480}})
+	p, err := xscene.Connect(s.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	// The typing scene is a window on a desktop; the default animation
+	// would leave white paper in the corner instead.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var stderr bytes.Buffer
+	if code := run(ctx, []string{"-display", s.Display, "-scene", xscene.SceneTyping, "-area", "320x240+0+0"}, io.Discard, &stderr); code != exitOK {
+		t.Fatalf("-scene typing: exit %d: %s", code, stderr.String())
+	}
+	desk, err := p.Pixel(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desk == (color.RGBA{A: 0xff}) || desk == (color.RGBA{0xff, 0xff, 0xff, 0xff}) {
+		t.Errorf("corner pixel = %v, want the scene's desktop colour", desk)
+	}
+	if got, _ := p.Pixel(400, 300); got != (color.RGBA{A: 0xff}) {
+		t.Errorf("pixel outside -area = %v, want untouched black", got)
 	}
 }

@@ -9,6 +9,12 @@
 // scene, which exercises an encoder the way a real desktop does: mostly
 // small changes, a steadily scrolling region and one moving object.
 //
+// Play runs the named scenes of the encoder benchmark (SceneIdle,
+// SceneTyping, SceneScrolling, SceneVideo; Mixed3 assigns one to each of
+// three monitors), each a window whose content changes in one typical
+// way. Every scene is a pure function of the number of updates drawn, so
+// two runs show the same frames.
+//
 // Colours are given as color.RGBA and converted to the root visual's
 // pixel format; on the usual 24-bit TrueColor visual a pixel is 0xRRGGBB.
 package xscene

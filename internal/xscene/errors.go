@@ -16,4 +16,8 @@ var (
 
 	// ErrBadFPS reports a frame rate outside 1..MaxFPS.
 	ErrBadFPS = errors.New("xscene: frame rate out of range")
+
+	// ErrUnknownScene reports a scene name that Play does not know; the
+	// wrapping error names the valid ones.
+	ErrUnknownScene = errors.New("xscene: unknown scene")
 )

@@ -22,9 +22,12 @@ type Painter struct {
 	gc     xproto.Gcontext
 	width  int
 	height int
+	depth  byte // of the root window, which PutImage must match
 	format pixelFormat
-	// maxRects is how many rectangles fit in one PolyFillRectangle request
-	// without the BIG-REQUESTS extension.
+	// maxRequest is the largest request in bytes the server accepts
+	// without the BIG-REQUESTS extension, which xgb does not enable.
+	maxRequest int
+	// maxRects is how many rectangles fit in one PolyFillRectangle request.
 	maxRects int
 	closed   bool
 }
@@ -65,17 +68,20 @@ func newPainter(conn *xgb.Conn) (*Painter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create graphics context: %w", err)
 	}
-	// MaximumRequestLength is in 4-byte units; a PolyFillRectangle request
-	// has a 12-byte header and 8 bytes per rectangle.
-	maxRects := (int(setup.MaximumRequestLength)*4 - 12) / 8
+	// MaximumRequestLength is in 4-byte units.
+	maxRequest := int(setup.MaximumRequestLength) * 4
 	return &Painter{
-		conn:     conn,
-		root:     screen.Root,
-		gc:       gc,
-		width:    int(screen.WidthInPixels),
-		height:   int(screen.HeightInPixels),
-		format:   format,
-		maxRects: maxRects,
+		conn:       conn,
+		root:       screen.Root,
+		gc:         gc,
+		width:      int(screen.WidthInPixels),
+		height:     int(screen.HeightInPixels),
+		depth:      screen.RootDepth,
+		format:     format,
+		maxRequest: maxRequest,
+		// A PolyFillRectangle request has a 12-byte header and 8 bytes
+		// per rectangle.
+		maxRects: (maxRequest - 12) / 8,
 	}, nil
 }
 
@@ -143,6 +149,33 @@ func (p *Painter) fillRects(pixel uint32, rects []xproto.Rectangle) {
 		xproto.PolyFillRectangle(p.conn, xproto.Drawable(p.root), p.gc, rects[:n])
 		rects = rects[n:]
 	}
+}
+
+// putImage queues PutImage requests that draw data, ZPixmap scanlines of
+// stride bytes covering r (already clipped to the root), in bands of as
+// many rows as fit in one request. The caller holds p.mu.
+func (p *Painter) putImage(r image.Rectangle, data []byte, stride int) {
+	const header = 24 // bytes of a PutImage request before its data
+	rows := max(1, (p.maxRequest-header)/stride)
+	for y := 0; y < r.Dy(); y += rows {
+		n := min(rows, r.Dy()-y)
+		xproto.PutImage(p.conn, xproto.ImageFormatZPixmap, xproto.Drawable(p.root), p.gc,
+			uint16(r.Dx()), uint16(n), int16(r.Min.X), int16(r.Min.Y+y), 0, p.depth,
+			data[y*stride:(y+n)*stride])
+	}
+}
+
+// locked runs queue, which sends requests, with p.mu held and then waits
+// for the server to process them (see roundTrip). It is how every frame of
+// a scene is drawn.
+func (p *Painter) locked(queue func()) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	queue()
+	return p.roundTrip()
 }
 
 // roundTrip waits until the server has processed every request sent so

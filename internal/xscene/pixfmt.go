@@ -92,6 +92,23 @@ func (pf pixelFormat) pixel(c color.RGBA) uint32 {
 	return pf.red.encode(c.R) | pf.green.encode(c.G) | pf.blue.encode(c.B)
 }
 
+// put stores the pixel value v in the first bytesPerPixel bytes of dst,
+// in the server's image byte order: the inverse of what decode reads.
+func (pf pixelFormat) put(dst []byte, v uint32) {
+	n := pf.bitsPerPixel / 8
+	if pf.msbFirst {
+		for i := n - 1; i >= 0; i-- {
+			dst[i] = byte(v)
+			v >>= 8
+		}
+		return
+	}
+	for i := range n {
+		dst[i] = byte(v)
+		v >>= 8
+	}
+}
+
 // stride returns the length in bytes of one ZPixmap scanline of width w.
 func (pf pixelFormat) stride(w int) int {
 	bitsPerLine := w * pf.bitsPerPixel

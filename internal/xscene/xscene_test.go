@@ -3,7 +3,6 @@ package xscene
 import (
 	"context"
 	"errors"
-	"github.com/screenrec/recorder/internal/xgbquiet"
 	"image"
 	"image/color"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 
+	"github.com/screenrec/recorder/internal/xgbquiet"
 	"github.com/screenrec/recorder/internal/xvfb"
 )
 
@@ -163,13 +163,13 @@ func TestScrollingMatchesRepaint(t *testing.T) {
 	left := image.Rect(0, 0, 400, 300)
 	right := left.Add(image.Pt(400, 0))
 
-	animated := newScene(p, left, 30)
-	if err := animated.drawInitial(); err != nil {
+	animated := newAnimation(p, left, 30)
+	if err := p.locked(animated.start); err != nil {
 		t.Fatal(err)
 	}
 	// Enough frames to scroll several lines and bounce the block.
 	for range 200 {
-		if err := animated.step(); err != nil {
+		if err := p.locked(animated.update); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,12 +177,12 @@ func TestScrollingMatchesRepaint(t *testing.T) {
 		t.Fatal("block never bounced; the test would not cover bouncing")
 	}
 
-	fresh := newScene(p, right, 30)
-	fresh.offset = animated.offset
+	fresh := newAnimation(p, right, 30)
+	fresh.doc.offset = animated.doc.offset
 	fresh.blockVX = animated.blockVX
 	fresh.blockColor = animated.blockColor
 	fresh.block = animated.block.Add(right.Min.Sub(left.Min))
-	if err := fresh.drawInitial(); err != nil {
+	if err := p.locked(fresh.start); err != nil {
 		t.Fatal(err)
 	}
 
@@ -203,7 +203,7 @@ func TestScrollingMatchesRepaint(t *testing.T) {
 func TestDocumentIsReproducible(t *testing.T) {
 	t.Parallel()
 	area := image.Rect(0, 0, 1000, 500)
-	s1, s2 := newScene(nil, area, 30), newScene(nil, area.Add(image.Pt(7, 9)), 30)
+	s1, s2 := &document{area: area}, &document{area: area.Add(image.Pt(7, 9))}
 	nonEmpty := 0
 	for n := range 100 {
 		a, b := s1.appendLine(nil, n), s2.appendLine(nil, n)
@@ -285,13 +285,13 @@ func TestChannelConversions(t *testing.T) {
 func BenchmarkSceneStep(b *testing.B) {
 	s := xvfb.StartForTest(b, []xvfb.Monitor{{Name: "M0", Width: 1920, Height: 1080}})
 	p := connectForTest(b, s)
-	sc := newScene(p, p.Bounds(), 30)
-	if err := sc.drawInitial(); err != nil {
+	sc := newAnimation(p, p.Bounds(), 30)
+	if err := p.locked(sc.start); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := sc.step(); err != nil {
+		if err := p.locked(sc.update); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -328,4 +328,25 @@ func absDiff(a, b uint8) uint8 {
 		return a - b
 	}
 	return b - a
+}
+
+// BenchmarkSceneUpdate measures one update of each scene on a 1080p
+// monitor, round trip included: what a scene costs per frame.
+func BenchmarkSceneUpdate(b *testing.B) {
+	s := xvfb.StartForTest(b, []xvfb.Monitor{{Name: "M0", Width: 1920, Height: 1080}})
+	p := connectForTest(b, s)
+	for _, sc := range scenes {
+		b.Run(sc.name, func(b *testing.B) {
+			pl := sc.new(p, p.Bounds(), 30)
+			if err := p.locked(pl.start); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.locked(pl.update); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

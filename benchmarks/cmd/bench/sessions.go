@@ -194,4 +194,4 @@ var childMode = flag.String("child", "", "internal: run as an engine child in th
 var childDisplay = flag.String("display", "", "internal: the child's display")
 
 // tune is passed to libx264 as its tune option in every suite ("" for none).
-var tune = flag.String("tune", "zerolatency", "x264 tune for both tools (the recorder's default is zerolatency; empty: none)")
+var tune = flag.String("tune", "zerolatency", "x264 tune of the engine's encoder (the recorder's default is zerolatency; empty: none)")

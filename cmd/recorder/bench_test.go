@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/screenrec/recorder/internal/mediatest"
+)
+
+// runBin runs the recorder binary with args and returns its stderr and exit code.
+func runBin(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, recorderBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stderr.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("recorder %v: %v", args, err)
+	}
+	return stderr.String(), 0
+}
+
+// TestBenchFlagValidation: bad input to `recorder bench` is a usage error (exit 2) naming what
+// is wrong and the valid values, before anything starts.
+func TestBenchFlagValidation(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says []string
+	}{
+		{[]string{"--scenes", "idle,gaming"}, []string{`unknown scene "gaming"`, "idle, typing, scrolling, video, mixed-3"}},
+		{[]string{"--resolutions", "1080p,8k"}, []string{`unknown resolution "8k"`, "720p, 1080p, 1440p, 4k"}},
+		{[]string{"--encoders", "h266"}, []string{`unknown encoder "h266"`, "auto, all", "libx264"}},
+		{[]string{"--encoders", "libx264", "--presets", "turbo"}, []string{`unknown preset "turbo" for libx264`, "ultrafast"}},
+		{[]string{"--rounds", "0"}, []string{"rounds"}},
+		{[]string{"--fps", "0"}, []string{"fps", "1-60"}},
+		{[]string{"--encode-only=sometimes"}, []string{"encode-only", "also, only or off"}},
+		{[]string{"--duration", "100ms"}, []string{"duration"}},
+	} {
+		stderr, code := runBin(t, append([]string{"bench", "--plan"}, tc.args...)...)
+		if code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, code, stderr)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(stderr, s) {
+				t.Errorf("%v: stderr %q does not say %q", tc.args, stderr, s)
+			}
+		}
+	}
+	if stderr, code := runBin(t, "bench", "encode-child", "--size", "64", "--raw", "x", "--out", "y", "--frames", "1"); code != 2 || !strings.Contains(stderr, "--size") {
+		t.Errorf("encode-child --size 64: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestBenchQuickPlan: --quick's matrix, with explicit flags on top.
+func TestBenchQuickPlan(t *testing.T) {
+	mediatest.SkipIfUnavailable(t) // the plan asks ffmpeg which encoders it has
+	stderr, code := runBin(t, "bench", "--quick", "--plan")
+	if code != 0 || !strings.Contains(stderr, "2 stage(s), 2 live cell(s) × 1 round(s)") || !strings.Contains(stderr, "estimated") {
+		t.Errorf("--quick --plan: exit %d, stderr %q", code, stderr)
+	}
+	stderr, code = runBin(t, "bench", "--quick", "--scenes", "typing", "--encode-only", "only", "--plan")
+	if code != 0 || !strings.Contains(stderr, "1 stage(s), 0 live cell(s)") || !strings.Contains(stderr, "1 encode-only cell(s)") {
+		t.Errorf("--quick --scenes typing --encode-only only --plan: exit %d, stderr %q", code, stderr)
+	}
+}
