@@ -23,7 +23,7 @@ import (
 )
 
 // The document is valid OpenAPI 3.0.3 and describes exactly the routes the server has.
-func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
+func TestAdminOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 	doc := getContract(t).Doc()
 	if doc.OpenAPI != "3.0.3" {
 		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
@@ -58,7 +58,7 @@ func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 	}
 }
 
-func TestNewChecksItsConfig(t *testing.T) {
+func TestAdminNewChecksItsConfig(t *testing.T) {
 	if adminapi.MinTokenLength != config.MinAdminTokenLength {
 		t.Errorf("adminapi.MinTokenLength %d != config.MinAdminTokenLength %d", adminapi.MinTokenLength, config.MinAdminTokenLength)
 	}
@@ -87,7 +87,7 @@ func TestNewChecksItsConfig(t *testing.T) {
 
 // Every /api/v1 operation and /metrics refuse a request without the token, with a malformed
 // Authorization header or with a wrong token; the probes and the document need none.
-func TestEveryEndpointWithAndWithoutTheToken(t *testing.T) {
+func TestAdminEveryEndpointWithAndWithoutTheToken(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(_ *adminapi.Config, d *adminapi.Deps) {
 		d.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -152,7 +152,7 @@ func TestEveryEndpointWithAndWithoutTheToken(t *testing.T) {
 
 // Sessions, recordings, one recording, stop (200, then 409, unknown 404), with the filters
 // and bad ids.
-func TestSessionsRecordingsAndStop(t *testing.T) {
+func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	a, b := f.start("agent-a"), f.start("agent-b")
@@ -253,7 +253,7 @@ func sessionIDs(list []adminapi.Session) []string {
 
 // A stop that outlasts the server's stop timeout is 202 with the session still finalising;
 // another stop meanwhile, or after, is 409.
-func TestStopAnswers202WhenFinalisingOutlastsTheTimeout(t *testing.T) {
+func TestAdminStopAnswers202WhenFinalisingOutlastsTheTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *adminapi.Config, _ *adminapi.Deps) { c.StopTimeout = time.Nanosecond })
 	s := f.start("agent-slow")
@@ -285,7 +285,7 @@ func TestStopAnswers202WhenFinalisingOutlastsTheTimeout(t *testing.T) {
 
 // The upload queue: a completed recording's segment is queued; filters by state and
 // recording; bad states are 400.
-func TestUploadsListsTheQueue(t *testing.T) {
+func TestAdminUploadsListsTheQueue(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	s := f.start("agent-up")
@@ -326,7 +326,7 @@ func TestUploadsListsTheQueue(t *testing.T) {
 }
 
 // Mask masks an owner's running session and answers it; bad bodies are 400, big ones 413.
-func TestMask(t *testing.T) {
+func TestAdminMask(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	s := f.start("agent-m")
@@ -385,7 +385,7 @@ func TestMask(t *testing.T) {
 
 // /readyz: 200 when the engine answers, the plugins are up and the spool takes a file; 503
 // naming the check otherwise; /healthz stays 200.
-func TestReadyz(t *testing.T) {
+func TestAdminReadyz(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ready := func(wantStatus int, failed map[string]string) {
@@ -445,7 +445,7 @@ func TestReadyz(t *testing.T) {
 }
 
 // /metrics is 404 (behind the token) when there is no metrics handler.
-func TestMetricsOffIs404(t *testing.T) {
+func TestAdminMetricsOffIs404(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	if r := f.call(offContract, "GET", "/metrics", "", ""); r.status != 401 {
@@ -458,7 +458,7 @@ func TestMetricsOffIs404(t *testing.T) {
 }
 
 // Serve serves until its context ends, then nothing listens; a server starts once.
-func TestServeStopsWithItsContext(t *testing.T) {
+func TestAdminServeStopsWithItsContext(t *testing.T) {
 	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -509,7 +509,7 @@ func TestServeStopsWithItsContext(t *testing.T) {
 
 // A handler that panics (here: an engine that is nil) answers 500 with the JSON error body
 // instead of dropping the connection.
-func TestPanicIs500(t *testing.T) {
+func TestAdminPanicIs500(t *testing.T) {
 	t.Parallel()
 	srv, err := adminapi.New(adminapi.Config{Listen: "127.0.0.1:0", Token: testToken, Logger: slog.New(slog.DiscardHandler)},
 		adminapi.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
