@@ -326,7 +326,12 @@ func (s *Server) uploads(ec echo.Context) error {
 	for _, name := range values(q["state"]) {
 		st := api.UploadState(name)
 		if !st.Valid() {
-			return badRequest("state %q is not an upload state: use queued, running, uploaded or failed", clip(name))
+			var valid []string
+			for _, v := range api.UploadStates() {
+				valid = append(valid, string(v))
+			}
+			return badRequest("state %q is not an upload state: use %s or %s", clip(name),
+				strings.Join(valid[:len(valid)-1], ", "), valid[len(valid)-1])
 		}
 		f.States = append(f.States, st)
 	}
