@@ -20,9 +20,11 @@ build: deps
 	$(GO) build -o $(BIN)/virtualdisplay ./internal/cmd/virtualdisplay
 
 # Runs the recorder service with the default config until Ctrl-C; with no DISPLAY, on a
-# private two-monitor virtual display with moving content.
+# private two-monitor virtual display with moving content. Its admin API (127.0.0.1:9464)
+# takes RECORDER_ADMIN_TOKEN from the environment, or this development token when unset.
+RECORDER_ADMIN_TOKEN ?= dev-admin-token-not-a-secret
 run: build
-	$(BIN)/virtualdisplay -- $(BIN)/recorder run --config configs/recorder.yaml $(RUN_ARGS)
+	RECORDER_ADMIN_TOKEN='$(RECORDER_ADMIN_TOKEN)' $(BIN)/virtualdisplay -- $(BIN)/recorder run --config configs/recorder.yaml $(RUN_ARGS)
 
 test: deps
 	$(GO) test $(TEST_FLAGS) ./...

@@ -33,6 +33,20 @@ type (
 	UploadAuth = api.UploadAuth
 	// AlreadyRecordingError carries the session an owner already has from a front end.
 	AlreadyRecordingError = api.AlreadyRecordingError
+	// UploadJob is one segment's upload to one target.
+	UploadJob = api.UploadJob
+	// UploadState is an upload job's state.
+	UploadState = api.UploadState
+	// UploadFilter selects upload jobs for Uploads.
+	UploadFilter = api.UploadFilter
+)
+
+// The upload job states.
+const (
+	UploadQueued   = api.UploadQueued
+	UploadRunning  = api.UploadRunning
+	UploadUploaded = api.UploadUploaded
+	UploadFailed   = api.UploadFailed
 )
 
 // The session states.

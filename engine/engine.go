@@ -389,6 +389,21 @@ func toCatalog(iv []Interval) []catalog.Interval {
 	return out
 }
 
+// Ping reports whether the engine can take work: ErrClosed from the first Close on,
+// otherwise the error of a read through its catalog (nil when the database answers).
+func (e *Engine) Ping(ctx context.Context) error {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if _, err := e.cat.SpoolBytes(ctx); err != nil {
+		return fmt.Errorf("engine: catalog: %w", err)
+	}
+	return nil
+}
+
 // Close stops every session (finalising its files), waits for them within ctx, and closes
 // the catalog. The engine refuses new work from the first call on.
 func (e *Engine) Close(ctx context.Context) error {

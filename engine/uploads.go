@@ -58,6 +58,30 @@ func (e *Engine) uploadAuth(owner string) *UploadAuth {
 	return e.auth[owner]
 }
 
+// Uploads returns the upload jobs that match f, in the order they were queued: what each
+// segment's upload has come to (state, attempts, bytes confirmed, last error).
+func (e *Engine) Uploads(ctx context.Context, f UploadFilter) ([]UploadJob, error) {
+	cf := catalog.UploadFilter{RecordingID: f.RecordingID, Limit: f.Limit}
+	for _, st := range f.States {
+		cf.States = append(cf.States, catalog.UploadState(st))
+	}
+	jobs, err := e.cat.UploadJobs(ctx, cf)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	out := make([]UploadJob, len(jobs))
+	for i, j := range jobs {
+		out[i] = UploadJob{ID: j.ID, RecordingID: j.Segment.RecordingID, SegmentIndex: j.Segment.Index,
+			SegmentPath: j.Segment.Path, Target: j.Target, State: UploadState(j.State), Attempts: j.Attempts,
+			Bytes: j.Segment.Bytes, Offset: j.RemoteOffset, Location: j.RemoteLocation, LastError: j.LastError,
+			CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+		if j.State == catalog.UploadQueued {
+			out[i].NextTryAt = j.NextTryAt
+		}
+	}
+	return out, nil
+}
+
 // wakeUploads tells RunUploads that jobs were queued.
 func (e *Engine) wakeUploads() {
 	select {

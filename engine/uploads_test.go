@@ -165,3 +165,42 @@ func TestUploadInterruptedByShutdownIsQueued(t *testing.T) {
 		t.Errorf("after shutdown: %+v", jobs)
 	}
 }
+
+// Uploads shows the queue as the catalog holds it, with filters; Ping answers until Close.
+func TestUploadsListsTheQueueAndPingAnswersUntilClose(t *testing.T) {
+	t.Parallel()
+	srv := testDisplay(t)
+	e := newEngine(t, Config{})
+	ctx := context.Background()
+	if err := e.Ping(ctx); err != nil {
+		t.Fatalf("Ping = %v", err)
+	}
+	s := recorded(t, e, srv.Display)
+	jobs, err := e.Uploads(ctx, UploadFilter{})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Uploads = %+v, %v; want one job", jobs, err)
+	}
+	j := jobs[0]
+	seg := s.Segments[0]
+	if j.RecordingID != s.ID || j.SegmentIndex != seg.Index || j.SegmentPath != seg.Path || j.Bytes != seg.Bytes ||
+		j.State != UploadQueued || j.Target != DefaultUploadTarget || j.NextTryAt.IsZero() || j.Offset != 0 {
+		t.Errorf("job = %+v, want queued for %+v", j, seg)
+	}
+	runUploadsUntil(t, e, &scriptedUploader{steps: []func(api.UploadRequest, func(api.Progress)) (api.UploadResult, error){succeed}},
+		UploadConfig{Keep: true}, allIn(catalog.UploadUploaded))
+	jobs, _ = e.Uploads(ctx, UploadFilter{RecordingID: s.ID, States: []UploadState{UploadUploaded}})
+	if len(jobs) != 1 || jobs[0].Offset != seg.Bytes || jobs[0].Attempts != 1 || !jobs[0].NextTryAt.IsZero() || jobs[0].Location == "" {
+		t.Errorf("uploaded job = %+v", jobs)
+	}
+	for _, f := range []UploadFilter{{States: []UploadState{UploadQueued, UploadFailed}}, {RecordingID: "rec-other"}} {
+		if jobs, err := e.Uploads(ctx, f); err != nil || len(jobs) != 0 {
+			t.Errorf("Uploads(%+v) = %+v, %v; want none", f, jobs, err)
+		}
+	}
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ping after Close = %v, want ErrClosed", err)
+	}
+}

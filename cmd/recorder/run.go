@@ -101,6 +101,10 @@ func adapterSpecs(cfg *config.Config, frontends, uploaders []string, inProcess b
 
 func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 	ctx := cmd.Context()
+	adm, err := newAdminServer(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
 	eng, err := engine.New(ctx, cfg.EngineConfig())
 	if err != nil {
 		return err
@@ -109,8 +113,9 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		// Stop taking requests, then finalise the recordings, then end the plugins.
-		err := h.StopFrontends(sctx)
+		// Stop taking requests (admin API, then front ends), then finalise the recordings,
+		// then end the plugins.
+		err := errors.Join(adm.stop(sctx), h.StopFrontends(sctx))
 		err = errors.Join(err, eng.Close(sctx))
 		return errors.Join(err, h.Close(sctx))
 	}
@@ -127,6 +132,14 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 		for _, ep := range eps {
 			fmt.Fprintf(out, "front end %s: %s listening on %s\n", name, ep.Name, ep.URL)
 		}
+	}
+	// The admin API's /metrics has no handler until telemetry provides one.
+	adminAddr, err := adm.start(ctx, eng, h, cfg.SpoolDir, nil)
+	if err != nil {
+		return errors.Join(err, shutdown())
+	}
+	if adminAddr != "" {
+		fmt.Fprintf(out, "admin API listening on http://%s\n", adminAddr)
 	}
 	// Uploads: the queue in the catalog goes to the first configured uploader.
 	upCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))

@@ -1,6 +1,9 @@
 package api
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Credentials authenticate an upload.
 type Credentials struct {
@@ -57,4 +60,67 @@ type UploadAuth struct {
 	Credentials Credentials
 	Server      string
 	PeerServer  string
+}
+
+// UploadState is the state of an upload job.
+//
+//	queued ──► running ──► uploaded
+//	   ▲          │
+//	   └──────────┤   a retryable failure: queued again, due after a back-off
+//	              ▼
+//	            failed    given up (a permanent error)
+type UploadState string
+
+// The states of an upload job.
+const (
+	UploadQueued   UploadState = "queued"
+	UploadRunning  UploadState = "running"
+	UploadUploaded UploadState = "uploaded"
+	UploadFailed   UploadState = "failed"
+)
+
+// UploadStates lists every upload state, in the order a job passes through them.
+func UploadStates() []UploadState {
+	return []UploadState{UploadQueued, UploadRunning, UploadUploaded, UploadFailed}
+}
+
+// Valid reports whether s is one of the defined states.
+func (s UploadState) Valid() bool {
+	switch s {
+	case UploadQueued, UploadRunning, UploadUploaded, UploadFailed:
+		return true
+	}
+	return false
+}
+
+// UploadJob is the upload of one segment of a recording to one target, as the engine's
+// durable queue holds it.
+type UploadJob struct {
+	ID          int64  `json:"id"`
+	RecordingID string `json:"recording_id"`
+	// SegmentIndex and SegmentPath name the segment as Session.Segments does.
+	SegmentIndex int         `json:"segment_index"`
+	SegmentPath  string      `json:"segment_path"`
+	Target       string      `json:"target"`
+	State        UploadState `json:"state"`
+	// Attempts counts the tries so far.
+	Attempts int `json:"attempts"`
+	// Bytes is the segment's size, Offset how many of them the server confirmed.
+	Bytes  int64 `json:"bytes"`
+	Offset int64 `json:"offset"`
+	// NextTryAt is when a queued job is due (zero in the other states).
+	NextTryAt time.Time `json:"next_try_at,omitzero"`
+	// Location is the remote upload's address, once the server gave one.
+	Location string `json:"location,omitempty"`
+	// LastError is the error of the last failed try.
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// UploadFilter selects upload jobs; zero fields do not filter.
+type UploadFilter struct {
+	RecordingID string
+	States      []UploadState
+	Limit       int
 }

@@ -18,8 +18,7 @@ import (
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
-// contract checks the API against openapi.yaml (contract_builtin_test.go, or
-// contract_kin_test.go with -tags kinopenapi).
+// contract checks the API against openapi.yaml (contract_kin_test.go).
 type contract interface {
 	checkDocument(t *testing.T)
 	checkResponse(t testing.TB, req *http.Request, status int, header http.Header, body []byte)

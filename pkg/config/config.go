@@ -95,6 +95,8 @@ type Config struct {
 	Uploaders []Adapter `yaml:"uploaders"`
 	// Upload configures the upload queue.
 	Upload Upload `yaml:"upload"`
+	// Admin configures the admin API (off by default).
+	Admin Admin `yaml:"admin"`
 
 	src *source // where the values came from, for errors after loading (nil for Default)
 }
@@ -193,6 +195,7 @@ func Default() *Config {
 			RetryMaxDelay:  Duration(DefaultRetryMaxDelay),
 			Target:         DefaultUploadTarget,
 		},
+		Admin: Admin{Listen: DefaultAdminListen},
 	}
 }
 
@@ -255,6 +258,7 @@ func parse(name, base string, data []byte, environ []string) (*Config, error) {
 	c.PluginDir = resolvePath(base, c.PluginDir)
 	resolveSecretFiles(base, c.Frontends)
 	resolveSecretFiles(base, c.Uploaders)
+	c.Admin.resolvePaths(base)
 
 	if err := applyEnv(c, environ, src); err != nil {
 		return fail(err)

@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		), `x.yaml:2: spool_dirr: unknown key; did you mean "spool_dir"?`, ErrUnknownKey},
 		{"unknown top-level key, no near match", doc(
 			"colour: red",
-		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload)`, ErrUnknownKey},
+		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload, admin)`, ErrUnknownKey},
 		{"unknown nested key", doc(
 			"engine:",
 			"  fps: 10",
@@ -350,6 +350,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		"  retry_base_delay: 2s",
 		"  retry_max_delay: 1m",
 		"  target: archive",
+		"admin: {enabled: true, listen: '0.0.0.0:9464', token: {env: ADMIN_TOKEN}}",
 	))
 	f := false
 	want := Config{
@@ -362,6 +363,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		Frontends: []Adapter{{Name: "probe", InProcess: true, Config: map[string]any{"listen": "127.0.0.1:9000"}}},
 		Uploaders: []Adapter{{Name: "noop"}},
 		Upload:    Upload{Concurrency: 4, RetryBaseDelay: Duration(2 * time.Second), RetryMaxDelay: Duration(time.Minute), Target: "archive"},
+		Admin:     Admin{Enabled: true, Listen: "0.0.0.0:9464", Token: map[string]any{"env": "ADMIN_TOKEN"}},
 	}
 	got := *c
 	got.src = nil

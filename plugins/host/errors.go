@@ -14,6 +14,9 @@ var (
 	ErrPluginDied = errors.New("plugin process died")
 	// ErrLaunch: a plugin process could not be started or did not complete the handshake.
 	ErrLaunch = errors.New("cannot start plugin")
+	// ErrPluginDown: a loaded plugin is not serving: not started yet, or its process died and
+	// is not (yet) restarted. Ready's message names it.
+	ErrPluginDown = errors.New("plugin down")
 	// ErrClosed: the host is closed.
 	ErrClosed = errors.New("plugin host closed")
 )

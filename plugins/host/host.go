@@ -218,6 +218,39 @@ func (h *Host) Endpoints() map[string][]sdk.Endpoint {
 	return out
 }
 
+// Ready reports whether every loaded adapter is up: nil, or an error wrapping ErrPluginDown
+// that names the first one that is not (loaded but not served yet, or a plugin process that
+// died and is not restarted yet, or whose restart failed), or ErrClosed once the host is
+// closed. A host with no adapters is ready. It is cheap: no call reaches the plugins.
+func (h *Host) Ready() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	list := append([]*instance(nil), h.instances...)
+	started := make([]bool, len(list))
+	for i, in := range list {
+		started[i] = in.started
+	}
+	h.mu.Unlock()
+	for i, in := range list {
+		if !started[i] {
+			return fmt.Errorf("%w: %s: loaded but not served yet", ErrPluginDown, in.desc)
+		}
+		in.mu.Lock()
+		impl, client, pid := in.impl, in.client, in.pid
+		in.mu.Unlock()
+		switch {
+		case impl == nil:
+			return fmt.Errorf("%w: %s: not running", ErrPluginDown, in.desc)
+		case client != nil && client.Exited():
+			return fmt.Errorf("%w: %s: process %d exited; restarting", ErrPluginDown, in.desc, pid)
+		}
+	}
+	return nil
+}
+
 // Pid is the process id of the named plugin (0 for in-process or unknown ones).
 func (h *Host) Pid(kind sdk.Kind, name string) int {
 	if in := h.find(kind, name); in != nil {

@@ -319,3 +319,64 @@ func TestServeStartsOnlyNewAdapters(t *testing.T) {
 		t.Error("the adapter loaded second does not serve")
 	}
 }
+
+// Ready names a plugin whose process died until it is back, and says ErrClosed once the host
+// is closed.
+func TestReadyNamesAPluginThatIsDown(t *testing.T) {
+	// Long enough to look at the host between the death and the restart; not parallel, as
+	// it changes a package variable.
+	old := RestartBackoff
+	RestartBackoff = time.Second
+	t.Cleanup(func() { RestartBackoff = old })
+	f := newFixture(t)
+	if err := f.host.Ready(); err != nil {
+		t.Errorf("Ready with no adapters = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := f.host.Load(ctx, []Spec{{Name: "probe", Kind: sdk.KindFrontend, Config: map[string]any{"listen": "127.0.0.1:0"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.Ready(); !errors.Is(err, ErrPluginDown) || !strings.Contains(err.Error(), "probe") {
+		t.Errorf("Ready before Serve = %v, want ErrPluginDown naming probe", err)
+	}
+	if err := f.host.Serve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.Ready(); err != nil {
+		t.Fatalf("Ready after Serve = %v", err)
+	}
+	pid := f.host.Pid(sdk.KindFrontend, "probe")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent := func(typ EventType) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case ev := <-f.host.Events():
+				if ev.Type == typ {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s event within 10 s", typ)
+			}
+		}
+	}
+	waitEvent(EventExited)
+	err := f.host.Ready()
+	if !errors.Is(err, ErrPluginDown) || !strings.Contains(err.Error(), "frontend (probe)") || !strings.Contains(err.Error(), fmt.Sprint(pid)) {
+		t.Errorf("Ready after the plugin died = %v, want ErrPluginDown naming probe and pid %d", err, pid)
+	}
+	waitEvent(EventRestarted)
+	if err := f.host.Ready(); err != nil {
+		t.Errorf("Ready after the restart = %v", err)
+	}
+	if err := f.host.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.Ready(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ready after Close = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/pkg/adminapi"
+	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/plugins/host"
+)
+
+// adminServer is `recorder run`'s admin API (pkg/adminapi), as the config's admin section
+// asks for it: checked (token resolved) before anything starts, started once the engine and
+// the plugins are up, stopped first on shutdown.
+type adminServer struct {
+	cfg *adminapi.Config // nil: admin is disabled
+	srv *adminapi.Server // once started
+}
+
+// newAdminServer checks the admin section; a token that cannot be resolved is an error
+// naming admin.token.
+func newAdminServer(cfg *config.Config) (*adminServer, error) {
+	if !cfg.Admin.Enabled {
+		return &adminServer{}, nil
+	}
+	token, err := cfg.AdminToken(nil)
+	if err != nil {
+		return nil, err
+	}
+	return &adminServer{cfg: &adminapi.Config{Listen: cfg.Admin.Listen, Token: token}}, nil
+}
+
+// start serves the API over eng and h (whose Ready /readyz checks); metrics serves /metrics
+// (nil: 404, telemetry is off). It returns the address it listens on ("" when disabled).
+func (a *adminServer) start(ctx context.Context, eng *engine.Engine, h *host.Host, spool string, metrics http.Handler) (string, error) {
+	if a.cfg == nil {
+		return "", nil
+	}
+	srv, err := adminapi.New(*a.cfg, adminapi.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics})
+	if err != nil {
+		return "", fmt.Errorf("admin: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return "", err
+	}
+	a.srv = srv
+	return srv.Addr(), nil
+}
+
+// stop stops the API (requests in flight finish within ctx); a no-op if it never started.
+func (a *adminServer) stop(ctx context.Context) error {
+	if a.srv == nil {
+		return nil
+	}
+	return a.srv.Shutdown(ctx)
+}

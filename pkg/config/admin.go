@@ -1,0 +1,116 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Admin API defaults.
+const (
+	// DefaultAdminListen is where the admin API listens once enabled: loopback only, so that
+	// nothing beyond this machine reaches it unless the deployment says so. 9464 is the port
+	// conventional for an OpenTelemetry Prometheus exporter, which /metrics is.
+	DefaultAdminListen = "127.0.0.1:9464"
+	// MinAdminTokenLength is the shortest admin token accepted, in characters: the token is
+	// the only thing between a caller and stopping or masking recordings.
+	MinAdminTokenLength = 16
+)
+
+// Environment overrides of the admin section. RECORDER_ADMIN_TOKEN holds the token itself:
+// setting it makes admin.token the reference {env: RECORDER_ADMIN_TOKEN}, so the token is
+// never copied into the configuration.
+const (
+	EnvAdminEnabled = "RECORDER_ADMIN_ENABLED"
+	EnvAdminListen  = "RECORDER_ADMIN_LISTEN"
+	EnvAdminToken   = "RECORDER_ADMIN_TOKEN"
+)
+
+// Admin configures the admin API (pkg/adminapi): health and readiness for load balancers,
+// sessions, recordings and uploads for operators, stop and mask, and Prometheus /metrics.
+// It is off by default; enabled, it needs a token.
+type Admin struct {
+	// Enabled serves the admin API (default false). Env RECORDER_ADMIN_ENABLED.
+	Enabled bool `yaml:"enabled"`
+	// Listen is the admin API's address (default DefaultAdminListen, loopback only).
+	// Env RECORDER_ADMIN_LISTEN.
+	Listen string `yaml:"listen"`
+	// Token is the bearer token every /api/v1/* and /metrics request must carry, as a secret
+	// reference: {env: NAME} or {file: PATH} (a relative path is resolved against the config
+	// file's folder), never inline. Required when Enabled; resolved by AdminToken, at least
+	// MinAdminTokenLength characters. Env RECORDER_ADMIN_TOKEN (the token itself).
+	Token any `yaml:"token"`
+}
+
+// adminEnvFields are the admin section's overrides, applied with the others (envFields).
+var adminEnvFields = []envField{
+	{EnvAdminEnabled, "admin.enabled", func(c *Config, v string) error {
+		b, err := parseBool(v)
+		c.Admin.Enabled = b
+		return err
+	}},
+	{EnvAdminListen, "admin.listen", func(c *Config, v string) error { c.Admin.Listen = v; return nil }},
+	{EnvAdminToken, "admin.token", func(c *Config, _ string) error {
+		c.Admin.Token = map[string]any{"env": EnvAdminToken}
+		return nil
+	}},
+}
+
+// resolvePaths makes a relative {file: PATH} token reference relative to base, the config
+// file's folder.
+func (a *Admin) resolvePaths(base string) {
+	if m, ok := a.Token.(map[string]any); ok {
+		if s, isRef, err := secretRef(m); isRef && err == nil && s.File != "" {
+			m["file"] = resolvePath(base, s.File)
+		}
+	}
+}
+
+func (a *Admin) validate() *Error {
+	if err := ValidateListen(a.Listen); err != nil {
+		return valueErr("admin.listen", "%v", err)
+	}
+	if a.Token == nil {
+		if a.Enabled {
+			return valueErr("admin.token", "required when admin.enabled is true: the API's bearer token, as {env: NAME} or {file: PATH}")
+		}
+		return nil
+	}
+	// The message never quotes the value: it may be a secret written where it must not be.
+	_, isRef, err := secretRef(a.Token)
+	switch {
+	case !isRef:
+		return &Error{Path: "admin.token", Kind: ErrSecret,
+			Msg: "a secret must be a reference, {env: NAME} or {file: PATH}, not written inline"}
+	case err != nil:
+		return &Error{Path: "admin.token", Kind: ErrSecret, Msg: err.Error()}
+	}
+	return nil
+}
+
+// AdminToken resolves admin.token (env looks variables up, os.LookupEnv when nil) and checks
+// it is at least MinAdminTokenLength characters. Errors are *Error naming admin.token with
+// the line or the variable it came from, and never the token.
+func (c *Config) AdminToken(env func(string) (string, bool)) (string, error) {
+	fail := func(kind error, format string, args ...any) (string, error) {
+		return "", c.src.locate(&Error{Path: "admin.token", Kind: kind, Msg: fmt.Sprintf(format, args...)})
+	}
+	s, isRef, err := secretRef(c.Admin.Token)
+	switch {
+	case c.Admin.Token == nil:
+		return fail(ErrBadValue, "not set: write {env: NAME} or {file: PATH}")
+	case !isRef:
+		return fail(ErrSecret, "a secret must be a reference, {env: NAME} or {file: PATH}, not written inline")
+	case err != nil:
+		return fail(ErrSecret, "%v", err)
+	}
+	tok, err := s.Resolve(env)
+	if err != nil {
+		return fail(ErrSecret, "%v", err)
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(tok)); n < MinAdminTokenLength {
+		return fail(ErrSecret, "%s holds a token of %d characters: use at least %d (e.g. openssl rand -hex 32)",
+			s, n, MinAdminTokenLength)
+	}
+	return tok, nil
+}
