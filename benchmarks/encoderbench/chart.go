@@ -7,13 +7,14 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/text"
+	stdfont "golang.org/x/image/font"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/font/liberation"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // series is one bar colour: a variant's ratio in each category (NaN: not measured).
@@ -122,60 +123,157 @@ func appendNew(s []string, v string) []string {
 	return append(s, v)
 }
 
-// barChart draws grouped bars (a NaN value draws no bar) with horizontal lines, as SVG.
+// barChart draws grouped bars (a NaN value draws no bar) with dashed horizontal lines, as SVG.
+// It draws on gonum's vg canvas directly rather than through gonum.org/v1/plot: that package
+// parses twelve fonts in its init, which would cost every recorder process (plugins too)
+// about 8 MiB of memory; here the one font needed is parsed only when a chart is drawn.
 func barChart(title, ylabel string, cats []string, ss []series, lines []goalLine) ([]byte, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.Y.Label.Text = ylabel
-	p.Y.Min = 0
+	fonts := font.NewCache(liberation.Collection())
+	face := func(size float64, bold bool) font.Face {
+		f := font.Font{Typeface: "Liberation", Variant: "Sans"}
+		if bold {
+			f.Weight = stdfont.WeightBold
+		}
+		return fonts.Lookup(f, vg.Points(size))
+	}
+	small, normal, heading := face(9, false), face(10, false), face(12, true)
+
 	ymax := 1.1
-	groupWidth := vg.Points(60)
-	barWidth := groupWidth / vg.Length(max(1, len(ss)))
-	for i, s := range ss {
-		vals := make(plotter.Values, len(s.values))
-		for j, v := range s.values {
+	for _, s := range ss {
+		for _, v := range s.values {
 			if !math.IsNaN(v) {
-				vals[j] = v
 				ymax = max(ymax, v*1.1)
 			}
 		}
-		bc, err := plotter.NewBarChart(vals, barWidth)
-		if err != nil {
-			return nil, fmt.Errorf("%w: chart: %w", ErrReport, err)
+	}
+	for _, l := range lines {
+		ymax = max(ymax, l.y*1.1)
+	}
+	step := niceStep(ymax / 6)
+	ymax = math.Ceil(ymax/step) * step
+
+	const groupW, gap = 60.0, 20.0
+	legendH := 14 * float64(len(ss)+len(lines))
+	left, right, top, bottom := 60.0, 20.0, 30.0+legendH, 80.0
+	plotW := math.Max(float64(len(cats))*(groupW+gap), 480)
+	plotH := 240.0
+	width, height := left+plotW+right, top+plotH+bottom
+	c := vgsvg.New(vg.Points(width), vg.Points(height))
+	// vg's origin is the bottom left: y grows upwards.
+	pt := func(x, y float64) vg.Point { return vg.Point{X: vg.Points(x), Y: vg.Points(y)} }
+	x0, y0 := left, bottom
+	yAt := func(v float64) float64 { return y0 + plotH*v/ymax }
+	black := color.Gray{Y: 0}
+
+	c.SetColor(black)
+	c.FillString(heading, pt(left, height-18), title)
+	// Axes, ticks and grid.
+	c.SetLineWidth(vg.Points(0.5))
+	for v := 0.0; v <= ymax+step/2; v += step {
+		y := yAt(v)
+		c.SetColor(color.Gray{Y: 225})
+		c.Stroke(linePath(pt(x0, y), pt(x0+plotW, y)))
+		c.SetColor(black)
+		label := strconv.FormatFloat(v, 'g', 3, 64)
+		c.FillString(small, pt(x0-6-small.Width(label).Points(), y-3), label)
+	}
+	c.SetColor(black)
+	c.SetLineWidth(vg.Points(1))
+	c.Stroke(linePath(pt(x0, y0), pt(x0, y0+plotH)))
+	c.Stroke(linePath(pt(x0, y0), pt(x0+plotW, y0)))
+	c.Push()
+	c.Translate(pt(16, y0+plotH/2-normal.Width(ylabel).Points()/2))
+	c.Rotate(math.Pi / 2)
+	c.FillString(normal, pt(0, 0), ylabel)
+	c.Pop()
+	// Bars.
+	barW := groupW / float64(max(1, len(ss)))
+	for ci, cat := range cats {
+		gx := x0 + gap/2 + float64(ci)*(groupW+gap)
+		for si, s := range ss {
+			if v := s.values[ci]; !math.IsNaN(v) {
+				c.SetColor(seriesColor(si))
+				bx := gx + float64(si)*barW
+				c.Fill(rectPath(pt(bx, y0), pt(bx+barW-1, yAt(v))))
+			}
 		}
-		bc.Offset = barWidth * vg.Length(float64(i)-float64(len(ss)-1)/2)
-		bc.Color = plotutil.Color(i)
-		bc.LineStyle.Width = 0
-		p.Add(bc)
-		p.Legend.Add(s.name, bc)
+		c.SetColor(black)
+		c.Push()
+		c.Translate(pt(gx+groupW/2, y0-8))
+		c.Rotate(-math.Pi / 6)
+		c.FillString(small, pt(-small.Width(cat).Points(), -small.Extents().Ascent.Points()/2), cat)
+		c.Pop()
 	}
-	right := math.Max(float64(len(cats))-0.5, 0.5)
-	for _, gl := range lines {
-		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: gl.y}, {X: right, Y: gl.y}})
-		if err != nil {
-			return nil, fmt.Errorf("%w: chart: %w", ErrReport, err)
-		}
-		l.Color = gl.color
-		l.Width = vg.Points(1.2)
-		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-		p.Add(l)
-		p.Legend.Add(gl.label, l)
+	// Goal lines.
+	c.SetLineWidth(vg.Points(1.2))
+	for _, l := range lines {
+		c.SetColor(l.color)
+		c.SetLineDash([]vg.Length{vg.Points(5), vg.Points(3)}, 0)
+		c.Stroke(linePath(pt(x0, yAt(l.y)), pt(x0+plotW, yAt(l.y))))
 	}
-	p.Y.Max = ymax * 1.25 // room for the legend above the bars
-	if len(cats) > 0 {
-		p.NominalX(cats...)
+	c.SetLineDash(nil, 0)
+	// Legend, above the plot.
+	ly := height - 36
+	for si, s := range ss {
+		c.SetColor(seriesColor(si))
+		c.Fill(rectPath(pt(left, ly), pt(left+18, ly+8)))
+		c.SetColor(black)
+		c.FillString(small, pt(left+24, ly), s.name)
+		ly -= 14
 	}
-	p.X.Tick.Label.Rotation = math.Pi / 6
-	p.X.Tick.Label.XAlign = text.XRight
-	p.Legend.Top = true
-	width := max(vg.Points(600), vg.Length(len(cats))*(groupWidth+vg.Points(20))+vg.Points(120))
-	wt, err := p.WriterTo(width, vg.Points(360), "svg")
-	if err != nil {
-		return nil, fmt.Errorf("%w: chart: %w", ErrReport, err)
+	for _, l := range lines {
+		c.SetColor(l.color)
+		c.SetLineDash([]vg.Length{vg.Points(5), vg.Points(3)}, 0)
+		c.Stroke(linePath(pt(left, ly+4), pt(left+18, ly+4)))
+		c.SetLineDash(nil, 0)
+		c.SetColor(black)
+		c.FillString(small, pt(left+24, ly), l.label)
+		ly -= 14
 	}
 	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
+	if _, err := c.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("%w: chart: %w", ErrReport, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// niceStep rounds a tick step up to 1, 2 or 5 times a power of ten.
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= raw {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// seriesColor is bar colour i, from a palette that tells neighbours apart.
+func seriesColor(i int) color.Color {
+	palette := []color.Color{
+		color.RGBA{R: 31, G: 119, B: 180, A: 255}, color.RGBA{R: 255, G: 127, B: 14, A: 255},
+		color.RGBA{R: 44, G: 160, B: 44, A: 255}, color.RGBA{R: 148, G: 103, B: 189, A: 255},
+		color.RGBA{R: 140, G: 86, B: 75, A: 255}, color.RGBA{R: 23, G: 190, B: 207, A: 255},
+	}
+	return palette[i%len(palette)]
+}
+
+func linePath(a, b vg.Point) vg.Path {
+	var p vg.Path
+	p.Move(a)
+	p.Line(b)
+	return p
+}
+
+func rectPath(a, b vg.Point) vg.Path {
+	var p vg.Path
+	p.Move(a)
+	p.Line(vg.Point{X: b.X, Y: a.Y})
+	p.Line(b)
+	p.Line(vg.Point{X: a.X, Y: b.Y})
+	p.Close()
+	return p
 }
