@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   gcc libc6-dev pkg-config
   libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libswscale-dev
-  libswresample-dev libavutil-dev
+  libswresample-dev libavutil-dev libyuv-dev
   ffmpeg
   xvfb xauth x11-utils x11-xserver-utils xdotool
   chromium curl

@@ -2,41 +2,26 @@ package avext
 
 /*
 #cgo pkg-config: libavutil
-#cgo CFLAGS: -O3
+#cgo LDFLAGS: -lyuv
 #include <libavutil/frame.h>
+#include <libyuv/convert_from_argb.h>
 #include <libavutil/pixfmt.h>
 #include <stdint.h>
 
 // avext_bgr0_to_yuv420p converts [x0,x1)x[y0,y1) (even bounds) of a bgr0 image into a
-// yuv420p frame, as swscale does for libx264: limited-range BT.601, chroma the average of
-// each 2x2 cell. Plain loops over rows: the compiler vectorises the inner ones at -O3.
+// yuv420p frame with libyuv, whose SIMD code does what swscale does for libx264 (limited-range
+// BT.601, chroma the average of each 2x2 cell) several times faster.
 static int avext_bgr0_to_yuv420p(const uint8_t *src, int stride, AVFrame *f,
 		int x0, int y0, int x1, int y1) {
 	int ret = av_frame_make_writable(f);
 	if (ret < 0) return ret;
-	uint8_t *Y = f->data[0], *U = f->data[1], *V = f->data[2];
 	int ys = f->linesize[0], us = f->linesize[1], vs = f->linesize[2];
-	for (int y = y0; y < y1; y += 2) {
-		const uint8_t *s0 = src + (size_t)y * stride;
-		const uint8_t *s1 = s0 + stride;
-		uint8_t *y0p = Y + (size_t)y * ys, *y1p = y0p + ys;
-		uint8_t *up = U + (size_t)(y / 2) * us, *vp = V + (size_t)(y / 2) * vs;
-		for (int x = x0; x < x1; x++) {
-			const uint8_t *a = s0 + 4 * x, *b = s1 + 4 * x;
-			y0p[x] = (uint8_t)(((66 * a[2] + 129 * a[1] + 25 * a[0] + 128) >> 8) + 16);
-			y1p[x] = (uint8_t)(((66 * b[2] + 129 * b[1] + 25 * b[0] + 128) >> 8) + 16);
-		}
-		for (int x = x0 / 2; x < x1 / 2; x++) {
-			const uint8_t *a = s0 + 8 * x, *b = s1 + 8 * x;
-			int bl = a[0] + a[4] + b[0] + b[4];
-			int gr = a[1] + a[5] + b[1] + b[5];
-			int rd = a[2] + a[6] + b[2] + b[6];
-			// Sums of four: the >>10 divides by 4 and by 256 at once.
-			up[x] = (uint8_t)(((-38 * rd - 74 * gr + 112 * bl + 512) >> 10) + 128);
-			vp[x] = (uint8_t)(((112 * rd - 94 * gr - 18 * bl + 512) >> 10) + 128);
-		}
-	}
-	return 0;
+	// libyuv's "ARGB" is B, G, R, A in memory: bgr0.
+	return ARGBToI420(src + (size_t)y0 * stride + 4 * x0, stride,
+		f->data[0] + (size_t)y0 * ys + x0, ys,
+		f->data[1] + (size_t)(y0 / 2) * us + x0 / 2, us,
+		f->data[2] + (size_t)(y0 / 2) * vs + x0 / 2, vs,
+		x1 - x0, y1 - y0) == 0 ? 0 : AVERROR(EINVAL);
 }
 
 static void avext_set_data(AVFrame *f, uint8_t *data, int stride) {
