@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/screenrec/recorder/internal/memtrim"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -23,6 +25,7 @@ var version = "dev"
 var errUsage = errors.New("usage")
 
 func main() {
+	_ = memtrim.Trim() // a saving, not a requirement
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()

@@ -24,7 +24,7 @@ type track struct {
 	src       capture.Source
 	conv      *encode.Converter
 	enc       *encode.Encoder
-	slate     *astiav.Frame // what masked frames show
+	slate     *astiav.Frame // what masked frames show; made at the first masked frame
 	fanout    *astiav.Packet
 	w, h      int
 	frames    atomic.Int64
@@ -85,7 +85,6 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 			c.closeTracks()
 		}
 	}()
-	slate := avext.YUVFromRGB(spec.MaskColor)
 	for i, pt := range plan {
 		t := &track{info: pt, fanout: astiav.AllocPacket()}
 		c.tracks = append(c.tracks, t)
@@ -108,9 +107,6 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 		if t.conv, err = encode.NewConverter(sw, sh, t.src.PixelFormat(), t.w, t.h, t.enc.PixelFormat(), pt.Blank); err != nil {
 			return nil, err
 		}
-		if t.slate, err = newSlate(t.w, t.h, t.enc.PixelFormat(), slate); err != nil {
-			return nil, err
-		}
 		c.streams = append(c.streams, mux.Stream{Codec: t.enc.CodecContext(), TimeBase: encode.TimeBase, FPS: spec.FPS, Title: pt.Name})
 	}
 	c.start = time.Now()
@@ -118,6 +114,19 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 	// plugin RPC context ends as soon as Start answers) and runs until Stop.
 	go c.run(context.WithoutCancel(ctx))
 	return c, nil
+}
+
+// slateOf returns track t's mask frame, making it the first time: most recordings are never
+// masked, and a 4K frame is 12 MiB. Only t's own goroutine calls it.
+func (c *Capture) slateOf(t *track) (*astiav.Frame, error) {
+	if t.slate == nil {
+		f, err := newSlate(t.w, t.h, t.enc.PixelFormat(), avext.YUVFromRGB(c.spec.MaskColor))
+		if err != nil {
+			return nil, err
+		}
+		t.slate = f
+	}
+	return t.slate, nil
 }
 
 func newSlate(w, h int, pf astiav.PixelFormat, c avext.YUV) (*astiav.Frame, error) {
@@ -246,15 +255,17 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 		}
 		lastPts = pts
 		t.lastPts.Store(pts)
-		frame := t.slate
-		if !c.mask.at(ts) {
-			var err error
-			if frame, err = t.conv.Convert(raw); err != nil {
-				raw.Unref()
-				return err
-			}
+		var frame *astiav.Frame
+		var err error
+		if c.mask.at(ts) {
+			frame, err = c.slateOf(t)
+		} else {
+			frame, err = t.conv.Convert(raw)
 		}
 		raw.Unref()
+		if err != nil {
+			return err
+		}
 		frame.SetPts(pts)
 		cut := c.nextCut()
 		key := pts >= cut && cut != lastCut
@@ -374,7 +385,9 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		f := picture
 		if masked {
-			f = t.slate
+			if f, err = c.slateOf(t); err != nil {
+				return err
+			}
 		}
 		if err := encodeAt(f, pts); err != nil {
 			return err
