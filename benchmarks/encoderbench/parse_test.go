@@ -157,7 +157,7 @@ func TestVariants(t *testing.T) {
 		t.Errorf("libx264/veryfast options: %v", o)
 	}
 	vs, _ = variants([]string{"libx264"}, nil)
-	if len(vs) != 1 || vs[0].Preset != "ultrafast" {
+	if len(vs) != 1 || vs[0].Preset != "superfast" {
 		t.Errorf("default preset: %+v", vs)
 	}
 }
@@ -165,7 +165,7 @@ func TestVariants(t *testing.T) {
 func TestCLIEncodeArgsMatchEngine(t *testing.T) {
 	vs, _ := variants([]string{"libx264"}, nil)
 	got := strings.Join(cliEncodeArgs(vs[0], 15), " ")
-	want := "-c:v libx264 -crf:v 23 -forced-idr:v 1 -preset:v ultrafast -tune:v zerolatency -g 30 -pix_fmt yuv420p " +
+	want := "-c:v libx264 -crf:v 23 -forced-idr:v 1 -preset:v superfast -tune:v zerolatency -g 30 -pix_fmt yuv420p " +
 		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)

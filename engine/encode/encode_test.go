@@ -171,7 +171,7 @@ func TestLookup(t *testing.T) {
 		}
 	}
 	c, err := Lookup("libx264")
-	if err != nil || c.Defaults["preset"] != "ultrafast" || c.Defaults["forced-idr"] != "1" {
+	if err != nil || c.Defaults["preset"] != "superfast" || c.Defaults["forced-idr"] != "1" {
 		t.Errorf("libx264 defaults = %v, %v", c.Defaults, err)
 	}
 	for _, bad := range []string{"", "bogus", "libsvtav1", "LIBX264"} {
