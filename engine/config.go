@@ -45,6 +45,12 @@ type Config struct {
 	EncoderOptions map[string]string
 	// MaskColor is what masked frames show (default black).
 	MaskColor color.RGBA
+	// CaptureMethod is how screens are grabbed: capture.MethodAuto (default), MethodXShm or
+	// MethodX11Grab.
+	CaptureMethod string
+	// MaxFrameGap bounds how long a still screen goes without an encoded frame (default
+	// pipeline.DefaultMaxFrameGap).
+	MaxFrameGap time.Duration
 	// UploadTarget names the upload target completed recordings are queued for (default "default").
 	UploadTarget string
 	// ContactIDBase is the first contact id of a new catalog (default catalog.DefaultContactIDBase).

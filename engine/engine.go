@@ -91,7 +91,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{},
 		auth: map[string]*UploadAuth{}, uploadWake: make(chan struct{}, 1),
 		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
-			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor}}
+			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
+			Method: cfg.CaptureMethod, MaxFrameGap: cfg.MaxFrameGap}}
 	if err := e.recover(ctx); err != nil {
 		cat.Close()
 		return nil, err

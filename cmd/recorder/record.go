@@ -84,6 +84,8 @@ func newRecordCmd() *cobra.Command {
 	f.IntVar(&spec.MaxHeight, "max-height", 0, "downscale to at most this height, keeping aspect (0: no limit)")
 	f.StringVar(&spec.Display, "display", "", "X display (default $DISPLAY)")
 	f.BoolVar(&spec.DrawMouse, "mouse", true, "draw the mouse pointer")
+	f.StringVar(&spec.Method, "capture-method", capture.MethodAuto, "how to grab: auto, xshm (change-tracking: a still screen costs almost nothing) or x11grab (every frame whole)")
+	f.DurationVar(&spec.MaxFrameGap, "max-frame-gap", pipeline.DefaultMaxFrameGap, "with xshm, encode a still screen at least this often")
 	f.DurationVar(&spec.SegmentEvery, "segment", 0, "start a new standalone file this often (0: one file)")
 	f.StringVar(&owner, "owner", "", "owner tag (default: the current user)")
 	f.StringVar(&id, "id", "", "recording id tag (default: random)")

@@ -362,3 +362,22 @@ func TestPrimaryMonitorNotLeftmost(t *testing.T) {
 	d.record(t, "--out", path, "--duration", "1s", "--monitors", "1")
 	assertColour(t, frameAt(t, path, 0, 0.5), 640, 512, monitorColours[1], "primary M1")
 }
+
+// FFmpeg's x11grab stays available (and is what auto falls back to where MIT-SHM cannot
+// work, as for a remote display): every frame is grabbed and encoded.
+func TestRecordWithX11Grab(t *testing.T) {
+	t.Parallel()
+	d := newDesk(t)
+	path := out(t, "x11grab.mp4")
+	sum := d.record(t, "--out", path, "--duration", "2s", "--fps", "10", "--monitors", "1", "--capture-method", "x11grab")
+	vs := probe(t, path).VideoStreams()
+	if len(vs) != 1 || vs[0].NbReadFrames < 17 || vs[0].NbReadFrames > 23 || sum.Tracks[0].Unchanged != 0 {
+		t.Fatalf("streams %+v, summary %+v: want about 20 frames, none skipped", vs, sum.Tracks)
+	}
+	m := d.srv.Monitors[1]
+	assertColour(t, frameAt(t, path, 0, 1), m.Width/2, m.Height/2, monitorColours[1], m.Name)
+	if _, stderr, err := d.run(t, "record", "--out", out(t, "bad.mp4"), "--capture-method", "xcomposite"); err == nil ||
+		!strings.Contains(stderr, `capture-method: "xcomposite" is not one of auto, xshm, x11grab`) {
+		t.Errorf("bad method: %v, %s", err, stderr)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/pipeline"
 )
 
@@ -140,6 +141,13 @@ type Engine struct {
 	DrawMouse *bool `yaml:"draw_mouse"`
 	// MaskColor is what masked frames show, as "#rrggbb" (default "#000000").
 	MaskColor string `yaml:"mask_color"`
+	// CaptureMethod is how screens are grabbed: auto (the default: xshm where the display
+	// allows it, else x11grab), xshm (the engine's change-tracking grab: a still screen costs
+	// almost nothing) or x11grab (FFmpeg's device, every frame grabbed whole).
+	CaptureMethod string `yaml:"capture_method"`
+	// MaxFrameGap bounds how long a still screen goes without an encoded frame with xshm
+	// (default 1s, at least one frame interval).
+	MaxFrameGap Duration `yaml:"max_frame_gap"`
 }
 
 // Adapter is one front end or uploader.
@@ -188,6 +196,8 @@ func Default() *Config {
 			Encoders:        []string{EncoderAuto},
 			DrawMouse:       &drawMouse,
 			MaskColor:       DefaultMaskColor,
+			CaptureMethod:   capture.MethodAuto,
+			MaxFrameGap:     Duration(pipeline.DefaultMaxFrameGap),
 		},
 		Upload: Upload{
 			Concurrency:    DefaultUploadConcurrency,

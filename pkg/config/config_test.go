@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/capture"
 )
 
 // doc joins lines into a YAML document, so a test's line numbers are its indexes + 1.
@@ -230,6 +231,13 @@ func TestParseErrors(t *testing.T) {
 			"engine:",
 			`  mask_color: "#fff"`,
 		), `x.yaml:2: engine.mask_color: "#fff" is not a colour written #rrggbb (e.g. "#000000")`, ErrBadValue},
+		{"bad capture method", doc("engine:",
+			"  capture_method: xcomposite",
+		), `x.yaml:2: engine.capture_method: "xcomposite" is not one of auto, xshm, x11grab`, ErrBadValue},
+		{"frame gap under a frame", doc("engine:",
+			"  fps: 10",
+			"  max_frame_gap: 50ms",
+		), `x.yaml:3: engine.max_frame_gap: 50ms is shorter than a frame interval at 10 fps`, ErrBadValue},
 		{"unknown encoder", doc(
 			"engine:",
 			"  encoders:",
@@ -339,6 +347,8 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		"  max_height: 1080",
 		"  draw_mouse: false",
 		"  mask_color: '#102030'",
+		"  capture_method: x11grab",
+		"  max_frame_gap: 2s",
 		"frontends:",
 		"  - name: probe",
 		"    in_process: true",
@@ -359,7 +369,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		Engine: Engine{FPS: 15, MaxSessions: 3, MaxDuration: Duration(2 * time.Hour), SegmentDuration: 0,
 			SpoolQuota: 10 * GiB, MinFreeDisk: 0, Encoders: []string{"h264_vaapi", "libx264"},
 			EncoderOptions: map[string]string{"crf": "28"}, MaxWidth: 1920, MaxHeight: 1080,
-			DrawMouse: &f, MaskColor: "#102030"},
+			DrawMouse: &f, MaskColor: "#102030", CaptureMethod: "x11grab", MaxFrameGap: Duration(2 * time.Second)},
 		Frontends: []Adapter{{Name: "probe", InProcess: true, Config: map[string]any{"listen": "127.0.0.1:9000"}}},
 		Uploaders: []Adapter{{Name: "noop"}},
 		Upload:    Upload{Concurrency: 4, RetryBaseDelay: Duration(2 * time.Second), RetryMaxDelay: Duration(time.Minute), Target: "archive"},
@@ -535,6 +545,7 @@ func TestEngineConfig(t *testing.T) {
 		MaxDuration: time.Hour, SegmentDuration: 5 * time.Minute, FPS: 15, MaxWidth: 1280, MaxHeight: 720,
 		DrawMouse: false, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
 		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTarget: "archive",
+		CaptureMethod: capture.MethodAuto, MaxFrameGap: time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("EngineConfig\n got %+v\nwant %+v", got, want)

@@ -25,6 +25,8 @@ func (c *Config) EngineConfig() engine.Config {
 		MaxHeight:       e.MaxHeight,
 		DrawMouse:       DefaultDrawMouse,
 		MaskColor:       parseColor(e.MaskColor),
+		CaptureMethod:   e.CaptureMethod,
+		MaxFrameGap:     e.MaxFrameGap.Std(),
 		UploadTarget:    c.Upload.Target,
 	}
 	if ec.MinFreeDisk == 0 {

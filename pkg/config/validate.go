@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/encode"
 )
 
@@ -116,6 +118,12 @@ func (e *Engine) validate() *Error {
 	}
 	if !reMaskColor.MatchString(e.MaskColor) {
 		return valueErr("engine.mask_color", "%q is not a colour written #rrggbb (e.g. \"#000000\")", e.MaskColor)
+	}
+	if !slices.Contains(capture.Methods(), e.CaptureMethod) {
+		return valueErr("engine.capture_method", "%q is not one of %s", e.CaptureMethod, strings.Join(capture.Methods(), ", "))
+	}
+	if fps := max(e.FPS, 1); e.MaxFrameGap.Std() < time.Second/time.Duration(fps) {
+		return valueErr("engine.max_frame_gap", "%s is shorter than a frame interval at %d fps", e.MaxFrameGap.Std(), fps)
 	}
 	return nil
 }
