@@ -95,6 +95,8 @@ type Config struct {
 	Uploaders []Adapter `yaml:"uploaders"`
 	// Upload configures the upload queue.
 	Upload Upload `yaml:"upload"`
+	// Telemetry configures traces and metrics (see telemetry.go).
+	Telemetry Telemetry `yaml:"telemetry"`
 
 	src *source // where the values came from, for errors after loading (nil for Default)
 }
@@ -193,6 +195,7 @@ func Default() *Config {
 			RetryMaxDelay:  Duration(DefaultRetryMaxDelay),
 			Target:         DefaultUploadTarget,
 		},
+		Telemetry: defaultTelemetry(),
 	}
 }
 

@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		), `x.yaml:2: spool_dirr: unknown key; did you mean "spool_dir"?`, ErrUnknownKey},
 		{"unknown top-level key, no near match", doc(
 			"colour: red",
-		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload)`, ErrUnknownKey},
+		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload, telemetry)`, ErrUnknownKey},
 		{"unknown nested key", doc(
 			"engine:",
 			"  fps: 10",
@@ -350,6 +350,11 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		"  retry_base_delay: 2s",
 		"  retry_max_delay: 1m",
 		"  target: archive",
+		"telemetry:",
+		"  enabled: false",
+		"  service_name: rec-7",
+		"  metrics: false",
+		"  traces: false",
 	))
 	f := false
 	want := Config{
@@ -362,6 +367,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		Frontends: []Adapter{{Name: "probe", InProcess: true, Config: map[string]any{"listen": "127.0.0.1:9000"}}},
 		Uploaders: []Adapter{{Name: "noop"}},
 		Upload:    Upload{Concurrency: 4, RetryBaseDelay: Duration(2 * time.Second), RetryMaxDelay: Duration(time.Minute), Target: "archive"},
+		Telemetry: Telemetry{ServiceName: "rec-7"},
 	}
 	got := *c
 	got.src = nil
@@ -400,7 +406,8 @@ func TestDefaultValidates(t *testing.T) {
 		c.Engine.SegmentDuration.Std() != 10*time.Minute || c.Engine.MinFreeDisk != 256*MiB ||
 		c.Upload.Concurrency != 2 || c.Upload.RetryBaseDelay.Std() != 5*time.Second ||
 		c.Upload.RetryMaxDelay.Std() != 10*time.Minute || c.Upload.Target != "default" ||
-		c.Log != (Log{Level: "info", Format: "text"}) || c.Engine.MaskColor != "#000000" || !*c.Engine.DrawMouse {
+		c.Log != (Log{Level: "info", Format: "text"}) || c.Engine.MaskColor != "#000000" || !*c.Engine.DrawMouse ||
+		c.Telemetry != (Telemetry{Enabled: true, ServiceName: "recorder", Metrics: true, Traces: true}) {
 		t.Errorf("Default() = %+v", c)
 	}
 	// Each call returns its own pointers: changing one does not change the next.

@@ -153,7 +153,7 @@ func environMap(environ []string) map[string]string {
 // applyEnv applies the overrides in environ to c, recording in src which fields they set.
 func applyEnv(c *Config, environ []string, src *source) *Error {
 	env := environMap(environ)
-	for _, f := range envFields {
+	for _, f := range append(envFields, telemetryEnvFields...) {
 		v, ok := env[f.name]
 		if !ok {
 			continue
