@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/plugins/sdk"
@@ -91,13 +93,22 @@ func newRouter(c *Cloud, eng sdk.Engine) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // never stdout: a plugin's stdout is the go-plugin handshake
 	e.HTTPErrorHandler = h.answerError
-	e.Use(recoverPanics, guard)
+	// Outermost: a span per request named after its route template and http.server.* metrics
+	// by route and status, with the global providers (the plugin process's, which report to
+	// the host; the host's when in-process).
+	e.Use(otelecho.Middleware("", otelecho.WithEchoMetricAttributeFn(metricAttrs)), recoverPanics, guard)
 	e.POST(PathToken, h.token)
 	e.POST(PathStart, h.start)
 	e.POST(PathStartNoVersion, h.start)
 	e.POST(PathStop, h.stop)
 	e.POST(PathStopNoVersion, h.stop)
 	return e
+}
+
+// metricAttrs labels the HTTP metrics with the front end's name, in-process or not, so that
+// they do not clash with another front end's.
+func metricAttrs(echo.Context) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("plugin", Name)}
 }
 
 // guard notes the request's arrival (the confirmation window counts from it), caps its body

@@ -18,6 +18,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Header and cookie names of the API.
@@ -182,7 +184,10 @@ func (s *server) handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // never stdout: it carries a plugin's handshake
 	e.HTTPErrorHandler = s.writeError
-	e.Use(s.recoverPanics, s.common)
+	// Outermost: a span per request named after its route template ("GET /api/v2/me") and
+	// http.server.* metrics by route and status, with the global providers (the plugin
+	// process's, which report to the host; the host's when in-process).
+	e.Use(otelecho.Middleware("", otelecho.WithEchoMetricAttributeFn(metricAttrs)), s.recoverPanics, s.common)
 	for _, p := range []string{"/api/v2/me", "/api/v2/me/"} {
 		e.GET(p, s.loginDefault)
 		e.POST(p, s.postMe)
@@ -191,6 +196,12 @@ func (s *server) handler() http.Handler {
 	e.GET("/ping", s.ping)
 	e.OPTIONS("/ping", s.preflight("GET, OPTIONS"))
 	return e
+}
+
+// metricAttrs labels the HTTP metrics with the front end's name, in-process or not, so that
+// they do not clash with another front end's.
+func metricAttrs(echo.Context) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("plugin", Name)}
 }
 
 // writeError answers err as the JSON error body.
