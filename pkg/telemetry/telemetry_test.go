@@ -43,10 +43,21 @@ func clearOTLPEnv(t *testing.T) {
 	}
 }
 
-// listeners returns the inodes of this process's listening TCP sockets (state 0A in
-// /proc/self/net/tcp and tcp6).
+// listeners returns the inodes of this process's listening TCP sockets: those in state 0A in
+// /proc/self/net/tcp and tcp6 (which list the whole network namespace, other programs' too)
+// that are among its fds.
 func listeners(t *testing.T) []string {
 	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot list fds: %v", err)
+	}
+	mine := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
+			mine[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
 	var out []string
 	for _, f := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
 		data, err := os.ReadFile(f)
@@ -57,7 +68,7 @@ func listeners(t *testing.T) []string {
 		sc.Scan() // header
 		for sc.Scan() {
 			fs := strings.Fields(sc.Text())
-			if len(fs) > 9 && fs[3] == "0A" {
+			if len(fs) > 9 && fs[3] == "0A" && mine[fs[9]] {
 				out = append(out, fs[9])
 			}
 		}
