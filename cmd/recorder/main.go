@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/screenrec/recorder/pkg/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -48,7 +50,7 @@ func newRoot() *cobra.Command {
 			if err := lv.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lv})))
+			slog.SetDefault(slog.New(telemetry.NewLogHandler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lv}))))
 			return nil
 		},
 	}

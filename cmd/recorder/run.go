@@ -11,6 +11,7 @@ import (
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/host"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -62,7 +63,8 @@ func setLogger(cmd *cobra.Command, lc config.Log) {
 	if lc.Format == "json" {
 		h = slog.NewJSONHandler(cmd.ErrOrStderr(), opts)
 	}
-	slog.SetDefault(slog.New(h))
+	// Lines logged inside a span (with a *Context method) carry its trace_id and span_id.
+	slog.SetDefault(slog.New(telemetry.NewLogHandler(h)))
 }
 
 // adapterSpecs picks the adapters to run: the flags' if any, else the config's.
@@ -101,11 +103,19 @@ func adapterSpecs(cfg *config.Config, frontends, uploaders []string, inProcess b
 
 func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 	ctx := cmd.Context()
-	eng, err := engine.New(ctx, cfg.EngineConfig())
+	// Telemetry first, so the engine, the host and in-process adapters all use it; last to
+	// stop, so it flushes what they recorded on the way out. Its MetricsHandler is what the
+	// admin listener serves at /metrics.
+	tel, err := startTelemetry(ctx, cfg.TelemetryConfig(version))
 	if err != nil {
 		return err
 	}
-	h := host.New(host.EngineAPI(eng), host.Options{PluginDir: cfg.PluginDir})
+	defer stopTelemetry(tel)
+	eng, err := engine.New(ctx, cfg.EngineConfig(), engineTelemetry(tel)...)
+	if err != nil {
+		return err
+	}
+	h := host.New(host.EngineAPI(eng), hostTelemetry(host.Options{PluginDir: cfg.PluginDir}, tel))
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
