@@ -88,7 +88,7 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 		if free := cfg.Concurrency - len(running); free > 0 {
 			jobs, err := e.cat.DueUploads(ctx, time.Now(), free)
 			if err != nil && ctx.Err() == nil {
-				e.log.Error("upload queue", "err", err)
+				e.log.ErrorContext(ctx, "upload queue", "err", err)
 			}
 			for _, j := range jobs {
 				claimed, err := e.cat.UpdateUpload(ctx, j.ID, func(u *catalog.UploadJob) error {
@@ -213,7 +213,7 @@ func (e *Engine) removeUploaded(ctx context.Context, job catalog.UploadJob) {
 		}
 	}
 	if err := os.Remove(job.Segment.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		e.log.Warn("remove uploaded segment", "path", job.Segment.Path, "err", err)
+		e.log.WarnContext(ctx, "remove uploaded segment", "path", job.Segment.Path, "err", err)
 		return
 	}
 	_ = e.cat.MarkSegmentRemoved(ctx, job.Segment.ID)

@@ -136,7 +136,7 @@ func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if p == http.ErrAbortHandler { // net/http's own way to abort a response: let it through
 					panic(p)
 				}
-				slog.Error("cloud: handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				slog.ErrorContext(ec.Request().Context(), "cloud: handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				err = internal("cloud: internal error while handling %s %s", ec.Request().Method, ec.Request().URL.Path)
 			}
 		}()
@@ -181,7 +181,7 @@ func (h *handlers) answerError(err error, ec echo.Context) {
 		hdr.Set("Connection", "close") // the rest of the body is not read
 	}
 	if he.status >= 500 {
-		slog.Error("cloud: request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path,
+		slog.ErrorContext(ec.Request().Context(), "cloud: request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path,
 			"status", he.status, "error", he.desc)
 	}
 	_ = writeJSON(ec, he.status, errorBody{HTTPStatus: reason(he.status), Description: he.desc})
@@ -220,14 +220,14 @@ func (h *handlers) token(ec echo.Context) error {
 	}
 	k, ok := st.checkAccessKey(req.AccessKeyID, req.AccessKeySecret)
 	if !ok {
-		slog.Warn("cloud: access key refused", "access_key", clip(req.AccessKeyID))
+		slog.WarnContext(ec.Request().Context(), "cloud: access key refused", "access_key", clip(req.AccessKeyID))
 		return &httpError{status: http.StatusUnauthorized, desc: "wrong access key id or secret"}
 	}
 	tok, err := st.issueToken(req.AccessKeyID, k, time.Now())
 	if err != nil {
 		return internal("token: %v", err)
 	}
-	slog.Info("cloud: access token issued", "access_key", req.AccessKeyID, "signing_key", st.active)
+	slog.InfoContext(ec.Request().Context(), "cloud: access token issued", "access_key", req.AccessKeyID, "signing_key", st.active)
 	return writeJSON(ec, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int64(st.cfg.TokenTTL / time.Second)})
 }
