@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 3, "rounds; each runs ffmpeg and the recorder once, alternating who goes first")
 	flag.StringVar(&c.Preset, "preset", "ultrafast", "x264 preset")
 	flag.IntVar(&c.CRF, "crf", 23, "x264 CRF")
-	suites := flag.String("suites", "pipeline,sessions,plugins,srs,cloud,upload", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), upload (rws throughput vs curl PUT, bytes re-sent)")
+	suites := flag.String("suites", "pipeline,sessions,plugins,srs,cloud,telemetry,upload", "comma-separated suites to run: pipeline (recorder vs ffmpeg CLI), sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), telemetry (CPU of record with telemetry on vs off), upload (rws throughput vs curl PUT, bytes re-sent)")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
 	if *childMode != "" {
@@ -124,6 +124,11 @@ func run(ctx context.Context, c config) error {
 	}
 	if slices.Contains(c.Suites, "cloud") {
 		if err := runCloud(ctx, c, srv); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Suites, "telemetry") {
+		if err := runTelemetry(ctx, c, srv, work); err != nil {
 			return err
 		}
 	}
