@@ -29,7 +29,8 @@ import (
 const ScopeName = "github.com/screenrec/recorder/engine"
 
 // Metric names (OpenTelemetry; Prometheus writes them with underscores and unit suffixes, e.g.
-// recorder_frames_encoded_total, recorder_written_bytes_total, recorder_masked_seconds_total).
+// recorder_frames_encoded_total, recorder_written_bytes_total, recorder_masked_seconds_total,
+// recorder_bitrate_bit_per_second).
 const (
 	// MetricFramesCaptured counts frames captured: encoded plus skipped as unchanged.
 	MetricFramesCaptured = "recorder.frames.captured"
