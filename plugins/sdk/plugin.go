@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -161,7 +160,9 @@ func Serve(p Plugin) {
 
 	tel := &pluginTelemetry{global: true}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// The host asked for a flush before stopping us; this sends what ended since, if the
+		// host still listens. Short: the host waits for this process to exit.
+		ctx, cancel := context.WithTimeout(context.Background(), exitFlushTimeout)
 		defer cancel()
 		tel.shutdown(ctx)
 	}()

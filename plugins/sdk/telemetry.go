@@ -69,6 +69,9 @@ var propagator = propagation.TraceContext{}
 // (FlushTelemetry exports at once).
 const DefaultMetricsInterval = 5 * time.Second
 
+// exitFlushTimeout bounds the last export of a plugin process on its way out.
+const exitFlushTimeout = 500 * time.Millisecond
+
 // spanBatchTimeout is how long a plugin process holds ended spans before sending them: short,
 // as the host is local and its own batch processor batches again.
 const spanBatchTimeout = 200 * time.Millisecond
