@@ -76,18 +76,31 @@ type stack struct {
 
 // newStack starts the engine on a private display and the SRS front end (out of process)
 // with cfg merged over test defaults.
-func newStack(t testing.TB, cfg map[string]any) *stack {
+func newStack(t testing.TB, cfg map[string]any) *stack { return newStackWith(t, cfg, stackOptions{}) }
+
+// stackOptions add to a stack's engine and host (telemetry, say).
+type stackOptions struct {
+	engine []engine.Option
+	host   func(*host.Options)
+}
+
+// newStackWith is newStack with options.
+func newStackWith(t testing.TB, cfg map[string]any, so stackOptions) *stack {
 	t.Helper()
 	mediatest.SkipIfUnavailable(t)
 	srv := xvfb.StartForTest(t, xvfb.TwoMonitors)
 	paint(t, srv)
 	spool := t.TempDir()
-	eng, err := engine.New(context.Background(), engine.Config{SpoolDir: spool, MinFreeDisk: -1, SegmentDuration: 0})
+	eng, err := engine.New(context.Background(), engine.Config{SpoolDir: spool, MinFreeDisk: -1, SegmentDuration: 0}, so.engine...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := host.New(host.EngineAPI(eng), host.Options{Executable: recorderBin, Env: testEnv,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	hopts := host.Options{Executable: recorderBin, Env: testEnv,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if so.host != nil {
+		so.host(&hopts)
+	}
+	h := host.New(host.EngineAPI(eng), hopts)
 	port := freePort(t)
 	conf := map[string]any{"listen": fmt.Sprintf("127.0.0.1:%d", port), "display": srv.Display,
 		"users_file": usersFile(t, "jdoe", "s3cret"), "server": "http://127.0.0.1:9/rws"}

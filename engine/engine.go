@@ -22,6 +22,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/engine/pipeline"
@@ -33,6 +37,8 @@ type Option func(*options)
 type options struct {
 	log         *slog.Logger
 	eventBuffer int
+	tracer      trace.TracerProvider
+	meter       metric.MeterProvider
 }
 
 // WithLogger sets the engine's logger (default slog.Default()).
@@ -42,6 +48,16 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // oldest (default 256).
 func WithEventBuffer(n int) Option { return func(o *options) { o.eventBuffer = n } }
 
+// WithTracerProvider sets where the engine's spans go: a span per session and per upload
+// attempt (default otel.GetTracerProvider(), a no-op unless the program set one). A session's
+// span is a child of the context passed to Start, so a front end's request and the recording
+// it starts share a trace.
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracer = tp } }
+
+// WithMeterProvider sets where the engine's metrics go (default otel.GetMeterProvider(), a
+// no-op unless the program set one); see the Metric* names.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meter = mp } }
+
 // Engine runs recording sessions. It is safe for concurrent use.
 type Engine struct {
 	cfg  Config
@@ -49,6 +65,7 @@ type Engine struct {
 	cat  *catalog.Catalog
 	hub  *hub
 	spec pipeline.CaptureSpec // the capture settings every session shares
+	tel  *telemetry
 
 	mu             sync.Mutex
 	closed         bool
@@ -57,6 +74,8 @@ type Engine struct {
 	maskedOwners   map[string]bool
 	maskedDisplays map[string]bool
 	sessionsWG     sync.WaitGroup
+	liveCaptures   map[*pipeline.Capture]struct{} // open captures, for the metrics
+	retired        retired                        // what ended sessions and captures counted
 
 	authMu     sync.Mutex
 	auth       map[string]*UploadAuth // by owner; memory only
@@ -75,6 +94,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.tracer == nil {
+		o.tracer = otel.GetTracerProvider()
+	}
+	if o.meter == nil {
+		o.meter = otel.GetMeterProvider()
+	}
 	if err := os.MkdirAll(cfg.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("engine: spool_dir: %w", err)
 	}
@@ -88,12 +113,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: o.log, cat: cat, hub: newHub(o.eventBuffer),
 		sessions: map[string]*session{}, captures: map[string]*sharedCapture{},
-		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{},
+		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{}, liveCaptures: map[*pipeline.Capture]struct{}{},
 		auth: map[string]*UploadAuth{}, uploadWake: make(chan struct{}, 1),
 		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
 			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
 			Method: cfg.CaptureMethod, MaxFrameGap: cfg.MaxFrameGap}}
+	if err := e.newTelemetry(o.tracer, o.meter); err != nil {
+		cat.Close()
+		return nil, err
+	}
 	if err := e.recover(ctx); err != nil {
+		_ = e.tel.reg.Unregister()
 		cat.Close()
 		return nil, err
 	}
@@ -115,14 +145,18 @@ func newID() string {
 // Start starts a recording session and returns once it records (state recording, or masked
 // when its owner or display is masked) or has failed to start.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Session, error) {
+	ctx, span := e.startSpan(ctx, req)
 	if err := validateRequest(req); err != nil {
+		endSpan(span, err)
 		return Session{}, err
 	}
 	if err := e.checkSpace(ctx); err != nil {
+		endSpan(span, err)
 		return Session{}, err
 	}
-	s, err := e.reserve(req)
+	s, err := e.reserve(req, span)
 	if err != nil {
+		endSpan(span, err)
 		return Session{}, err
 	}
 	if err := s.start(ctx); err != nil {
@@ -172,7 +206,7 @@ func (e *Engine) checkSpace(ctx context.Context) error {
 
 // reserve registers a new session after checking the engine-wide limits, all under one lock
 // so that concurrent starts cannot both pass them.
-func (e *Engine) reserve(req StartRequest) (*session, error) {
+func (e *Engine) reserve(req StartRequest, span trace.Span) (*session, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -186,17 +220,19 @@ func (e *Engine) reserve(req StartRequest) (*session, error) {
 	if len(e.sessions) >= e.cfg.MaxSessions {
 		return nil, fmt.Errorf("%w: %d running", ErrTooManySessions, len(e.sessions))
 	}
-	s := newSession(e, newID(), req)
+	s := newSession(e, newID(), req, span)
 	e.sessions[s.id] = s
 	e.sessionsWG.Add(1)
 	return s, nil
 }
 
-// release forgets an ended session.
+// release forgets an ended session, keeping what it counted in the metrics' totals.
 func (e *Engine) release(s *session) {
+	n := s.counts(time.Now()) // final: the sink has ended
 	e.mu.Lock()
 	if e.sessions[s.id] == s {
 		delete(e.sessions, s.id)
+		e.retireSession(n)
 		e.sessionsWG.Done()
 	}
 	e.mu.Unlock()
@@ -222,6 +258,7 @@ func (e *Engine) Stop(ctx context.Context, id string) (Session, error) {
 	if err := s.stop(); err != nil {
 		return s.snapshot(), err
 	}
+	s.spanStopRequested(ctx)
 	select {
 	case <-s.done:
 		return s.final()
@@ -431,6 +468,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		return fmt.Errorf("engine: close: %w", ctx.Err())
 	}
 	e.hub.close()
+	_ = e.tel.reg.Unregister()
 	return e.cat.Close()
 }
 
@@ -492,6 +530,7 @@ func (e *Engine) open(ctx context.Context, sc *sharedCapture, spec pipeline.Capt
 		sc.err = err
 	} else {
 		sc.c = c
+		e.liveCaptures[c] = struct{}{}
 		if e.maskedLocked(sc.owner, sc.display) {
 			c.SetMasked(true)
 		}
@@ -504,6 +543,7 @@ func (e *Engine) open(ctx context.Context, sc *sharedCapture, spec pipeline.Capt
 	e.publish(Event{Kind: EventPipelineOpened, Pipeline: sc.key, Encoder: c.Encoder()})
 	go func() {
 		<-c.Done()
+		e.retireCapture(c)
 		e.mu.Lock()
 		if e.captures[sc.key] == sc {
 			delete(e.captures, sc.key)

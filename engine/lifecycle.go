@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/engine/mux"
 	"github.com/screenrec/recorder/engine/pipeline"
@@ -29,7 +31,9 @@ type session struct {
 	req     StartRequest
 	display string
 	m       *machine
-	done    chan struct{} // closed when the session has ended and is released
+	done    chan struct{}   // closed when the session has ended and is released
+	span    trace.Span      // from Start to completed or failed
+	ctx     context.Context // carries span, for log lines about the session
 
 	mu        sync.Mutex
 	rec       catalog.Recording
@@ -43,24 +47,28 @@ type session struct {
 	segments  []SegmentInfo
 	hashing   sync.WaitGroup
 	stopOnce  sync.Once
+	meter     sessionMeter
 }
 
-func newSession(e *Engine, id string, req StartRequest) *session {
+func newSession(e *Engine, id string, req StartRequest, span trace.Span) *session {
+	span.SetAttributes(attrSession.String(id))
 	s := &session{e: e, id: id, req: req, display: displayOf(req.Source.Display), done: make(chan struct{}),
-		segIDs: map[int]int64{}, segStarts: map[int]time.Duration{}}
+		segIDs: map[int]int64{}, segStarts: map[int]time.Duration{}, span: span,
+		ctx: trace.ContextWithSpan(context.Background(), span)}
 	s.m = newMachine(s.notify)
 	return s
 }
 
 // notify publishes a state change; the machine calls it after releasing its lock.
 func (s *session) notify(from, to State, reason string) {
+	s.spanStateChange(from, to, reason)
 	s.e.publish(Event{Kind: EventStateChanged, SessionID: s.id, From: from, To: to, Reason: reason})
 	switch to {
 	case StateCompleted:
 		s.e.publish(Event{Kind: EventRecordingCompleted, SessionID: s.id})
 	case StateFailed:
 		s.e.publish(Event{Kind: EventRecordingFailed, SessionID: s.id, Reason: reason})
-		s.e.log.Warn("recording failed", "session", s.id, "owner", s.req.Owner, "reason", reason)
+		s.e.log.WarnContext(s.ctx, "recording failed", "session", s.id, "owner", s.req.Owner, "reason", reason)
 	}
 }
 
@@ -82,6 +90,7 @@ func (s *session) start(ctx context.Context) error {
 	if err != nil {
 		s.e.release(s)
 		close(s.done)
+		endSpan(s.span, err) // it never started: no terminal state ends the span
 		return err
 	}
 	var masked bool
@@ -207,6 +216,7 @@ func (s *session) segmentClosed(sg mux.Segment) {
 		}
 		s.e.publish(Event{Kind: EventSegmentClosed, SessionID: s.id,
 			Segment: &SegmentEvent{Index: sg.Index, Path: sg.Path, Bytes: sg.Bytes, SHA256: sum}})
+		s.spanSegmentClosed(sg.Index, sg.Bytes)
 	}()
 }
 
@@ -372,10 +382,11 @@ func (s *session) syncMask(when time.Time) {
 	if c.Masked() {
 		to = StateMasked
 	}
-	_ = s.m.transition(to, func() error {
+	var off time.Duration
+	err := s.m.transition(to, func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		off := max(0, when.Sub(s.startedAt))
+		off = max(0, when.Sub(s.startedAt))
 		if to == StateMasked {
 			s.masks = append(s.masks, Interval{Start: off})
 		} else if n := len(s.masks); n > 0 && s.masks[n-1].End == 0 {
@@ -391,6 +402,9 @@ func (s *session) syncMask(when time.Time) {
 		})
 		return err
 	})
+	if err == nil {
+		s.spanMask(to == StateMasked, off)
+	}
 }
 
 // closedMasks returns the masked intervals with an open one closed at end, and their total.

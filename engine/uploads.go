@@ -112,7 +112,7 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 		if free := cfg.Concurrency - len(running); free > 0 {
 			jobs, err := e.cat.DueUploads(ctx, time.Now(), free)
 			if err != nil && ctx.Err() == nil {
-				e.log.Error("upload queue", "err", err)
+				e.log.ErrorContext(ctx, "upload queue", "err", err)
 			}
 			for _, j := range jobs {
 				claimed, err := e.cat.UpdateUpload(ctx, j.ID, func(u *catalog.UploadJob) error {
@@ -145,12 +145,14 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 
 // upload runs one job to its outcome: uploaded, failed for good, or queued again for later.
 func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.UploadJob, cfg UploadConfig) {
+	ctx, span := e.startUploadSpan(ctx, job)
 	// Catalog writes must land even when ctx ends mid-upload (shutdown): the job goes back
 	// to the queue with what the server confirmed so far.
 	wctx := context.WithoutCancel(ctx)
 	req, err := e.uploadRequest(ctx, job)
 	if err != nil {
 		e.finishJob(wctx, job, err, cfg)
+		endSpan(span, err)
 		return
 	}
 	var mu sync.Mutex
@@ -177,10 +179,12 @@ func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.Upload
 		if err == nil && !cfg.Keep {
 			e.removeUploaded(wctx, job)
 		}
-		e.log.Info("segment uploaded", "recording", req.RecordingID, "segment", req.SegmentIndex, "location", res.Location)
+		e.log.InfoContext(ctx, "segment uploaded", "recording", req.RecordingID, "segment", req.SegmentIndex, "location", res.Location)
+		endSpan(span, err)
 		return
 	}
 	e.finishJob(wctx, job, err, cfg)
+	endSpan(span, err)
 }
 
 // finishJob records a failed attempt: failed for good, or queued for a retry after back-off.
@@ -200,12 +204,14 @@ func (e *Engine) finishJob(ctx context.Context, job catalog.UploadJob, cause err
 		return nil
 	})
 	if err != nil {
-		e.log.Error("upload queue", "job", job.ID, "err", err)
+		e.log.ErrorContext(ctx, "upload queue", "job", job.ID, "err", err)
 	}
 	if permanent {
-		e.log.Error("upload failed for good", "job", job.ID, "segment", job.Segment.Path, "err", cause)
+		e.tel.failures.Add(ctx, 1)
+		e.log.ErrorContext(ctx, "upload failed for good", "job", job.ID, "segment", job.Segment.Path, "err", cause)
 	} else if !errors.Is(cause, context.Canceled) {
-		e.log.Warn("upload failed; will retry", "job", job.ID, "in", delay, "err", cause)
+		e.tel.retries.Add(ctx, 1)
+		e.log.WarnContext(ctx, "upload failed; will retry", "job", job.ID, "in", delay, "err", cause)
 	}
 }
 
@@ -231,7 +237,7 @@ func (e *Engine) removeUploaded(ctx context.Context, job catalog.UploadJob) {
 		}
 	}
 	if err := os.Remove(job.Segment.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		e.log.Warn("remove uploaded segment", "path", job.Segment.Path, "err", err)
+		e.log.WarnContext(ctx, "remove uploaded segment", "path", job.Segment.Path, "err", err)
 		return
 	}
 	_ = e.cat.MarkSegmentRemoved(ctx, job.Segment.ID)

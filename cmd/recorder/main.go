@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/screenrec/recorder/internal/memtrim"
+	"github.com/screenrec/recorder/pkg/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -51,7 +52,7 @@ func newRoot() *cobra.Command {
 			if err := lv.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, logLevel)
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lv})))
+			slog.SetDefault(slog.New(telemetry.NewLogHandler(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lv}))))
 			return nil
 		},
 	}

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/codes"
 	"golang.org/x/term"
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/encode"
 	"github.com/screenrec/recorder/engine/pipeline"
+	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/pkg/telemetry"
 )
 
 func newRecordCmd() *cobra.Command {
@@ -22,6 +27,8 @@ func newRecordCmd() *cobra.Command {
 		encOpts                       []string
 		owner, id                     string
 		asJSON                        bool
+		withTelemetry                 bool
+		metricsListen                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "record --out FILE [flags]",
@@ -68,7 +75,14 @@ func newRecordCmd() *cobra.Command {
 			if err := spec.Validate(); err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
-			return record(cmd, spec, asJSON)
+			tcfg, err := recordTelemetryConfig(cmd.Flags().Changed("telemetry"), withTelemetry)
+			if err != nil {
+				return err
+			}
+			if metricsListen != "" && !tcfg.Enabled {
+				return fmt.Errorf("%w: --metrics-listen needs telemetry (--telemetry or %s=true)", errUsage, config.EnvTelemetryEnabled)
+			}
+			return record(cmd, spec, asJSON, tcfg, metricsListen)
 		},
 	}
 	f := cmd.Flags()
@@ -90,20 +104,46 @@ func newRecordCmd() *cobra.Command {
 	f.StringVar(&owner, "owner", "", "owner tag (default: the current user)")
 	f.StringVar(&id, "id", "", "recording id tag (default: random)")
 	f.BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	f.BoolVar(&withTelemetry, "telemetry", false, "record traces and metrics (default: $"+config.EnvTelemetryEnabled+"); OTLP export by the OTEL_EXPORTER_OTLP_* variables")
+	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while recording (needs telemetry)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
 }
 
-func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool) error {
-	rec, err := pipeline.Start(cmd.Context(), spec)
+func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.Config, metricsListen string) error {
+	ctx := cmd.Context()
+	tel, err := startTelemetry(ctx, tcfg)
 	if err != nil {
 		return err
+	}
+	defer stopTelemetry(tel)
+	if metricsListen != "" {
+		sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		addr, err := serveMetrics(sctx, metricsListen, tel.MetricsHandler())
+		if err != nil {
+			return err
+		}
+		slog.Info("serving metrics", "url", "http://"+addr+"/metrics")
+	}
+	ctx, span := tel.TracerProvider().Tracer("github.com/screenrec/recorder/cmd/recorder").Start(ctx, "record")
+	defer span.End()
+	rec, err := pipeline.Start(ctx, spec)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		return err
+	}
+	if reg, err := recordingMetrics(tel.MeterProvider(), rec); err == nil {
+		defer func() { _ = reg.Unregister() }()
 	}
 	stderr := cmd.ErrOrStderr()
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		go showProgress(stderr, rec)
 	}
 	sum, err := rec.Wait()
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
 	if sum != nil {
 		if perr := printSummary(cmd.OutOrStdout(), sum, asJSON); perr != nil && err == nil {
 			err = perr

@@ -11,6 +11,7 @@ import (
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/host"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -62,7 +63,8 @@ func setLogger(cmd *cobra.Command, lc config.Log) {
 	if lc.Format == "json" {
 		h = slog.NewJSONHandler(cmd.ErrOrStderr(), opts)
 	}
-	slog.SetDefault(slog.New(h))
+	// Lines logged inside a span (with a *Context method) carry its trace_id and span_id.
+	slog.SetDefault(slog.New(telemetry.NewLogHandler(h)))
 }
 
 // adapterSpecs picks the adapters to run: the flags' if any, else the config's.
@@ -105,11 +107,19 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	eng, err := engine.New(ctx, cfg.EngineConfig())
+	// Telemetry first, so the engine, the host and in-process adapters all use it; last to
+	// stop, so it flushes what they recorded on the way out. Its MetricsHandler is what the
+	// admin listener serves at /metrics.
+	tel, err := startTelemetry(ctx, cfg.TelemetryConfig(version))
 	if err != nil {
 		return err
 	}
-	h := host.New(host.EngineAPI(eng), host.Options{PluginDir: cfg.PluginDir})
+	defer stopTelemetry(tel)
+	eng, err := engine.New(ctx, cfg.EngineConfig(), engineTelemetry(tel)...)
+	if err != nil {
+		return err
+	}
+	h := host.New(host.EngineAPI(eng), hostTelemetry(host.Options{PluginDir: cfg.PluginDir}, tel))
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
@@ -133,8 +143,8 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 			fmt.Fprintf(out, "front end %s: %s listening on %s\n", name, ep.Name, ep.URL)
 		}
 	}
-	// The admin API's /metrics has no handler until telemetry provides one.
-	adminAddr, err := adm.start(ctx, eng, h, cfg.SpoolDir, nil)
+	// /metrics is telemetry's Prometheus handler (none when telemetry is off: 404).
+	adminAddr, err := adm.start(ctx, eng, h, cfg.SpoolDir, tel.MetricsHandler())
 	if err != nil {
 		return errors.Join(err, shutdown())
 	}

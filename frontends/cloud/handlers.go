@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/plugins/sdk"
@@ -91,13 +93,22 @@ func newRouter(c *Cloud, eng sdk.Engine) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // never stdout: a plugin's stdout is the go-plugin handshake
 	e.HTTPErrorHandler = h.answerError
-	e.Use(recoverPanics, guard)
+	// Outermost: a span per request named after its route template and http.server.* metrics
+	// by route and status, with the global providers (the plugin process's, which report to
+	// the host; the host's when in-process).
+	e.Use(otelecho.Middleware("", otelecho.WithEchoMetricAttributeFn(metricAttrs)), recoverPanics, guard)
 	e.POST(PathToken, h.token)
 	e.POST(PathStart, h.start)
 	e.POST(PathStartNoVersion, h.start)
 	e.POST(PathStop, h.stop)
 	e.POST(PathStopNoVersion, h.stop)
 	return e
+}
+
+// metricAttrs labels the HTTP metrics with the front end's name, in-process or not, so that
+// they do not clash with another front end's.
+func metricAttrs(echo.Context) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("plugin", Name)}
 }
 
 // guard notes the request's arrival (the confirmation window counts from it), caps its body
@@ -125,7 +136,7 @@ func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if p == http.ErrAbortHandler { // net/http's own way to abort a response: let it through
 					panic(p)
 				}
-				slog.Error("cloud: handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				slog.ErrorContext(ec.Request().Context(), "cloud: handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				err = internal("cloud: internal error while handling %s %s", ec.Request().Method, ec.Request().URL.Path)
 			}
 		}()
@@ -170,7 +181,7 @@ func (h *handlers) answerError(err error, ec echo.Context) {
 		hdr.Set("Connection", "close") // the rest of the body is not read
 	}
 	if he.status >= 500 {
-		slog.Error("cloud: request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path,
+		slog.ErrorContext(ec.Request().Context(), "cloud: request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path,
 			"status", he.status, "error", he.desc)
 	}
 	_ = writeJSON(ec, he.status, errorBody{HTTPStatus: reason(he.status), Description: he.desc})
@@ -209,14 +220,14 @@ func (h *handlers) token(ec echo.Context) error {
 	}
 	k, ok := st.checkAccessKey(req.AccessKeyID, req.AccessKeySecret)
 	if !ok {
-		slog.Warn("cloud: access key refused", "access_key", clip(req.AccessKeyID))
+		slog.WarnContext(ec.Request().Context(), "cloud: access key refused", "access_key", clip(req.AccessKeyID))
 		return &httpError{status: http.StatusUnauthorized, desc: "wrong access key id or secret"}
 	}
 	tok, err := st.issueToken(req.AccessKeyID, k, time.Now())
 	if err != nil {
 		return internal("token: %v", err)
 	}
-	slog.Info("cloud: access token issued", "access_key", req.AccessKeyID, "signing_key", st.active)
+	slog.InfoContext(ec.Request().Context(), "cloud: access token issued", "access_key", req.AccessKeyID, "signing_key", st.active)
 	return writeJSON(ec, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int64(st.cfg.TokenTTL / time.Second)})
 }

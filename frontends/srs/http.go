@@ -18,6 +18,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Header and cookie names of the API.
@@ -182,7 +184,10 @@ func (s *server) handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // never stdout: it carries a plugin's handshake
 	e.HTTPErrorHandler = s.writeError
-	e.Use(s.recoverPanics, s.common)
+	// Outermost: a span per request named after its route template ("GET /api/v2/me") and
+	// http.server.* metrics by route and status, with the global providers (the plugin
+	// process's, which report to the host; the host's when in-process).
+	e.Use(otelecho.Middleware("", otelecho.WithEchoMetricAttributeFn(metricAttrs)), s.recoverPanics, s.common)
 	for _, p := range []string{"/api/v2/me", "/api/v2/me/"} {
 		e.GET(p, s.loginDefault)
 		e.POST(p, s.postMe)
@@ -191,6 +196,12 @@ func (s *server) handler() http.Handler {
 	e.GET("/ping", s.ping)
 	e.OPTIONS("/ping", s.preflight("GET, OPTIONS"))
 	return e
+}
+
+// metricAttrs labels the HTTP metrics with the front end's name, in-process or not, so that
+// they do not clash with another front end's.
+func metricAttrs(echo.Context) []attribute.KeyValue {
+	return []attribute.KeyValue{attribute.String("plugin", Name)}
 }
 
 // writeError answers err as the JSON error body.
@@ -211,7 +222,7 @@ func (s *server) writeError(err error, c echo.Context) {
 			ae.msg = fmt.Sprintf("method %s is not allowed on %s", c.Request().Method, c.Request().URL.Path)
 		}
 	default:
-		s.log.Error("srs: internal error", "path", c.Request().URL.Path, "error", err)
+		s.log.ErrorContext(c.Request().Context(), "srs: internal error", "path", c.Request().URL.Path, "error", err)
 		ae = apiErrorf(http.StatusInternalServerError, "internal error: %v", err)
 	}
 	h := c.Response().Header()
@@ -248,7 +259,7 @@ func (s *server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("srs: handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(p))
+				s.log.ErrorContext(c.Request().Context(), "srs: handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(p))
 				err = apiErrorf(http.StatusInternalServerError, "internal error: handler panicked")
 			}
 		}()
@@ -384,10 +395,10 @@ func (s *server) verify(ctx context.Context, st *settings, user, password string
 		return nil
 	case errors.Is(err, ErrInvalidCredentials):
 		s.throttle.fail(user, time.Now(), st.cfg.ThrottleFailures, st.cfg.ThrottleLockout)
-		s.log.Info("srs: login refused", "agent", user, "reason", err)
+		s.log.InfoContext(ctx, "srs: login refused", "agent", user, "reason", err)
 		return unauthorized("wrong user name or password")
 	}
-	s.log.Warn("srs: cannot verify credentials", "agent", user, "error", err)
+	s.log.WarnContext(ctx, "srs: cannot verify credentials", "agent", user, "error", err)
 	return apiErrorf(http.StatusInternalServerError, "%v", err)
 }
 
@@ -520,7 +531,7 @@ func (s *server) loginConfigured(c echo.Context, lc *loginConfig) error {
 	}
 	sess.place, sess.devices, sess.server, sess.peerServer = lc.place, lc.devices, lc.server, lc.peerServer
 	sess.password = cl.password
-	s.log.Info("srs: session updated", "agent", cl.user, "place", lc.place, "server", lc.server)
+	s.log.InfoContext(ctx, "srs: session updated", "agent", cl.user, "place", lc.place, "server", lc.server)
 	return s.loggedIn(c, st, cl.slot, sess)
 }
 
@@ -537,7 +548,7 @@ func (s *server) open(ctx context.Context, c echo.Context, st *settings, cl *cal
 	if sess.rec != nil {
 		recID = sess.rec.ID
 	}
-	s.log.Info("srs: session opened", "agent", cl.user, "place", lc.place, "server", lc.server, "recording", recID)
+	s.log.InfoContext(ctx, "srs: session opened", "agent", cl.user, "place", lc.place, "server", lc.server, "recording", recID)
 	return s.loggedIn(c, st, cl.slot, sess)
 }
 
@@ -558,7 +569,7 @@ func (s *server) loggedIn(c echo.Context, st *settings, sl *slot, sess *session)
 	auth := &api.UploadAuth{Credentials: api.Credentials{Username: sess.agent, Password: sess.password},
 		Server: sess.server, PeerServer: sess.peerServer}
 	if err := s.eng.SetUploadAuth(r.Context(), sess.agent, auth); err != nil {
-		s.log.Warn("srs: lending the agent's credentials to uploads failed", "agent", sess.agent, "err", err)
+		s.log.WarnContext(r.Context(), "srs: lending the agent's credentials to uploads failed", "agent", sess.agent, "err", err)
 	}
 	http.SetCookie(c.Response(), sessionCookie(r, sess.id))
 	return writeJSON(c, http.StatusOK, s.body(sess))
@@ -573,11 +584,11 @@ func (s *server) logout(c echo.Context) error {
 			return err
 		}
 		if err := s.stopRecording(ctx, cl.sess); err != nil {
-			s.log.Warn("srs: logout: cannot stop the recording", "agent", cl.user, "error", err)
+			s.log.WarnContext(ctx, "srs: logout: cannot stop the recording", "agent", cl.user, "error", err)
 			return apiErrorf(http.StatusInternalServerError, "%v", err)
 		}
 		s.store.detach(cl.slot)
-		s.log.Info("srs: session ended", "agent", cl.user, "reason", "logout")
+		s.log.InfoContext(ctx, "srs: session ended", "agent", cl.user, "reason", "logout")
 		http.SetCookie(c.Response(), expiredCookie(r))
 		return writeJSON(c, http.StatusOK, struct {
 			StatusCode int `json:"statusCode"`
@@ -676,10 +687,10 @@ func (s *server) expire(user string, sess *session) {
 func (s *server) endTimedOut(ctx context.Context, sl *slot) {
 	sess := sl.sess
 	if err := s.stopRecording(ctx, sess); err != nil {
-		s.log.Error("srs: ping timeout: cannot stop the recording", "agent", sess.agent, "error", err)
+		s.log.ErrorContext(ctx, "srs: ping timeout: cannot stop the recording", "agent", sess.agent, "error", err)
 	}
 	s.store.detach(sl)
-	s.log.Info("srs: session ended", "agent", sl.user, "reason", "ping timeout")
+	s.log.InfoContext(ctx, "srs: session ended", "agent", sl.user, "reason", "ping timeout")
 }
 
 // stopRecording stops sess's recording unless it has ended already.
@@ -708,7 +719,7 @@ func (s *server) refresh(ctx context.Context, sess *session) {
 	got, err := s.eng.Get(ctx, sess.rec.ID)
 	if err != nil {
 		if !errors.Is(err, api.ErrNotFound) {
-			s.log.Warn("srs: cannot get the recording", "agent", sess.agent, "recording", sess.rec.ID, "error", err)
+			s.log.WarnContext(ctx, "srs: cannot get the recording", "agent", sess.agent, "recording", sess.rec.ID, "error", err)
 		}
 		return
 	}
@@ -751,7 +762,7 @@ func (s *server) ensureRecording(ctx context.Context, st *settings, sess *sessio
 	case errors.Is(err, api.ErrClosed):
 		return apiErrorf(http.StatusServiceUnavailable, "engine: start recording: %v", err)
 	default:
-		s.log.Warn("srs: cannot start the recording", "agent", sess.agent, "error", err)
+		s.log.WarnContext(ctx, "srs: cannot start the recording", "agent", sess.agent, "error", err)
 		return apiErrorf(http.StatusInternalServerError, "engine: start recording: %v", err)
 	}
 	s.mu.Lock()
@@ -805,7 +816,7 @@ func retryBusy(ctx context.Context, fn func() (api.Session, error)) (api.Session
 func (s *server) adoptOrphans(ctx context.Context, st *settings) {
 	list, err := s.eng.List(ctx, api.ListFilter{States: []api.State{api.StateStarting, api.StateRecording, api.StateMasked}})
 	if err != nil {
-		s.log.Warn("srs: cannot list the engine's recordings", "error", err)
+		s.log.WarnContext(ctx, "srs: cannot list the engine's recordings", "error", err)
 		return
 	}
 	s.mu.Lock()
@@ -815,7 +826,7 @@ func (s *server) adoptOrphans(ctx context.Context, st *settings) {
 			continue
 		}
 		id, owner := rec.ID, rec.Owner
-		s.log.Info("srs: recording without a session: stopped unless its agent logs in", "agent", owner,
+		s.log.InfoContext(ctx, "srs: recording without a session: stopped unless its agent logs in", "agent", owner,
 			"recording", id, "within", st.cfg.PingTimeout)
 		s.orphans[id] = time.AfterFunc(st.cfg.PingTimeout, func() { s.stopOrphan(id, owner) })
 	}
@@ -837,10 +848,10 @@ func (s *server) stopOrphan(id, owner string) {
 	defer cancel()
 	_, err := retryBusy(ctx, func() (api.Session, error) { return s.eng.Stop(ctx, id) })
 	if err != nil && !errors.Is(err, api.ErrNotFound) && !errors.Is(err, api.ErrTerminal) {
-		s.log.Error("srs: cannot stop a recording without a session", "agent", owner, "recording", id, "error", err)
+		s.log.ErrorContext(ctx, "srs: cannot stop a recording without a session", "agent", owner, "recording", id, "error", err)
 		return
 	}
-	s.log.Info("srs: recording without a session stopped", "agent", owner, "recording", id)
+	s.log.InfoContext(ctx, "srs: recording without a session stopped", "agent", owner, "recording", id)
 }
 
 // sessionCookie is the session cookie for a response to r: SameSite=None; Secure over

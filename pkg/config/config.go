@@ -98,6 +98,8 @@ type Config struct {
 	Upload Upload `yaml:"upload"`
 	// Admin configures the admin API (off by default).
 	Admin Admin `yaml:"admin"`
+	// Telemetry configures traces and metrics (see telemetry.go).
+	Telemetry Telemetry `yaml:"telemetry"`
 
 	src *source // where the values came from, for errors after loading (nil for Default)
 }
@@ -205,7 +207,8 @@ func Default() *Config {
 			RetryMaxDelay:  Duration(DefaultRetryMaxDelay),
 			Target:         DefaultUploadTarget,
 		},
-		Admin: Admin{Listen: DefaultAdminListen},
+		Admin:     Admin{Listen: DefaultAdminListen},
+		Telemetry: defaultTelemetry(),
 	}
 }
 

@@ -68,7 +68,7 @@ func TestParseErrors(t *testing.T) {
 		), `x.yaml:2: spool_dirr: unknown key; did you mean "spool_dir"?`, ErrUnknownKey},
 		{"unknown top-level key, no near match", doc(
 			"colour: red",
-		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload, admin)`, ErrUnknownKey},
+		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload, admin, telemetry)`, ErrUnknownKey},
 		{"unknown nested key", doc(
 			"engine:",
 			"  fps: 10",
@@ -361,6 +361,11 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		"  retry_max_delay: 1m",
 		"  target: archive",
 		"admin: {enabled: true, listen: '0.0.0.0:9464', token: {env: ADMIN_TOKEN}}",
+		"telemetry:",
+		"  enabled: false",
+		"  service_name: rec-7",
+		"  metrics: false",
+		"  traces: false",
 	))
 	f := false
 	want := Config{
@@ -374,6 +379,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		Uploaders: []Adapter{{Name: "noop"}},
 		Upload:    Upload{Concurrency: 4, RetryBaseDelay: Duration(2 * time.Second), RetryMaxDelay: Duration(time.Minute), Target: "archive"},
 		Admin:     Admin{Enabled: true, Listen: "0.0.0.0:9464", Token: map[string]any{"env": "ADMIN_TOKEN"}},
+		Telemetry: Telemetry{ServiceName: "rec-7"},
 	}
 	got := *c
 	got.src = nil
@@ -412,7 +418,8 @@ func TestDefaultValidates(t *testing.T) {
 		c.Engine.SegmentDuration.Std() != 10*time.Minute || c.Engine.MinFreeDisk != 256*MiB ||
 		c.Upload.Concurrency != 2 || c.Upload.RetryBaseDelay.Std() != 5*time.Second ||
 		c.Upload.RetryMaxDelay.Std() != 10*time.Minute || c.Upload.Target != "default" ||
-		c.Log != (Log{Level: "info", Format: "text"}) || c.Engine.MaskColor != "#000000" || !*c.Engine.DrawMouse {
+		c.Log != (Log{Level: "info", Format: "text"}) || c.Engine.MaskColor != "#000000" || !*c.Engine.DrawMouse ||
+		c.Telemetry != (Telemetry{Enabled: true, ServiceName: "recorder", Metrics: true, Traces: true}) {
 		t.Errorf("Default() = %+v", c)
 	}
 	// Each call returns its own pointers: changing one does not change the next.

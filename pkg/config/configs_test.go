@@ -134,9 +134,9 @@ func TestDefaultConfigFile(t *testing.T) {
 	}
 	d := Default()
 	d.Upload.KeepUploaded = true
-	if fmt.Sprint(c.Engine.Encoders, c.Engine.FPS, c.Engine.MaxSessions, c.Engine.SegmentDuration, c.Engine.MinFreeDisk, *c.Engine.DrawMouse, c.Engine.MaskColor, c.Upload, c.Log) !=
-		fmt.Sprint(d.Engine.Encoders, d.Engine.FPS, d.Engine.MaxSessions, d.Engine.SegmentDuration, d.Engine.MinFreeDisk, *d.Engine.DrawMouse, d.Engine.MaskColor, d.Upload, d.Log) {
-		t.Errorf("recorder.yaml's engine/upload/log differ from the defaults: %+v %+v %+v", c.Engine, c.Upload, c.Log)
+	if fmt.Sprint(c.Engine.Encoders, c.Engine.FPS, c.Engine.MaxSessions, c.Engine.SegmentDuration, c.Engine.MinFreeDisk, *c.Engine.DrawMouse, c.Engine.MaskColor, c.Upload, c.Log, c.Telemetry) !=
+		fmt.Sprint(d.Engine.Encoders, d.Engine.FPS, d.Engine.MaxSessions, d.Engine.SegmentDuration, d.Engine.MinFreeDisk, *d.Engine.DrawMouse, d.Engine.MaskColor, d.Upload, d.Log, d.Telemetry) {
+		t.Errorf("recorder.yaml's engine/upload/log/telemetry differ from the defaults: %+v %+v %+v %+v", c.Engine, c.Upload, c.Log, c.Telemetry)
 	}
 }
 

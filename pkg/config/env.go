@@ -154,7 +154,7 @@ func environMap(environ []string) map[string]string {
 // applyEnv applies the overrides in environ to c, recording in src which fields they set.
 func applyEnv(c *Config, environ []string, src *source) *Error {
 	env := environMap(environ)
-	for _, f := range slices.Concat(envFields, adminEnvFields) {
+	for _, f := range slices.Concat(envFields, adminEnvFields, telemetryEnvFields) {
 		v, ok := env[f.name]
 		if !ok {
 			continue

@@ -60,6 +60,9 @@ func (c *Config) validate() *Error {
 	if err := c.Admin.validate(); err != nil {
 		return err
 	}
+	if err := c.Telemetry.validate(); err != nil {
+		return err
+	}
 	// Backstop: the engine's own rules, should they have grown beyond the ones above.
 	if err := c.EngineConfig().Validate(); err != nil {
 		return valueErr("engine", "%v", err)

@@ -14,9 +14,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -45,7 +50,25 @@ type Options struct {
 	Logger *slog.Logger
 	// Env resolves secret references (default os.LookupEnv).
 	Env func(string) (string, bool)
+	// TracerProvider and MeterProvider, when either is set, trace and measure the host's side
+	// of plugin connections (calls into plugins, Engine calls front ends make back, with W3C
+	// trace context carried both ways) and count plugin restarts; the one left nil is
+	// OpenTelemetry's global. Both nil: connections are not instrumented.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	// Relay, when set, takes in the spans and metrics of plugin processes: each is connected
+	// to it at launch (sdk.ConnectTelemetry) with RelayOptions, its metrics labelled with
+	// the plugin's name. Nil: plugin processes record no telemetry.
+	Relay        *telemetry.Relay
+	RelayOptions sdk.TelemetryOptions
 }
+
+// MetricRestarts counts plugin processes restarted after they died, by plugin and kind.
+const MetricRestarts = "recorder.plugin.restarts"
+
+// flushTimeout bounds how long a plugin process may take to send its telemetry before it is
+// stopped.
+const flushTimeout = 2 * time.Second
 
 // Restart back-off: the first restart of a dead plugin waits RestartBackoff, each further one
 // in a row twice as long, up to MaxRestartBackoff; variables so tests can shorten them.
@@ -85,10 +108,12 @@ type Event struct {
 
 // Host runs adapters around an engine.
 type Host struct {
-	eng    sdk.Engine
-	opts   Options
-	log    *slog.Logger
-	events chan Event
+	eng      sdk.Engine
+	opts     Options
+	log      *slog.Logger
+	events   chan Event
+	tracing  []sdk.ClientOption // instrument plugin connections; empty: none
+	restarts metric.Int64Counter
 
 	mu        sync.Mutex
 	instances []*instance
@@ -107,7 +132,21 @@ func New(eng sdk.Engine, opts Options) *Host {
 	if opts.Executable == "" {
 		opts.Executable, _ = os.Executable()
 	}
-	return &Host{eng: eng, opts: opts, log: opts.Logger, events: make(chan Event, 64)}
+	h := &Host{eng: eng, opts: opts, log: opts.Logger, events: make(chan Event, 64)}
+	mp := opts.MeterProvider
+	if opts.TracerProvider != nil || mp != nil {
+		h.tracing = []sdk.ClientOption{sdk.WithTracing(opts.TracerProvider, mp)}
+	}
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	var err error
+	h.restarts, err = mp.Meter("github.com/screenrec/recorder/plugins/host").Int64Counter(MetricRestarts,
+		metric.WithUnit("{restart}"), metric.WithDescription("Plugin processes restarted after they died."))
+	if err != nil {
+		h.log.Warn("plugin restart counter", "err", err) // a no-op counter is returned with the error
+	}
+	return h
 }
 
 // Events reports plugin deaths and restarts. Events are dropped, with a log line, when nobody
@@ -329,6 +368,7 @@ type instance struct {
 	impl      sdk.Plugin
 	client    *plugin.Client
 	pid       int
+	source    *telemetry.Source // where the process reports telemetry, or nil
 	endpoints []sdk.Endpoint
 	closing   bool
 	done      chan struct{}
@@ -352,12 +392,13 @@ func (in *instance) command() *exec.Cmd {
 func (in *instance) launch(ctx context.Context) error {
 	var impl sdk.Plugin
 	var client *plugin.Client
+	var source *telemetry.Source
 	pid := 0
 	if in.spec.InProcess {
 		impl = in.reg.New()
 	} else {
 		logger := newSlogLogger(in.h.log.With("plugin", in.spec.Name))
-		client = plugin.NewClient(sdk.ClientConfig(in.command(), in.spec.Kind, logger))
+		client = plugin.NewClient(sdk.ClientConfig(in.command(), in.spec.Kind, logger, in.h.tracing...))
 		rpc, err := client.Client()
 		if err != nil {
 			client.Kill()
@@ -370,10 +411,14 @@ func (in *instance) launch(ctx context.Context) error {
 		if rc := client.ReattachConfig(); rc != nil {
 			pid = rc.Pid
 		}
+		source = in.connectTelemetry(ctx, impl)
 	}
 	fail := func(err error) error {
 		if client != nil {
 			client.Kill()
+		}
+		if source != nil {
+			source.Close()
 		}
 		return err
 	}
@@ -399,8 +444,32 @@ func (in *instance) launch(ctx context.Context) error {
 		in.h.log.Warn("plugin config warning", "plugin", in.spec.Name, "field", d.Field, "summary", d.Summary, "detail", d.Detail)
 	}
 	in.mu.Lock()
-	in.impl, in.client, in.pid = impl, client, pid
+	old := in.source
+	in.impl, in.client, in.pid, in.source = impl, client, pid, source
 	in.mu.Unlock()
+	if old != nil {
+		old.Close() // the dead process's last metrics: the new one reports from zero
+	}
+	return nil
+}
+
+// connectTelemetry connects a plugin process's telemetry to the host's relay, if there is one;
+// a plugin that cannot report just does not (telemetry never stops a plugin from running).
+func (in *instance) connectTelemetry(ctx context.Context, impl sdk.Plugin) *telemetry.Source {
+	if in.h.opts.Relay == nil {
+		return nil
+	}
+	src := in.h.opts.Relay.Source(in.spec.Name)
+	err := sdk.ConnectTelemetry(ctx, impl, src, in.h.opts.RelayOptions)
+	switch {
+	case err == nil:
+		return src
+	case errors.Is(err, errors.ErrUnsupported):
+		in.h.log.Debug("plugin reports no telemetry", "plugin", in.spec.Name, "err", err)
+	default:
+		in.h.log.Warn("plugin telemetry not connected", "plugin", in.spec.Name, "err", err)
+	}
+	src.Close()
 	return nil
 }
 
@@ -510,20 +579,34 @@ func (in *instance) supervise() {
 		in.mu.Lock()
 		pid = in.pid
 		in.mu.Unlock()
+		in.h.restarts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("plugin", in.spec.Name),
+			attribute.String("kind", string(in.spec.Kind))))
 		in.h.log.Info("plugin restarted", "plugin", in.spec.Name, "pid", pid, "down", upSince.Sub(died))
 		in.h.emit(Event{Plugin: in.spec.Name, Kind: in.spec.Kind, Type: EventRestarted, Down: upSince.Sub(died), Pid: pid})
 	}
 }
 
-// close stops supervising and ends the process.
+// close stops supervising, lets the process send its telemetry, and ends it.
 func (in *instance) close() {
 	in.mu.Lock()
 	if !in.closing {
 		in.closing = true
 		close(in.done)
 	}
+	impl, source := in.impl, in.source
+	in.source = nil
 	in.mu.Unlock()
+	if source != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		if err := sdk.FlushTelemetry(ctx, impl); err != nil {
+			in.h.log.Debug("plugin telemetry flush", "plugin", in.spec.Name, "err", err)
+		}
+		cancel()
+	}
 	in.kill()
+	if source != nil {
+		source.Close()
+	}
 }
 
 func (in *instance) kill() {

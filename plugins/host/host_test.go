@@ -20,9 +20,16 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/internal/mediatest"
 	"github.com/screenrec/recorder/internal/xvfb"
+	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -60,12 +67,15 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-// fixture is an engine on a private display with a host around it.
+// fixture is an engine on a private display with a host around it, whose telemetry goes to
+// an in-memory span exporter and a manual metric reader.
 type fixture struct {
-	srv  *xvfb.Server
-	eng  *engine.Engine
-	host *Host
-	logs *logBuffer
+	srv     *xvfb.Server
+	eng     *engine.Engine
+	host    *Host
+	logs    *logBuffer
+	spans   *tracetest.InMemoryExporter
+	metrics *sdkmetric.ManualReader
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -77,15 +87,41 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	logs := &logBuffer{}
+	spans := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	reader := sdkmetric.NewManualReader()
 	h := New(EngineAPI(eng), Options{Executable: filepath.Join(binDir, "recorder"), PluginDir: binDir,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		TracerProvider: tp, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		Relay: telemetry.NewRelay(spans), RelayOptions: sdk.TelemetryOptions{ServiceName: "recorder-test", Traces: true, Metrics: true}})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		_ = h.Close(ctx)
 		_ = eng.Close(ctx)
 	})
-	return &fixture{srv: srv, eng: eng, host: h, logs: logs}
+	return &fixture{srv: srv, eng: eng, host: h, logs: logs, spans: spans, metrics: reader}
+}
+
+// restarts reads the restart counter of a plugin.
+func (f *fixture) restarts(t *testing.T, plugin string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := f.metrics.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == MetricRestarts {
+				for _, p := range sum.DataPoints {
+					if v, _ := p.Attributes.Value("plugin"); v.AsString() == plugin {
+						return p.Value
+					}
+				}
+			}
+		}
+	}
+	return 0
 }
 
 func (f *fixture) load(t *testing.T, specs ...Spec) {
@@ -168,6 +204,9 @@ func TestFrontendPluginSurvivesKill9(t *testing.T) {
 	}
 	if took := time.Since(killed); took > 2*time.Second {
 		t.Errorf("restart took %s, want ≤ 2 s", took)
+	}
+	if n := f.restarts(t, "probe"); n != 1 {
+		t.Errorf("%s = %d, want 1", MetricRestarts, n)
 	}
 	if got, _ := f.eng.Get(context.Background(), s.ID); got.State != engine.StateRecording {
 		t.Fatalf("the recording did not survive the plugin's death: %s", got.State)
@@ -378,5 +417,49 @@ func TestReadyNamesAPluginThatIsDown(t *testing.T) {
 	}
 	if err := f.host.Ready(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Ready after Close = %v, want ErrClosed", err)
+	}
+}
+
+// An uploader plugin process's spans reach the host's exporter in the trace of the call that
+// caused them: the host's client span, then the plugin's server span as its remote child.
+func TestPluginSpansReachTheHost(t *testing.T) {
+	f := newFixture(t)
+	f.load(t, Spec{Name: "noop", Kind: sdk.KindUploader})
+	up, err := f.host.Uploader("noop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(t.TempDir(), "seg.mp4")
+	os.WriteFile(seg, []byte("data"), 0o644)
+	ctx, root := sdktrace.NewTracerProvider().Tracer("t").Start(context.Background(), "upload job")
+	if _, err := up.Upload(ctx, sdk.UploadRequest{SegmentPath: seg, Size: 4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.host.Close(cctx); err != nil { // flushes the plugin's telemetry
+		t.Fatal(err)
+	}
+	var client, server tracetest.SpanStub
+	for _, s := range f.spans.GetSpans() {
+		if s.Name != "recorder.plugin.v1.Uploader/Upload" {
+			continue
+		}
+		switch s.SpanKind {
+		case trace.SpanKindClient:
+			client = s
+		case trace.SpanKindServer:
+			server = s
+		}
+	}
+	if client.Parent.SpanID() != root.SpanContext().SpanID() {
+		t.Fatalf("host client span %+v, want a child of the caller's span", client)
+	}
+	if server.SpanContext.TraceID() != root.SpanContext().TraceID() || server.Parent.SpanID() != client.SpanContext.SpanID() {
+		t.Errorf("plugin server span %+v, want a remote child of the host's client span", server)
+	}
+	if v, _ := server.Resource.Set().Value("recorder.plugin"); v.AsString() != "noop" {
+		t.Errorf("plugin span resource %v", server.Resource)
 	}
 }

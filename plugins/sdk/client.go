@@ -29,6 +29,7 @@ func pluginErr(ctx context.Context, err error) error { return fromStatus(ctx, er
 // baseClient implements Plugin over the Base service.
 type baseClient struct {
 	client pb.BaseClient
+	broker *plugin.GRPCBroker // serves the telemetry collector; nil in tests without one
 }
 
 func (c *baseClient) Info(ctx context.Context) (Info, error) {
@@ -67,16 +68,18 @@ type frontendClient struct {
 	*baseClient
 	client pb.FrontendClient
 	broker *plugin.GRPCBroker
+	host   *hostTracing // traces the Engine service; nil: untraced
 
 	mu      sync.Mutex
 	engines []*brokeredEngine // engines served for successful Serve calls, until Stop
 }
 
-func newFrontendClient(broker *plugin.GRPCBroker, conn grpc.ClientConnInterface) *frontendClient {
+func newFrontendClient(broker *plugin.GRPCBroker, conn grpc.ClientConnInterface, host *hostTracing) *frontendClient {
 	return &frontendClient{
-		baseClient: &baseClient{client: pb.NewBaseClient(conn)},
+		baseClient: &baseClient{client: pb.NewBaseClient(conn), broker: broker},
 		client:     pb.NewFrontendClient(conn),
 		broker:     broker,
+		host:       host,
 	}
 }
 
@@ -90,7 +93,7 @@ func (c *frontendClient) Serve(ctx context.Context, eng Engine) ([]Endpoint, err
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	be := serveEngineOnBroker(c.broker, eng)
+	be := serveEngineOnBroker(c.broker, eng, c.host.serverOptions()...)
 	resp, err := c.client.Serve(ctx, &pb.ServeRequest{EngineBrokerId: be.id})
 	if err != nil {
 		be.stop()
@@ -122,9 +125,9 @@ type uploaderClient struct {
 	client pb.UploaderClient
 }
 
-func newUploaderClient(conn grpc.ClientConnInterface) *uploaderClient {
+func newUploaderClient(broker *plugin.GRPCBroker, conn grpc.ClientConnInterface) *uploaderClient {
 	return &uploaderClient{
-		baseClient: &baseClient{client: pb.NewBaseClient(conn)},
+		baseClient: &baseClient{client: pb.NewBaseClient(conn), broker: broker},
 		client:     pb.NewUploaderClient(conn),
 	}
 }

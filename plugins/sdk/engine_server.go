@@ -121,12 +121,12 @@ type brokeredEngine struct {
 	stopped bool
 }
 
-// serveEngineOnBroker starts serving eng on a new broker id, in the background. The plugin
-// dials the id; stop ends the service.
-func serveEngineOnBroker(broker *plugin.GRPCBroker, eng Engine) *brokeredEngine {
+// serveEngineOnBroker starts serving eng on a new broker id, in the background, with extra
+// server options (tracing). The plugin dials the id; stop ends the service.
+func serveEngineOnBroker(broker *plugin.GRPCBroker, eng Engine, extra ...grpc.ServerOption) *brokeredEngine {
 	be := &brokeredEngine{id: broker.NextId()}
 	go broker.AcceptAndServe(be.id, func(opts []grpc.ServerOption) *grpc.Server {
-		srv := grpc.NewServer(opts...)
+		srv := grpc.NewServer(append(opts, extra...)...)
 		pb.RegisterEngineServer(srv, &engineServer{impl: eng})
 		be.mu.Lock()
 		defer be.mu.Unlock()

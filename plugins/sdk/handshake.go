@@ -6,7 +6,9 @@ import "github.com/hashicorp/go-plugin"
 //
 // ProtocolVersion is the plugin protocol's major version:
 //   - 1: the first protocol (recorder.plugin.v1): Base, Frontend, Uploader, and the Engine
-//     service the host serves to front ends over the broker.
+//     service the host serves to front ends over the broker. Base.Telemetry and
+//     Base.FlushTelemetry were added within 1: a plugin without them answers Unimplemented,
+//     which the host takes as "reports no telemetry".
 //
 // The magic cookie is a UX feature, not a security feature: it only stops a user from running a
 // plugin binary by hand (the binary then prints that it is a plugin and exits). It must never

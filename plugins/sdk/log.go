@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // logTimeFormat is the "@timestamp" layout hclog writes and go-plugin's client parses.
@@ -17,7 +19,8 @@ const logTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
 // NewLogHandler returns a slog.Handler that writes one hclog-style JSON object per record to
 // w: "@level" (trace, debug, info, warn or error), "@message", "@timestamp", then the
-// record's attributes as further keys. Groups are flattened into dotted keys ("req.id"),
+// record's attributes as further keys; a record logged with a context inside a span gets
+// "trace_id" and "span_id" first. Groups are flattened into dotted keys ("req.id"),
 // errors are written as their text, durations as Go duration strings and times as RFC 3339.
 // go-plugin's client parses exactly these lines from a plugin's stderr and re-logs them on
 // the host's logger at the same level, with the attributes. Serve installs it; plugins do not
@@ -40,7 +43,7 @@ type logHandler struct {
 
 func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
-func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
@@ -52,6 +55,14 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	buf = appendJSONString(buf, r.Message)
 	buf = append(buf, `,"@timestamp":`...)
 	buf = appendJSONString(buf, t.Format(logTimeFormat))
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		// At the top level, whatever groups are open: the host's log carries them as they are.
+		buf = append(buf, `,"trace_id":"`...)
+		buf = append(buf, sc.TraceID().String()...)
+		buf = append(buf, `","span_id":"`...)
+		buf = append(buf, sc.SpanID().String()...)
+		buf = append(buf, '"')
+	}
 	buf = append(buf, h.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
 		buf = appendAttr(buf, h.prefix, a)

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The handler's lines must parse the way go-plugin's client parses plugin stderr: a JSON
@@ -68,5 +71,26 @@ func TestLogHandler(t *testing.T) {
 	slog.New(NewLogHandler(&buf, nil)).Debug("hidden")
 	if buf.Len() != 0 {
 		t.Errorf("debug line written at the default level: %s", buf.String())
+	}
+}
+
+// A line logged with a context inside a span carries its ids, at the top level even in a group.
+func TestLogHandlerTraceIDs(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := slog.New(NewLogHandler(&buf, nil)).WithGroup("http")
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{0xab, 1}, SpanID: trace.SpanID{0xcd, 2}, TraceFlags: trace.FlagsSampled})
+	log.InfoContext(trace.ContextWithSpanContext(context.Background(), sc), "in a span", "status", 200)
+	log.InfoContext(context.Background(), "no span")
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	var in, out map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &in) != nil || json.Unmarshal([]byte(lines[1]), &out) != nil {
+		t.Fatalf("lines: %q", lines)
+	}
+	if in["trace_id"] != sc.TraceID().String() || in["span_id"] != sc.SpanID().String() || in["http.status"] != float64(200) {
+		t.Errorf("line in a span: %s", lines[0])
+	}
+	if _, ok := out["trace_id"]; ok {
+		t.Errorf("line without a span: %s", lines[1])
 	}
 }

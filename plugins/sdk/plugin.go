@@ -33,6 +33,9 @@ type FrontendPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Impl is the front end itself; set on the plugin side only, unused by the host.
 	Impl Frontend
+
+	tel  *pluginTelemetry // plugin side, under Serve: the process's telemetry
+	host *hostTracing     // host side, with WithTracing
 }
 
 // GRPCServer registers the Base and Frontend services, forwarding to Impl.
@@ -40,7 +43,7 @@ func (p *FrontendPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) e
 	if p.Impl == nil {
 		return errors.New("sdk: FrontendPlugin.Impl is nil")
 	}
-	pb.RegisterBaseServer(s, &baseServer{impl: p.Impl})
+	pb.RegisterBaseServer(s, &baseServer{impl: p.Impl, broker: broker, tel: p.tel})
 	pb.RegisterFrontendServer(s, &frontendServer{impl: p.Impl, broker: broker})
 	return nil
 }
@@ -48,7 +51,7 @@ func (p *FrontendPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) e
 // GRPCClient returns a Frontend that calls the plugin over c; its Serve serves the Engine to
 // the plugin over broker.
 func (p *FrontendPlugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return newFrontendClient(broker, c), nil
+	return newFrontendClient(broker, c, p.host), nil
 }
 
 // UploaderPlugin is the go-plugin wrapper of an Uploader, gRPC only; see FrontendPlugin.
@@ -56,29 +59,33 @@ type UploaderPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Impl is the uploader itself; set on the plugin side only, unused by the host.
 	Impl Uploader
+
+	tel *pluginTelemetry // plugin side, under Serve: the process's telemetry
 }
 
 // GRPCServer registers the Base and Uploader services, forwarding to Impl.
-func (p *UploaderPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+func (p *UploaderPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
 	if p.Impl == nil {
 		return errors.New("sdk: UploaderPlugin.Impl is nil")
 	}
-	pb.RegisterBaseServer(s, &baseServer{impl: p.Impl})
+	pb.RegisterBaseServer(s, &baseServer{impl: p.Impl, broker: broker, tel: p.tel})
 	pb.RegisterUploaderServer(s, &uploaderServer{impl: p.Impl})
 	return nil
 }
 
 // GRPCClient returns an Uploader that calls the plugin over c.
-func (p *UploaderPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return newUploaderClient(c), nil
+func (p *UploaderPlugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return newUploaderClient(broker, c), nil
 }
 
 // PluginMap returns the host's plugin map for one kind: the kind's name mapped to an empty
 // wrapper. It is empty for an unknown kind.
-func PluginMap(kind Kind) plugin.PluginSet {
+func PluginMap(kind Kind) plugin.PluginSet { return pluginMap(kind, nil) }
+
+func pluginMap(kind Kind, host *hostTracing) plugin.PluginSet {
 	switch kind {
 	case KindFrontend:
-		return plugin.PluginSet{string(KindFrontend): &FrontendPlugin{}}
+		return plugin.PluginSet{string(KindFrontend): &FrontendPlugin{host: host}}
 	case KindUploader:
 		return plugin.PluginSet{string(KindUploader): &UploaderPlugin{}}
 	}
@@ -98,14 +105,20 @@ func PluginSet() plugin.PluginSet {
 // ClientConfig returns the go-plugin client config that starts the plugin binary cmd, of the
 // given kind: the shared Handshake, PluginMap(kind), gRPC only, and logger, which receives the
 // plugin's log lines (see Serve) under a sub-logger named after the binary. The plugin's own
-// stdout and stderr streams (SyncStdout/SyncStderr) are discarded.
-func ClientConfig(cmd *exec.Cmd, kind Kind, logger hclog.Logger) *plugin.ClientConfig {
+// stdout and stderr streams (SyncStdout/SyncStderr) are discarded. WithTracing traces the
+// connection.
+func ClientConfig(cmd *exec.Cmd, kind Kind, logger hclog.Logger, opts ...ClientOption) *plugin.ClientConfig {
+	var o clientOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
-		Plugins:          PluginMap(kind),
+		Plugins:          pluginMap(kind, o.tracing),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           logger,
+		GRPCDialOptions:  o.tracing.dialOptions(),
 	}
 }
 
@@ -132,17 +145,33 @@ func Dispense(c plugin.ClientProtocol, kind Kind) (Plugin, error) {
 // Serve first makes slog.Default() (and so the standard log package) write hclog-compatible
 // JSON lines ("@level", "@message", "@timestamp", then the attributes) to the process's
 // stderr, at debug level and above. The host's go-plugin client parses those lines and
-// re-logs them on its own logger, so plugins just log with slog.
+// re-logs them on its own logger, so plugins just log with slog; a line logged with a context
+// inside a span carries its trace_id and span_id.
+//
+// Serve also makes the process ready for telemetry: when the host connects it (see
+// ConnectTelemetry), OpenTelemetry's global tracer and meter providers and propagator are set
+// to ones that send to the host, so a plugin instruments itself with the globals
+// (otel.Tracer, otel.Meter, or middleware that uses them by default). Its gRPC server
+// carries trace context from the host's calls. Before returning, Serve flushes what telemetry
+// holds.
 func Serve(p Plugin) {
 	stderr := os.Stderr // plugin.Serve swaps os.Stderr for a pipe the host does not read
 	slog.SetDefault(slog.New(NewLogHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
+	tel := &pluginTelemetry{global: true}
+	defer func() {
+		// The host asked for a flush before stopping us; this sends what ended since, if the
+		// host still listens. Short: the host waits for this process to exit.
+		ctx, cancel := context.WithTimeout(context.Background(), exitFlushTimeout)
+		defer cancel()
+		tel.shutdown(ctx)
+	}()
 	var plugins plugin.PluginSet
 	switch impl := p.(type) {
 	case Frontend:
-		plugins = plugin.PluginSet{string(KindFrontend): &FrontendPlugin{Impl: impl}}
+		plugins = plugin.PluginSet{string(KindFrontend): &FrontendPlugin{Impl: impl, tel: tel}}
 	case Uploader:
-		plugins = plugin.PluginSet{string(KindUploader): &UploaderPlugin{Impl: impl}}
+		plugins = plugin.PluginSet{string(KindUploader): &UploaderPlugin{Impl: impl, tel: tel}}
 	default:
 		slog.Error("sdk.Serve: the plugin is neither a Frontend nor an Uploader", "type", fmt.Sprintf("%T", p))
 		os.Exit(1)
@@ -150,7 +179,9 @@ func Serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         plugins,
-		GRPCServer:      plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(opts, pluginServerHandler()))
+		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:       "go-plugin",
 			Level:      hclog.Info,

@@ -47,19 +47,7 @@ func (b *syncBuffer) lines() []map[string]any {
 // calls it, checks the plugin's slog lines reach the host's logger, then kills the process.
 func TestServe_Subprocess(t *testing.T) {
 	t.Parallel()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the plugin binary")
-	}
-	bin := filepath.Join(t.TempDir(), "uploaderplugin")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool, append(args, "./testdata/uploaderplugin")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the plugin: %v\n%s", err, out)
-	}
+	bin := buildUploaderPlugin(t)
 
 	var logs syncBuffer
 	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Output: &logs, Level: hclog.Debug, JSONFormat: true})
@@ -129,4 +117,23 @@ func TestServe_Subprocess(t *testing.T) {
 	if _, err := u.Upload(context.Background(), UploadRequest{}, nil); !errors.Is(err, ErrPluginExited) {
 		t.Errorf("Upload after kill = %v, want an error wrapping ErrPluginExited", err)
 	}
+}
+
+// buildUploaderPlugin builds testdata/uploaderplugin into the test's temporary folder.
+func buildUploaderPlugin(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the plugin binary")
+	}
+	bin := filepath.Join(t.TempDir(), "uploaderplugin")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command(goTool, append(args, "./testdata/uploaderplugin")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the plugin: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
@@ -24,7 +26,34 @@ var (
 // baseServer serves the Base service for any plugin.
 type baseServer struct {
 	pb.UnimplementedBaseServer
-	impl Plugin
+	impl   Plugin
+	broker *plugin.GRPCBroker
+	tel    *pluginTelemetry // nil: not in a plugin process of Serve, no telemetry
+}
+
+// Telemetry connects the process's telemetry to the host's collector on the broker.
+func (s *baseServer) Telemetry(ctx context.Context, req *pb.TelemetryRequest) (*pb.TelemetryResponse, error) {
+	if s.tel == nil {
+		return nil, status.Error(codes.Unimplemented, "sdk: this plugin reports no telemetry")
+	}
+	info, err := s.impl.Info(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.tel.connect(ctx, s.broker, info.Name, req); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.TelemetryResponse{}, nil
+}
+
+// FlushTelemetry exports what the process's telemetry holds.
+func (s *baseServer) FlushTelemetry(ctx context.Context, _ *pb.FlushTelemetryRequest) (*pb.FlushTelemetryResponse, error) {
+	if s.tel != nil {
+		if err := s.tel.flush(ctx); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	return &pb.FlushTelemetryResponse{}, nil
 }
 
 func (s *baseServer) Info(ctx context.Context, _ *pb.InfoRequest) (*pb.InfoResponse, error) {
@@ -70,7 +99,7 @@ type frontendServer struct {
 }
 
 func (s *frontendServer) Serve(ctx context.Context, req *pb.ServeRequest) (*pb.ServeResponse, error) {
-	conn, err := dialBroker(ctx, s.broker, req.GetEngineBrokerId())
+	conn, err := dialBroker(ctx, s.broker, req.GetEngineBrokerId(), "engine", pluginClientHandler())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -102,22 +131,22 @@ func (s *frontendServer) Stop(ctx context.Context, _ *pb.StopRequest) (*pb.StopR
 	return &pb.StopResponse{}, nil
 }
 
-// dialBroker dials the host's service under broker id, giving up when ctx ends (broker.Dial
-// itself waits up to 5 s for the host's connection info and takes no context).
-func dialBroker(ctx context.Context, broker *plugin.GRPCBroker, id uint32) (*grpc.ClientConn, error) {
+// dialBroker dials the host's service (what) under broker id, giving up when ctx ends
+// (broker.Dial itself waits up to 5 s for the host's connection info and takes no context).
+func dialBroker(ctx context.Context, broker *plugin.GRPCBroker, id uint32, what string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	type dialed struct {
 		conn *grpc.ClientConn
 		err  error
 	}
 	ch := make(chan dialed, 1)
 	go func() {
-		conn, err := broker.Dial(id)
+		conn, err := broker.DialWithOptions(id, opts...)
 		ch <- dialed{conn, err}
 	}()
 	select {
 	case d := <-ch:
 		if d.err != nil {
-			return nil, fmt.Errorf("sdk: dial the host's engine (broker id %d): %w", id, d.err)
+			return nil, fmt.Errorf("sdk: dial the host's %s (broker id %d): %w", what, id, d.err)
 		}
 		return d.conn, nil
 	case <-ctx.Done():

@@ -39,8 +39,8 @@ func main() {
 	flag.StringVar(&c.Out, "out", "benchmarks/results", "results folder")
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "length of each run")
 	flag.IntVar(&c.FPS, "fps", 15, "frames per second")
-	flag.IntVar(&c.Rounds, "rounds", 3, "rounds of the sessions suite; each runs one and two sessions once, alternating which goes first")
-	suites := flag.String("suites", "sessions,plugins,srs,cloud,upload", "comma-separated suites to run: sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), upload (rws throughput vs curl PUT, bytes re-sent); recorder vs the ffmpeg CLI is the recorder's bench subcommand")
+	flag.IntVar(&c.Rounds, "rounds", 3, "rounds of the sessions and telemetry suites; who goes first alternates")
+	suites := flag.String("suites", "sessions,plugins,srs,cloud,telemetry,upload", "comma-separated suites to run: sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), telemetry (CPU of record with telemetry on vs off), upload (rws throughput vs curl PUT, bytes re-sent); recorder vs the ffmpeg CLI is the recorder's bench subcommand")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
 	if *childMode != "" {
@@ -97,6 +97,11 @@ func run(ctx context.Context, c config) error {
 	}
 	if slices.Contains(c.Suites, "cloud") {
 		if err := runCloud(ctx, c, srv); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Suites, "telemetry") {
+		if err := runTelemetry(ctx, c, srv); err != nil {
 			return err
 		}
 	}

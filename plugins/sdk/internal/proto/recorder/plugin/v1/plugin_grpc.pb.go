@@ -34,9 +34,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Base_Info_FullMethodName         = "/recorder.plugin.v1.Base/Info"
-	Base_ConfigSchema_FullMethodName = "/recorder.plugin.v1.Base/ConfigSchema"
-	Base_Configure_FullMethodName    = "/recorder.plugin.v1.Base/Configure"
+	Base_Info_FullMethodName           = "/recorder.plugin.v1.Base/Info"
+	Base_ConfigSchema_FullMethodName   = "/recorder.plugin.v1.Base/ConfigSchema"
+	Base_Configure_FullMethodName      = "/recorder.plugin.v1.Base/Configure"
+	Base_Telemetry_FullMethodName      = "/recorder.plugin.v1.Base/Telemetry"
+	Base_FlushTelemetry_FullMethodName = "/recorder.plugin.v1.Base/FlushTelemetry"
 )
 
 // BaseClient is the client API for Base service.
@@ -52,6 +54,17 @@ type BaseClient interface {
 	// Configure checks and applies the plugin's config section (JSON). Problems the user must fix
 	// come back as diagnostics, not as an error status.
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Telemetry connects the plugin's traces and metrics to the host's. The host first serves
+	// the OpenTelemetry collector services (opentelemetry.proto.collector.trace.v1.TraceService
+	// and metrics.v1.MetricsService, OTLP) on the go-plugin broker under broker_id; the plugin
+	// dials it, exports its spans and metrics there from then on, and propagates W3C trace
+	// context on its RPCs, so a front end's request and the engine work it causes share one
+	// trace. Called at most once per plugin process. Unimplemented means "not supported": the
+	// plugin reports no telemetry.
+	Telemetry(ctx context.Context, in *TelemetryRequest, opts ...grpc.CallOption) (*TelemetryResponse, error)
+	// FlushTelemetry exports at once the spans and metrics the plugin holds, before the host
+	// stops it. Unimplemented, or before Telemetry, it does nothing.
+	FlushTelemetry(ctx context.Context, in *FlushTelemetryRequest, opts ...grpc.CallOption) (*FlushTelemetryResponse, error)
 }
 
 type baseClient struct {
@@ -92,6 +105,26 @@ func (c *baseClient) Configure(ctx context.Context, in *ConfigureRequest, opts .
 	return out, nil
 }
 
+func (c *baseClient) Telemetry(ctx context.Context, in *TelemetryRequest, opts ...grpc.CallOption) (*TelemetryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TelemetryResponse)
+	err := c.cc.Invoke(ctx, Base_Telemetry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *baseClient) FlushTelemetry(ctx context.Context, in *FlushTelemetryRequest, opts ...grpc.CallOption) (*FlushTelemetryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FlushTelemetryResponse)
+	err := c.cc.Invoke(ctx, Base_FlushTelemetry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BaseServer is the server API for Base service.
 // All implementations must embed UnimplementedBaseServer
 // for forward compatibility.
@@ -105,6 +138,17 @@ type BaseServer interface {
 	// Configure checks and applies the plugin's config section (JSON). Problems the user must fix
 	// come back as diagnostics, not as an error status.
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Telemetry connects the plugin's traces and metrics to the host's. The host first serves
+	// the OpenTelemetry collector services (opentelemetry.proto.collector.trace.v1.TraceService
+	// and metrics.v1.MetricsService, OTLP) on the go-plugin broker under broker_id; the plugin
+	// dials it, exports its spans and metrics there from then on, and propagates W3C trace
+	// context on its RPCs, so a front end's request and the engine work it causes share one
+	// trace. Called at most once per plugin process. Unimplemented means "not supported": the
+	// plugin reports no telemetry.
+	Telemetry(context.Context, *TelemetryRequest) (*TelemetryResponse, error)
+	// FlushTelemetry exports at once the spans and metrics the plugin holds, before the host
+	// stops it. Unimplemented, or before Telemetry, it does nothing.
+	FlushTelemetry(context.Context, *FlushTelemetryRequest) (*FlushTelemetryResponse, error)
 	mustEmbedUnimplementedBaseServer()
 }
 
@@ -123,6 +167,12 @@ func (UnimplementedBaseServer) ConfigSchema(context.Context, *ConfigSchemaReques
 }
 func (UnimplementedBaseServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedBaseServer) Telemetry(context.Context, *TelemetryRequest) (*TelemetryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Telemetry not implemented")
+}
+func (UnimplementedBaseServer) FlushTelemetry(context.Context, *FlushTelemetryRequest) (*FlushTelemetryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FlushTelemetry not implemented")
 }
 func (UnimplementedBaseServer) mustEmbedUnimplementedBaseServer() {}
 func (UnimplementedBaseServer) testEmbeddedByValue()              {}
@@ -199,6 +249,42 @@ func _Base_Configure_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Base_Telemetry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TelemetryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BaseServer).Telemetry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Base_Telemetry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BaseServer).Telemetry(ctx, req.(*TelemetryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Base_FlushTelemetry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FlushTelemetryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BaseServer).FlushTelemetry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Base_FlushTelemetry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BaseServer).FlushTelemetry(ctx, req.(*FlushTelemetryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Base_ServiceDesc is the grpc.ServiceDesc for Base service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -217,6 +303,14 @@ var Base_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Configure",
 			Handler:    _Base_Configure_Handler,
+		},
+		{
+			MethodName: "Telemetry",
+			Handler:    _Base_Telemetry_Handler,
+		},
+		{
+			MethodName: "FlushTelemetry",
+			Handler:    _Base_FlushTelemetry_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
