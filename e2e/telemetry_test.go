@@ -109,10 +109,17 @@ func TestTelemetryOfSRSSessionThroughPlugin(t *testing.T) {
 	p1 := scrape(t, metricsURL)
 	time.Sleep(1200 * time.Millisecond)
 	p2 := scrape(t, metricsURL)
-	f1, f2 := metricValue(p1, "recorder_frames_encoded_total"), metricValue(p2, "recorder_frames_encoded_total")
+	// Frame times are captured at 10 fps; a still screen is mostly skipped, not encoded, but
+	// every second at least one frame is encoded and written.
+	f1, f2 := metricValue(p1, "recorder_frames_captured_total"), metricValue(p2, "recorder_frames_captured_total")
+	e1, e2 := metricValue(p1, "recorder_frames_encoded_total"), metricValue(p2, "recorder_frames_encoded_total")
 	w1, w2 := metricValue(p1, "recorder_written_bytes_total"), metricValue(p2, "recorder_written_bytes_total")
-	if f2 < f1+5 || w2 <= w1 || f1 < 0 {
-		t.Errorf("during the recording: frames %v → %v, bytes %v → %v", f1, f2, w1, w2)
+	if f2 < f1+8 || e2 <= e1 || w2 <= w1 || f1 < 0 {
+		t.Errorf("during the recording: frames captured %v → %v, encoded %v → %v, bytes %v → %v", f1, f2, e1, e2, w1, w2)
+	}
+	c1, c2 := metricValue(p1, "recorder_capture_duration_seconds_count"), metricValue(p2, "recorder_capture_duration_seconds_count")
+	if c2 < c1+8 || metricValue(p2, "recorder_encode_duration_seconds_count") < 1 {
+		t.Errorf("frame time histograms: captures %v → %v, encodes %v", c1, c2, metricValue(p2, "recorder_encode_duration_seconds_count"))
 	}
 	for _, p := range []string{p1, p2} {
 		if v := metricValue(p, "recorder_sessions_active", `state="recording"`); v != 1 {
@@ -128,8 +135,11 @@ func TestTelemetryOfSRSSessionThroughPlugin(t *testing.T) {
 	if v := metricValue(p3, "recorder_sessions_active"); v != 0 {
 		t.Errorf("active sessions after logout = %v, want 0:\n%s", v, p3)
 	}
-	if f3 := metricValue(p3, "recorder_frames_encoded_total"); f3 < f2 {
-		t.Errorf("frames went back from %v to %v after the session ended", f2, f3)
+	if e3 := metricValue(p3, "recorder_frames_encoded_total"); e3 < e2 {
+		t.Errorf("frames encoded went back from %v to %v after the session ended", e2, e3)
+	}
+	if f3 := metricValue(p3, "recorder_frames_captured_total"); f3 < f2 {
+		t.Errorf("frames captured went back from %v to %v after the session ended", f2, f3)
 	}
 	// The plugin's HTTP metrics (login and logout on the same route) arrive within a few of
 	// its export intervals.

@@ -59,6 +59,10 @@ const (
 	MetricUploadRetries = "recorder.upload.retries"
 	// MetricUploadFailures counts upload jobs failed for good (a permanent error).
 	MetricUploadFailures = "recorder.upload.failures"
+	// MetricCaptureDuration is how long grabbing and converting a frame took (seconds).
+	MetricCaptureDuration = "recorder.capture.duration"
+	// MetricEncodeDuration is how long encoding a frame took (seconds).
+	MetricEncodeDuration = "recorder.encode.duration"
 )
 
 // FrameTimeBuckets are the histogram bounds, in seconds, for per-frame durations (capture,
@@ -82,7 +86,19 @@ type telemetry struct {
 	tracer   trace.Tracer
 	retries  metric.Int64Counter
 	failures metric.Int64Counter
+	captureD metric.Float64Histogram
+	encodeD  metric.Float64Histogram
 	reg      metric.Registration // the observable instruments' callback
+}
+
+// Captured records one frame's capture time (pipeline.FrameObserver).
+func (t *telemetry) Captured(d time.Duration) {
+	t.captureD.Record(context.Background(), d.Seconds())
+}
+
+// Encoded records one frame's encode time (pipeline.FrameObserver).
+func (t *telemetry) Encoded(d time.Duration) {
+	t.encodeD.Record(context.Background(), d.Seconds())
 }
 
 // sessionMeter is what the metrics remember of a session between collections; guarded by
@@ -116,13 +132,13 @@ type captureCounts struct {
 	dropped, skipped int64
 }
 
-// readCapture reads a capture's counters. The pipeline exposes dropped frames per track
-// (Tracks); it does not expose frames skipped as unchanged yet, which read as 0 until
-// TrackInfo (or a Stats accessor) carries them.
+// readCapture reads a capture's counters: frame times missed, and frames skipped because
+// nothing had changed.
 func readCapture(c *pipeline.Capture) captureCounts {
 	var n captureCounts
 	for _, t := range c.Tracks() {
 		n.dropped += t.Dropped
+		n.skipped += t.Unchanged
 	}
 	return n
 }
@@ -187,6 +203,13 @@ func (e *Engine) newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) 
 	check(err)
 	t.failures, err = m.Int64Counter(MetricUploadFailures, metric.WithUnit("{job}"),
 		metric.WithDescription("Upload jobs failed for good."))
+	check(err)
+	t.captureD, err = m.Float64Histogram(MetricCaptureDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time to grab a frame and convert what changed in it."),
+		metric.WithExplicitBucketBoundaries(FrameTimeBuckets...))
+	check(err)
+	t.encodeD, err = m.Float64Histogram(MetricEncodeDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time to encode a frame."), metric.WithExplicitBucketBoundaries(FrameTimeBuckets...))
 	check(err)
 	captured, err := m.Int64ObservableCounter(MetricFramesCaptured, metric.WithUnit("{frame}"),
 		metric.WithDescription("Frames captured: encoded plus skipped as unchanged."))
@@ -285,6 +308,7 @@ func (e *Engine) newTelemetry(tp trace.TracerProvider, mp metric.MeterProvider) 
 		return fmt.Errorf("engine: metrics: %w", err)
 	}
 	e.tel = t
+	e.spec.Observer = t
 	return nil
 }
 

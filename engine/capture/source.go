@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"image"
+	"time"
 
 	"github.com/asticode/go-astiav"
 )
@@ -31,6 +32,8 @@ type Change struct {
 	// Missed is how many frame times went by unread since the previous read: the reader was
 	// late.
 	Missed int
+	// Took is how long bringing the frame up to date took, from when it was due.
+	Took time.Duration
 }
 
 // ChangeSource is a Source that knows what changed on screen, so that an unchanged frame

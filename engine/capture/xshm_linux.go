@@ -270,7 +270,7 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 		}
 	}
 	s.frame.SetPts(at.UnixMicro())
-	return Change{Frame: s.frame, Rects: changed, Missed: missed}, nil
+	return Change{Frame: s.frame, Rects: changed, Missed: missed, Took: time.Since(at)}, nil
 }
 
 // wait sleeps until the next frame is due and reports how many frame times were missed.

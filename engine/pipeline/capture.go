@@ -257,6 +257,7 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 		t.lastPts.Store(pts)
 		var frame *astiav.Frame
 		var err error
+		converted := time.Now()
 		if c.mask.at(ts) {
 			frame, err = c.slateOf(t)
 		} else {
@@ -266,14 +267,21 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 		if err != nil {
 			return err
 		}
+		if o := c.spec.Observer; o != nil {
+			o.Captured(time.Since(converted))
+		}
 		frame.SetPts(pts)
 		cut := c.nextCut()
 		key := pts >= cut && cut != lastCut
 		if key {
 			lastCut = cut
 		}
+		began := time.Now()
 		if err := t.enc.Encode(frame, key, emit); err != nil {
 			return err
+		}
+		if o := c.spec.Observer; o != nil {
+			o.Encoded(time.Since(began))
 		}
 		t.frames.Add(1)
 	}
@@ -315,8 +323,12 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		if key {
 			lastCut = cut
 		}
+		began := time.Now()
 		if err := t.enc.Encode(f, key, emit); err != nil {
 			return err
+		}
+		if o := c.spec.Observer; o != nil {
+			o.Encoded(time.Since(began))
 		}
 		lastPts, shown = pts, f
 		t.lastPts.Store(pts)
@@ -364,6 +376,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		masked := c.mask.at(ts)
 		changed := false
+		converted := time.Now()
 		if masked {
 			stale = stale || len(ch.Rects) > 0
 		} else if stale || len(ch.Rects) > 0 {
@@ -375,6 +388,9 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 				return err
 			}
 			stale, changed = false, true
+		}
+		if o := c.spec.Observer; o != nil {
+			o.Captured(ch.Took + time.Since(converted))
 		}
 		need := changed || masked != lastMasked || shown == nil || pts-lastPts >= gap ||
 			c.nextCut() <= pts || c.endingBy(pts) != math.MaxInt64

@@ -50,10 +50,22 @@ type CaptureSpec struct {
 	// Method is how the screen is grabbed: capture.MethodAuto (default), MethodXShm or
 	// MethodX11Grab.
 	Method string
+	// Observer, when set, is told how long each frame's capture and encode took.
+	Observer FrameObserver
 	// MaxFrameGap bounds how long an unchanged screen goes without an encoded frame, where
 	// the source tracks changes (default DefaultMaxFrameGap): players and seeking want a
 	// frame now and then, and a crash loses at most about this much more.
 	MaxFrameGap time.Duration
+}
+
+// FrameObserver learns per-frame timings. Capture goroutines call it for every frame, so it
+// must be quick and safe for concurrent use.
+type FrameObserver interface {
+	// Captured: grabbing a frame and converting what changed in it took d (with x11grab, the
+	// conversion only: its grab includes waiting for the frame to be due).
+	Captured(d time.Duration)
+	// Encoded: encoding one frame took d.
+	Encoded(d time.Duration)
 }
 
 // DefaultMaxFrameGap is the default CaptureSpec.MaxFrameGap.
