@@ -209,8 +209,12 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 	if code, _ := adm.call("GET", "/api/v1/sessions", "", nil); code != 401 {
 		t.Errorf("sessions without the token: %d, want 401", code)
 	}
-	if code, _ := adm.call("GET", "/metrics", adminToken, nil); code != 404 {
-		t.Errorf("metrics with telemetry off: %d, want 404", code)
+	// Telemetry is on by default: Prometheus metrics behind the token.
+	if code, _ := adm.call("GET", "/metrics", "", nil); code != 401 {
+		t.Errorf("metrics without the token: %d, want 401", code)
+	}
+	if code, body := adm.call("GET", "/metrics", adminToken, nil); code != 200 || !strings.Contains(body, "recorder_sessions_active") {
+		t.Errorf("metrics: %d, want 200 with recorder_sessions_active:\n%.300s", code, body)
 	}
 
 	probe := &agent{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", probePort), c: http.DefaultClient}

@@ -137,7 +137,9 @@ func TestSessionSpanAndMetrics(t *testing.T) {
 	if m1[MetricSessions+"{state=recording}"] != 1 || m1[MetricSessions+"{state=starting}"] != 0 {
 		t.Errorf("sessions while recording: %v", m1)
 	}
-	if m1[MetricFramesEncoded] < 5 || m1[MetricFramesCaptured] < m1[MetricFramesEncoded] || m1[MetricWritten] <= 0 {
+	// The test display is still: at 10 fps about 12 frame times, mostly skipped as unchanged.
+	if m1[MetricFramesCaptured] < 8 || m1[MetricFramesEncoded] < 1 || m1[MetricFramesSkipped] < 4 ||
+		m1[MetricFramesCaptured] != m1[MetricFramesEncoded]+m1[MetricFramesSkipped] || m1[MetricWritten] <= 0 {
 		t.Errorf("frames/bytes after 1.2 s: %v", m1)
 	}
 	if _, err := in.Mask(context.Background(), MaskTarget{Owner: "agent1"}, true); err != nil {
@@ -166,7 +168,7 @@ func TestSessionSpanAndMetrics(t *testing.T) {
 	}
 	// Counters stay where the ended session left them.
 	if m3[MetricFramesEncoded] < m2[MetricFramesEncoded] || m3[MetricWritten] < m2[MetricWritten] || m3[MetricMasked] < m2[MetricMasked] ||
-		m3[MetricFramesDropped] < 0 || m3[MetricFramesSkipped] != 0 {
+		m3[MetricFramesDropped] < 0 || m3[MetricFramesSkipped] < m2[MetricFramesSkipped] {
 		t.Errorf("after stop: %v (before %v)", m3, m2)
 	}
 	if m3[MetricWritten] < float64(done.Segments[0].Bytes)*0.9 {

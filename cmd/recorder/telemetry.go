@@ -83,7 +83,8 @@ func recordTelemetryConfig(flagSet, flag bool) (telemetry.Config, error) {
 }
 
 // recordingMetrics registers the metrics of a one-shot recording, read from its stats when a
-// reader collects (nothing per frame): frames encoded and dropped, bytes written, bit rate.
+// reader collects (nothing per frame): frames captured, encoded, skipped as unchanged and
+// dropped, bytes written, bit rate.
 // They have the engine's names.
 func recordingMetrics(mp metric.MeterProvider, rec *pipeline.Recording) (metric.Registration, error) {
 	m := mp.Meter("github.com/screenrec/recorder/cmd/recorder")
@@ -95,7 +96,11 @@ func recordingMetrics(mp metric.MeterProvider, rec *pipeline.Recording) (metric.
 		metric.WithDescription("Bytes written to the recording."))
 	bitrate, err4 := m.Float64ObservableGauge(engine.MetricBitrate, metric.WithUnit("bit/s"),
 		metric.WithDescription("Average output bit rate since the start."))
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	captured, err5 := m.Int64ObservableCounter(engine.MetricFramesCaptured, metric.WithUnit("{frame}"),
+		metric.WithDescription("Frames captured (first track): encoded plus skipped as unchanged."))
+	skipped, err6 := m.Int64ObservableCounter(engine.MetricFramesSkipped, metric.WithUnit("{frame}"),
+		metric.WithDescription("Frames not encoded because the screen had not changed (first track)."))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return nil, err
 	}
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -104,8 +109,10 @@ func recordingMetrics(mp metric.MeterProvider, rec *pipeline.Recording) (metric.
 		o.ObserveInt64(dropped, st.Dropped)
 		o.ObserveInt64(written, st.Bytes)
 		o.ObserveFloat64(bitrate, st.Bitrate)
+		o.ObserveInt64(captured, st.Frames+st.Unchanged)
+		o.ObserveInt64(skipped, st.Unchanged)
 		return nil
-	}, encoded, dropped, written, bitrate)
+	}, encoded, dropped, written, bitrate, captured, skipped)
 }
 
 // serveMetrics serves h at /metrics on addr until ctx ends; it returns the address it

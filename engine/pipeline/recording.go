@@ -66,11 +66,13 @@ type Summary struct {
 // Stats is a live view of a running recording.
 type Stats struct {
 	Elapsed time.Duration
-	Frames  int64   // of the first track
-	Dropped int64   // over all tracks
-	Bytes   int64   // written so far
-	FPS     float64 // average since start
-	Bitrate float64 // average bits per second since start
+	Frames  int64 // of the first track
+	Dropped int64 // over all tracks
+	// Unchanged is how many frame times of the first track were skipped: nothing changed.
+	Unchanged int64
+	Bytes     int64   // written so far
+	FPS       float64 // average since start
+	Bitrate   float64 // average bits per second since start
 }
 
 // Recording is a one-shot recording: a capture of its own with one sink.
@@ -149,7 +151,7 @@ func (r *Recording) Wait() (*Summary, error) {
 // Stats reports progress so far.
 func (r *Recording) Stats() Stats {
 	el := time.Since(r.sink.StartTime())
-	st := Stats{Elapsed: el, Frames: r.sink.Frames()[0], Bytes: r.sink.Bytes()}
+	st := Stats{Elapsed: el, Frames: r.sink.Frames()[0], Bytes: r.sink.Bytes(), Unchanged: r.capture.tracks[0].unchanged.Load()}
 	for _, t := range r.capture.tracks {
 		st.Dropped += t.dropped.Load()
 	}
