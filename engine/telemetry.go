@@ -153,6 +153,7 @@ func (s *session) counts(now time.Time) sessionCounts {
 	s.mu.Lock()
 	sink := s.sink
 	masks := append([]Interval(nil), s.masks...)
+	started := s.startedAt
 	s.mu.Unlock()
 	var n sessionCounts
 	var dur time.Duration
@@ -162,6 +163,11 @@ func (s *session) counts(now time.Time) sessionCounts {
 		}
 		n.written = sink.Bytes()
 		dur = sink.Duration()
+	}
+	// An open interval runs until now: the last frame may be a while ago when the screen is
+	// still (or masked), as frames are encoded only when something changes.
+	if !started.IsZero() {
+		dur = max(dur, now.Sub(started))
 	}
 	for _, iv := range masks {
 		end := iv.End

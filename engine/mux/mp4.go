@@ -56,7 +56,12 @@ type File struct {
 	mu      sync.Mutex
 	closed  bool
 	started []bool // streams with a packet written, until the first fragment is flushed
-	stop    chan struct{}
+	// pending: packets written since the last fragment was flushed; lastWrite: when the last
+	// one was. A still screen sends no packets to close a fragment with (see flushIdle).
+	pending   bool
+	lastWrite time.Time
+	fragment  time.Duration
+	stop      chan struct{}
 	synced  sync.WaitGroup
 }
 
@@ -76,7 +81,8 @@ func Create(path string, streams []Stream, metadata map[string]string, o Options
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
 	}
-	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), started: make([]bool, len(streams))}
+	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), started: make([]bool, len(streams)),
+		fragment: o.FragmentDuration}
 	if err := m.open(metadata, o); err != nil {
 		m.free()
 		osf.Close()
@@ -181,8 +187,28 @@ func (m *File) syncLoop(every time.Duration) {
 		case <-m.stop:
 			return
 		case <-t.C:
+			m.flushIdle()
 			_ = m.f.Sync() // best effort; Close syncs and reports errors
 		}
+	}
+}
+
+// flushIdle writes out the open fragment of a one-stream file that has had no packet for
+// half a fragment duration. The muxer closes a fragment only when the next packet comes,
+// which a still screen (not encoded) may not send for a while: without this its last frames
+// would sit in memory, lost to a crash. The next fragment is marked discontinuous, so it
+// starts at its own timestamp; its first packet comes at least half a fragment after the last
+// one, so the last one's duration (one frame interval) cannot overlap it.
+func (m *File) flushIdle() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.started != nil || !m.pending || len(m.streams) != 1 || time.Since(m.lastWrite) < m.fragment/2 {
+		return
+	}
+	// Best effort, like the sync: a failing file fails its next WritePacket or Close too.
+	if err := m.fc.WriteFrame(nil); err == nil {
+		_ = avext.SetMuxerOption(m.fc, "movflags", "+frag_discont")
+		m.pending = false
 	}
 }
 
@@ -217,6 +243,7 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
 	}
+	m.pending, m.lastWrite = true, time.Now()
 	if m.started != nil {
 		m.started[idx] = true
 		if !slices.Contains(m.started, false) {

@@ -655,3 +655,38 @@ func TestSegmentsVariableFrameRate(t *testing.T) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}
 }
+
+// A still screen sends no packet to close a fragment with: after half a fragment without
+// packets the open fragment is written anyway, and later frames keep their times.
+func TestFileFlushesIdleFragment(t *testing.T) {
+	e := openEncoder(t, 64, 36)
+	out := filepath.Join(t.TempDir(), "idle.mp4")
+	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
+		Options: Options{SyncInterval: 200 * time.Millisecond, FragmentDuration: 400 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := blackFrame(t, 64, 36)
+	encodeAt := func(pts int64) {
+		t.Helper()
+		f.SetPts(pts)
+		if err := e.Encode(f, pts == 0, func(p *astiav.Packet) error { return writeTimed(s, 0, p) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encodeAt(0)
+	encodeAt(100)
+	before := fileSize(t, out)
+	time.Sleep(700 * time.Millisecond) // the sync loop notices the idle file
+	if after := fileSize(t, out); after <= before {
+		t.Fatalf("file stayed at %d bytes while idle: the frame at 100 ms is not on disk", after)
+	}
+	encodeAt(1500)
+	if _, err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0.000000", "0.100000", "1.500000"}
+	if got := packetTimes(t, out); !slices.Equal(got, want) {
+		t.Errorf("packet times %v, want %v", got, want)
+	}
+}

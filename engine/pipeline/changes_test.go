@@ -96,7 +96,8 @@ func TestChangesAppearOnTimeAndNothingStale(t *testing.T) {
 		}
 		// One interval, plus slack for a loaded machine when the capture missed frames.
 		if late := first - at; late > interval+0.02 && tr.Dropped == 0 {
-			t.Errorf("change %d at %.3fs first appears in the frame at %.3fs, %.0f ms later", i, at, first, late*1000)
+			t.Errorf("change %d at %.3fs first appears in the frame at %.3fs, %.0f ms later (frames %v, track %+v)",
+				i, at, first, late*1000, times, tr)
 		}
 		img, err := mediatest.FrameAt(context.Background(), out, 0, first)
 		if err != nil {
