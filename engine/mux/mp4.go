@@ -60,9 +60,10 @@ type File struct {
 	// one was. A still screen sends no packets to close a fragment with (see flushIdle).
 	pending   bool
 	lastWrite time.Time
+	lastDur   time.Duration // the last packet's duration
 	fragment  time.Duration
 	stop      chan struct{}
-	synced  sync.WaitGroup
+	synced    sync.WaitGroup
 }
 
 // Create creates path (truncating it) and writes the MP4 header. metadata becomes container
@@ -180,15 +181,21 @@ func (m *File) seek(offset int64, whence int) (int64, error) {
 
 func (m *File) syncLoop(every time.Duration) {
 	defer m.synced.Done()
-	t := time.NewTicker(every)
+	// Idle fragments are looked for four times a fragment, so a still screen's last frame
+	// reaches the file within about three quarters of a fragment.
+	t := time.NewTicker(min(every, m.fragment/4))
 	defer t.Stop()
+	synced := time.Now()
 	for {
 		select {
 		case <-m.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			m.flushIdle()
-			_ = m.f.Sync() // best effort; Close syncs and reports errors
+			if now.Sub(synced) >= every {
+				_ = m.f.Sync() // best effort; Close syncs and reports errors
+				synced = now
+			}
 		}
 	}
 }
@@ -197,12 +204,15 @@ func (m *File) syncLoop(every time.Duration) {
 // half a fragment duration. The muxer closes a fragment only when the next packet comes,
 // which a still screen (not encoded) may not send for a while: without this its last frames
 // would sit in memory, lost to a crash. The next fragment is marked discontinuous, so it
-// starts at its own timestamp; its first packet comes at least half a fragment after the last
-// one, so the last one's duration (one frame interval) cannot overlap it.
+// starts at its own timestamp. The muxer checks the next packet against the last one's
+// duration before it sees the mark, so this waits until that duration (and a margin for the
+// encoder's latency) is over: the next packet cannot start before it.
 func (m *File) flushIdle() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed || m.started != nil || !m.pending || len(m.streams) != 1 || time.Since(m.lastWrite) < m.fragment/2 {
+	idle := time.Since(m.lastWrite)
+	if m.closed || m.started != nil || !m.pending || len(m.streams) != 1 ||
+		idle < m.fragment/2 || idle < m.lastDur+100*time.Millisecond {
 		return
 	}
 	// Best effort, like the sync: a failing file fails its next WritePacket or Close too.
@@ -238,8 +248,10 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 		// lost but a sample duration that players do not use.
 		pkt.SetDuration(1)
 	}
+	tb := m.streams[idx].TimeBase
+	m.lastDur = time.Duration(astiav.RescaleQ(pkt.Duration(), tb, astiav.NewRational(1, 1_000_000))) * time.Microsecond
 	// The mp4 muxer picks its own stream time base in WriteHeader.
-	pkt.RescaleTs(m.streams[idx].TimeBase, st.TimeBase())
+	pkt.RescaleTs(tb, st.TimeBase())
 	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
 	}
