@@ -26,7 +26,7 @@ var (
 )
 
 // ErrMissing: the X server lacks the extension.
-var ErrMissing = errors.New("X extension missing")
+var ErrMissing = errors.New("missing X extension")
 
 // Init makes extension name (as the server calls it, e.g. "DAMAGE") usable on conn; initFn
 // is the extension package's Init (damage.Init, say).
