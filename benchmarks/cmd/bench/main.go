@@ -31,7 +31,7 @@ type config struct {
 }
 
 // allSuites are the suites this command runs, in order.
-var allSuites = []string{"sessions", "plugins", "srs", "cloud", "upload"}
+var allSuites = []string{"sessions", "plugins", "srs", "cloud", "telemetry", "upload"}
 
 func main() {
 	var c config
