@@ -281,13 +281,17 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 // write the file still ends at its last complete fragment.
 func (m *File) Close() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return nil
 	}
 	m.closed = true
 	close(m.stop)
+	m.mu.Unlock()
+	// Not under mu: the sync loop may be waiting for it (flushIdle), and sees closed then.
 	m.synced.Wait()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var firstErr error
 	if err := m.fc.WriteTrailer(); err != nil {
 		firstErr = fmt.Errorf("%w: %s: trailer: %w", ErrWrite, m.path, err)

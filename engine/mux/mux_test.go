@@ -690,3 +690,35 @@ func TestFileFlushesIdleFragment(t *testing.T) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}
 }
+
+// Close never waits on the sync loop while holding what the loop needs: closing files whose
+// loop ticks constantly finishes (it deadlocked once).
+func TestFileCloseWhileSyncLoopTicks(t *testing.T) {
+	e := openEncoder(t, 64, 36)
+	f := blackFrame(t, 64, 36)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 100; i++ {
+			m, err := Create(filepath.Join(t.TempDir(), "tick.mp4"), []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
+				nil, Options{SyncInterval: time.Millisecond, FragmentDuration: 4 * time.Millisecond})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.SetPts(int64(i) * 100)
+			if err := e.Encode(f, true, func(p *astiav.Packet) error { return m.WritePacket(0, p) }); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(time.Duration(i%5) * time.Millisecond)
+			if err := m.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hung")
+	}
+}
