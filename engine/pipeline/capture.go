@@ -30,7 +30,6 @@ type track struct {
 	frames    atomic.Int64
 	dropped   atomic.Int64
 	unchanged atomic.Int64
-	lastPts   atomic.Int64 // ms since the capture's start
 }
 
 // Capture grabs, converts and encodes one screen area once for every Sink attached to it.
@@ -229,8 +228,9 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 	defer raw.Free()
 	startUs := c.start.UnixMicro()
 	intervalMs := int64(1000 / c.spec.FPS)
-	lastPts, lastCut := int64(-1), int64(-1)
-	emit := c.emitter(idx, t)
+	lastPts := int64(-1)
+	enc := c.newTrackEncoder(idx, t)
+	emit := enc.emit
 	for {
 		select {
 		case <-c.stop:
@@ -254,7 +254,6 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 			t.dropped.Add((pts-lastPts)/intervalMs - 1)
 		}
 		lastPts = pts
-		t.lastPts.Store(pts)
 		var frame *astiav.Frame
 		var err error
 		converted := time.Now()
@@ -270,34 +269,50 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 		if o := c.spec.Observer; o != nil {
 			o.Captured(time.Since(converted))
 		}
-		frame.SetPts(pts)
-		cut := c.nextCut()
-		key := pts >= cut && cut != lastCut
-		if key {
-			lastCut = cut
-		}
-		began := time.Now()
-		if err := t.enc.Encode(frame, key, emit); err != nil {
+		if err := enc.encode(frame, pts); err != nil {
 			return err
 		}
-		if o := c.spec.Observer; o != nil {
-			o.Encoded(time.Since(began))
-		}
-		t.frames.Add(1)
 	}
 }
 
-// emitter returns the function that hands track idx's packets to the sinks.
-func (c *Capture) emitter(idx int, t *track) func(*astiav.Packet) error {
+// trackEncoder encodes one track's frames for the sinks: it forces a keyframe where a sink
+// needs one (its start, a segment cut) and reports encode times.
+type trackEncoder struct {
+	c       *Capture
+	t       *track
+	emit    func(*astiav.Packet) error
+	lastCut int64 // the cut a keyframe was last forced for
+}
+
+func (c *Capture) newTrackEncoder(idx int, t *track) *trackEncoder {
 	intervalMs := int64(1000 / c.spec.FPS)
-	return func(p *astiav.Packet) error {
+	return &trackEncoder{c: c, t: t, lastCut: -1, emit: func(p *astiav.Packet) error {
 		// The muxer needs a duration for a fragment's last sample, and the first fragment is
 		// flushed after one frame; FFmpeg 5.1's libx264 leaves it 0: use the frame interval.
 		if p.Duration() <= 0 {
 			p.SetDuration(intervalMs)
 		}
 		return c.fanout(idx, t, p)
+	}}
+}
+
+// encode encodes f at pts and hands its packets to the sinks.
+func (e *trackEncoder) encode(f *astiav.Frame, pts int64) error {
+	f.SetPts(pts)
+	cut := e.c.nextCut()
+	key := pts >= cut && cut != e.lastCut
+	if key {
+		e.lastCut = cut
 	}
+	began := time.Now()
+	if err := e.t.enc.Encode(f, key, e.emit); err != nil {
+		return err
+	}
+	if o := e.c.spec.Observer; o != nil {
+		o.Encoded(time.Since(began))
+	}
+	e.t.frames.Add(1)
+	return nil
 }
 
 // runChanges is runTrack for a source that reports what changed: a frame is converted only
@@ -305,34 +320,23 @@ func (c *Capture) emitter(idx int, t *track) func(*astiav.Packet) error {
 // its last frame or the screen has been still for MaxFrameGap. The files then have a variable
 // frame rate; each frame lasts until the next.
 func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.ChangeSource) error {
-	emit := c.emitter(idx, t)
+	enc := c.newTrackEncoder(idx, t)
+	emit := enc.emit
 	startUs := c.start.UnixMicro()
 	gap := c.spec.MaxFrameGap.Milliseconds()
 	w, h := t.src.Size()
 	var (
-		lastPts, lastCut = int64(-1), int64(-1)
-		shown            *astiav.Frame // what the last encoded frame showed: the picture or the slate
-		picture          *astiav.Frame // the converted screen, kept up to date while unmasked
-		stale            = true        // picture misses changes (none yet, or made while masked)
-		lastMasked       bool
+		lastPts    = int64(-1)
+		shown      *astiav.Frame // what the last encoded frame showed: the picture or the slate
+		picture    *astiav.Frame // the converted screen, kept up to date while unmasked
+		stale      = true        // picture misses changes (none yet, or made while masked)
+		lastMasked bool
 	)
 	encodeAt := func(f *astiav.Frame, pts int64) error {
-		f.SetPts(pts)
-		cut := c.nextCut()
-		key := pts >= cut && cut != lastCut
-		if key {
-			lastCut = cut
-		}
-		began := time.Now()
-		if err := t.enc.Encode(f, key, emit); err != nil {
+		if err := enc.encode(f, pts); err != nil {
 			return err
 		}
-		if o := c.spec.Observer; o != nil {
-			o.Encoded(time.Since(began))
-		}
 		lastPts, shown = pts, f
-		t.lastPts.Store(pts)
-		t.frames.Add(1)
 		return nil
 	}
 	// closeOut repeats the last frame just before end, a sink's end or a segment cut, when
@@ -366,9 +370,11 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		ts := ch.Frame.Pts()
 		pts := max(0, (ts-startUs)/1000, lastPts+1)
 		// A sink ending or a segment cut since the last encoded frame: the file or segment
-		// before it lasts until then.
-		end := c.endingBy(pts)
-		if cut := c.nextCut(); cut <= pts {
+		// before it lasts until then. (The frame closeOut repeats lies before both, so it
+		// changes neither.)
+		ending, cut := c.endingBy(pts), c.nextCut()
+		end := ending
+		if cut <= pts {
 			end = min(end, cut)
 		}
 		if err := closeOut(end); err != nil {
@@ -393,7 +399,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			o.Captured(ch.Took + time.Since(converted))
 		}
 		need := changed || masked != lastMasked || shown == nil || pts-lastPts >= gap ||
-			c.nextCut() <= pts || c.endingBy(pts) != math.MaxInt64
+			cut <= pts || ending != math.MaxInt64
 		lastMasked = masked
 		if !need {
 			t.unchanged.Add(1)
