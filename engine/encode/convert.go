@@ -16,9 +16,7 @@ type Converter struct {
 	sws   *astiav.SoftwareScaleContext
 	out   *astiav.Frame
 	blank []image.Rectangle
-	// partial: a bgr0 → yuv420p conversion at the same size, which Update does area by area.
-	partial bool
-	once    sync.Once
+	once  sync.Once
 }
 
 // FitSize returns the largest even size no larger than maxW×maxH (0 means no limit) with the
@@ -38,9 +36,8 @@ func FitSize(w, h, maxW, maxH int) (int, int) {
 // NewConverter converts srcW×srcH frames of srcFmt to dstW×dstH frames of dstFmt. blank are
 // areas in source coordinates to paint black in every output frame.
 func NewConverter(srcW, srcH int, srcFmt astiav.PixelFormat, dstW, dstH int, dstFmt astiav.PixelFormat, blank []image.Rectangle) (*Converter, error) {
-	c := &Converter{out: astiav.AllocFrame(),
-		partial: srcFmt == astiav.PixelFormatBgr0 && dstFmt == astiav.PixelFormatYuv420P && srcW == dstW && srcH == dstH}
-	if c.partial {
+	c := &Converter{out: astiav.AllocFrame()}
+	if srcFmt == astiav.PixelFormatBgr0 && dstFmt == astiav.PixelFormatYuv420P && srcW == dstW && srcH == dstH {
 		// libyuv converts; no swscale context (and its buffers) needed.
 		c.out.SetWidth(dstW)
 		c.out.SetHeight(dstH)
@@ -74,7 +71,7 @@ func NewConverter(srcW, srcH int, srcFmt astiav.PixelFormat, dstW, dstH int, dst
 // Convert converts src and returns the converted frame, valid until the next Convert. The
 // output carries src's pts.
 func (c *Converter) Convert(src *astiav.Frame) (*astiav.Frame, error) {
-	if c.partial {
+	if c.byArea() {
 		// The same conversion as swscale's here, through libyuv: 0.3 ms per 1080p frame
 		// instead of 4.6.
 		return c.Update(src, []image.Rectangle{image.Rect(0, 0, src.Width(), src.Height())})
@@ -98,7 +95,7 @@ func (c *Converter) Convert(src *astiav.Frame) (*astiav.Frame, error) {
 // is. The output keeps whatever it held elsewhere, so src must be the same image each time,
 // changed only within rects.
 func (c *Converter) Update(src *astiav.Frame, rects []image.Rectangle) (*astiav.Frame, error) {
-	if !c.partial {
+	if !c.byArea() {
 		return c.Convert(src)
 	}
 	for _, r := range rects {
@@ -118,6 +115,10 @@ func (c *Converter) Update(src *astiav.Frame, rects []image.Rectangle) (*astiav.
 	c.out.SetPts(src.Pts())
 	return c.out, nil
 }
+
+// byArea reports whether Update converts area by area: a bgr0 → yuv420p conversion at the
+// same size, done by libyuv; otherwise swscale converts whole frames.
+func (c *Converter) byArea() bool { return c.sws == nil }
 
 // Close frees the converter; it is idempotent.
 func (c *Converter) Close() {
