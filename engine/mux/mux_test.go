@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -9,13 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/asticode/go-astiav"
 
 	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/internal/mediatest"
 )
 
 func TestSegmentPath(t *testing.T) {
@@ -238,7 +239,7 @@ func TestFile(t *testing.T) {
 	}
 	// Every frame at its own time. (avg_frame_rate is not 10/1: the first fragment holds one
 	// frame whose sample claims 1 ms, see WritePacket; the next fragment starts on time.)
-	if got, want := packetTimes(t, path), frameTimes(frames, 0.1); !slices.Equal(got, want) {
+	if got, want := packetTimes(t, path), frameTimes(frames, 100); !slices.Equal(got, want) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}
 	if s.Tags["handler_name"] != "DP-1" {
@@ -605,28 +606,31 @@ func TestSegmentsFirstFrameAtStart(t *testing.T) {
 	if p := ffprobe(t, out); num(t, p.Format.StartTime) != 0 || p.Streams[0].NbReadFrames != "4" {
 		t.Errorf("start %s, %s frames; want 0 and 4 (1.1 … 1.4 s)", p.Format.StartTime, p.Streams[0].NbReadFrames)
 	}
-	want := []string{"0.000000", "0.160000", "0.260000", "0.360000"}
+	want := []int64{0, 160, 260, 360}
 	if got := packetTimes(t, out); !slices.Equal(got, want) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}
 }
 
-// packetTimes lists the pts of the first video stream's packets, as ffprobe prints them.
-func packetTimes(t *testing.T, path string) []string {
+// packetTimes lists the pts of the first video stream's packets, in milliseconds.
+func packetTimes(t *testing.T, path string) []int64 {
 	t.Helper()
-	raw, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
-		"-of", "csv=p=0", path).Output()
+	secs, err := mediatest.PacketTimes(context.Background(), path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Fields(string(raw))
+	ms := make([]int64, len(secs))
+	for i, s := range secs {
+		ms[i] = int64(math.Round(s * 1000))
+	}
+	return ms
 }
 
-// frameTimes is n times step apart from 0, as ffprobe prints them.
-func frameTimes(n int, step float64) []string {
-	out := make([]string, n)
+// frameTimes is n times stepMs apart from 0.
+func frameTimes(n int, stepMs int64) []int64 {
+	out := make([]int64, n)
 	for i := range out {
-		out[i] = strconv.FormatFloat(float64(i)*step, 'f', 6, 64)
+		out[i] = int64(i) * stepMs
 	}
 	return out
 }
@@ -650,7 +654,7 @@ func TestSegmentsVariableFrameRate(t *testing.T) {
 	if _, err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"0.000000", "0.001000", "1.000000", "1.100000", "2.500000", "2.501000"}
+	want := []int64{0, 1, 1000, 1100, 2500, 2501}
 	if got := packetTimes(t, out); !slices.Equal(got, want) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}
@@ -685,7 +689,7 @@ func TestFileFlushesIdleFragment(t *testing.T) {
 	if _, err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"0.000000", "0.100000", "1.500000"}
+	want := []int64{0, 100, 1500}
 	if got := packetTimes(t, out); !slices.Equal(got, want) {
 		t.Errorf("packet times %v, want %v", got, want)
 	}

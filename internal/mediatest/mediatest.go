@@ -308,7 +308,7 @@ func FrameAt(ctx context.Context, path string, videoIndex int, seconds float64) 
 	if seconds > p.Format.Duration && p.Format.Duration > 0 {
 		return nil, fmt.Errorf("%w: %s video stream %d at %gs: it ends at %gs", ErrNoFrame, path, videoIndex, seconds, p.Format.Duration)
 	}
-	times, err := packetTimes(ctx, path, videoIndex)
+	times, err := PacketTimes(ctx, path, videoIndex)
 	if err != nil {
 		return nil, err
 	}
@@ -350,9 +350,9 @@ func videoStream(p *Probe, path string, videoIndex int) (Stream, error) {
 	return vs[videoIndex], nil
 }
 
-// packetTimes returns the sorted presentation times of video stream videoIndex's packets
+// PacketTimes returns the sorted presentation times of video stream videoIndex's packets
 // (no decoding).
-func packetTimes(ctx context.Context, path string, videoIndex int) ([]float64, error) {
+func PacketTimes(ctx context.Context, path string, videoIndex int) ([]float64, error) {
 	out, err := run(ctx, "ffprobe", "-v", "error", "-select_streams", "v:"+strconv.Itoa(videoIndex),
 		"-show_entries", "packet=pts_time", "-of", "csv=p=0", fileURL(path))
 	if err != nil {
