@@ -145,11 +145,13 @@ func TestSessionSpanAndMetrics(t *testing.T) {
 	if _, err := in.Mask(context.Background(), MaskTarget{Owner: "agent1"}, true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	// The mask's frame is encoded at once and reaches the file within about a second (a
+	// still file's open fragment is written out after half a fragment).
+	time.Sleep(1600 * time.Millisecond)
 	m2 := in.metrics(t)
 	if m2[MetricFramesEncoded] <= m1[MetricFramesEncoded] || m2[MetricWritten] <= m1[MetricWritten] ||
 		m2[MetricSessions+"{state=masked}"] != 1 || m2[MetricMasked] < 0.8 || m2[MetricBitrate] <= 0 {
-		t.Errorf("after 1.1 s masked: %v (before %v)", m2, m1)
+		t.Errorf("after 1.6 s masked: %v (before %v)", m2, m1)
 	}
 	if _, err := in.Mask(context.Background(), MaskTarget{Owner: "agent1"}, false); err != nil {
 		t.Fatal(err)
