@@ -19,7 +19,7 @@ import (
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/internal/openapitest"
-	"github.com/screenrec/recorder/pkg/adminapi"
+	"github.com/screenrec/recorder/frontends/admin"
 )
 
 // adminToken is the admin API's token in these tests, given as {env: E2E_ADMIN_TOKEN}.
@@ -129,7 +129,7 @@ type adminClient struct {
 }
 
 func newAdminClient(t *testing.T, addr string) *adminClient {
-	contract, err := openapitest.New(adminapi.OpenAPI)
+	contract, err := openapitest.New(admin.OpenAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 	if code, body := adm.call("GET", "/healthz", "", nil); code != 200 {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
-	var ready adminapi.Readiness
+	var ready admin.Readiness
 	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 || ready.Status != "ready" || len(ready.Checks) != 3 {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
@@ -223,7 +223,7 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 		Source: engine.Source{Display: srv.Display}}, false, &s); code != 201 {
 		t.Fatalf("start through the probe: %d", code)
 	}
-	var live adminapi.Sessions
+	var live admin.Sessions
 	if code, body := adm.call("GET", "/api/v1/sessions", adminToken, &live); code != 200 || len(live.Sessions) != 1 ||
 		live.Sessions[0].ID != s.ID || live.Sessions[0].Owner != "agent-7" || live.Sessions[0].Frontend != "probe" {
 		t.Fatalf("sessions: %d %s, want %s", code, body, s.ID)
@@ -241,7 +241,7 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 	}
 	sawDown, back := false, false
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !back; time.Sleep(5 * time.Millisecond) {
-		ready = adminapi.Readiness{}
+		ready = admin.Readiness{}
 		switch code, body := adm.call("GET", "/readyz", "", &ready); code {
 		case 503:
 			if !strings.Contains(body, "probe") || ready.Status != "not_ready" {
@@ -259,7 +259,7 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 	}
 
 	time.Sleep(500 * time.Millisecond)
-	var stopped adminapi.Session
+	var stopped admin.Session
 	if code, body := adm.call("POST", "/api/v1/sessions/"+s.ID+"/stop", adminToken, &stopped); code != 200 ||
 		stopped.State != "completed" || stopped.DurationMS < 500 || len(stopped.Segments) != 1 {
 		t.Fatalf("stop through the admin API: %d %s", code, body)
@@ -273,15 +273,15 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 	if code, body := adm.call("GET", "/api/v1/sessions", adminToken, &live); code != 200 || len(live.Sessions) != 0 {
 		t.Errorf("sessions after the stop: %d %s, want none", code, body)
 	}
-	var recs adminapi.Recordings
+	var recs admin.Recordings
 	if code, body := adm.call("GET", "/api/v1/recordings?state=completed&owner=agent-7", adminToken, &recs); code != 200 ||
 		len(recs.Recordings) != 1 || recs.Recordings[0].ID != s.ID {
 		t.Errorf("completed recordings of agent-7: %d %s", code, body)
 	}
 	// The noop uploader takes the segment: the queue shows it uploaded.
-	var ups adminapi.Uploads
+	var ups admin.Uploads
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		ups = adminapi.Uploads{}
+		ups = admin.Uploads{}
 		adm.call("GET", "/api/v1/uploads?recording_id="+s.ID, adminToken, &ups)
 		if len(ups.Uploads) == 1 && ups.Uploads[0].State == "uploaded" {
 			break

@@ -6,17 +6,17 @@ import (
 	"net/http"
 
 	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/pkg/adminapi"
+	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/pkg/config"
 	"github.com/screenrec/recorder/plugins/host"
 )
 
-// adminServer is `recorder run`'s admin API (pkg/adminapi), as the config's admin section
+// adminServer is `recorder run`'s admin API (frontends/admin), as the config's admin section
 // asks for it: checked (token resolved) before anything starts, started once the engine and
 // the plugins are up, stopped first on shutdown.
 type adminServer struct {
-	cfg *adminapi.Config // nil: admin is disabled
-	srv *adminapi.Server // once started
+	cfg *admin.Config // nil: admin is disabled
+	srv *admin.Server // once started
 }
 
 // newAdminServer checks the admin section; a token that cannot be resolved is an error
@@ -29,7 +29,7 @@ func newAdminServer(cfg *config.Config) (*adminServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &adminServer{cfg: &adminapi.Config{Listen: cfg.Admin.Listen, Token: token}}, nil
+	return &adminServer{cfg: &admin.Config{Listen: cfg.Admin.Listen, Token: token}}, nil
 }
 
 // start serves the API over eng and h (whose Ready /readyz checks); metrics serves /metrics
@@ -38,7 +38,7 @@ func (a *adminServer) start(ctx context.Context, eng *engine.Engine, h *host.Hos
 	if a.cfg == nil {
 		return "", nil
 	}
-	srv, err := adminapi.New(*a.cfg, adminapi.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics})
+	srv, err := admin.New(*a.cfg, admin.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics})
 	if err != nil {
 		return "", fmt.Errorf("admin: %w", err)
 	}

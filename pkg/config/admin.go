@@ -26,7 +26,7 @@ const (
 	EnvAdminToken   = "RECORDER_ADMIN_TOKEN"
 )
 
-// Admin configures the admin API (pkg/adminapi): health and readiness for load balancers,
+// Admin configures the admin API (frontends/admin): health and readiness for load balancers,
 // sessions, recordings and uploads for operators, stop and mask, and Prometheus /metrics.
 // It is off by default; enabled, it needs a token.
 type Admin struct {

@@ -1,4 +1,4 @@
-package adminapi_test
+package admin_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/pkg/adminapi"
+	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/pkg/config"
 )
 
@@ -28,8 +28,8 @@ func TestAdminOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 	if doc.OpenAPI != "3.0.3" {
 		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)
 	}
-	srv, err := adminapi.New(adminapi.Config{Listen: "127.0.0.1:0", Token: testToken},
-		adminapi.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
+	srv, err := admin.New(admin.Config{Listen: "127.0.0.1:0", Token: testToken},
+		admin.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,24 +59,24 @@ func TestAdminOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 }
 
 func TestAdminNewChecksItsConfig(t *testing.T) {
-	if adminapi.MinTokenLength != config.MinAdminTokenLength {
-		t.Errorf("adminapi.MinTokenLength %d != config.MinAdminTokenLength %d", adminapi.MinTokenLength, config.MinAdminTokenLength)
+	if admin.MinTokenLength != config.MinAdminTokenLength {
+		t.Errorf("admin.MinTokenLength %d != config.MinAdminTokenLength %d", admin.MinTokenLength, config.MinAdminTokenLength)
 	}
 	eng := (*engine.Engine)(nil)
-	good := adminapi.Config{Listen: "127.0.0.1:0", Token: testToken}
+	good := admin.Config{Listen: "127.0.0.1:0", Token: testToken}
 	for _, c := range []struct {
-		cfg   adminapi.Config
-		deps  adminapi.Deps
+		cfg   admin.Config
+		deps  admin.Deps
 		field string
 	}{
-		{adminapi.Config{Listen: "nowhere", Token: testToken}, adminapi.Deps{Engine: eng, SpoolDir: "/s"}, "listen"},
-		{adminapi.Config{Listen: "127.0.0.1:0", Token: "short"}, adminapi.Deps{Engine: eng, SpoolDir: "/s"}, "token"},
-		{adminapi.Config{Listen: "127.0.0.1:0"}, adminapi.Deps{Engine: eng, SpoolDir: "/s"}, "token"},
-		{good, adminapi.Deps{SpoolDir: "/s"}, "engine"},
-		{good, adminapi.Deps{Engine: eng}, "spool_dir"},
+		{admin.Config{Listen: "nowhere", Token: testToken}, admin.Deps{Engine: eng, SpoolDir: "/s"}, "listen"},
+		{admin.Config{Listen: "127.0.0.1:0", Token: "short"}, admin.Deps{Engine: eng, SpoolDir: "/s"}, "token"},
+		{admin.Config{Listen: "127.0.0.1:0"}, admin.Deps{Engine: eng, SpoolDir: "/s"}, "token"},
+		{good, admin.Deps{SpoolDir: "/s"}, "engine"},
+		{good, admin.Deps{Engine: eng}, "spool_dir"},
 	} {
-		_, err := adminapi.New(c.cfg, c.deps)
-		if !errors.Is(err, adminapi.ErrConfig) || !strings.Contains(err.Error(), c.field+":") {
+		_, err := admin.New(c.cfg, c.deps)
+		if !errors.Is(err, admin.ErrConfig) || !strings.Contains(err.Error(), c.field+":") {
 			t.Errorf("New(%+v, %+v) = %v, want ErrConfig naming %s", c.cfg, c.deps, err, c.field)
 		}
 		if err != nil && strings.Contains(err.Error(), "short") {
@@ -89,7 +89,7 @@ func TestAdminNewChecksItsConfig(t *testing.T) {
 // Authorization header or with a wrong token; the probes and the document need none.
 func TestAdminEveryEndpointWithAndWithoutTheToken(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(_ *adminapi.Config, d *adminapi.Deps) {
+	f := newFixture(t, func(_ *admin.Config, d *admin.Deps) {
 		d.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 			fmt.Fprint(w, "# HELP recorder_up Whether the recorder is up.\n# TYPE recorder_up gauge\nrecorder_up 1\n")
@@ -119,7 +119,7 @@ func TestAdminEveryEndpointWithAndWithoutTheToken(t *testing.T) {
 		} {
 			r := f.callAuth(offContract, p.method, p.path, bad.header, p.body)
 			if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") != bad.challenge ||
-				r.errBody(t).Code != adminapi.CodeUnauthorized {
+				r.errBody(t).Code != admin.CodeUnauthorized {
 				t.Errorf("%s, %s: %d %q %s; want 401 with %q", what, bad.name, r.status, r.header.Get("WWW-Authenticate"), r.raw, bad.challenge)
 			}
 		}
@@ -134,15 +134,15 @@ func TestAdminEveryEndpointWithAndWithoutTheToken(t *testing.T) {
 			t.Errorf("GET %s without a token: %d %s", path, r.status, r.raw)
 		}
 	}
-	if r := f.call(onContract, "GET", "/api/v1/openapi.yaml", "", ""); string(r.raw) != string(adminapi.OpenAPI) ||
+	if r := f.call(onContract, "GET", "/api/v1/openapi.yaml", "", ""); string(r.raw) != string(admin.OpenAPI) ||
 		!strings.HasPrefix(r.header.Get("Content-Type"), "application/yaml") {
-		t.Errorf("the served document differs from adminapi.OpenAPI (Content-Type %q)", r.header.Get("Content-Type"))
+		t.Errorf("the served document differs from admin.OpenAPI (Content-Type %q)", r.header.Get("Content-Type"))
 	}
 	if r := f.call(unrouted, "GET", "/api/v1/nothing", testToken, ""); r.status != http.StatusNotFound {
 		t.Errorf("GET /api/v1/nothing: %d %s, want 404", r.status, r.raw)
 	}
 	if r := f.call(unrouted, "DELETE", "/api/v1/sessions", testToken, ""); r.status != http.StatusMethodNotAllowed ||
-		r.errBody(t).Code != adminapi.CodeMethodNotAllowed {
+		r.errBody(t).Code != admin.CodeMethodNotAllowed {
 		t.Errorf("DELETE /api/v1/sessions: %d %s, want 405", r.status, r.raw)
 	}
 	if r := f.call(unrouted, "GET", "/nothing", "", ""); r.status != http.StatusNotFound {
@@ -157,7 +157,7 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 	f := newFixture(t)
 	a, b := f.start("agent-a"), f.start("agent-b")
 
-	var live adminapi.Sessions
+	var live admin.Sessions
 	r := f.get("/api/v1/sessions")
 	want(t, r, 200, "sessions")
 	r.decode(t, &live)
@@ -171,7 +171,7 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 		}
 	}
 
-	var one adminapi.Session
+	var one admin.Session
 	r = f.get("/api/v1/recordings/" + a.ID)
 	want(t, r, 200, "recording a")
 	r.decode(t, &one)
@@ -188,7 +188,7 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 		t.Errorf("stopped a = %+v", one)
 	}
 	r = f.post("/api/v1/sessions/"+a.ID+"/stop", "")
-	if want(t, r, 409, "stop a again"); r.errBody(t).Code != adminapi.CodeConflict {
+	if want(t, r, 409, "stop a again"); r.errBody(t).Code != admin.CodeConflict {
 		t.Errorf("stop a again: %s, want code conflict", r.raw)
 	}
 
@@ -198,7 +198,7 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 		t.Errorf("sessions after a's stop = %v, want only %s", ids, b.ID)
 	}
 
-	var recs adminapi.Recordings
+	var recs admin.Recordings
 	for _, c := range []struct {
 		query string
 		ids   []string
@@ -212,7 +212,7 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 	} {
 		r = f.get("/api/v1/recordings" + c.query)
 		want(t, r, 200, "recordings"+c.query)
-		recs = adminapi.Recordings{}
+		recs = admin.Recordings{}
 		r.decode(t, &recs)
 		if ids := sessionIDs(recs.Recordings); !slices.Equal(ids, c.ids) {
 			t.Errorf("recordings%s = %v, want %v", c.query, ids, c.ids)
@@ -220,7 +220,7 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 	}
 	// Comma-separated states are the same as repeated ones (not in the document's terms).
 	r = f.call(offContract, "GET", "/api/v1/recordings?state=completed,recording", testToken, "")
-	recs = adminapi.Recordings{}
+	recs = admin.Recordings{}
 	if r.decode(t, &recs); len(recs.Recordings) != 2 {
 		t.Errorf("state=completed,recording: %s", r.raw)
 	}
@@ -236,14 +236,14 @@ func TestAdminSessionsRecordingsAndStop(t *testing.T) {
 			f.call(onContract, "GET", "/api/v1/recordings/"+id, testToken, ""),
 			f.call(onContract, "POST", "/api/v1/sessions/"+id+"/stop", testToken, ""),
 		} {
-			if r.status != 404 || r.errBody(t).Code != adminapi.CodeNotFound {
+			if r.status != 404 || r.errBody(t).Code != admin.CodeNotFound {
 				t.Errorf("id %q: %d %s, want 404", id, r.status, r.raw)
 			}
 		}
 	}
 }
 
-func sessionIDs(list []adminapi.Session) []string {
+func sessionIDs(list []admin.Session) []string {
 	ids := []string{}
 	for _, s := range list {
 		ids = append(ids, s.ID)
@@ -255,18 +255,18 @@ func sessionIDs(list []adminapi.Session) []string {
 // another stop meanwhile, or after, is 409.
 func TestAdminStopAnswers202WhenFinalisingOutlastsTheTimeout(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *adminapi.Config, _ *adminapi.Deps) { c.StopTimeout = time.Nanosecond })
+	f := newFixture(t, func(c *admin.Config, _ *admin.Deps) { c.StopTimeout = time.Nanosecond })
 	s := f.start("agent-slow")
 	r := f.post("/api/v1/sessions/"+s.ID+"/stop", "")
 	want(t, r, 202, "stop with a 1 ns timeout")
-	var got adminapi.Session
+	var got admin.Session
 	r.decode(t, &got)
 	if got.State != "stopping" && got.State != "finalizing" {
 		t.Errorf("202 with state %s", got.State)
 	}
 	r = f.post("/api/v1/sessions/"+s.ID+"/stop", "")
 	want(t, r, 409, "second stop")
-	if c := r.errBody(t).Code; c != adminapi.CodeBusy && c != adminapi.CodeConflict {
+	if c := r.errBody(t).Code; c != admin.CodeBusy && c != admin.CodeConflict {
 		t.Errorf("second stop: code %q", c)
 	}
 	// The timeout does not turn an unknown session into an accepted stop.
@@ -294,7 +294,7 @@ func TestAdminUploadsListsTheQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ups adminapi.Uploads
+	var ups admin.Uploads
 	r := f.get("/api/v1/uploads")
 	want(t, r, 200, "uploads")
 	r.decode(t, &ups)
@@ -313,7 +313,7 @@ func TestAdminUploadsListsTheQueue(t *testing.T) {
 	}{
 		{"?state=queued", 1}, {"?state=failed&state=uploaded", 0}, {"?recording_id=" + s.ID, 1}, {"?recording_id=rec-x", 0},
 	} {
-		ups = adminapi.Uploads{}
+		ups = admin.Uploads{}
 		f.get("/api/v1/uploads"+c.query).decode(t, &ups)
 		if len(ups.Uploads) != c.n {
 			t.Errorf("uploads%s: %d jobs, want %d", c.query, len(ups.Uploads), c.n)
@@ -330,7 +330,7 @@ func TestAdminMask(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	s := f.start("agent-m")
-	var got adminapi.Sessions
+	var got admin.Sessions
 	r := f.post("/api/v1/mask", `{"owner":"agent-m","on":true}`)
 	want(t, r, 200, "mask")
 	r.decode(t, &got)
@@ -339,14 +339,14 @@ func TestAdminMask(t *testing.T) {
 	}
 	r = f.post("/api/v1/mask", `{"owner":"agent-m","on":false}`)
 	want(t, r, 200, "unmask")
-	got = adminapi.Sessions{}
+	got = admin.Sessions{}
 	if r.decode(t, &got); len(got.Sessions) != 1 || got.Sessions[0].State != "recording" || len(got.Sessions[0].Masks) != 1 {
 		t.Errorf("unmask answered %s", r.raw)
 	}
 	// By display: the same session, masked and unmasked again.
 	for _, on := range []string{"true", "false"} {
 		r = f.post("/api/v1/mask", `{"display":"`+f.display+`","on":`+on+`}`)
-		got = adminapi.Sessions{}
+		got = admin.Sessions{}
 		if r.decode(t, &got); r.status != 200 || len(got.Sessions) != 1 || got.Sessions[0].ID != s.ID ||
 			(got.Sessions[0].State == "masked") != (on == "true") {
 			t.Errorf("mask display on=%s answered %d %s", on, r.status, r.raw)
@@ -354,7 +354,7 @@ func TestAdminMask(t *testing.T) {
 	}
 	r = f.post("/api/v1/mask", `{"owner":"nobody","on":true}`)
 	want(t, r, 200, "mask an owner with no session")
-	got = adminapi.Sessions{}
+	got = admin.Sessions{}
 	if r.decode(t, &got); got.Sessions == nil || len(got.Sessions) != 0 {
 		t.Errorf("mask of nobody answered %s, want an empty list", r.raw)
 	}
@@ -374,8 +374,8 @@ func TestAdminMask(t *testing.T) {
 			t.Errorf("mask %q: %d %s, want 400 saying %q", c.body, r.status, r.raw, c.want)
 		}
 	}
-	big := `{"owner":"` + strings.Repeat("x", adminapi.MaxBodyBytes) + `","on":true}`
-	if r := f.call(offContract, "POST", "/api/v1/mask", testToken, big); r.status != 413 || r.errBody(t).Code != adminapi.CodeTooLarge {
+	big := `{"owner":"` + strings.Repeat("x", admin.MaxBodyBytes) + `","on":true}`
+	if r := f.call(offContract, "POST", "/api/v1/mask", testToken, big); r.status != 413 || r.errBody(t).Code != admin.CodeTooLarge {
 		t.Errorf("mask with a %d-byte body: %d %s, want 413", len(big), r.status, r.raw)
 	}
 	if st, _ := f.eng.Get(context.Background(), s.ID); st.State != engine.StateRecording {
@@ -391,7 +391,7 @@ func TestAdminReadyz(t *testing.T) {
 	ready := func(wantStatus int, failed map[string]string) {
 		t.Helper()
 		r := f.call(onContract, "GET", "/readyz", "", "")
-		var got adminapi.Readiness
+		var got admin.Readiness
 		r.decode(t, &got)
 		if r.status != wantStatus || len(got.Checks) != 3 {
 			t.Fatalf("readyz: %d %s, want %d", r.status, r.raw, wantStatus)
@@ -422,9 +422,9 @@ func TestAdminReadyz(t *testing.T) {
 	if err := os.WriteFile(notDir, []byte("a file, not a folder"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.serve(func(_ *adminapi.Config, d *adminapi.Deps) { d.SpoolDir = notDir })
+	f.serve(func(_ *admin.Config, d *admin.Deps) { d.SpoolDir = notDir })
 	ready(503, map[string]string{"spool": "not a directory"})
-	f.serve(func(_ *adminapi.Config, d *adminapi.Deps) { d.SpoolDir = filepath.Join(f.spool, "gone") })
+	f.serve(func(_ *admin.Config, d *admin.Deps) { d.SpoolDir = filepath.Join(f.spool, "gone") })
 	ready(503, map[string]string{"spool": "no such file or directory"})
 
 	f.serve()
@@ -439,7 +439,7 @@ func TestAdminReadyz(t *testing.T) {
 	}
 	ready(503, map[string]string{"engine": "engine closed"})
 	// Mask says so itself: 503.
-	if r := f.post("/api/v1/mask", `{"owner":"x","on":true}`); r.status != 503 || r.errBody(t).Code != adminapi.CodeUnavailable {
+	if r := f.post("/api/v1/mask", `{"owner":"x","on":true}`); r.status != 503 || r.errBody(t).Code != admin.CodeUnavailable {
 		t.Errorf("mask on a closed engine: %d %s, want 503", r.status, r.raw)
 	}
 }
@@ -466,8 +466,8 @@ func TestAdminServeStopsWithItsContext(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	srv, err := adminapi.New(adminapi.Config{Listen: addr, Token: testToken, Logger: testLogger(t)},
-		adminapi.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
+	srv, err := admin.New(admin.Config{Listen: addr, Token: testToken, Logger: testLogger(t)},
+		admin.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +483,7 @@ func TestAdminServeStopsWithItsContext(t *testing.T) {
 		t.Fatalf("healthz while serving: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if err := srv.Start(context.Background()); !errors.Is(err, adminapi.ErrStarted) {
+	if err := srv.Start(context.Background()); !errors.Is(err, admin.ErrStarted) {
 		t.Errorf("second Start = %v, want ErrStarted", err)
 	}
 	cancel()
@@ -502,7 +502,7 @@ func TestAdminServeStopsWithItsContext(t *testing.T) {
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown after Serve = %v", err)
 	}
-	if err := srv.Start(context.Background()); !errors.Is(err, adminapi.ErrStarted) {
+	if err := srv.Start(context.Background()); !errors.Is(err, admin.ErrStarted) {
 		t.Errorf("Start after Shutdown = %v, want ErrStarted", err)
 	}
 }
@@ -511,8 +511,8 @@ func TestAdminServeStopsWithItsContext(t *testing.T) {
 // instead of dropping the connection.
 func TestAdminPanicIs500(t *testing.T) {
 	t.Parallel()
-	srv, err := adminapi.New(adminapi.Config{Listen: "127.0.0.1:0", Token: testToken, Logger: slog.New(slog.DiscardHandler)},
-		adminapi.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
+	srv, err := admin.New(admin.Config{Listen: "127.0.0.1:0", Token: testToken, Logger: slog.New(slog.DiscardHandler)},
+		admin.Deps{Engine: (*engine.Engine)(nil), SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,7 +522,7 @@ func TestAdminPanicIs500(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	f := &fixture{t: t, srv: srv, base: "http://" + srv.Addr(), client: &http.Client{Transport: getContract(t).Transport(t, nil)}}
 	r := f.get("/api/v1/sessions")
-	if r.status != 500 || r.errBody(t).Code != adminapi.CodeInternal {
+	if r.status != 500 || r.errBody(t).Code != admin.CodeInternal {
 		t.Errorf("panicking handler: %d %s, want 500", r.status, r.raw)
 	}
 }

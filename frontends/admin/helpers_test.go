@@ -1,4 +1,4 @@
-package adminapi_test
+package admin_test
 
 import (
 	"bytes"
@@ -16,14 +16,14 @@ import (
 	"github.com/screenrec/recorder/internal/mediatest"
 	"github.com/screenrec/recorder/internal/openapitest"
 	"github.com/screenrec/recorder/internal/xvfb"
-	"github.com/screenrec/recorder/pkg/adminapi"
+	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/plugins/host"
 )
 
 // The real engine and the real plugin host are what the API is written against.
 var (
-	_ adminapi.Engine  = (*engine.Engine)(nil)
-	_ adminapi.Plugins = (*host.Host)(nil)
+	_ admin.Engine  = (*engine.Engine)(nil)
+	_ admin.Plugins = (*host.Host)(nil)
 )
 
 // testToken is the admin token of every fixture.
@@ -38,7 +38,7 @@ var (
 // getContract loads openapi.yaml once.
 func getContract(t testing.TB) *openapitest.Contract {
 	t.Helper()
-	contractOnce.Do(func() { contract, contractErr = openapitest.New(adminapi.OpenAPI) })
+	contractOnce.Do(func() { contract, contractErr = openapitest.New(admin.OpenAPI) })
 	if contractErr != nil {
 		t.Fatalf("openapi.yaml: %v", contractErr)
 	}
@@ -70,7 +70,7 @@ type fixture struct {
 	display string
 	spool   string
 	eng     *engine.Engine
-	srv     *adminapi.Server
+	srv     *admin.Server
 	base    string
 	plugins *plugins
 	client  *http.Client // checks every exchange against openapi.yaml
@@ -78,7 +78,7 @@ type fixture struct {
 
 // newFixture starts a display, an engine and the API; mod may change the API's config and
 // deps before New.
-func newFixture(t *testing.T, mod ...func(*adminapi.Config, *adminapi.Deps)) *fixture {
+func newFixture(t *testing.T, mod ...func(*admin.Config, *admin.Deps)) *fixture {
 	t.Helper()
 	mediatest.SkipIfUnavailable(t)
 	x := xvfb.StartForTest(t, xvfb.TwoMonitors)
@@ -101,15 +101,15 @@ func newFixture(t *testing.T, mod ...func(*adminapi.Config, *adminapi.Deps)) *fi
 }
 
 // serve (re)starts the API over the fixture's engine.
-func (f *fixture) serve(mod ...func(*adminapi.Config, *adminapi.Deps)) {
+func (f *fixture) serve(mod ...func(*admin.Config, *admin.Deps)) {
 	t := f.t
 	t.Helper()
-	cfg := adminapi.Config{Listen: "127.0.0.1:0", Token: testToken, Logger: testLogger(t)}
-	deps := adminapi.Deps{Engine: f.eng, Plugins: f.plugins, SpoolDir: f.spool}
+	cfg := admin.Config{Listen: "127.0.0.1:0", Token: testToken, Logger: testLogger(t)}
+	deps := admin.Deps{Engine: f.eng, Plugins: f.plugins, SpoolDir: f.spool}
 	for _, m := range mod {
 		m(&cfg, &deps)
 	}
-	srv, err := adminapi.New(cfg, deps)
+	srv, err := admin.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +170,9 @@ func (r res) decode(t testing.TB, v any) {
 }
 
 // errBody decodes an error answer.
-func (r res) errBody(t testing.TB) adminapi.Error {
+func (r res) errBody(t testing.TB) admin.Error {
 	t.Helper()
-	var e adminapi.Error
+	var e admin.Error
 	r.decode(t, &e)
 	return e
 }
@@ -230,7 +230,7 @@ func (f *fixture) callAuth(k kind, method, path, auth, body string) res {
 		f.t.Fatal(err)
 	}
 	r := res{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if r.status >= 400 && path != adminapi.PathReady {
+	if r.status >= 400 && path != admin.PathReady {
 		if e := r.errBody(f.t); e.Code == "" || e.Message == "" {
 			f.t.Errorf("%s %s → %d: error body %s lacks a code or message", method, path, r.status, raw)
 		}

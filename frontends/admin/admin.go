@@ -1,4 +1,4 @@
-// Package adminapi is the recorder's admin HTTP API, for operators and their tools: health
+// Package admin is the recorder's admin HTTP API, for operators and their tools: health
 // and readiness for load balancers and supervisors, the sessions, recordings and upload queue
 // of one engine, stopping a session and masking an owner's or a display's recordings, and
 // Prometheus metrics. `recorder run` serves it when the config's admin section enables it;
@@ -24,7 +24,7 @@
 //
 // OpenAPI holds the contract (openapi.yaml, OpenAPI 3.0.3); the tests check every answer
 // against it.
-package adminapi
+package admin
 
 import (
 	"context"
