@@ -5,15 +5,16 @@ import (
 	"image/color"
 	"time"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/encode"
 	"github.com/screenrec/recorder/engine/pipeline"
 )
 
 // Defaults of Config fields left zero.
 const (
-	DefaultMaxSessions  = 16
-	DefaultMinFreeDisk  = 256 << 20 // bytes
-	DefaultUploadTarget = "default"
+	DefaultMaxSessions  = api.DefaultMaxSessions
+	DefaultMinFreeDisk  = api.DefaultMinFreeDisk // bytes
+	DefaultUploadTarget = api.DefaultUploadTarget
 	DefaultEventBuffer  = 256
 )
 

@@ -39,11 +39,15 @@ func newRunCmd() *cobra.Command {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
 			setLogger(cmd, cfg.Log)
+			ec, err := engineConfig(cfg)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
 			specs, err := adapterSpecs(cfg, frontends, uploader, inProcess)
 			if err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
-			return run(cmd, cfg, specs)
+			return run(cmd, cfg, ec, specs)
 		},
 	}
 	f := cmd.Flags()
@@ -101,7 +105,7 @@ func adapterSpecs(cfg *config.Config, frontends, uploaders []string, inProcess b
 	return append(fe, up...), nil
 }
 
-func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
+func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.Spec) error {
 	ctx := cmd.Context()
 	adm, err := newAdminServer(cfg)
 	if err != nil {
@@ -115,7 +119,7 @@ func run(cmd *cobra.Command, cfg *config.Config, specs []host.Spec) error {
 		return err
 	}
 	defer stopTelemetry(tel)
-	eng, err := engine.New(ctx, cfg.EngineConfig(), engineTelemetry(tel)...)
+	eng, err := engine.New(ctx, ec, engineTelemetry(tel)...)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Source delivers the raw frames of one track, paced at the requested frame rate.
@@ -47,16 +49,16 @@ type ChangeSource interface {
 // Capture methods for SourceOptions.Method.
 const (
 	// MethodAuto uses MethodXShm where the display allows it, else MethodX11Grab.
-	MethodAuto = "auto"
+	MethodAuto = api.CaptureAuto
 	// MethodXShm is the engine's own change-tracking source (MIT-SHM, DAMAGE, XFIXES): an
 	// unchanged screen costs almost nothing.
-	MethodXShm = "xshm"
+	MethodXShm = api.CaptureXShm
 	// MethodX11Grab is FFmpeg's x11grab device: every frame is grabbed whole.
-	MethodX11Grab = "x11grab"
+	MethodX11Grab = api.CaptureX11Grab
 )
 
 // Methods lists the valid capture methods.
-func Methods() []string { return []string{MethodAuto, MethodXShm, MethodX11Grab} }
+func Methods() []string { return api.CaptureMethods() }
 
 // TimeBase is the time base of Source frame timestamps: microseconds.
 var TimeBase = astiav.NewRational(1, 1_000_000)

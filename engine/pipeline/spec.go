@@ -13,15 +13,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/encode"
 )
 
 // Frame-rate bounds and default.
 const (
-	DefaultFPS = 10
-	MinFPS     = 1
-	MaxFPS     = 60
+	DefaultFPS = api.DefaultFPS
+	MinFPS     = api.MinFPS
+	MaxFPS     = api.MaxFPS
 )
 
 // CaptureSpec describes what is captured and how it is encoded: everything that recordings
@@ -69,7 +70,7 @@ type FrameObserver interface {
 }
 
 // DefaultMaxFrameGap is the default CaptureSpec.MaxFrameGap.
-const DefaultMaxFrameGap = time.Second
+const DefaultMaxFrameGap = api.DefaultMaxFrameGap
 
 // Spec describes a one-shot recording to a file.
 type Spec struct {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/screenrec/recorder/pkg/secret"
 )
 
 // Admin API defaults.
@@ -60,7 +62,7 @@ var adminEnvFields = []envField{
 // file's folder.
 func (a *Admin) resolvePaths(base string) {
 	if m, ok := a.Token.(map[string]any); ok {
-		if s, isRef, err := secretRef(m); isRef && err == nil && s.File != "" {
+		if s, isRef, err := secret.Parse(m); isRef && err == nil && s.File != "" {
 			m["file"] = resolvePath(base, s.File)
 		}
 	}
@@ -77,7 +79,7 @@ func (a *Admin) validate() *Error {
 		return nil
 	}
 	// The message never quotes the value: it may be a secret written where it must not be.
-	_, isRef, err := secretRef(a.Token)
+	_, isRef, err := secret.Parse(a.Token)
 	switch {
 	case !isRef:
 		return &Error{Path: "admin.token", Kind: ErrSecret,
@@ -95,7 +97,7 @@ func (c *Config) AdminToken(env func(string) (string, bool)) (string, error) {
 	fail := func(kind error, format string, args ...any) (string, error) {
 		return "", c.src.locate(&Error{Path: "admin.token", Kind: kind, Msg: fmt.Sprintf(format, args...)})
 	}
-	s, isRef, err := secretRef(c.Admin.Token)
+	s, isRef, err := secret.Parse(c.Admin.Token)
 	switch {
 	case c.Admin.Token == nil:
 		return fail(ErrBadValue, "not set: write {env: NAME} or {file: PATH}")

@@ -1,6 +1,6 @@
 // Package config is the recorder's YAML configuration: the schema (Config), strict loading
 // (Load, Parse), environment overrides for deployment, validation that names the field at
-// fault, secrets by reference and the mapping onto engine.Config.
+// fault, and secrets by reference.
 //
 // Loading goes: read → strict decode over Default() (an unknown key or a value of the wrong
 // type is an error with its line) → relative spool_dir/plugin_dir resolved against the
@@ -13,7 +13,7 @@
 // so "fps: 0" is an error rather than a request for the default.
 //
 // Adapter configs (Adapter.Config) stay raw: secret references ({env: NAME} or {file: PATH})
-// are checked for shape at load but resolved only by an explicit ResolveSecrets (or
+// are checked for shape at load but resolved only by an explicit secret.ResolveAll (or
 // Config.Resolved), so the host can first check that the fields its plugins mark secret are
 // references.
 package config
@@ -29,9 +29,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/engine/capture"
-	"github.com/screenrec/recorder/engine/pipeline"
+	"github.com/screenrec/recorder/engine/api"
+
+	"github.com/screenrec/recorder/pkg/secret"
 )
 
 // Defaults: the values of fields a config file leaves out (see Default).
@@ -44,16 +44,16 @@ const (
 	DefaultLogFormat = "text"
 
 	// DefaultFPS is the capture rate, within MinFPS–MaxFPS.
-	DefaultFPS = pipeline.DefaultFPS // 10
+	DefaultFPS = api.DefaultFPS // 10
 	// MinFPS and MaxFPS bound engine.fps.
-	MinFPS = pipeline.MinFPS // 1
-	MaxFPS = pipeline.MaxFPS // 60
+	MinFPS = api.MinFPS // 1
+	MaxFPS = api.MaxFPS // 60
 	// DefaultMaxSessions caps concurrent sessions.
-	DefaultMaxSessions = engine.DefaultMaxSessions // 16
+	DefaultMaxSessions = api.DefaultMaxSessions // 16
 	// DefaultSegmentDuration rotates recordings into standalone files this often.
 	DefaultSegmentDuration = 10 * time.Minute
 	// DefaultMinFreeDisk is the free space the spool's file system must keep.
-	DefaultMinFreeDisk = ByteSize(engine.DefaultMinFreeDisk) // 256MiB
+	DefaultMinFreeDisk = ByteSize(api.DefaultMinFreeDisk) // 256MiB
 	// EncoderAuto, alone in engine.encoders, selects the engine's default order (hardware
 	// H.264 first, then libx264).
 	EncoderAuto = "auto"
@@ -70,7 +70,7 @@ const (
 	// DefaultRetryMaxDelay caps the wait between upload retries.
 	DefaultRetryMaxDelay = 10 * time.Minute
 	// DefaultUploadTarget names the upload target completed recordings are queued for.
-	DefaultUploadTarget = engine.DefaultUploadTarget // "default"
+	DefaultUploadTarget = api.DefaultUploadTarget // "default"
 )
 
 // Config is the recorder's configuration file (configs/recorder.yaml is the one `make run`
@@ -88,7 +88,7 @@ type Config struct {
 	PluginDir string `yaml:"plugin_dir"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
-	// Engine configures capture, encoding and the spool (mapped by EngineConfig).
+	// Engine configures capture, encoding and the spool (cmd/recorder maps it onto engine.Config).
 	Engine Engine `yaml:"engine"`
 	// Frontends are the front ends to run (none by default), each name at most once.
 	Frontends []Adapter `yaml:"frontends"`
@@ -113,7 +113,7 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
-// Engine configures the recording engine; EngineConfig maps it onto engine.Config.
+// Engine configures the recording engine; the recorder maps it onto engine.Config.
 type Engine struct {
 	// FPS is the capture rate, MinFPS–MaxFPS (default 10). Env RECORDER_ENGINE_FPS.
 	FPS int `yaml:"fps"`
@@ -162,7 +162,7 @@ type Adapter struct {
 	// runs it as a plugin process.
 	InProcess bool `yaml:"in_process"`
 	// Config is the adapter's own section, passed to it as JSON and validated by it. Values
-	// may be secret references ({env: NAME} or {file: PATH}), which ResolveSecrets replaces;
+	// may be secret references ({env: NAME} or {file: PATH}), which secret.ResolveAll replaces;
 	// a relative file reference is resolved against the config file's folder at load.
 	Config map[string]any `yaml:"config"`
 }
@@ -198,8 +198,8 @@ func Default() *Config {
 			Encoders:        []string{EncoderAuto},
 			DrawMouse:       &drawMouse,
 			MaskColor:       DefaultMaskColor,
-			CaptureMethod:   capture.MethodAuto,
-			MaxFrameGap:     Duration(pipeline.DefaultMaxFrameGap),
+			CaptureMethod:   api.CaptureAuto,
+			MaxFrameGap:     Duration(api.DefaultMaxFrameGap),
 		},
 		Upload: Upload{
 			Concurrency:    DefaultUploadConcurrency,
@@ -309,7 +309,7 @@ func resolveSecretFiles(base string, adapters []Adapter) {
 	walk = func(v any) {
 		switch t := v.(type) {
 		case map[string]any:
-			if s, ok, err := secretRef(t); ok && err == nil {
+			if s, ok, err := secret.Parse(t); ok && err == nil {
 				if s.File != "" {
 					t["file"] = resolvePath(base, s.File)
 				}
@@ -339,4 +339,10 @@ func (c *Config) Where(path string) string {
 	e := c.src.locate(&Error{Path: path})
 	e.Path = ""
 	return e.Error()
+}
+
+// FieldError reports a bad value at path found by a caller's own rules (the engine's, say),
+// as an *Error (ErrBadValue) located like the ones Validate returns.
+func (c *Config) FieldError(path string, problem error) error {
+	return c.src.locate(&Error{Path: path, Msg: problem.Error(), Kind: ErrBadValue})
 }

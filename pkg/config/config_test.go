@@ -2,16 +2,12 @@ package config
 
 import (
 	"errors"
-	"image/color"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/engine/capture"
 )
 
 // doc joins lines into a YAML document, so a test's line numbers are its indexes + 1.
@@ -238,12 +234,6 @@ func TestParseErrors(t *testing.T) {
 			"  fps: 10",
 			"  max_frame_gap: 50ms",
 		), `x.yaml:3: engine.max_frame_gap: 50ms is shorter than a frame interval at 10 fps`, ErrBadValue},
-		{"unknown encoder", doc(
-			"engine:",
-			"  encoders:",
-			"    - libx264",
-			"    - h265_magic",
-		), `x.yaml:4: engine.encoders[1]: unknown encoder "h265_magic": choose auto or one of h264_nvenc, h264_qsv, h264_vaapi, h264_videotoolbox, h264_mf, libx264, libx265, libvpx-vp9`, ErrBadValue},
 		{"auto not alone", doc(
 			"engine:",
 			"  encoders: [auto, libx264]",
@@ -410,9 +400,6 @@ func TestDefaultValidates(t *testing.T) {
 	if len(c.Frontends) != 0 || len(c.Uploaders) != 0 {
 		t.Errorf("Default has adapters: %v %v", c.Frontends, c.Uploaders)
 	}
-	if err := c.EngineConfig().Validate(); err != nil {
-		t.Errorf("Default().EngineConfig().Validate() = %v", err)
-	}
 	// Default values match the documented ones.
 	if c.SpoolDir != "/var/spool/recorder" || c.Engine.FPS != 10 || c.Engine.MaxSessions != 16 ||
 		c.Engine.SegmentDuration.Std() != 10*time.Minute || c.Engine.MinFreeDisk != 256*MiB ||
@@ -524,57 +511,6 @@ func TestWhere(t *testing.T) {
 	}
 	if got := Default().Where("engine.fps"); got != "" {
 		t.Errorf("Default().Where = %q, want empty", got)
-	}
-}
-
-func TestEngineConfig(t *testing.T) {
-	c := mustParse(t, doc(
-		"spool_dir: /srv/spool",
-		"engine:",
-		"  fps: 15",
-		"  max_sessions: 3",
-		"  max_duration: 1h",
-		"  segment_duration: 5m",
-		"  spool_quota: 10GiB",
-		"  min_free_disk: 1GB",
-		"  encoders: [h264_vaapi, libx264]",
-		"  encoder_options: {crf: '28'}",
-		"  max_width: 1280",
-		"  max_height: 720",
-		"  draw_mouse: false",
-		"  mask_color: '#FF8000'",
-		"upload:",
-		"  target: archive",
-	))
-	got := c.EngineConfig()
-	want := engine.Config{
-		SpoolDir: "/srv/spool", MaxSessions: 3, SpoolQuota: 10 << 30, MinFreeDisk: 1e9,
-		MaxDuration: time.Hour, SegmentDuration: 5 * time.Minute, FPS: 15, MaxWidth: 1280, MaxHeight: 720,
-		DrawMouse: false, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
-		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTarget: "archive",
-		CaptureMethod: capture.MethodAuto, MaxFrameGap: time.Second,
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("EngineConfig\n got %+v\nwant %+v", got, want)
-	}
-	// The map is a copy.
-	got.EncoderOptions["crf"] = "1"
-	if c.Engine.EncoderOptions["crf"] != "28" {
-		t.Error("EngineConfig shares EncoderOptions")
-	}
-
-	d := Default().EngineConfig()
-	if d.Encoders != nil {
-		t.Errorf("encoders [auto] → %v, want nil (the engine's default order)", d.Encoders)
-	}
-	if d.MaskColor != (color.RGBA{A: 255}) || !d.DrawMouse || d.MinFreeDisk != 256<<20 || d.SpoolQuota != 0 ||
-		d.FPS != 10 || d.MaxSessions != 16 || d.SegmentDuration != 10*time.Minute || d.UploadTarget != "default" ||
-		d.SpoolDir != DefaultSpoolDir {
-		t.Errorf("Default().EngineConfig() = %+v", d)
-	}
-	// min_free_disk 0 means no check, which the engine spells -1.
-	if got := mustParse(t, doc("engine:", "  min_free_disk: 0")).EngineConfig().MinFreeDisk; got != -1 {
-		t.Errorf("min_free_disk 0 → %d, want -1", got)
 	}
 }
 

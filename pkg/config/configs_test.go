@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/screenrec/recorder/pkg/secret"
 )
 
 // The sample configs under configs/ double as golden tests: every one must load, validate,
@@ -47,7 +49,7 @@ func fakeEnv(name string) (string, bool) { return "fake-" + name, true }
 // withFakeFiles returns a copy of v with every {file: PATH} reference pointing at a file
 // that exists (the samples name files on deployment hosts).
 func withFakeFiles(t *testing.T, v any) any {
-	if s, ok, _ := secretRef(v); ok && s.File != "" {
+	if s, ok, _ := secret.Parse(v); ok && s.File != "" {
 		p := filepath.Join(t.TempDir(), "secret")
 		if err := os.WriteFile(p, []byte("fake-file\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -85,9 +87,6 @@ func TestSampleConfigsLoad(t *testing.T) {
 			}
 			if err := c.Validate(); err != nil {
 				t.Errorf("Validate: %v", err)
-			}
-			if err := c.EngineConfig().Validate(); err != nil {
-				t.Errorf("EngineConfig().Validate: %v", err)
 			}
 			for _, list := range [][]Adapter{c.Frontends, c.Uploaders} {
 				for i := range list {
@@ -159,7 +158,7 @@ func secretName(k string) bool {
 }
 
 func inlineSecrets(path string, v any, secretish bool) []string {
-	if IsSecretRef(v) {
+	if secret.IsRef(v) {
 		return nil
 	}
 	switch x := v.(type) {

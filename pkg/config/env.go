@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/screenrec/recorder/pkg/secret"
 )
 
 // Environment overrides, for deployment. A variable set to the empty string is ignored.
@@ -254,7 +256,7 @@ func applyAdapterEnv(name, value, kind, section string, adapters []Adapter, src 
 
 // envValue converts value to the type of the value it replaces.
 func envValue(name, value string, old any) (any, error) {
-	if _, ok, _ := secretRef(old); ok {
+	if _, ok, _ := secret.Parse(old); ok {
 		return map[string]any{"env": name}, nil
 	}
 	switch old.(type) {

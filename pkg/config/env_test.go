@@ -101,7 +101,6 @@ func TestEnvErrors(t *testing.T) {
 		// Values that parse but are out of range name the variable too.
 		{[]string{"RECORDER_ENGINE_FPS=0"}, `$RECORDER_ENGINE_FPS: engine.fps: 0 is out of range 1-60`, ErrBadValue},
 		{[]string{"RECORDER_LOG_LEVEL=loud"}, `$RECORDER_LOG_LEVEL: log.level: "loud" is not one of debug, info, warn, error`, ErrBadValue},
-		{[]string{"RECORDER_ENGINE_ENCODERS=libx264,nope"}, `$RECORDER_ENGINE_ENCODERS: engine.encoders[1]: unknown encoder "nope": choose auto or one of h264_nvenc, h264_qsv, h264_vaapi, h264_videotoolbox, h264_mf, libx264, libx265, libvpx-vp9`, ErrBadValue},
 		// Adapters.
 		{[]string{"RECORDER_FRONTENDS_NOPE_LISTEN=:1"}, `$RECORDER_FRONTENDS_NOPE_LISTEN: matches no configured front end (frontends: srs, my-probe)`, ErrEnv},
 		{[]string{"RECORDER_UPLOADERS_S3_BUCKET=b"}, `$RECORDER_UPLOADERS_S3_BUCKET: matches no configured uploader (uploaders: noop)`, ErrEnv},

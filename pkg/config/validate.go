@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/screenrec/recorder/engine/capture"
-	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/engine/api"
+
+	"github.com/screenrec/recorder/pkg/secret"
 )
 
 // Log levels and formats.
@@ -63,10 +64,6 @@ func (c *Config) validate() *Error {
 	if err := c.Telemetry.validate(); err != nil {
 		return err
 	}
-	// Backstop: the engine's own rules, should they have grown beyond the ones above.
-	if err := c.EngineConfig().Validate(); err != nil {
-		return valueErr("engine", "%v", err)
-	}
 	return nil
 }
 
@@ -101,10 +98,8 @@ func (e *Engine) validate() *Error {
 		case n == EncoderAuto:
 		case seen[n]:
 			return valueErr(path, "%q is listed twice", n)
-		default:
-			if _, err := encode.Lookup(n); err != nil {
-				return valueErr(path, "%v", err)
-			}
+		case strings.TrimSpace(n) == "":
+			return valueErr(path, "empty: write an encoder name")
 		}
 		seen[n] = true
 	}
@@ -122,8 +117,8 @@ func (e *Engine) validate() *Error {
 	if !reMaskColor.MatchString(e.MaskColor) {
 		return valueErr("engine.mask_color", "%q is not a colour written #rrggbb (e.g. \"#000000\")", e.MaskColor)
 	}
-	if !slices.Contains(capture.Methods(), e.CaptureMethod) {
-		return valueErr("engine.capture_method", "%q is not one of %s", e.CaptureMethod, strings.Join(capture.Methods(), ", "))
+	if !slices.Contains(api.CaptureMethods(), e.CaptureMethod) {
+		return valueErr("engine.capture_method", "%q is not one of %s", e.CaptureMethod, strings.Join(api.CaptureMethods(), ", "))
 	}
 	if fps := max(e.FPS, 1); e.MaxFrameGap.Std() < time.Second/time.Duration(fps) {
 		return valueErr("engine.max_frame_gap", "%s is shorter than a frame interval at %d fps", e.MaxFrameGap.Std(), fps)
@@ -158,7 +153,7 @@ func validateAdapters(section string, list []Adapter) *Error {
 // validateAdapterValue checks that v can be passed to a plugin as JSON (string keys, finite
 // numbers) and that its secret references are well formed.
 func validateAdapterValue(path string, v any) *Error {
-	if _, ok, err := secretRef(v); ok {
+	if _, ok, err := secret.Parse(v); ok {
 		if err != nil {
 			return &Error{Path: path, Msg: err.Error(), Kind: ErrSecret}
 		}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/pkg/secret"
 	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -495,12 +494,12 @@ func (in *instance) resolvedConfig(ctx context.Context, impl sdk.Plugin) ([]byte
 		if !f.Secret {
 			continue
 		}
-		if where := inlineSecret(in.spec.Config, f.Name, "config"); where != "" {
+		if where := secret.FindInline(in.spec.Config, f.Name, "config"); where != "" {
 			return nil, fmt.Errorf("%w: %s: %s: a secret must be a reference ({env: NAME} or {file: PATH}), not inline",
 				ErrBadConfig, in.desc, where)
 		}
 	}
-	resolved, err := config.ResolveSecrets(in.spec.Config, in.h.opts.Env)
+	resolved, err := secret.ResolveAll(in.spec.Config, in.h.opts.Env)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadConfig, in.desc, err)
 	}
@@ -672,67 +671,5 @@ func (a engineAPI) Events(ctx context.Context) (<-chan engine.Event, error) {
 
 func (a engineAPI) SetUploadAuth(_ context.Context, owner string, auth *engine.UploadAuth) error {
 	a.Engine.SetUploadAuth(owner, auth)
-	return nil
-}
-
-// inlineSecret finds a value given inline at a secret field's path ("password",
-// "signing_keys[].key", "tls.key"), returning where, or "" when every value there is a
-// reference (or absent).
-func inlineSecret(cfg any, path, where string) string {
-	if path == "" {
-		if cfg == nil || config.IsSecretRef(cfg) {
-			return ""
-		}
-		return where
-	}
-	name, rest, _ := strings.Cut(path, ".")
-	list := strings.HasSuffix(name, "[]")
-	name = strings.TrimSuffix(name, "[]")
-	m, ok := asMap(cfg)
-	if !ok {
-		return ""
-	}
-	v, ok := m[name]
-	if !ok {
-		return ""
-	}
-	where += "." + name
-	if !list {
-		return inlineSecret(v, rest, where)
-	}
-	for i, e := range asList(v) {
-		if w := inlineSecret(e, rest, fmt.Sprintf("%s[%d]", where, i)); w != "" {
-			return w
-		}
-	}
-	return ""
-}
-
-// asMap and asList read config values built by YAML decoding or in Go.
-func asMap(v any) (map[string]any, bool) {
-	switch t := v.(type) {
-	case map[string]any:
-		return t, true
-	case map[string]string:
-		out := make(map[string]any, len(t))
-		for k, s := range t {
-			out[k] = s
-		}
-		return out, true
-	}
-	return nil, false
-}
-
-func asList(v any) []any {
-	switch t := v.(type) {
-	case []any:
-		return t
-	case []map[string]any:
-		out := make([]any, len(t))
-		for i, m := range t {
-			out[i] = m
-		}
-		return out
-	}
 	return nil
 }
