@@ -3,6 +3,7 @@ module github.com/screenrec/recorder
 go 1.26.8
 
 require (
+	github.com/Eyevinn/mp4ff v0.56.0
 	github.com/asticode/go-astiav v0.16.0
 	github.com/chromedp/cdproto v0.0.0-20241022234722-4d5d5faf59fb
 	github.com/chromedp/chromedp v0.11.2

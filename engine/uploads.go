@@ -17,7 +17,7 @@ import (
 	"github.com/screenrec/recorder/engine/encode"
 )
 
-// Upload scheduling defaults (../shared/specs/rws-protocol.md: 1 s doubling to 5 min).
+// Upload scheduling defaults (docs/api/rws-upload.md: 1 s doubling to 5 min).
 const (
 	DefaultUploadConcurrency = 2
 	DefaultUploadBaseDelay   = time.Second

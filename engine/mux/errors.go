@@ -10,4 +10,8 @@ var (
 	ErrWrite = errors.New("cannot write output")
 	// ErrClosed: the file was used after Close.
 	ErrClosed = errors.New("output closed")
+	// ErrNotFragmentedMP4: the file does not start with a complete fragmented MP4 header (an
+	// ftyp box, then a moov box holding an mvex box), or a box Repair must read is larger than
+	// any File writes. Such a file is left untouched.
+	ErrNotFragmentedMP4 = errors.New("not a fragmented MP4")
 )

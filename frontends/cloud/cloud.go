@@ -1,5 +1,5 @@
 // Package cloud is the cloud start/stop front end: the NICE CXone-compatible "Screen
-// Interaction Recording" API (../shared/specs/cloud-api.md) that starts a user's screen
+// Interaction Recording" API (docs/api/cloud.md) that starts a user's screen
 // recording on demand for a fixed duration and stops it early, with its access-key token
 // endpoint. It is an sdk.Frontend named "cloud", built on echo, and needs only the engine API
 // (engine/api through sdk.Engine), so it builds without cgo and runs in-process or as a

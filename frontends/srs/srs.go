@@ -1,4 +1,4 @@
-// Package srs is the SRS-compatible local API (../shared/specs/srs-local-api.md): the front
+// Package srs is the SRS-compatible local API (docs/api/srs.md): the front
 // end an agent desktop (a browser page or a native app on the same machine) calls to say that
 // an agent logged in, to keep the session alive and to log out. With recording_when: session
 // (the default) a session records the agent's screen from login to logout or ping timeout.

@@ -1,7 +1,7 @@
 // Package rwsserver is a real RWS upload server for tests and demos: tusd's own tus 1.0.0
 // handler (github.com/tus/tusd/v2 pkg/handler with a pkg/filestore folder; core, creation,
 // termination) at BasePath, behind what tusd does not do itself and the RWS protocol
-// (shared/specs/rws-protocol.md) needs:
+// (docs/api/rws-upload.md) needs:
 //
 //   - Basic authentication of every request against the configured users (401 with
 //     WWW-Authenticate otherwise), and GET /api/v2/me to check a login;

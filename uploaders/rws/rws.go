@@ -1,5 +1,5 @@
 // Package rws is the "rws" uploader: it ships finished segments to an RWS server with the
-// tus 1.0.0 resumable upload protocol (shared/specs/rws-protocol.md), with sha256 chunk
+// tus 1.0.0 resumable upload protocol (docs/api/rws-upload.md), with sha256 chunk
 // checksums, resume from a confirmed offset and failover to the backup data centre.
 //
 // It holds no durable state: the host records each Progress (location and confirmed offset)
