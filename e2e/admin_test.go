@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/engine"
-	"github.com/screenrec/recorder/internal/openapitest"
 	"github.com/screenrec/recorder/frontends/admin"
+	"github.com/screenrec/recorder/internal/openapitest"
 )
 
 // adminToken is the admin API's token in these tests, given as {env: E2E_ADMIN_TOKEN}.
