@@ -64,9 +64,9 @@ type Field struct {
 	// Kind is its type.
 	Kind Kind
 	// Description, Required, Secret and the bounds are the tags'.
-	Description        string
-	Required, Secret   bool
-	Min, Max           string
+	Description      string
+	Required, Secret bool
+	Min, Max         string
 	// Default is the default as text: the tag's, else the default value's ("" when zero).
 	Default string
 	// Fields are the keys of a nested struct, or of the struct items of a list or map.
@@ -185,16 +185,13 @@ func kindOf(t reflect.Type, size bool) Kind {
 	return KindAny
 }
 
-// formatDefault writes a default value as text; zero values and empty containers are "".
+// formatDefault writes a default value as text; empty strings, lists and maps are "".
 func formatDefault(v reflect.Value, size bool) string {
 	for v.Kind() == reflect.Pointer {
 		if v.IsNil() {
 			return ""
 		}
 		v = v.Elem()
-	}
-	if v.IsZero() {
-		return ""
 	}
 	switch {
 	case v.Type() == durationType || v.Type() == declDurationTyp:
