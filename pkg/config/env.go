@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -230,7 +231,7 @@ func applyAdapterEnv(name, value, kind, section string, adapters []Adapter, src 
 	}
 	a := &adapters[idx]
 	field := ""
-	for _, k := range sortedKeys(a.Config) {
+	for _, k := range slices.Sorted(maps.Keys(a.Config)) {
 		if envName(k) == key {
 			if field != "" {
 				return &Error{Env: name, Path: fmt.Sprintf("%s[%d].config", section, idx), Kind: ErrEnv,

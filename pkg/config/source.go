@@ -297,13 +297,3 @@ func (s *source) locate(e *Error) *Error {
 	}
 	return e
 }
-
-// sortedKeys returns m's keys in order, so walks and messages are deterministic.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -3,6 +3,7 @@ package decl
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -405,7 +406,7 @@ func (d *decoder) mapping(path string, src any, v reflect.Value) {
 		return
 	}
 	out := reflect.MakeMapWithSize(v.Type(), len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		ev := reflect.New(v.Type().Elem()).Elem()
 		if m[k] != nil {
 			d.value(joinPath(path, k), m[k], ev, Field{})
@@ -428,7 +429,7 @@ func (d *decoder) object(path string, src any, v reflect.Value) {
 		byName[f.Name] = i
 		names[i] = f.Name
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		i, known := byName[k]
 		if !known {
 			d.add(joinPath(path, k), UnknownKey, "unknown key", "%s", Hint(k, names))
@@ -548,13 +549,4 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/screenrec/recorder/pkg/config/decl"
@@ -125,7 +126,7 @@ func (d *Decoder) Section(raw []byte, known []string) map[string]json.RawMessage
 		d.Errorf("", "not an object", "the config section must be a JSON object, got %s", KindOf(raw))
 		return nil
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(known, k) {
 			d.Errorf(k, "unknown key", "%s", decl.Hint(k, known))
 		}
@@ -145,15 +146,6 @@ func (d *Decoder) Str(field string, raw json.RawMessage, dst *string) bool {
 		return false
 	}
 	return true
-}
-
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // IsNull reports whether raw is absent or JSON null: a key left at its default.
