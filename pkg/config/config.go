@@ -2,6 +2,10 @@
 // (Load, Parse), environment overrides for deployment, validation that names the field at
 // fault, and secrets by reference.
 //
+// Config is declared once, with cfg tags (package decl): strict decoding, the environment
+// overrides (env.go) and the hints for unknown keys all derive from the struct. The file is
+// parsed with github.com/goccy/go-yaml into a value tree that remembers every key's line.
+//
 // Loading goes: read → strict decode over Default() (an unknown key or a value of the wrong
 // type is an error with its line) → relative spool_dir/plugin_dir resolved against the
 // config file's folder → environment overrides (RECORDER_*) → defaults for what was left
@@ -70,7 +74,7 @@ const (
 )
 
 // Config is the recorder's configuration file (configs/recorder.yaml is the one `make run`
-// uses). YAML keys are snake_case.
+// uses). YAML keys are snake_case, declared by the cfg tags.
 type Config struct {
 	// SpoolDir holds the catalog and the recordings (default DefaultSpoolDir). A relative
 	// path in the file is resolved against the config file's folder; one from
