@@ -72,7 +72,6 @@ type Field struct {
 	// Fields are the keys of a nested struct, or of the struct items of a list or map.
 	Fields []Field
 
-	typ   reflect.Type
 	index []int
 	size  bool
 	items bool // Fields are those of a list's or map's items
@@ -128,7 +127,7 @@ func parseField(sf reflect.StructField) (Field, bool) {
 	}
 	name, opts, _ := strings.Cut(tag, ",")
 	f := Field{Name: name, Description: sf.Tag.Get(TagDesc), Default: sf.Tag.Get(TagDefault),
-		Min: sf.Tag.Get(TagMin), Max: sf.Tag.Get(TagMax), typ: sf.Type}
+		Min: sf.Tag.Get(TagMin), Max: sf.Tag.Get(TagMax)}
 	for _, o := range strings.Split(opts, ",") {
 		switch o {
 		case "required":

@@ -92,7 +92,10 @@ func nestedSecrets(fields []decl.Field) []sdk.Field {
 	var out []sdk.Field
 	for _, f := range fields {
 		if f.Secret {
-			out = append(out, schemaField(f, f.Path))
+			// Required applies within each item, not to the section: not said here.
+			sf := schemaField(f, f.Path)
+			sf.Required = false
+			out = append(out, sf)
 		}
 		out = append(out, nestedSecrets(f.Fields)...)
 	}
