@@ -25,7 +25,11 @@ func TestRunRejectsBadAdminConfig(t *testing.T) {
 		cfg := writeConfig(t, "spool_dir: "+t.TempDir()+"\n"+c.body)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := exec.CommandContext(ctx, recorderBin, "run", "--config", cfg)
-		cmd.Env = append(d.srv.Env(), "RECORDER_TEST_SHORT_TOKEN=too-short")
+		cmd.Env = d.srv.Env()
+		if strings.Contains(c.body, "RECORDER_TEST_SHORT_TOKEN") {
+			// Set only where the config names it: any other RECORDER_ variable is refused.
+			cmd.Env = append(cmd.Env, "RECORDER_TEST_SHORT_TOKEN=too-short")
+		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

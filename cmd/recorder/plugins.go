@@ -22,6 +22,8 @@ type pluginRow struct {
 	Version string `json:"version"`
 	Source  string `json:"source"` // "built-in", "built-in (test)" or the binary's path
 	Error   string `json:"error,omitempty"`
+	// Schema is the plugin's config section (sdk.Schema: its keys, types, defaults, secrets).
+	Schema *sdk.Schema `json:"schema,omitempty"`
 }
 
 func newPluginsCmd() *cobra.Command {
@@ -65,12 +67,17 @@ func newPluginsCmd() *cobra.Command {
 func listPlugins(ctx context.Context, dir string) []pluginRow {
 	var rows []pluginRow
 	for _, r := range host.Builtins() {
-		info, _ := r.New().Info(ctx)
+		p := r.New()
+		info, _ := p.Info(ctx)
 		src := "built-in"
 		if r.Test {
 			src = "built-in (test)"
 		}
-		rows = append(rows, pluginRow{Name: r.Name, Kind: string(r.Kind), Version: info.Version, Source: src})
+		row := pluginRow{Name: r.Name, Kind: string(r.Kind), Version: info.Version, Source: src}
+		if schema, err := p.ConfigSchema(ctx); err == nil {
+			row.Schema = &schema
+		}
+		rows = append(rows, row)
 	}
 	ext, err := host.Discover(dir)
 	if err != nil {
@@ -94,12 +101,16 @@ func fingerprint(ctx context.Context, e host.External) pluginRow {
 				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				var info sdk.Info
 				info, err = p.Info(cctx)
-				cancel()
 				if err == nil {
+					if schema, serr := p.ConfigSchema(cctx); serr == nil {
+						row.Schema = &schema
+					}
+					cancel()
 					c.Kill()
 					row.Kind, row.Version = string(info.Kind), info.Version
 					return row
 				}
+				cancel()
 			}
 		}
 		c.Kill()

@@ -40,6 +40,11 @@ func TestPluginsListsBuiltinAndDiscovered(t *testing.T) {
 		t.Fatalf("plugins = %+v, want %d rows", rows, len(want))
 	}
 	for _, r := range rows {
+		// Every plugin describes its config section; the schema's content is the plugin's test.
+		if r.Schema == nil {
+			t.Errorf("%s: no config schema", r.Name)
+		}
+		r.Schema = nil
 		if r != want[r.Name] {
 			t.Errorf("row %+v, want %+v", r, want[r.Name])
 		}

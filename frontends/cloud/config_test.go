@@ -46,6 +46,8 @@ func TestConfigureSchema(t *testing.T) {
 	for _, f := range schema.Fields {
 		fields[f.Name] = f
 	}
+	configKeys := []string{"listen", "https_listen", "cert_file", "key_file", "users", "access_keys",
+		"signing_keys", "active_key_id", "token_ttl", "confirm_window", "engine_timeout"}
 	for _, k := range configKeys {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("schema lacks %q", k)
@@ -89,8 +91,8 @@ func TestConfigureDiagnostics(t *testing.T) {
 		severity sdk.Severity
 		summary  string
 	}{
-		{"MissingSigningKeys", del("signing_keys"), "signing_keys", errorSev, "no signing key"},
-		{"EmptySigningKeys", set("signing_keys", []any{}), "signing_keys", errorSev, "no signing key"},
+		{"MissingSigningKeys", del("signing_keys"), "signing_keys", errorSev, "missing signing_keys"},
+		{"EmptySigningKeys", set("signing_keys", []any{}), "signing_keys", errorSev, "missing signing_keys"},
 		{"ShortSigningKey", firstOf("signing_keys", "key", "only-31-bytes-long-0123456789ab"), "signing_keys[0].key", errorSev, "too short"},
 		{"SigningKeyNotAString", firstOf("signing_keys", "key", map[string]any{"env": "X"}), "signing_keys[0].key", errorSev, "not a string"},
 		{"SigningKeyMissing", firstOf("signing_keys", "key", nil), "signing_keys[0].key", errorSev, "missing key"},
@@ -101,14 +103,14 @@ func TestConfigureDiagnostics(t *testing.T) {
 		{"AccessKeyNoID", firstOf("access_keys", "id", ""), "access_keys[0].id", errorSev, "missing id"},
 		{"UnknownPermission", firstOf("access_keys", "permissions", []any{PermissionRecordScreenInteraction, "Frobnicate"}), "access_keys[0].permissions[1]", warning, "unknown permission"},
 		{"EmptyPermission", firstOf("access_keys", "permissions", []any{PermissionRecordScreenInteraction, ""}), "access_keys[0].permissions[1]", errorSev, "empty permission"},
-		{"NoAccessKeys", set("access_keys", nil), "access_keys", errorSev, "no access keys"},
+		{"NoAccessKeys", set("access_keys", nil), "access_keys", errorSev, "missing access_keys"},
 		{"BadDisplay", firstOf("users", "display", "localhost"), "users[0].display", errorSev, "bad X display"},
 		{"SharedDisplay", firstOf("users", "display", ":11"), "users[1].display", warning, "shared display"},
 		{"DuplicateUser", firstOf("users", "id", "alice"), "users[1].id", errorSev, "duplicate user"},
 		{"UserNoID", firstOf("users", "id", ""), "users[0].id", errorSev, "missing id"},
 		{"UserSpaces", firstOf("users", "id", " 1234567"), "users[0].id", errorSev, "bad user id"},
 		{"UnknownUserKey", firstOf("users", "dsplay", ":3"), "users[0].dsplay", errorSev, "unknown key"},
-		{"NoUsers", set("users", []any{}), "users", errorSev, "no users"},
+		{"NoUsers", set("users", []any{}), "users", errorSev, "missing users"},
 		{"UsersNotAList", set("users", map[string]any{"1234567": ":0"}), "users", errorSev, "not a list"},
 		{"UserNotAnObject", set("users", []any{"1234567"}), "users[0]", errorSev, "not an object"},
 		{"BadListen", set("listen", "127.0.0.1:99999"), "listen", errorSev, "bad listen address"},

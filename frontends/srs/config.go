@@ -1,9 +1,7 @@
 package srs
 
 import (
-	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -31,16 +29,6 @@ const (
 	DefaultThrottleFailures = 5
 	// DefaultThrottleLockout is how long a lockout lasts.
 	DefaultThrottleLockout = 30 * time.Second
-
-	// MinPingTimeout and MaxPingTimeout bound ping_timeout (the minimum is low so tests can
-	// time sessions out quickly; desktops poll every 30 s).
-	MinPingTimeout = 100 * time.Millisecond
-	MaxPingTimeout = 24 * time.Hour
-	// MinRWSTimeout and MaxRWSTimeout bound rws_timeout.
-	MinRWSTimeout = 100 * time.Millisecond
-	MaxRWSTimeout = 5 * time.Minute
-	// MaxThrottleLockout bounds throttle_lockout.
-	MaxThrottleLockout = 24 * time.Hour
 )
 
 // RecordingWhen is the policy saying when a session records.
@@ -60,70 +48,69 @@ const (
 	VerifierRWS    = "rws"    // GET {server}/api/v2/me with the same Basic credentials
 )
 
-// Config is the front end's config section, as decoded and checked by Configure. Keys are
-// snake_case JSON; durations are strings such as "60s"; integers may also be given as
-// numeric strings and lists as comma-separated strings (what environment overrides produce).
+// Config is the front end's config section, as decoded and checked by Configure: its
+// declaration (see sdkconfig), with the defaults in DefaultConfig. Keys are snake_case JSON;
+// durations are strings such as "60s". ping_timeout's minimum is low so tests can time
+// sessions out quickly (desktops poll every 30 s).
 type Config struct {
-	// Listen (listen) is the HTTP listener's host:port. Default DefaultListen.
-	Listen string
-	// HTTPSListen (https_listen) is the HTTPS listener's host:port; empty: no HTTPS, unless
-	// cert_file and key_file are set, which make it DefaultHTTPSListen.
-	HTTPSListen string
-	// CertFile and KeyFile (cert_file, key_file) are the HTTPS certificate and key (PEM);
-	// both or neither. They are loaded by Configure.
-	CertFile, KeyFile string
-	// Origins (origins) are the web origins allowed to call the API across origins: exact
+	// Listen is the HTTP listener's host:port.
+	Listen string `cfg:"listen" desc:"host:port of the HTTP listener (loopback unless you mean it)"`
+	// HTTPSListen is the HTTPS listener's host:port; empty: no HTTPS, unless cert_file and
+	// key_file are set, which make it DefaultHTTPSListen.
+	HTTPSListen string `cfg:"https_listen" desc:"host:port of the HTTPS listener; empty: off, or \"127.0.0.1:8443\" when cert_file and key_file are set"`
+	// CertFile and KeyFile are the HTTPS certificate and key (PEM); both or neither. They
+	// are loaded by Configure.
+	CertFile string `cfg:"cert_file" desc:"HTTPS certificate chain (PEM); with key_file, loaded at configure time"`
+	KeyFile  string `cfg:"key_file" desc:"HTTPS private key (PEM); with cert_file"`
+	// Origins are the web origins allowed to call the API across origins: exact
 	// "scheme://host[:port]", or "scheme://*.example.com[:port]", which matches every
 	// subdomain of example.com at any depth but not example.com itself. A bare "*" is refused.
 	// Empty: no cross-origin access (native desktops, which send no Origin, still work).
-	Origins []string
-	// PingTimeout (ping_timeout) ends a session that has not pinged for this long. Default
-	// DefaultPingTimeout; MinPingTimeout to MaxPingTimeout.
-	PingTimeout time.Duration
-	// RecordingWhen (recording_when) is "session" (default) or "never".
-	RecordingWhen RecordingWhen
-	// Verifier (verifier) checks credentials: "static" (the default when users_file is set)
-	// or "rws". One of the two must be chosen.
-	Verifier string
-	// UsersFile (users_file) is the static verifier's users file: one "user:bcrypt-hash" per
-	// line, blank lines and lines starting with '#' ignored. Loaded by Configure.
-	UsersFile string
-	// Server and PeerServer (server, peer_server) are the RWS URLs used by logins without a
-	// body (GET /api/v2/me): absolute http(s) URLs.
-	Server, PeerServer string
-	// RWSTimeout (rws_timeout) bounds one credential check against one RWS. Default
-	// DefaultRWSTimeout.
-	RWSTimeout time.Duration
-	// Display (display) is the X display recorded for agents without their own; empty: the
-	// engine's default.
-	Display string
-	// Agents (agents) are per-agent settings: own display (several agents sharing a host),
-	// default place and devices.
-	Agents []Agent
-	// ThrottleFailures (throttle_failures) failed logins of one user name lock it out; 0
-	// turns throttling off. Default DefaultThrottleFailures.
-	ThrottleFailures int
-	// ThrottleLockout (throttle_lockout) is how long a lockout lasts. Default
-	// DefaultThrottleLockout.
-	ThrottleLockout time.Duration
+	Origins []string `cfg:"origins" desc:"web origins allowed across origins: \"scheme://host[:port]\" or \"https://*.example.com\" (any subdomain depth, not example.com itself); bare \"*\" refused; a comma-separated string is also accepted"`
+	// PingTimeout ends a session that has not pinged for this long.
+	PingTimeout time.Duration `cfg:"ping_timeout" min:"100ms" max:"24h" desc:"a session that has not pinged for this long ends and its recording is finalised"`
+	// RecordingWhen is "session" (default) or "never".
+	RecordingWhen RecordingWhen `cfg:"recording_when" desc:"session: record from login to logout or timeout; never: presence only"`
+	// Verifier checks credentials: "static" (the default when users_file is set) or "rws".
+	// One of the two must be chosen.
+	Verifier string `cfg:"verifier" default:"static when users_file is set" desc:"credential check: static (users_file of bcrypt hashes) or rws (GET {server}/api/v2/me with the same Basic credentials, then peer_server)"`
+	// UsersFile is the static verifier's users file: one "user:bcrypt-hash" per line, blank
+	// lines and lines starting with '#' ignored. Loaded by Configure.
+	UsersFile string `cfg:"users_file" desc:"static verifier: one user:bcrypt-hash per line, # comments"`
+	// Server and PeerServer are the RWS URLs used by logins without a body (GET
+	// /api/v2/me): absolute http(s) URLs.
+	Server     string `cfg:"server" desc:"RWS URL (absolute http/https) for logins without a body (GET /api/v2/me)"`
+	PeerServer string `cfg:"peer_server" desc:"backup data centre's RWS URL for logins without a body"`
+	// RWSTimeout bounds one credential check against one RWS.
+	RWSTimeout time.Duration `cfg:"rws_timeout" min:"100ms" max:"5m" desc:"timeout of one credential check against one RWS"`
+	// Display is the X display recorded for agents without their own; empty: the engine's
+	// default.
+	Display string `cfg:"display" desc:"X display recorded for agents without their own (e.g. \":0\"); empty: the engine's"`
+	// Agents are per-agent settings: own display (several agents sharing a host), default
+	// place and devices.
+	Agents []Agent `cfg:"agents" desc:"per-agent settings: [{user, display, place, devices: [{dn, switch}]}]"`
+	// ThrottleFailures failed logins of one user name lock it out; 0 turns throttling off.
+	ThrottleFailures int `cfg:"throttle_failures" min:"0" desc:"failed logins of one user name that lock it out (answered 429); 0: no throttling"`
+	// ThrottleLockout is how long a lockout lasts.
+	ThrottleLockout time.Duration `cfg:"throttle_lockout" min:"1ms" max:"24h" desc:"how long a lockout lasts"`
 }
 
 // Agent is one entry of agents.
 type Agent struct {
-	// User (user) is the agent's user name, as in the Basic credentials. Required, unique.
-	User string
-	// Display (display) is the X display recorded for this agent; empty: Config.Display.
-	Display string
-	// Place (place) is the agent's default place (logins without a place).
-	Place string
-	// Devices (devices) are the default place's devices.
-	Devices []Device
+	// User is the agent's user name, as in the Basic credentials. Required, unique.
+	User string `cfg:"user,required" desc:"the agent's user name, as in the Basic credentials"`
+	// Display is the X display recorded for this agent; empty: Config.Display.
+	Display string `cfg:"display" desc:"X display recorded for this agent"`
+	// Place is the agent's default place (logins without a place).
+	Place string `cfg:"place" desc:"the agent's default place"`
+	// Devices are the default place's devices.
+	Devices []Device `cfg:"devices" desc:"the default place's devices"`
 }
 
 // Device is a DN on a switch.
 type Device struct {
-	DN     string `json:"dn"`
-	Switch string `json:"switch"`
+	DN     string `json:"dn" cfg:"dn,required" desc:"the device's DN"`
+	Switch string `json:"switch" cfg:"switch,required" desc:"the switch the DN is on"`
 }
 
 // DefaultConfig returns the config used for keys that are absent.
@@ -138,39 +125,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// schema describes the config section; keep it in step with decodeConfig.
-var schema = sdk.Schema{Fields: []sdk.Field{
-	{Name: "listen", Type: "string", Default: DefaultListen,
-		Description: "host:port of the HTTP listener (loopback unless you mean it)"},
-	{Name: "https_listen", Type: "string", Default: "",
-		Description: `host:port of the HTTPS listener; empty: off, or "` + DefaultHTTPSListen + `" when cert_file and key_file are set`},
-	{Name: "cert_file", Type: "string", Description: "HTTPS certificate chain (PEM); with key_file, loaded at configure time"},
-	{Name: "key_file", Type: "string", Description: "HTTPS private key (PEM); with cert_file"},
-	{Name: "origins", Type: "list", Default: "[]",
-		Description: `web origins allowed across origins: "scheme://host[:port]" or "https://*.example.com" (any subdomain depth, not example.com itself); bare "*" refused; a comma-separated string is also accepted`},
-	{Name: "ping_timeout", Type: "duration", Default: DefaultPingTimeout.String(),
-		Description: "a session that has not pinged for this long ends and its recording is finalised (100ms to 24h)"},
-	{Name: "recording_when", Type: "string", Default: string(RecordSession),
-		Description: "session: record from login to logout or timeout; never: presence only"},
-	{Name: "verifier", Type: "string", Default: "static when users_file is set",
-		Description: "credential check: static (users_file of bcrypt hashes) or rws (GET {server}/api/v2/me with the same Basic credentials, then peer_server)"},
-	{Name: "users_file", Type: "string",
-		Description: "static verifier: one user:bcrypt-hash per line, # comments"},
-	{Name: "server", Type: "string",
-		Description: "RWS URL (absolute http/https) for logins without a body (GET /api/v2/me)"},
-	{Name: "peer_server", Type: "string",
-		Description: "backup data centre's RWS URL for logins without a body"},
-	{Name: "rws_timeout", Type: "duration", Default: DefaultRWSTimeout.String(),
-		Description: "timeout of one credential check against one RWS (100ms to 5m)"},
-	{Name: "display", Type: "string", Default: "",
-		Description: `X display recorded for agents without their own (e.g. ":0"); empty: the engine's`},
-	{Name: "agents", Type: "list", Default: "[]",
-		Description: `per-agent settings: [{user, display, place, devices: [{dn, switch}]}]`},
-	{Name: "throttle_failures", Type: "int", Default: strconv.Itoa(DefaultThrottleFailures),
-		Description: "failed logins of one user name that lock it out (answered 429); 0: no throttling"},
-	{Name: "throttle_lockout", Type: "duration", Default: DefaultThrottleLockout.String(),
-		Description: "how long a lockout lasts"},
-}}
+// schema describes the config section, from its declaration.
+var schema = sdkconfig.Schema(DefaultConfig())
 
 // settings is a checked config with everything Configure loaded: what a running server reads.
 type settings struct {
@@ -197,49 +153,19 @@ type decoder struct {
 	sdkconfig.Decoder
 }
 
-func (d *decoder) integer(field string, raw json.RawMessage, dst *int) {
-	if sdkconfig.IsNull(raw) {
-		return
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		raw = json.RawMessage(strings.TrimSpace(s))
-	}
-	n, err := strconv.Atoi(string(raw))
-	if err != nil {
-		d.Errorf(field, "not an integer", "want an integer, got %s", raw)
-		return
-	}
-	*dst = n
-}
-
-var configKeys = []string{"listen", "https_listen", "cert_file", "key_file", "origins", "ping_timeout",
-	"recording_when", "verifier", "users_file", "server", "peer_server", "rws_timeout", "display",
-	"agents", "throttle_failures", "throttle_lockout"}
-
-var agentKeys = []string{"user", "display", "place", "devices"}
-
 // loadSettings decodes and checks a config section and loads its files. The settings are nil
 // when a diagnostic is an error.
 func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 	d := &decoder{}
 	cfg := DefaultConfig()
 	st := &settings{agents: map[string]Agent{}}
-	var m map[string]json.RawMessage
-	if len(bytes.TrimSpace(raw)) > 0 && !sdkconfig.IsNull(raw) {
-		var ok bool
-		if m, ok = d.Object("", raw, configKeys); !ok {
-			return nil, d.Diags
-		}
+	if !d.Decode(raw, &cfg) && d.HasError("") {
+		return nil, d.Diags
 	}
 
-	d.Str("listen", m["listen"], &cfg.Listen)
 	if err := listenaddr.Validate(cfg.Listen); err != nil {
 		d.Errorf("listen", "bad listen address", "%v", err)
 	}
-	d.Str("https_listen", m["https_listen"], &cfg.HTTPSListen)
-	d.Str("cert_file", m["cert_file"], &cfg.CertFile)
-	d.Str("key_file", m["key_file"], &cfg.KeyFile)
 	switch {
 	case cfg.CertFile != "" && cfg.KeyFile == "":
 		d.Errorf("key_file", "missing key_file", "cert_file is set: set key_file too (both or neither)")
@@ -266,7 +192,6 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 		}
 	}
 
-	cfg.Origins = d.StrList("origins", m["origins"])
 	for i, o := range cfg.Origins {
 		p, err := parseOrigin(o, true)
 		if err != nil {
@@ -276,19 +201,14 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 		st.origins = append(st.origins, p)
 	}
 
-	d.Duration("ping_timeout", m["ping_timeout"], &cfg.PingTimeout, MinPingTimeout, MaxPingTimeout)
-	var when string
-	if d.Str("recording_when", m["recording_when"], &when) && when != "" {
-		switch RecordingWhen(when) {
-		case RecordSession, RecordNever:
-			cfg.RecordingWhen = RecordingWhen(when)
-		default:
-			d.Errorf("recording_when", "unknown policy", "%q: want session or never", when)
-		}
+	switch cfg.RecordingWhen {
+	case RecordSession, RecordNever:
+	case "":
+		cfg.RecordingWhen = RecordSession
+	default:
+		d.Errorf("recording_when", "unknown policy", "%q: want session or never", cfg.RecordingWhen)
 	}
 
-	d.Str("server", m["server"], &cfg.Server)
-	d.Str("peer_server", m["peer_server"], &cfg.PeerServer)
 	for _, f := range []struct{ key, v string }{{"server", cfg.Server}, {"peer_server", cfg.PeerServer}} {
 		if f.v == "" {
 			continue
@@ -300,10 +220,6 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 	if cfg.PeerServer != "" && cfg.Server == "" {
 		d.Errorf("server", "missing server", "peer_server is set: set server (the primary RWS) too")
 	}
-	d.Duration("rws_timeout", m["rws_timeout"], &cfg.RWSTimeout, MinRWSTimeout, MaxRWSTimeout)
-
-	d.Str("verifier", m["verifier"], &cfg.Verifier)
-	d.Str("users_file", m["users_file"], &cfg.UsersFile)
 	if cfg.Verifier == "" && cfg.UsersFile != "" {
 		cfg.Verifier = VerifierStatic
 	}
@@ -333,20 +249,13 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 		d.Errorf("verifier", "unknown verifier", "%q: want static or rws", cfg.Verifier)
 	}
 
-	d.Str("display", m["display"], &cfg.Display)
 	if cfg.Display != "" && !displayRE.MatchString(cfg.Display) {
 		d.Errorf("display", "bad X display", `%q: want [host]:display[.screen], e.g. ":0"`, cfg.Display)
 	}
-	cfg.Agents = d.agents(m["agents"])
+	d.agents(cfg.Agents)
 	for _, a := range cfg.Agents {
 		st.agents[a.User] = a
 	}
-
-	d.integer("throttle_failures", m["throttle_failures"], &cfg.ThrottleFailures)
-	if cfg.ThrottleFailures < 0 {
-		d.Errorf("throttle_failures", "negative", "%d: want 0 (no throttling) or more", cfg.ThrottleFailures)
-	}
-	d.Duration("throttle_lockout", m["throttle_lockout"], &cfg.ThrottleLockout, time.Millisecond, MaxThrottleLockout)
 
 	if d.Failed() {
 		return nil, d.Diags
@@ -358,28 +267,13 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 // displayRE matches X display names: [host]:display[.screen].
 var displayRE = regexp.MustCompile(`^[A-Za-z0-9._/-]*:[0-9]+(\.[0-9]+)?$`)
 
-func (d *decoder) agents(raw json.RawMessage) []Agent {
-	if sdkconfig.IsNull(raw) {
-		return nil
-	}
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
-		d.Errorf("agents", "not a list", "want a list of {user, display, place, devices}, got %s", sdkconfig.KindOf(raw))
-		return nil
-	}
+// agents checks the agents' entries beyond their declaration.
+func (d *decoder) agents(agents []Agent) {
 	seen := map[string]int{}
-	var out []Agent
-	for i, it := range items {
+	for i, a := range agents {
 		field := fmt.Sprintf("agents[%d]", i)
-		m, ok := d.Object(field, it, agentKeys)
-		if !ok {
-			continue
-		}
-		var a Agent
-		d.Str(field+".user", m["user"], &a.User)
 		switch {
-		case a.User == "":
-			d.Errorf(field+".user", "missing user", "every agent needs its user name")
+		case a.User == "": // missing (reported by Decode)
 		case strings.ContainsAny(a.User, ":\r\n"):
 			d.Errorf(field+".user", "bad user name", "%q: a user name cannot contain ':' or line breaks", a.User)
 		default:
@@ -388,40 +282,13 @@ func (d *decoder) agents(raw json.RawMessage) []Agent {
 			}
 			seen[a.User] = i
 		}
-		d.Str(field+".display", m["display"], &a.Display)
 		if a.Display != "" && !displayRE.MatchString(a.Display) {
 			d.Errorf(field+".display", "bad X display", `%q: want [host]:display[.screen], e.g. ":10"`, a.Display)
-		}
-		d.Str(field+".place", m["place"], &a.Place)
-		if !sdkconfig.IsNull(m["devices"]) {
-			var devs []json.RawMessage
-			if json.Unmarshal(m["devices"], &devs) != nil {
-				d.Errorf(field+".devices", "not a list", "want a list of {dn, switch}, got %s", sdkconfig.KindOf(m["devices"]))
-			}
-			for j, dr := range devs {
-				df := fmt.Sprintf("%s.devices[%d]", field, j)
-				dm, ok := d.Object(df, dr, []string{"dn", "switch"})
-				if !ok {
-					continue
-				}
-				var dev Device
-				d.Str(df+".dn", dm["dn"], &dev.DN)
-				d.Str(df+".switch", dm["switch"], &dev.Switch)
-				if dev.DN == "" {
-					d.Errorf(df+".dn", "missing dn", "every device needs a non-empty dn")
-				}
-				if dev.Switch == "" {
-					d.Errorf(df+".switch", "missing switch", "every device needs a non-empty switch")
-				}
-				a.Devices = append(a.Devices, dev)
-			}
 		}
 		if len(a.Devices) > 0 && a.Place == "" {
 			d.Errorf(field+".place", "devices without place", "devices belong to a place: set place too")
 		}
-		out = append(out, a)
 	}
-	return out
 }
 
 // checkServerURL accepts an absolute http or https URL with a host and no user info, query

@@ -19,43 +19,25 @@ const (
 	MinAdminTokenLength = 16
 )
 
-// Environment overrides of the admin section. RECORDER_ADMIN_TOKEN holds the token itself:
-// setting it makes admin.token the reference {env: RECORDER_ADMIN_TOKEN}, so the token is
-// never copied into the configuration.
-const (
-	EnvAdminEnabled = "RECORDER_ADMIN_ENABLED"
-	EnvAdminListen  = "RECORDER_ADMIN_LISTEN"
-	EnvAdminToken   = "RECORDER_ADMIN_TOKEN"
-)
+// EnvAdminToken is admin.token's override. It holds the token itself: setting it makes
+// admin.token the reference {env: RECORDER_ADMIN_TOKEN}, so the token is never copied into
+// the configuration.
+const EnvAdminToken = "RECORDER_ADMIN_TOKEN"
 
 // Admin configures the admin API (frontends/admin): health and readiness for load balancers,
 // sessions, recordings and uploads for operators, stop and mask, and Prometheus /metrics.
 // It is off by default; enabled, it needs a token.
 type Admin struct {
 	// Enabled serves the admin API (default false). Env RECORDER_ADMIN_ENABLED.
-	Enabled bool `yaml:"enabled"`
+	Enabled bool `cfg:"enabled"`
 	// Listen is the admin API's address (default DefaultAdminListen, loopback only).
 	// Env RECORDER_ADMIN_LISTEN.
-	Listen string `yaml:"listen"`
+	Listen string `cfg:"listen"`
 	// Token is the bearer token every /api/v1/* and /metrics request must carry, as a secret
 	// reference: {env: NAME} or {file: PATH} (a relative path is resolved against the config
 	// file's folder), never inline. Required when Enabled; resolved by AdminToken, at least
 	// MinAdminTokenLength characters. Env RECORDER_ADMIN_TOKEN (the token itself).
-	Token any `yaml:"token"`
-}
-
-// adminEnvFields are the admin section's overrides, applied with the others (envFields).
-var adminEnvFields = []envField{
-	{EnvAdminEnabled, "admin.enabled", func(c *Config, v string) error {
-		b, err := parseBool(v)
-		c.Admin.Enabled = b
-		return err
-	}},
-	{EnvAdminListen, "admin.listen", func(c *Config, v string) error { c.Admin.Listen = v; return nil }},
-	{EnvAdminToken, "admin.token", func(c *Config, _ string) error {
-		c.Admin.Token = map[string]any{"env": EnvAdminToken}
-		return nil
-	}},
+	Token any `cfg:"token,secret"`
 }
 
 // resolvePaths makes a relative {file: PATH} token reference relative to base, the config

@@ -41,8 +41,11 @@ func TestAdminErrors(t *testing.T) {
 			`x.yaml:2: admin.token: a secret reference takes env or file, not both`, ErrSecret},
 		{"empty env name", doc("admin:", "  token: {env: ''}"), nil,
 			`x.yaml:2: admin.token: a secret reference's env must be a variable name`, ErrSecret},
-		{"bad listen", doc("admin:", "  listen: 9464"), nil,
+		{"bad listen", doc("admin:", "  listen: '9464'"), nil,
 			`x.yaml:2: admin.listen: bad listen address "9464": missing port in address: write host:port, e.g. "127.0.0.1:8080"`, ErrBadValue},
+		// A number where a string belongs is refused, not turned into text.
+		{"number for listen", doc("admin:", "  listen: 9464"), nil,
+			`x.yaml:2: admin.listen: expected a string, got an integer "9464"`, ErrWrongType},
 		{"enabled by the environment without a token", nil, []string{"RECORDER_ADMIN_ENABLED=true"},
 			`x.yaml: admin.token: required when admin.enabled is true: the API's bearer token, as {env: NAME} or {file: PATH}`, ErrBadValue},
 		{"bad boolean from the environment", nil, []string{"RECORDER_ADMIN_ENABLED=yes"},

@@ -2,6 +2,10 @@
 // (Load, Parse), environment overrides for deployment, validation that names the field at
 // fault, and secrets by reference.
 //
+// Config is declared once, with cfg tags (package decl): strict decoding, the environment
+// overrides (env.go) and the hints for unknown keys all derive from the struct. The file is
+// parsed with github.com/goccy/go-yaml into a value tree that remembers every key's line.
+//
 // Loading goes: read → strict decode over Default() (an unknown key or a value of the wrong
 // type is an error with its line) → relative spool_dir/plugin_dir resolved against the
 // config file's folder → environment overrides (RECORDER_*) → defaults for what was left
@@ -19,18 +23,14 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/screenrec/recorder/engine/api"
 
+	"github.com/screenrec/recorder/pkg/config/decl"
 	"github.com/screenrec/recorder/pkg/secret"
 )
 
@@ -74,32 +74,32 @@ const (
 )
 
 // Config is the recorder's configuration file (configs/recorder.yaml is the one `make run`
-// uses). YAML keys are snake_case.
+// uses). YAML keys are snake_case, declared by the cfg tags.
 type Config struct {
 	// SpoolDir holds the catalog and the recordings (default DefaultSpoolDir). A relative
 	// path in the file is resolved against the config file's folder; one from
 	// RECORDER_SPOOL_DIR against the working directory.
-	SpoolDir string `yaml:"spool_dir"`
+	SpoolDir string `cfg:"spool_dir"`
 	// Display is the X display to record ("" = $DISPLAY). Env RECORDER_DISPLAY.
-	Display string `yaml:"display"`
+	Display string `cfg:"display"`
 	// PluginDir is where external recorder-plugin-<name> binaries are found; "" (the
 	// default) means no external plugins, only built-in adapters. Relative paths resolve
 	// like SpoolDir's. Env RECORDER_PLUGIN_DIR.
-	PluginDir string `yaml:"plugin_dir"`
+	PluginDir string `cfg:"plugin_dir"`
 	// Log configures logging.
-	Log Log `yaml:"log"`
+	Log Log `cfg:"log"`
 	// Engine configures capture, encoding and the spool (cmd/recorder maps it onto engine.Config).
-	Engine Engine `yaml:"engine"`
+	Engine Engine `cfg:"engine"`
 	// Frontends are the front ends to run (none by default), each name at most once.
-	Frontends []Adapter `yaml:"frontends"`
+	Frontends []Adapter `cfg:"frontends"`
 	// Uploaders are the uploaders to run (none by default), each name at most once.
-	Uploaders []Adapter `yaml:"uploaders"`
+	Uploaders []Adapter `cfg:"uploaders"`
 	// Upload configures the upload queue.
-	Upload Upload `yaml:"upload"`
+	Upload Upload `cfg:"upload"`
 	// Admin configures the admin API (off by default).
-	Admin Admin `yaml:"admin"`
+	Admin Admin `cfg:"admin"`
 	// Telemetry configures traces and metrics (see telemetry.go).
-	Telemetry Telemetry `yaml:"telemetry"`
+	Telemetry Telemetry `cfg:"telemetry"`
 
 	src *source // where the values came from, for errors after loading (nil for Default)
 }
@@ -108,48 +108,48 @@ type Config struct {
 type Log struct {
 	// Level is the least severe level logged: debug, info, warn or error (default info).
 	// Env RECORDER_LOG_LEVEL.
-	Level string `yaml:"level"`
+	Level string `cfg:"level"`
 	// Format is text or json (default text). Env RECORDER_LOG_FORMAT.
-	Format string `yaml:"format"`
+	Format string `cfg:"format"`
 }
 
 // Engine configures the recording engine; the recorder maps it onto engine.Config.
 type Engine struct {
 	// FPS is the capture rate, MinFPS–MaxFPS (default 10). Env RECORDER_ENGINE_FPS.
-	FPS int `yaml:"fps"`
+	FPS int `cfg:"fps"`
 	// MaxSessions caps concurrent sessions, at least 1 (default 16).
 	// Env RECORDER_ENGINE_MAX_SESSIONS.
-	MaxSessions int `yaml:"max_sessions"`
+	MaxSessions int `cfg:"max_sessions"`
 	// MaxDuration caps every session's length ("0" or absent: no cap).
-	MaxDuration Duration `yaml:"max_duration"`
+	MaxDuration Duration `cfg:"max_duration"`
 	// SegmentDuration rotates a recording to a new standalone file this often (default 10m;
 	// "0": one file; otherwise at least 1s).
-	SegmentDuration Duration `yaml:"segment_duration"`
+	SegmentDuration Duration `cfg:"segment_duration"`
 	// SpoolQuota caps the bytes of recordings kept in the spool, e.g. "10GiB" (0: no quota).
-	SpoolQuota ByteSize `yaml:"spool_quota"`
+	SpoolQuota ByteSize `cfg:"spool_quota"`
 	// MinFreeDisk is the free space the spool's file system must keep; a start below it fails
 	// (default 256MiB; 0: no check).
-	MinFreeDisk ByteSize `yaml:"min_free_disk"`
+	MinFreeDisk ByteSize `cfg:"min_free_disk"`
 	// Encoders is the order encoders are tried in: ["auto"] (the default: hardware H.264
 	// first, then libx264) or FFmpeg encoder names such as libx264, h264_vaapi.
-	Encoders []string `yaml:"encoders"`
+	Encoders []string `cfg:"encoders"`
 	// EncoderOptions override the chosen encoder's private options (e.g. crf: "28").
-	EncoderOptions map[string]string `yaml:"encoder_options"`
+	EncoderOptions map[string]string `cfg:"encoder_options"`
 	// MaxWidth and MaxHeight downscale each track to fit, keeping its aspect (0: no limit;
 	// otherwise at least 2).
-	MaxWidth  int `yaml:"max_width"`
-	MaxHeight int `yaml:"max_height"`
+	MaxWidth  int `cfg:"max_width"`
+	MaxHeight int `cfg:"max_height"`
 	// DrawMouse paints the pointer into recordings (default true).
-	DrawMouse *bool `yaml:"draw_mouse"`
+	DrawMouse *bool `cfg:"draw_mouse"`
 	// MaskColor is what masked frames show, as "#rrggbb" (default "#000000").
-	MaskColor string `yaml:"mask_color"`
+	MaskColor string `cfg:"mask_color"`
 	// CaptureMethod is how screens are grabbed: auto (the default: xshm where the display
 	// allows it, else x11grab), xshm (the engine's change-tracking grab: a still screen costs
 	// almost nothing) or x11grab (FFmpeg's device, every frame grabbed whole).
-	CaptureMethod string `yaml:"capture_method"`
+	CaptureMethod string `cfg:"capture_method"`
 	// MaxFrameGap bounds how long a still screen goes without an encoded frame with xshm
 	// (default 1s, at least one frame interval).
-	MaxFrameGap Duration `yaml:"max_frame_gap"`
+	MaxFrameGap Duration `cfg:"max_frame_gap"`
 }
 
 // Adapter is one front end or uploader.
@@ -157,31 +157,31 @@ type Adapter struct {
 	// Name is the built-in adapter's name or the external plugin's (found as
 	// recorder-plugin-<name> in plugin_dir). Required; lower-case letters, digits, '-' and
 	// '_'; unique within its list.
-	Name string `yaml:"name"`
+	Name string `cfg:"name"`
 	// InProcess runs a built-in adapter inside the recorder's process; false (the default)
 	// runs it as a plugin process.
-	InProcess bool `yaml:"in_process"`
+	InProcess bool `cfg:"in_process"`
 	// Config is the adapter's own section, passed to it as JSON and validated by it. Values
 	// may be secret references ({env: NAME} or {file: PATH}), which secret.ResolveAll replaces;
 	// a relative file reference is resolved against the config file's folder at load.
-	Config map[string]any `yaml:"config"`
+	Config map[string]any `cfg:"config"`
 }
 
 // Upload configures the upload queue.
 type Upload struct {
 	// Concurrency is how many uploads run at once, at least 1 (default 2).
-	Concurrency int `yaml:"concurrency"`
+	Concurrency int `cfg:"concurrency"`
 	// RetryBaseDelay is the wait before the first retry of a failed upload (default 5s).
-	RetryBaseDelay Duration `yaml:"retry_base_delay"`
+	RetryBaseDelay Duration `cfg:"retry_base_delay"`
 	// RetryMaxDelay caps the doubling wait between retries, at least RetryBaseDelay
 	// (default 10m).
-	RetryMaxDelay Duration `yaml:"retry_max_delay"`
+	RetryMaxDelay Duration `cfg:"retry_max_delay"`
 	// Target names the upload target completed recordings are queued for (default
 	// "default").
-	Target string `yaml:"target"`
+	Target string `cfg:"target"`
 	// KeepUploaded keeps a segment's local file after the server confirmed it; by default it
 	// is deleted then (never before).
-	KeepUploaded bool `yaml:"keep_uploaded"`
+	KeepUploaded bool `cfg:"keep_uploaded"`
 }
 
 // Default returns a configuration with every default and no adapters. It validates.
@@ -241,29 +241,13 @@ func parse(name, base string, data []byte, environ []string) (*Config, error) {
 		return nil, src.locate(e)
 	}
 
-	// The node tree gives syntax errors and, for every other error, the line and path.
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return fail(syntaxErr(err, data))
+	tree, rootLine, e := src.read(data)
+	if e != nil {
+		return fail(e)
 	}
-	src.index(&root)
-
 	c := Default()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	switch err := dec.Decode(c); {
-	case errors.Is(err, io.EOF): // empty file: all defaults
-	case err != nil:
-		return fail(src.yamlError(err, data))
-	default:
-		var next yaml.Node
-		switch err := dec.Decode(&next); {
-		case errors.Is(err, io.EOF):
-		case err != nil:
-			return fail(syntaxErr(err, data))
-		case len(next.Content) > 0 && next.Content[0].ShortTag() != "!!null":
-			return fail(&Error{Line: next.Line, Msg: "a second YAML document starts here; a config file holds one", Kind: ErrSyntax})
-		}
+	if probs := decl.Decode(tree, c, decl.Options{}); len(probs) > 0 {
+		return fail(src.problemsErr(probs, rootLine))
 	}
 	c.src = src
 

@@ -2,129 +2,79 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/screenrec/recorder/pkg/config/decl"
 	"github.com/screenrec/recorder/pkg/secret"
 )
 
-// Environment overrides, for deployment. A variable set to the empty string is ignored.
-// Values are parsed like the YAML fields they override (durations "10m", sizes "10GiB",
-// booleans true/false, RECORDER_ENGINE_ENCODERS a comma-separated list); one that does not
-// parse is an error naming the variable. Relative paths from the environment are relative to
-// the working directory.
+// Environment overrides, for deployment. Every key of Config that holds a value has one,
+// named RECORDER_ and the key's path upper-cased with '.' written '_' (engine.fps:
+// RECORDER_ENGINE_FPS; EnvNames lists them). A variable set to the empty string is ignored.
+// Values are written as text (decl.FromText): numbers, durations ("10m"), sizes ("10GiB"),
+// booleans (true/false), lists comma-separated (RECORDER_ENGINE_ENCODERS=h264_vaapi,libx264),
+// mappings as comma-separated key=value pairs (RECORDER_ENGINE_ENCODER_OPTIONS=crf=28,preset=fast);
+// a secret key's variable holds the secret itself, and the key becomes the reference
+// {env: <the variable>} (RECORDER_ADMIN_TOKEN). A value that does not parse is an error naming
+// the variable. Relative paths from the environment are relative to the working directory.
 //
 // Besides these, RECORDER_FRONTENDS_<NAME>_<KEY>=value and RECORDER_UPLOADERS_<NAME>_<KEY>=value
 // set config.<key> of the front end or uploader called name (NAME and KEY are upper-cased, '-'
 // written '_'). KEY matches an existing key of that config case-insensitively (with '-' as '_');
 // otherwise the lower-cased KEY is added. The value takes the type of the value it replaces
-// (bool, integer, number; a string otherwise, and for a new key); replacing a secret reference
-// makes the value the reference {env: <the variable itself>}, so it stays a reference. An
-// override for an adapter that is not configured is an error.
+// (bool, integer, number) and is a string otherwise, for a new key too: the adapter's own
+// declaration (plugins/sdk/sdkconfig) reads such strings as the key's type, so "3", "true",
+// "60s" and "a,b" set an integer, a boolean, a duration and a list. Replacing a secret
+// reference makes the value the reference {env: <the variable itself>}, so it stays a
+// reference. An override for an adapter that is not configured is an error.
+//
+// Overrides are strict like the file: any other RECORDER_* variable is an error, except
+// those the config names in a secret reference ({env: RECORDER_…}) and EnvPluginCookie.
 const (
-	EnvSpoolDir              = "RECORDER_SPOOL_DIR"
-	EnvDisplay               = "RECORDER_DISPLAY"
-	EnvPluginDir             = "RECORDER_PLUGIN_DIR"
-	EnvLogLevel              = "RECORDER_LOG_LEVEL"
-	EnvLogFormat             = "RECORDER_LOG_FORMAT"
-	EnvEngineFPS             = "RECORDER_ENGINE_FPS"
-	EnvEngineMaxSessions     = "RECORDER_ENGINE_MAX_SESSIONS"
-	EnvEngineMaxDuration     = "RECORDER_ENGINE_MAX_DURATION"
-	EnvEngineSegmentDuration = "RECORDER_ENGINE_SEGMENT_DURATION"
-	EnvEngineSpoolQuota      = "RECORDER_ENGINE_SPOOL_QUOTA"
-	EnvEngineMinFreeDisk     = "RECORDER_ENGINE_MIN_FREE_DISK"
-	EnvEngineEncoders        = "RECORDER_ENGINE_ENCODERS"
-	EnvEngineMaxWidth        = "RECORDER_ENGINE_MAX_WIDTH"
-	EnvEngineMaxHeight       = "RECORDER_ENGINE_MAX_HEIGHT"
-	EnvEngineDrawMouse       = "RECORDER_ENGINE_DRAW_MOUSE"
-	EnvEngineMaskColor       = "RECORDER_ENGINE_MASK_COLOR"
-	EnvUploadConcurrency     = "RECORDER_UPLOAD_CONCURRENCY"
-	EnvUploadRetryBaseDelay  = "RECORDER_UPLOAD_RETRY_BASE_DELAY"
-	EnvUploadRetryMaxDelay   = "RECORDER_UPLOAD_RETRY_MAX_DELAY"
-	EnvUploadTarget          = "RECORDER_UPLOAD_TARGET"
-
+	// EnvPrefix starts every override.
+	EnvPrefix = "RECORDER_"
 	// EnvFrontendsPrefix and EnvUploadersPrefix start per-adapter overrides.
 	EnvFrontendsPrefix = "RECORDER_FRONTENDS_"
 	EnvUploadersPrefix = "RECORDER_UPLOADERS_"
+	// EnvPluginCookie is not an override: plugin processes find it set by the host
+	// (plugins/sdk's handshake).
+	EnvPluginCookie = "RECORDER_PLUGIN"
+
+	// EnvTelemetryEnabled and EnvTelemetryServiceName are the overrides of telemetry.enabled
+	// and telemetry.service_name, which the recorder also reads before a config is loaded.
+	EnvTelemetryEnabled     = "RECORDER_TELEMETRY_ENABLED"
+	EnvTelemetryServiceName = "RECORDER_TELEMETRY_SERVICE_NAME"
 )
 
-// envField is one fixed override: the variable, the field path it sets and how.
-type envField struct {
-	name, path string
-	set        func(c *Config, v string) error
+// EnvName is the override variable of the key at path ("engine.fps": RECORDER_ENGINE_FPS).
+func EnvName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }
 
-var envFields = []envField{
-	{EnvSpoolDir, "spool_dir", func(c *Config, v string) error { c.SpoolDir = v; return nil }},
-	{EnvDisplay, "display", func(c *Config, v string) error { c.Display = v; return nil }},
-	{EnvPluginDir, "plugin_dir", func(c *Config, v string) error { c.PluginDir = v; return nil }},
-	{EnvLogLevel, "log.level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
-	{EnvLogFormat, "log.format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
-	{EnvEngineFPS, "engine.fps", intSetter(func(c *Config) *int { return &c.Engine.FPS })},
-	{EnvEngineMaxSessions, "engine.max_sessions", intSetter(func(c *Config) *int { return &c.Engine.MaxSessions })},
-	{EnvEngineMaxDuration, "engine.max_duration", durationSetter(func(c *Config) *Duration { return &c.Engine.MaxDuration })},
-	{EnvEngineSegmentDuration, "engine.segment_duration", durationSetter(func(c *Config) *Duration { return &c.Engine.SegmentDuration })},
-	{EnvEngineSpoolQuota, "engine.spool_quota", sizeSetter(func(c *Config) *ByteSize { return &c.Engine.SpoolQuota })},
-	{EnvEngineMinFreeDisk, "engine.min_free_disk", sizeSetter(func(c *Config) *ByteSize { return &c.Engine.MinFreeDisk })},
-	{EnvEngineEncoders, "engine.encoders", func(c *Config, v string) error {
-		var list []string
-		for _, s := range strings.Split(v, ",") {
-			list = append(list, strings.TrimSpace(s))
-		}
-		c.Engine.Encoders = list
-		return nil
-	}},
-	{EnvEngineMaxWidth, "engine.max_width", intSetter(func(c *Config) *int { return &c.Engine.MaxWidth })},
-	{EnvEngineMaxHeight, "engine.max_height", intSetter(func(c *Config) *int { return &c.Engine.MaxHeight })},
-	{EnvEngineDrawMouse, "engine.draw_mouse", func(c *Config, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
-		}
-		c.Engine.DrawMouse = &b
-		return nil
-	}},
-	{EnvEngineMaskColor, "engine.mask_color", func(c *Config, v string) error { c.Engine.MaskColor = v; return nil }},
-	{EnvUploadConcurrency, "upload.concurrency", intSetter(func(c *Config) *int { return &c.Upload.Concurrency })},
-	{EnvUploadRetryBaseDelay, "upload.retry_base_delay", durationSetter(func(c *Config) *Duration { return &c.Upload.RetryBaseDelay })},
-	{EnvUploadRetryMaxDelay, "upload.retry_max_delay", durationSetter(func(c *Config) *Duration { return &c.Upload.RetryMaxDelay })},
-	{EnvUploadTarget, "upload.target", func(c *Config, v string) error { c.Upload.Target = v; return nil }},
-}
-
-func intSetter(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("%q is not an integer", v)
-		}
-		*field(c) = n
-		return nil
+// envFields are the keys that have an override: every leaf of Config's declaration.
+var envFields = sync.OnceValue(func() map[string]decl.Field {
+	m := map[string]decl.Field{}
+	for _, f := range decl.Leaves(decl.Fields(Default())) {
+		m[EnvName(f.Path)] = f
 	}
-}
+	return m
+})
 
-func durationSetter(field func(*Config) *Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := parseDuration(v)
-		if err != nil {
-			return err
-		}
-		*field(c) = Duration(d)
-		return nil
+// EnvNames lists every override variable of a key of Config, sorted (the adapter overrides,
+// RECORDER_FRONTENDS_… and RECORDER_UPLOADERS_…, come on top).
+func EnvNames() []string {
+	names := make([]string, 0, len(envFields()))
+	for n := range envFields() {
+		names = append(names, n)
 	}
-}
-
-func sizeSetter(field func(*Config) *ByteSize) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := ParseByteSize(v)
-		if err != nil {
-			return err
-		}
-		*field(c) = b
-		return nil
-	}
+	sort.Strings(names)
+	return names
 }
 
 func parseBool(v string) (bool, error) {
@@ -156,38 +106,90 @@ func environMap(environ []string) map[string]string {
 // applyEnv applies the overrides in environ to c, recording in src which fields they set.
 func applyEnv(c *Config, environ []string, src *source) *Error {
 	env := environMap(environ)
-	for _, f := range slices.Concat(envFields, adminEnvFields, telemetryEnvFields) {
-		v, ok := env[f.name]
+	names := make([]string, 0, len(env))
+	for k := range env {
+		if strings.HasPrefix(k, EnvPrefix) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	refs := c.secretEnvRefs()
+	fields := envFields()
+	for _, name := range names {
+		f, ok := fields[name]
 		if !ok {
 			continue
 		}
-		if err := f.set(c, v); err != nil {
-			return &Error{Env: f.name, Path: f.path, Msg: err.Error(), Kind: ErrEnv}
+		v, err := decl.FromText(f, name, env[name])
+		if err != nil {
+			return &Error{Env: name, Path: f.Path, Msg: err.Error(), Kind: ErrEnv}
 		}
-		src.setByEnv(f.path, f.name)
+		if probs := decl.Decode(decl.Nest(f.Path, v), c, decl.Options{}); len(probs) > 0 {
+			e := problemErr(probs[0])
+			e.Env, e.Kind = name, ErrEnv
+			return e
+		}
+		src.setByEnv(f.Path, name)
 	}
-
-	names := make([]string, 0, len(env))
-	for k := range env {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	for _, name := range names {
 		var kind, section string
 		var adapters []Adapter
 		switch {
+		case fields[name].Path != "" || refs[name] || name == EnvPluginCookie:
+			continue
 		case strings.HasPrefix(name, EnvFrontendsPrefix):
 			kind, section, adapters = "front end", "frontends", c.Frontends
 		case strings.HasPrefix(name, EnvUploadersPrefix):
 			kind, section, adapters = "uploader", "uploaders", c.Uploaders
 		default:
-			continue
+			return unknownEnv(name)
 		}
 		if err := applyAdapterEnv(name, env[name], kind, section, adapters, src); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// unknownEnv reports a RECORDER_ variable that is no override, suggesting the nearest one.
+func unknownEnv(name string) *Error {
+	msg := "not a configuration variable"
+	if best := decl.Closest(name, EnvNames()); best != "" {
+		msg += fmt.Sprintf("; did you mean $%s?", best)
+	} else {
+		msg += " (the variables are RECORDER_ and a key's path: RECORDER_ENGINE_FPS for engine.fps)"
+	}
+	return &Error{Env: name, Msg: msg, Kind: ErrEnv}
+}
+
+// secretEnvRefs returns the variables c's secret references name ({env: NAME}), which are
+// not overrides although they may start with RECORDER_.
+func (c *Config) secretEnvRefs() map[string]bool {
+	refs := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		if r, ok, err := secret.Parse(v); ok {
+			if err == nil && r.Env != "" {
+				refs[r.Env] = true
+			}
+			return
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			for _, x := range t {
+				walk(x)
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	walk(c.Admin.Token)
+	for _, a := range slices.Concat(c.Frontends, c.Uploaders) {
+		walk(a.Config)
+	}
+	return refs
 }
 
 // envName is how a name or key is written in a variable name: upper case, '-' as '_'.
@@ -229,7 +231,7 @@ func applyAdapterEnv(name, value, kind, section string, adapters []Adapter, src 
 	}
 	a := &adapters[idx]
 	field := ""
-	for _, k := range sortedKeys(a.Config) {
+	for _, k := range slices.Sorted(maps.Keys(a.Config)) {
 		if envName(k) == key {
 			if field != "" {
 				return &Error{Env: name, Path: fmt.Sprintf("%s[%d].config", section, idx), Kind: ErrEnv,

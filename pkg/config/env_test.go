@@ -2,6 +2,8 @@ package config
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,7 +78,7 @@ func TestEnvOverrides(t *testing.T) {
 }
 
 func TestEnvOverridesLeaveOthers(t *testing.T) {
-	c := mustParse(t, adapters, "RECORDER_FRONTENDS_SRS_LISTEN=:1", "PATH=/bin", "RECORDER_UNRELATED=1")
+	c := mustParse(t, adapters, "RECORDER_FRONTENDS_SRS_LISTEN=:1", "PATH=/bin", "RECORDER_UNRELATED=")
 	want := map[string]any{"Listen": ":1", "max-clients": 10, "ratio": 0.5, "tls": false,
 		"password": map[string]any{"env": "SRS_PASSWORD"}, "nested": map[string]any{"a": 1}, "list": []any{1, 2}}
 	if got := c.Frontends[0].Config; !reflect.DeepEqual(got, want) {
@@ -146,5 +148,62 @@ func TestEnvironMap(t *testing.T) {
 	want := map[string]string{"A": "2", "D": "x=y"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("environMap = %v, want %v", got, want)
+	}
+}
+
+// TestEnvEveryKey: the keys that had no override before the overrides were derived from the
+// declaration have one now, written as documented.
+func TestEnvEveryKey(t *testing.T) {
+	c := mustParse(t, nil,
+		"RECORDER_ENGINE_CAPTURE_METHOD=x11grab",
+		"RECORDER_ENGINE_MAX_FRAME_GAP=3s",
+		"RECORDER_ENGINE_ENCODER_OPTIONS=crf=28, preset=fast",
+		"RECORDER_UPLOAD_KEEP_UPLOADED=true",
+	)
+	if c.Engine.CaptureMethod != "x11grab" || c.Engine.MaxFrameGap != Duration(3*time.Second) || !c.Upload.KeepUploaded ||
+		!reflect.DeepEqual(c.Engine.EncoderOptions, map[string]string{"crf": "28", "preset": "fast"}) {
+		t.Errorf("engine %+v, upload %+v", c.Engine, c.Upload)
+	}
+	for _, name := range []string{"RECORDER_ENGINE_CAPTURE_METHOD", "RECORDER_ENGINE_MAX_FRAME_GAP",
+		"RECORDER_ENGINE_ENCODER_OPTIONS", "RECORDER_UPLOAD_KEEP_UPLOADED", "RECORDER_ADMIN_TOKEN",
+		EnvTelemetryEnabled, EnvTelemetryServiceName, EnvAdminToken} {
+		if !slices.Contains(EnvNames(), name) {
+			t.Errorf("EnvNames lacks %s: %v", name, EnvNames())
+		}
+	}
+	// Every variable of EnvNames sets its key.
+	for _, name := range EnvNames() {
+		if _, err := Parse("x.yaml", nil, []string{name + "=?"}); err != nil && strings.Contains(err.Error(), "not a configuration variable") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestEnvStrict(t *testing.T) {
+	for _, tt := range []struct {
+		env, want string
+		kind      error
+	}{
+		{"RECORDER_ENGINE_FSP=10", `$RECORDER_ENGINE_FSP: not a configuration variable; did you mean $RECORDER_ENGINE_FPS?`, ErrEnv},
+		{"RECORDER_COLOUR=red", `$RECORDER_COLOUR: not a configuration variable (the variables are RECORDER_ and a key's path: RECORDER_ENGINE_FPS for engine.fps)`, ErrEnv},
+		{"RECORDER_ENGINE_CAPTURE_METHOD=xcomposite", `$RECORDER_ENGINE_CAPTURE_METHOD: engine.capture_method: "xcomposite" is not one of auto, xshm, x11grab`, ErrBadValue},
+		{"RECORDER_ENGINE_MAX_FRAME_GAP=soon", `$RECORDER_ENGINE_MAX_FRAME_GAP: engine.max_frame_gap: "soon" is not a duration: use a number with a unit (ns, us, ms, s, m, h), e.g. "90s" or "1h30m"`, ErrEnv},
+		{"RECORDER_ENGINE_ENCODER_OPTIONS=crf", `$RECORDER_ENGINE_ENCODER_OPTIONS: engine.encoder_options: "crf" is not a list of key=value pairs (e.g. "crf=28,preset=fast")`, ErrEnv},
+		{"RECORDER_UPLOAD_KEEP_UPLOADED=keep", `$RECORDER_UPLOAD_KEEP_UPLOADED: upload.keep_uploaded: "keep" is not a boolean (true or false)`, ErrEnv},
+	} {
+		t.Run(tt.env, func(t *testing.T) {
+			_, err := Parse("x.yaml", nil, []string{tt.env})
+			checkErr(t, err, tt.want, tt.kind)
+		})
+	}
+	// Variables the config names as secret references, and the plugin handshake's, are not
+	// overrides.
+	c := mustParse(t, doc(
+		"uploaders:",
+		"  - name: noop",
+		"    config: {password: {env: RECORDER_UPLOAD_PASSWORD}}",
+	), "RECORDER_UPLOAD_PASSWORD=pw", EnvPluginCookie+"=x")
+	if len(c.Uploaders) != 1 {
+		t.Error(c.Uploaders)
 	}
 }

@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"reflect"
-	"regexp"
+	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/screenrec/recorder/pkg/config/decl"
 )
 
 // source remembers where a config's values came from — the file's lines per field path and
@@ -19,48 +21,232 @@ import (
 // validation, environment parsing, secret resolution) can cite them.
 type source struct {
 	file  string
-	nodes []nodePos         // every key and value of the file, in document order
 	lines map[string]int    // field path → line of its key (of the item, for list items)
 	env   map[string]string // field path → environment variable that set it
 }
 
-type nodePos struct {
-	path string
-	key  bool
-	node *yaml.Node
-}
-
-// index records every node of the document with its field path.
-func (s *source) index(root *yaml.Node) {
+// read parses data, a YAML document, into the value tree decl.Decode takes, indexing the
+// line of every key and list item by its path. rootLine is the line of the document's value.
+func (s *source) read(data []byte) (tree any, rootLine int, e *Error) {
+	if e := checkBytes(data); e != nil {
+		return nil, 0, e
+	}
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		return nil, 0, syntaxErr(err)
+	}
 	s.lines = map[string]int{}
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		s.nodes = append(s.nodes, nodePos{path: path, node: n})
-		if _, ok := s.lines[path]; !ok && path != "" {
-			s.lines[path] = n.Line
-		}
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := joinPath(path, k.Value)
-				s.nodes = append(s.nodes, nodePos{path: p, key: true, node: k})
-				if _, ok := s.lines[p]; !ok {
-					s.lines[p] = k.Line
-				}
-				walk(v, p)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", path, i))
-			}
+	var docs []*ast.DocumentNode
+	for _, d := range f.Docs {
+		if d != nil && d.Body != nil {
+			docs = append(docs, d)
 		}
 	}
-	walk(root, "")
+	switch {
+	case len(docs) == 0:
+		return nil, 0, nil
+	case len(docs) > 1:
+		line := docs[1].Body.GetToken().Position.Line
+		if docs[1].Start != nil {
+			line = docs[1].Start.Position.Line
+		}
+		return nil, 0, &Error{Line: line, Msg: "a second YAML document starts here; a config file holds one", Kind: ErrSyntax}
+	}
+	t := &treeBuilder{src: s, anchors: map[string]any{}}
+	tree, e = t.node(docs[0].Body, "")
+	return tree, lineOf(docs[0].Body), e
+}
+
+// treeBuilder turns the YAML syntax tree into plain values, recording lines as it goes.
+type treeBuilder struct {
+	src     *source
+	anchors map[string]any
+}
+
+func lineOf(n ast.Node) int {
+	if tk := n.GetToken(); tk != nil && tk.Position != nil {
+		return tk.Position.Line
+	}
+	return 0
+}
+
+func (t *treeBuilder) node(n ast.Node, path string) (any, *Error) {
+	switch n := n.(type) {
+	case nil, *ast.NullNode, *ast.CommentGroupNode:
+		return nil, nil
+	case *ast.StringNode:
+		return n.Value, nil
+	case *ast.LiteralNode:
+		return n.Value.Value, nil
+	case *ast.AnchorNode:
+		v, e := t.node(n.Value, path)
+		t.anchors[n.Name.GetToken().Value] = v
+		return v, e
+	case *ast.AliasNode:
+		v, ok := t.anchors[n.Value.GetToken().Value]
+		if !ok {
+			return nil, &Error{Line: lineOf(n), Path: path, Msg: fmt.Sprintf("unknown alias %q", n.Value.GetToken().Value), Kind: ErrSyntax}
+		}
+		return v, nil
+	case *ast.TagNode:
+		if n.Start != nil && n.Start.Value == "!!str" && n.Value != nil {
+			return n.Value.GetToken().Value, nil
+		}
+		return t.node(n.Value, path)
+	case *ast.MappingKeyNode:
+		return t.node(n.Value, path)
+	case *ast.MappingNode:
+		return t.mapping(n.Values, path)
+	case *ast.MappingValueNode:
+		return t.mapping([]*ast.MappingValueNode{n}, path)
+	case *ast.SequenceNode:
+		items := make([]any, 0, len(n.Values))
+		for i, item := range n.Values {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			t.src.lines[p] = lineOf(item)
+			v, e := t.node(item, p)
+			if e != nil {
+				return nil, e
+			}
+			items = append(items, v)
+		}
+		return items, nil
+	case *ast.IntegerNode:
+		// As int where it fits, like encoding/json's and yaml.v3's generic values.
+		switch x := n.Value.(type) {
+		case int64:
+			if x >= math.MinInt && x <= math.MaxInt {
+				return int(x), nil
+			}
+		case uint64:
+			if x <= math.MaxInt {
+				return int(x), nil
+			}
+		}
+		return n.Value, nil
+	case ast.ScalarNode:
+		return n.GetValue(), nil
+	}
+	return nil, &Error{Line: lineOf(n), Path: path, Msg: fmt.Sprintf("unsupported YAML (%s)", n.Type()), Kind: ErrSyntax}
+}
+
+// mapping builds a map[string]any, or a map[any]any when a key is not a string (which
+// validation then reports where it matters).
+func (t *treeBuilder) mapping(pairs []*ast.MappingValueNode, path string) (any, *Error) {
+	out := map[any]any{}
+	stringKeys := true
+	first := map[string]int{}
+	for _, mv := range pairs {
+		if mv.Key.IsMergeKey() {
+			v, e := t.node(mv.Value, path)
+			if e != nil {
+				return nil, e
+			}
+			if m, ok := v.(map[string]any); ok {
+				for k, x := range m {
+					if _, set := out[k]; !set {
+						out[k] = x
+					}
+				}
+			}
+			continue
+		}
+		k, e := t.node(mv.Key, path)
+		if e != nil {
+			return nil, e
+		}
+		if _, ok := k.(string); !ok {
+			stringKeys = false
+		}
+		name := fmt.Sprint(k)
+		p := joinPath(path, name)
+		line := lineOf(mv.Key)
+		if l, dup := first[name]; dup {
+			return nil, &Error{Line: line, Path: p, Msg: fmt.Sprintf("duplicate key (first at line %d)", l), Kind: ErrSyntax}
+		}
+		first[name] = line
+		t.src.lines[p] = line
+		v, e := t.node(mv.Value, p)
+		if e != nil {
+			return nil, e
+		}
+		out[k] = v
+	}
+	if !stringKeys {
+		return out, nil
+	}
+	m := make(map[string]any, len(out))
+	for k, v := range out {
+		m[k.(string)] = v
+	}
+	return m, nil
+}
+
+// syntaxErr turns the YAML parser's error into an *Error with its line.
+func syntaxErr(err error) *Error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e := &Error{Msg: ye.GetMessage(), Kind: ErrSyntax}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line = tk.Position.Line
+		}
+		return e
+	}
+	return &Error{Msg: err.Error(), Kind: ErrSyntax}
+}
+
+// checkBytes refuses what YAML does not allow in a document but the parser lets through:
+// control characters and bytes that are not UTF-8.
+func checkBytes(data []byte) *Error {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return &Error{Line: lineAt(data, i), Msg: "invalid UTF-8", Kind: ErrSyntax}
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f:
+			return &Error{Line: lineAt(data, i), Msg: "control characters are not allowed", Kind: ErrSyntax}
+		}
+		i += n
+	}
+	return nil
+}
+
+// lineAt returns the 1-based line of byte offset i of data.
+func lineAt(data []byte, i int) int {
+	return bytes.Count(data[:i], []byte("\n")) + 1
+}
+
+// problemsErr turns decl's problems with the file into one *Error: the first in the file,
+// with a count of the others.
+func (s *source) problemsErr(probs []decl.Problem, rootLine int) *Error {
+	errs := make([]*Error, len(probs))
+	for i, p := range probs {
+		e := s.locate(problemErr(p))
+		if p.Path == "" {
+			e.Line = rootLine
+		}
+		errs[i] = e
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	e := errs[0]
+	if n := len(errs) - 1; n == 1 {
+		e.Msg += " (and 1 more problem)"
+	} else if n > 1 {
+		e.Msg += fmt.Sprintf(" (and %d more problems)", n)
+	}
+	return e
+}
+
+// problemErr is p as an *Error, not yet located.
+func problemErr(p decl.Problem) *Error {
+	kind := ErrBadValue
+	switch p.Kind {
+	case decl.UnknownKey:
+		kind = ErrUnknownKey
+	case decl.WrongType:
+		kind = ErrWrongType
+	}
+	return &Error{Path: p.Path, Msg: p.Message(), Kind: kind}
 }
 
 func joinPath(parent, key string) string {
@@ -110,386 +296,4 @@ func (s *source) locate(e *Error) *Error {
 		}
 	}
 	return e
-}
-
-// find returns the path of the node on line that is a key (or a value) and satisfies match,
-// the first in document order, or ok=false.
-func (s *source) find(line int, key bool, match func(*yaml.Node) bool) (string, bool) {
-	for _, np := range s.nodes {
-		if np.node.Line == line && np.key == key && np.node.Kind != yaml.DocumentNode && match(np.node) {
-			return np.path, true
-		}
-	}
-	return "", false
-}
-
-var (
-	reLine      = regexp.MustCompile(`^line (\d+): (.*)$`)
-	reUnknown   = regexp.MustCompile(`^field (.+) not found in type (\S+)$`)
-	reWrongType = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
-	reDupKey    = regexp.MustCompile(`^mapping key (".*") already defined at line (\d+)$`)
-)
-
-// yamlError turns an error of yaml.v3's Decode into one *Error: its first problem, with a
-// count of the others.
-func (s *source) yamlError(err error, data []byte) *Error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) || len(te.Errors) == 0 {
-		return syntaxErr(err, data)
-	}
-	e := s.translate(te.Errors[0])
-	if n := len(te.Errors) - 1; n == 1 {
-		e.Msg += " (and 1 more problem)"
-	} else if n > 1 {
-		e.Msg += fmt.Sprintf(" (and %d more problems)", n)
-	}
-	return e
-}
-
-// translate turns one of yaml.v3's messages into an *Error naming the field and its line:
-//
-//	line 7: field fpss not found in type config.Engine  →  7, engine.fpss, unknown key; did you mean "fps"?
-//	line 3: cannot unmarshal !!str `ten` into int      →  3, engine.fps, expected an integer, got a string "ten"
-//
-// A message it does not recognise is kept as it is.
-func (s *source) translate(msg string) *Error {
-	m := reLine.FindStringSubmatch(msg)
-	if m == nil {
-		return &Error{Msg: strings.TrimPrefix(msg, "yaml: "), Kind: ErrBadValue}
-	}
-	line, _ := strconv.Atoi(m[1])
-	rest := m[2]
-	e := &Error{Line: line, Msg: rest, Kind: ErrBadValue}
-
-	if u := reUnknown.FindStringSubmatch(rest); u != nil {
-		key, typ := u[1], u[2]
-		e.Kind = ErrUnknownKey
-		path, ok := s.find(line, true, func(n *yaml.Node) bool { return n.Value == key })
-		if !ok {
-			e.Msg = fmt.Sprintf("unknown key %q in %s", key, typ)
-			return e
-		}
-		e.Path = path
-		e.Msg = "unknown key" + knownKeysHint(key, typ)
-		return e
-	}
-
-	if t := reWrongType.FindStringSubmatch(rest); t != nil {
-		tag, val, into := t[1], t[2], t[3]
-		e.Kind = ErrWrongType
-		full := strings.TrimSuffix(val, "...")
-		matches := func(n *yaml.Node) bool {
-			if n.ShortTag() != tag {
-				return false
-			}
-			if n.Kind != yaml.ScalarNode {
-				return true
-			}
-			if strings.HasSuffix(val, "...") {
-				return strings.HasPrefix(n.Value, full)
-			}
-			return n.Value == val
-		}
-		// Several nodes on one line may fit (flow style: "engine: {fps: {}}"); the one whose
-		// field has the Go type yaml.v3 names is it, else the innermost.
-		var path string
-		var ok bool
-		for _, np := range s.nodes {
-			if np.key || np.node.Line != line || np.node.Kind == yaml.DocumentNode || !matches(np.node) {
-				continue
-			}
-			if t := schemaType(np.path); t != nil && t.String() == into {
-				path, ok = np.path, true
-				break
-			}
-			path, ok = np.path, true
-		}
-		got := tagWord(tag)
-		if ok {
-			e.Path = path
-			if n := s.node(path, line); n != nil && n.Kind == yaml.ScalarNode {
-				val = n.Value
-			}
-		}
-		if tag != "!!map" && tag != "!!seq" && tag != "!!null" && (val != "" || tag == "!!str") {
-			got += " " + strconv.Quote(val)
-		}
-		e.Msg = fmt.Sprintf("expected %s, got %s", wantWord(into), got)
-		return e
-	}
-
-	if d := reDupKey.FindStringSubmatch(rest); d != nil {
-		e.Kind = ErrSyntax
-		key, err := strconv.Unquote(d[1])
-		if err != nil {
-			key = d[1]
-		}
-		if path, ok := s.find(line, true, func(n *yaml.Node) bool { return n.Value == key }); ok {
-			e.Path = path
-		}
-		e.Msg = "duplicate key (first at line " + d[2] + ")"
-		return e
-	}
-
-	// One of this package's own messages (lineErr): the value node on that line, preferring
-	// the one the message quotes.
-	quoted := func(n *yaml.Node) bool {
-		return n.Kind == yaml.ScalarNode && strings.Contains(rest, strconv.Quote(n.Value))
-	}
-	path, ok := s.find(line, false, quoted)
-	if !ok {
-		path, ok = s.find(line, false, func(n *yaml.Node) bool {
-			return n.Kind == yaml.ScalarNode && n.Value != "" && strings.Contains(rest, n.Value)
-		})
-	}
-	if ok {
-		e.Path = path
-	}
-	return e
-}
-
-// node returns the value node at path on line.
-func (s *source) node(path string, line int) *yaml.Node {
-	for _, np := range s.nodes {
-		if !np.key && np.path == path && np.node.Line == line {
-			return np.node
-		}
-	}
-	return nil
-}
-
-// parserProblems are the messages of yaml.v3's parser (as opposed to its scanner). v3.0.1
-// reports their line 0-based (it adds the 1 only for scanner errors), so syntaxErr adds it.
-var parserProblems = map[string]bool{
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"did not find expected key":              true,
-	"did not find expected node content":     true,
-	"found duplicate %TAG directive":         true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
-}
-
-// syntaxErr turns a YAML parse error of data ("yaml: line 3: did not find expected key")
-// into an *Error with its line. yaml.v3 leaves the line out when it is the first one, and
-// for problems with the bytes themselves (control characters, bad UTF-8), whose line this
-// finds.
-func syntaxErr(err error, data []byte) *Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &Error{Msg: msg, Kind: ErrSyntax}
-	if m := reLine.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		e.Msg = m[2]
-		if parserProblems[e.Msg] {
-			e.Line++
-		}
-		return e
-	}
-	switch {
-	case msg == "control characters are not allowed":
-		e.Line = lineAt(data, bytes.IndexFunc(data, func(r rune) bool {
-			return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f
-		}))
-	case strings.Contains(msg, "UTF-8") || msg == "invalid Unicode character":
-		for i := 0; i < len(data); {
-			r, n := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && n <= 1 {
-				e.Line = lineAt(data, i)
-				break
-			}
-			i += n
-		}
-	case strings.HasPrefix(msg, "input error") || strings.Contains(msg, "UTF-16") || strings.Contains(msg, "surrogate"):
-	case err.Error() != msg: // a "yaml: " error without a line: the first line
-		e.Line = 1
-	}
-	return e
-}
-
-// lineAt returns the 1-based line of byte offset i of data (0 if i < 0).
-func lineAt(data []byte, i int) int {
-	if i < 0 {
-		return 0
-	}
-	return bytes.Count(data[:i], []byte("\n")) + 1
-}
-
-// tagWord names a YAML tag for people.
-func tagWord(tag string) string {
-	switch tag {
-	case "!!str":
-		return "a string"
-	case "!!int":
-		return "an integer"
-	case "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	case "!!null":
-		return "null"
-	case "!!map":
-		return "a mapping"
-	case "!!seq":
-		return "a list"
-	case "!!timestamp":
-		return "a timestamp"
-	case "!!binary":
-		return "binary data"
-	}
-	return tag
-}
-
-// wantWord names the Go type yaml.v3 wanted for people; a phrase (from typeErr) is kept.
-func wantWord(goType string) string {
-	t := strings.TrimPrefix(goType, "*")
-	switch {
-	case t == "string":
-		return "a string"
-	case t == "bool":
-		return "true or false"
-	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
-		return "an integer"
-	case strings.HasPrefix(t, "float"):
-		return "a number"
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["):
-		return "a mapping"
-	}
-	if _, ok := schemaKeys()[t]; ok {
-		return "a mapping"
-	}
-	return goType
-}
-
-// schemaKeys maps each struct type of the schema ("config.Engine") to its YAML keys.
-func schemaKeys() map[string][]string {
-	out := map[string][]string{}
-	var visit func(t reflect.Type)
-	visit = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct || t.PkgPath() != reflect.TypeOf(Config{}).PkgPath() {
-			return
-		}
-		if _, done := out[t.String()]; done {
-			return
-		}
-		var keys []string
-		out[t.String()] = nil
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if !f.IsExported() || name == "-" || name == "" {
-				continue
-			}
-			keys = append(keys, name)
-			visit(f.Type)
-		}
-		out[t.String()] = keys
-	}
-	visit(reflect.TypeOf(Config{}))
-	return out
-}
-
-// schemaType returns the Go type of the field at path ("frontends[0].name" → string), nil
-// when path is not in the schema.
-func schemaType(path string) reflect.Type {
-	t := reflect.TypeOf(Config{})
-	for path != "" {
-		var seg string
-		if strings.HasPrefix(path, "[") {
-			end := strings.IndexByte(path, ']')
-			if end < 0 || t.Kind() != reflect.Slice {
-				return nil
-			}
-			t, path = t.Elem(), path[end+1:]
-			continue
-		}
-		path = strings.TrimPrefix(path, ".")
-		if i := strings.IndexAny(path, ".["); i >= 0 {
-			seg, path = path[:i], path[i:]
-		} else {
-			seg, path = path, ""
-		}
-		switch t.Kind() {
-		case reflect.Map:
-			t = t.Elem()
-		case reflect.Struct:
-			var found bool
-			for i := 0; i < t.NumField(); i++ {
-				f := t.Field(i)
-				if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == seg && f.IsExported() {
-					t, found = f.Type, true
-					break
-				}
-			}
-			if !found {
-				return nil
-			}
-		default:
-			return nil
-		}
-	}
-	return t
-}
-
-// knownKeysHint suggests the closest key of typ, or lists its keys.
-func knownKeysHint(key, typ string) string {
-	keys := schemaKeys()[typ]
-	if len(keys) == 0 {
-		return ""
-	}
-	best, bestD := "", 3
-	for _, k := range keys {
-		if d := editDistance(strings.ToLower(key), k); d < bestD && d < len(key) {
-			best, bestD = k, d
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	return " (valid keys: " + strings.Join(keys, ", ") + ")"
-}
-
-// editDistance is the optimal-string-alignment distance: insertions, deletions,
-// substitutions and transpositions of neighbours each cost 1.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
-}
-
-// sortedKeys returns m's keys in order, so walks and messages are deterministic.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -21,14 +21,6 @@ const (
 	DefaultTelemetryTraces = true
 )
 
-// Environment overrides of the telemetry section.
-const (
-	EnvTelemetryEnabled     = "RECORDER_TELEMETRY_ENABLED"
-	EnvTelemetryServiceName = "RECORDER_TELEMETRY_SERVICE_NAME"
-	EnvTelemetryMetrics     = "RECORDER_TELEMETRY_METRICS"
-	EnvTelemetryTraces      = "RECORDER_TELEMETRY_TRACES"
-)
-
 // Telemetry configures OpenTelemetry (pkg/telemetry). Where traces and metrics are exported
 // to is not configured here but by the standard OpenTelemetry variables
 // (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, …), which collectors and
@@ -36,39 +28,21 @@ const (
 type Telemetry struct {
 	// Enabled turns telemetry on (default true); off, nothing is recorded, exported or
 	// served, and no exporter runs. Env RECORDER_TELEMETRY_ENABLED.
-	Enabled bool `yaml:"enabled"`
+	Enabled bool `cfg:"enabled"`
 	// ServiceName is the service.name resource attribute (default "recorder").
 	// Env RECORDER_TELEMETRY_SERVICE_NAME.
-	ServiceName string `yaml:"service_name"`
+	ServiceName string `cfg:"service_name"`
 	// Metrics records metrics, for /metrics and OTLP (default true).
 	// Env RECORDER_TELEMETRY_METRICS.
-	Metrics bool `yaml:"metrics"`
+	Metrics bool `cfg:"metrics"`
 	// Traces records traces, exported over OTLP when configured; log lines inside a span
 	// carry its trace_id and span_id (default true). Env RECORDER_TELEMETRY_TRACES.
-	Traces bool `yaml:"traces"`
+	Traces bool `cfg:"traces"`
 }
 
 func defaultTelemetry() Telemetry {
 	return Telemetry{Enabled: DefaultTelemetryEnabled, ServiceName: DefaultServiceName,
 		Metrics: DefaultTelemetryMetrics, Traces: DefaultTelemetryTraces}
-}
-
-var telemetryEnvFields = []envField{
-	{EnvTelemetryEnabled, "telemetry.enabled", boolSetter(func(c *Config) *bool { return &c.Telemetry.Enabled })},
-	{EnvTelemetryServiceName, "telemetry.service_name", func(c *Config, v string) error { c.Telemetry.ServiceName = v; return nil }},
-	{EnvTelemetryMetrics, "telemetry.metrics", boolSetter(func(c *Config) *bool { return &c.Telemetry.Metrics })},
-	{EnvTelemetryTraces, "telemetry.traces", boolSetter(func(c *Config) *bool { return &c.Telemetry.Traces })},
-}
-
-func boolSetter(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := parseBool(v)
-		if err != nil {
-			return err
-		}
-		*field(c) = b
-		return nil
-	}
 }
 
 func (t *Telemetry) validate() *Error {

@@ -46,7 +46,7 @@ func TestTelemetryErrors(t *testing.T) {
 
 func TestTelemetryEnv(t *testing.T) {
 	c := mustParse(t, doc("telemetry: {enabled: true, metrics: true}"),
-		EnvTelemetryEnabled+"=false", EnvTelemetryServiceName+"=rec-eu", EnvTelemetryMetrics+"=0", EnvTelemetryTraces+"=false")
+		EnvTelemetryEnabled+"=false", EnvTelemetryServiceName+"=rec-eu", "RECORDER_TELEMETRY_METRICS=0", "RECORDER_TELEMETRY_TRACES=false")
 	if c.Telemetry != (Telemetry{ServiceName: "rec-eu"}) {
 		t.Errorf("telemetry after env = %+v", c.Telemetry)
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -161,7 +162,7 @@ func validateAdapterValue(path string, v any) *Error {
 	}
 	switch t := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			if err := validateAdapterValue(joinPath(path, k), t[k]); err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ type Info struct {
 type Field struct {
 	// Name is the key.
 	Name string `json:"name"`
-	// Type is one of string, int, bool, duration, list, map.
+	// Type is one of FieldTypes.
 	Type string `json:"type"`
 	// Description says what it is for.
 	Description string `json:"description,omitempty"`
@@ -49,6 +49,10 @@ type Field struct {
 	// Secret fields may only be given by reference (an env var or file), never inline.
 	Secret bool `json:"secret,omitempty"`
 }
+
+// FieldTypes are the types a Field may have: text, whole numbers, numbers, true/false,
+// durations ("60s"), byte sizes ("4MiB"), lists, mappings, and any value.
+var FieldTypes = []string{"string", "int", "number", "bool", "duration", "size", "list", "map", "any"}
 
 // Schema describes a plugin's config section.
 type Schema struct {

@@ -24,9 +24,9 @@ const Version = "0.1.0-test"
 // Config is the plugin's config section.
 type Config struct {
 	// Fail makes every upload fail permanently.
-	Fail bool `json:"fail"`
-	// delay pauses after every MiB read, to simulate a slow link (config key "delay", e.g. "2ms").
-	delay time.Duration
+	Fail bool `json:"fail" cfg:"fail" desc:"fail every upload permanently"`
+	// Delay pauses after every MiB read, to simulate a slow link.
+	Delay time.Duration `json:"-" cfg:"delay" min:"0s" max:"1m" desc:"pause after every MiB, to simulate a slow link"`
 }
 
 // Noop is the uploader.
@@ -47,10 +47,7 @@ func (n *Noop) Info(context.Context) (sdk.Info, error) {
 
 // ConfigSchema describes the config section.
 func (n *Noop) ConfigSchema(context.Context) (sdk.Schema, error) {
-	return sdk.Schema{Fields: []sdk.Field{
-		{Name: "fail", Type: "bool", Default: "false", Description: "fail every upload permanently"},
-		{Name: "delay", Type: "duration", Default: "0s", Description: "pause after every MiB, to simulate a slow link"},
-	}}, nil
+	return sdkconfig.Schema(Config{}), nil
 }
 
 // Configure checks and applies the config.
@@ -60,10 +57,7 @@ func (n *Noop) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, err
 	}
 	var cfg Config
 	var d sdkconfig.Decoder
-	m := d.Section(raw, []string{"fail", "delay"})
-	d.Bool("fail", m["fail"], &cfg.Fail)
-	d.Duration("delay", m["delay"], &cfg.delay, 0, time.Minute)
-	if d.Failed() {
+	if !d.Decode(raw, &cfg) {
 		return d.Diags, nil
 	}
 	n.mu.Lock()
@@ -106,11 +100,11 @@ func (n *Noop) Upload(ctx context.Context, req sdk.UploadRequest, progress func(
 		if err != nil {
 			return sdk.UploadResult{}, fmt.Errorf("noop: %w", err)
 		}
-		if cfg.delay > 0 {
+		if cfg.Delay > 0 {
 			select {
 			case <-ctx.Done():
 				return sdk.UploadResult{}, ctx.Err()
-			case <-time.After(cfg.delay):
+			case <-time.After(cfg.Delay):
 			}
 		}
 	}

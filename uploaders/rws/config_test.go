@@ -79,7 +79,7 @@ func TestConfigure(t *testing.T) {
 
 func TestChunkSizeForms(t *testing.T) {
 	for raw, want := range map[string]int64{
-		`65536`: 65536, `"4MiB"`: 4 << 20, `"512 KiB"`: 512 << 10, `"1MB"`: 1_000_000, `"2m"`: 2 << 20, `"8192"`: 8192, `"64mib"`: 64 << 20,
+		`65536`: 65536, `"4MiB"`: 4 << 20, `"512 KiB"`: 512 << 10, `"1MB"`: 1_000_000, `"1.5MiB"`: 3 << 19, `"2m"`: 2 << 20, `"8192"`: 8192, `"64mib"`: 64 << 20,
 	} {
 		u := New()
 		diags, _ := u.Configure(context.Background(), []byte(`{"server":"https://a","username":"u","password":"p","chunk_size":`+raw+`}`))
@@ -87,9 +87,11 @@ func TestChunkSizeForms(t *testing.T) {
 			t.Errorf("chunk_size %s: %+v, %d; want %d", raw, diags, u.cfg.ChunkSize, want)
 		}
 	}
-	for _, bad := range []string{"", "MiB", "4 parsecs", "-4MiB", "1.5MiB", "99999999999999999999"} {
-		if n, err := ParseSize(bad); err == nil {
-			t.Errorf("ParseSize(%q) = %d", bad, n)
+	for _, bad := range []string{`""`, `"MiB"`, `"4 parsecs"`, `"-4MiB"`, `-4`, `"99999999999999999999"`, `1.5`, `true`} {
+		u := New()
+		diags, _ := u.Configure(context.Background(), []byte(`{"server":"https://a","username":"u","password":"p","chunk_size":`+bad+`}`))
+		if len(diags) != 1 || diags[0].Field != "chunk_size" || diags[0].Severity != sdk.SeverityError {
+			t.Errorf("chunk_size %s: %+v, want one error on chunk_size", bad, diags)
 		}
 	}
 }

@@ -1,26 +1,58 @@
-// Package sdkconfig decodes a plugin's JSON config section strictly, reporting every problem
-// as an sdk.Diagnostic that names its field path ("origins[1]", "agents[0].display"), so that
-// every adapter refuses bad config the same way. It has no dependencies beyond the SDK.
+// Package sdkconfig gives an adapter its config handling from one declaration: a Go struct
+// whose fields carry tags (see package decl for the scheme),
+//
+//	type Config struct {
+//		Listen  string        `cfg:"listen" desc:"host:port of the HTTP listener"`
+//		Timeout time.Duration `cfg:"timeout" min:"100ms" max:"1m" desc:"bound on each request"`
+//		Token   string        `cfg:"token,required,secret" desc:"the API token"`
+//	}
+//
+// from which come strict decoding of the JSON config section (Decoder.Decode: unknown keys,
+// wrong types, values out of bounds and missing required keys are diagnostics naming the
+// path, "agents[0].display: unknown key; did you mean \"displays\"?"), the schema
+// ConfigSchema returns (Schema, which `recorder plugins --json` prints and whose secret keys
+// the host checks are references), and the reading of environment overrides: the host passes
+// a RECORDER_FRONTENDS_<NAME>_<KEY> value as a string, which Decode reads as the key's type
+// ("3", "true", "60s", "a,b"). Checks that need more than one key stay in the adapter,
+// reported with Errorf and Warnf. It has no dependencies beyond the SDK and package decl.
 package sdkconfig
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
-	"time"
 
+	"github.com/screenrec/recorder/pkg/config/decl"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
-// Decoder collects diagnostics while a config section is decoded. The zero value is ready.
+// Decoder collects diagnostics while a config section is decoded and checked. The zero
+// value is ready.
 type Decoder struct {
 	Diags []sdk.Diagnostic
 }
 
-// Errorf reports a problem that refuses the config.
+// Decode decodes raw, a JSON config section, into cfg, a pointer to a declared struct that
+// holds the defaults; absent or null keys (and an empty or null section) keep them. Every
+// problem is reported as an error at its path. Values may also be written in the text forms
+// environment overrides give: numbers and booleans as strings, lists as one comma-separated
+// string. It reports whether the section decoded without error.
+func (d *Decoder) Decode(raw []byte, cfg any) bool {
+	probs := decl.DecodeJSON(raw, cfg, decl.Options{TextForms: true})
+	for _, p := range probs {
+		d.Errorf(p.Path, p.Summary, "%s", p.Detail)
+	}
+	return len(probs) == 0
+}
+
+// Errorf reports a problem that refuses the config. A field keeps its first error: a check
+// of a value that did not decode adds nothing.
 func (d *Decoder) Errorf(field, summary, format string, args ...any) {
+	if d.HasError(field) {
+		return
+	}
 	d.Diags = append(d.Diags, sdk.Diagnostic{Severity: sdk.SeverityError, Field: field, Summary: summary,
 		Detail: fmt.Sprintf(format, args...)})
 }
@@ -36,18 +68,93 @@ func (d *Decoder) Failed() bool {
 	return slices.ContainsFunc(d.Diags, func(g sdk.Diagnostic) bool { return g.Severity == sdk.SeverityError })
 }
 
+// HasError reports whether field has an error.
+func (d *Decoder) HasError(field string) bool {
+	return slices.ContainsFunc(d.Diags, func(g sdk.Diagnostic) bool {
+		return g.Severity == sdk.SeverityError && g.Field == field
+	})
+}
+
+// Schema describes the config section declared by defaults, a struct value holding the
+// defaults: one field per key, in declaration order, each followed by the secret keys inside
+// it ("signing_keys[].key"), which the host checks are references wherever they appear.
+// Bounds are added to descriptions.
+func Schema(defaults any) sdk.Schema {
+	var s sdk.Schema
+	for _, f := range decl.Fields(defaults) {
+		s.Fields = append(s.Fields, schemaField(f, f.Name))
+		s.Fields = append(s.Fields, nestedSecrets(f.Fields)...)
+	}
+	return s
+}
+
+func nestedSecrets(fields []decl.Field) []sdk.Field {
+	var out []sdk.Field
+	for _, f := range fields {
+		if f.Secret {
+			// Required applies within each item, not to the section: not said here.
+			sf := schemaField(f, f.Path)
+			sf.Required = false
+			out = append(out, sf)
+		}
+		out = append(out, nestedSecrets(f.Fields)...)
+	}
+	return out
+}
+
+func schemaField(f decl.Field, name string) sdk.Field {
+	desc := f.Description
+	switch {
+	case f.Min != "" && f.Max != "":
+		desc += fmt.Sprintf(" (%s to %s)", f.Min, f.Max)
+	case f.Min != "":
+		desc += fmt.Sprintf(" (at least %s)", f.Min)
+	case f.Max != "":
+		desc += fmt.Sprintf(" (at most %s)", f.Max)
+	}
+	return sdk.Field{Name: name, Type: string(f.Kind), Description: desc, Required: f.Required,
+		Default: f.Default, Secret: f.Secret}
+}
+
+// Section decodes a whole config section without a declaration: absent or null is an empty
+// object, anything but an object is reported, and keys not in known are reported.
+//
+// Deprecated: declare the section and use Decode.
+func (d *Decoder) Section(raw []byte, known []string) map[string]json.RawMessage {
+	if IsNull(raw) {
+		return map[string]json.RawMessage{}
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		d.Errorf("", "not an object", "the config section must be a JSON object, got %s", KindOf(raw))
+		return nil
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(known, k) {
+			d.Errorf(k, "unknown key", "%s", decl.Hint(k, known))
+		}
+	}
+	return m
+}
+
+// Str decodes a string; absent or null leaves dst alone.
+//
+// Deprecated: declare the section and use Decode.
+func (d *Decoder) Str(field string, raw json.RawMessage, dst *string) bool {
+	if IsNull(raw) {
+		return true
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		d.Errorf(field, "not a string", "want a string, got %s", KindOf(raw))
+		return false
+	}
+	return true
+}
+
 // IsNull reports whether raw is absent or JSON null: a key left at its default.
 func IsNull(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) == 0 || string(raw) == "null"
-}
-
-// Join makes the path of key inside field.
-func Join(field, key string) string {
-	if field == "" {
-		return key
-	}
-	return field + "." + key
 }
 
 // KindOf names the JSON type of raw for messages.
@@ -69,128 +176,4 @@ func KindOf(raw json.RawMessage) string {
 		return "null"
 	}
 	return "a number"
-}
-
-// Object decodes raw as a JSON object, reporting keys that are not in known (strict decoding).
-func (d *Decoder) Object(field string, raw json.RawMessage, known []string) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		what := "the config section"
-		if field != "" {
-			what = field
-		}
-		d.Errorf(field, "not an object", "%s must be a JSON object, got %s", what, KindOf(raw))
-		return nil, false
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !slices.Contains(known, k) {
-			d.Errorf(Join(field, k), "unknown key", "%q is not a key here; known keys: %s", k, strings.Join(known, ", "))
-		}
-	}
-	return m, true
-}
-
-// Str decodes a string; absent or null leaves dst alone.
-func (d *Decoder) Str(field string, raw json.RawMessage, dst *string) bool {
-	if IsNull(raw) {
-		return true
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		d.Errorf(field, "not a string", "want a string, got %s", KindOf(raw))
-		return false
-	}
-	return true
-}
-
-// Bool decodes a boolean; absent or null leaves dst alone.
-func (d *Decoder) Bool(field string, raw json.RawMessage, dst *bool) {
-	if IsNull(raw) {
-		return
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		d.Errorf(field, "not a boolean", "want true or false, got %s", KindOf(raw))
-	}
-}
-
-// Section decodes a whole config section: absent or null is an empty object, anything but
-// an object is reported, and keys not in known are reported.
-func (d *Decoder) Section(raw []byte, known []string) map[string]json.RawMessage {
-	if IsNull(raw) {
-		return map[string]json.RawMessage{}
-	}
-	m, _ := d.Object("", raw, known)
-	return m
-}
-
-// Duration decodes a duration string ("60s", "500ms") within [lo, hi]; absent or null leaves
-// dst alone.
-func (d *Decoder) Duration(field string, raw json.RawMessage, dst *time.Duration, lo, hi time.Duration) {
-	if IsNull(raw) {
-		return
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		d.Errorf(field, "not a duration", `want a duration string such as "60s", got %s`, KindOf(raw))
-		return
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		d.Errorf(field, "not a duration", `want a duration such as "60s" or "500ms": %v`, err)
-		return
-	}
-	if v < lo || v > hi {
-		d.Errorf(field, "duration out of range", "%s is outside %s to %s", v, lo, hi)
-		return
-	}
-	*dst = v
-}
-
-// List decodes raw as a JSON array; absent or null is empty. ok is false when raw is not an
-// array (which is reported).
-func (d *Decoder) List(field string, raw json.RawMessage, what string) (items []json.RawMessage, ok bool) {
-	if IsNull(raw) {
-		return nil, true
-	}
-	if err := json.Unmarshal(raw, &items); err != nil {
-		d.Errorf(field, "not a list", "want a list of %s, got %s", what, KindOf(raw))
-		return nil, false
-	}
-	return items, true
-}
-
-// StrList decodes a list of strings, also accepted as one comma-separated string (the form an
-// environment override gives).
-func (d *Decoder) StrList(field string, raw json.RawMessage) []string {
-	if IsNull(raw) {
-		return nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		var out []string
-		for _, p := range strings.Split(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	items, ok := d.List(field, raw, "strings")
-	if !ok {
-		return nil
-	}
-	out := make([]string, 0, len(items))
-	for i, it := range items {
-		var v string
-		if json.Unmarshal(it, &v) != nil {
-			d.Errorf(fmt.Sprintf("%s[%d]", field, i), "not a string", "want a string, got %s", KindOf(it))
-			continue
-		}
-		out = append(out, v)
-	}
-	return out
 }

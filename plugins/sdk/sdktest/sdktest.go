@@ -15,6 +15,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -301,9 +303,6 @@ func checkInfo(t *testing.T, p sdk.Plugin, kind sdk.Kind) {
 	}
 }
 
-// fieldTypes are the types sdk.Field.Type may name.
-var fieldTypes = map[string]bool{"string": true, "int": true, "bool": true, "duration": true, "list": true, "map": true}
-
 func checkSchema(t *testing.T, p sdk.Plugin, good []byte) {
 	t.Helper()
 	schema, err := p.ConfigSchema(callCtx(t))
@@ -318,8 +317,8 @@ func checkSchema(t *testing.T, p sdk.Plugin, good []byte) {
 		if _, dup := names[f.Name]; dup {
 			t.Errorf("field %q appears twice", f.Name)
 		}
-		if !fieldTypes[f.Type] {
-			t.Errorf("field %q has type %q, want one of string, int, bool, duration, list, map", f.Name, f.Type)
+		if !slices.Contains(sdk.FieldTypes, f.Type) {
+			t.Errorf("field %q has type %q, want one of %s", f.Name, f.Type, strings.Join(sdk.FieldTypes, ", "))
 		}
 		names[f.Name] = f
 	}
