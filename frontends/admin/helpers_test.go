@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/internal/mediatest"
 	"github.com/screenrec/recorder/internal/openapitest"
 	"github.com/screenrec/recorder/internal/xvfb"
-	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/plugins/host"
 )
 

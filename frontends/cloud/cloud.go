@@ -115,7 +115,7 @@ func (c *Cloud) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, erro
 	srv := newHTTP(c, eng, st)
 	started, err := srv.Start(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	eps := make([]sdk.Endpoint, 0, len(started))
 	for _, ep := range started {
@@ -138,10 +138,13 @@ func (c *Cloud) Stop(ctx context.Context) error {
 		return nil
 	}
 	err := srv.Stop(ctx)
-	if werr := c.bg.wait(ctx); werr != nil {
-		err = errors.Join(err, fmt.Errorf("cloud: stop: %w", werr))
+	if werr := c.bg.wait(ctx); err == nil {
+		err = werr
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("cloud: stop: %w", err)
+	}
+	return nil
 }
 
 // inflight counts calls that outlive their request. Unlike a sync.WaitGroup, calls may

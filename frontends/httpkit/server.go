@@ -147,7 +147,8 @@ func (s *Server) writeTimeout() time.Duration {
 }
 
 // Start listens on Listen and HTTPSListen and serves in the background until Stop. It
-// returns the endpoints, HTTP first. A Server starts once (ErrStarted).
+// returns the endpoints, HTTP first. A Server starts once (ErrStarted). Errors do not name
+// the API: the caller's wrapping does.
 func (s *Server) Start(ctx context.Context) ([]Endpoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,10 +160,10 @@ func (s *Server) Start(ctx context.Context) ([]Endpoint, error) {
 	}
 	if s.cert != nil {
 		if s.opts.CertFiles == nil {
-			return nil, fmt.Errorf("%s: https: %w", s.opts.Name, ErrNoCertificate)
+			return nil, fmt.Errorf("https: %w", ErrNoCertificate)
 		}
 		if _, err := s.cert.get(nil); err != nil {
-			return nil, fmt.Errorf("%s: https: %w", s.opts.Name, err)
+			return nil, fmt.Errorf("https: %w", err)
 		}
 	}
 	type listener struct {
@@ -184,7 +185,7 @@ func (s *Server) Start(ctx context.Context) ([]Endpoint, error) {
 			for _, ln := range lns {
 				ln.Close()
 			}
-			return nil, fmt.Errorf("%s: listen %s: %w", s.opts.Name, l.addr, err)
+			return nil, fmt.Errorf("listen %s: %w", l.addr, err)
 		}
 		lns = append(lns, ln)
 		eps = append(eps, Endpoint{Name: l.name, URL: l.name + "://" + ln.Addr().String()})
@@ -253,7 +254,6 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	if err != nil {
 		_ = s.hs.Close()
-		err = fmt.Errorf("%s: stop: %w", s.opts.Name, err)
 	}
 	s.stopErr = err
 	return err

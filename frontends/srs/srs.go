@@ -129,7 +129,7 @@ func (s *SRS) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, error)
 	started, err := srv.http.Start(ctx)
 	if err != nil {
 		_ = srv.close(ctx)
-		return nil, err
+		return nil, fmt.Errorf("srs: %w", err)
 	}
 	eps := make([]sdk.Endpoint, 0, len(started))
 	for _, ep := range started {
@@ -155,10 +155,13 @@ func (s *SRS) Stop(ctx context.Context) error {
 	}
 	srv.stopping.Store(true) // no session times out from now on
 	err := srv.http.Stop(ctx)
-	if e := srv.close(ctx); e != nil {
-		err = errors.Join(err, fmt.Errorf("srs: stop: %w", e))
+	if e := srv.close(ctx); e != nil && err == nil {
+		err = e
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("srs: stop: %w", err)
+	}
+	return nil
 }
 
 // Credentials returns the Basic credentials user logged in with, while user has a live
