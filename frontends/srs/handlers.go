@@ -35,30 +35,23 @@ type RecordingBody struct {
 // loginDefault is GET /api/v2/me: log in with the agent's default place and the configured
 // RWS, or return the agent's session if it has one.
 func (s *server) loginDefault(c echo.Context) error {
-	r := c.Request()
-	st := s.settings()
-	ctx, cancel := engineCtx(r)
-	defer cancel()
-	cl, err := s.identify(ctx, r, st)
-	if err != nil {
-		return err
-	}
-	defer s.store.release(cl.slot)
-	if sess := cl.sess; sess != nil {
-		if err := s.checkSession(ctx, st, cl); err != nil {
+	return s.withCaller(c, func(ctx context.Context, st *settings, cl *caller) error {
+		if sess := cl.sess; sess != nil {
+			if err := s.checkSession(ctx, st, cl); err != nil {
+				return err
+			}
+			if err := s.ensureRecording(ctx, st, sess, sess.place, sess.devices, sess.server, sess.peerServer); err != nil {
+				return err
+			}
+			return s.loggedIn(c, st, cl.slot, sess)
+		}
+		if err := s.verify(ctx, st, cl.user, cl.password, servers(st.cfg.Server, st.cfg.PeerServer)); err != nil {
 			return err
 		}
-		if err := s.ensureRecording(ctx, st, sess, sess.place, sess.devices, sess.server, sess.peerServer); err != nil {
-			return err
-		}
-		return s.loggedIn(c, st, cl.slot, sess)
-	}
-	if err := s.verify(ctx, st, cl.user, cl.password, servers(st.cfg.Server, st.cfg.PeerServer)); err != nil {
-		return err
-	}
-	a := st.agent(cl.user)
-	return s.open(ctx, c, st, cl, &loginConfig{server: st.cfg.Server, peerServer: st.cfg.PeerServer,
-		place: a.Place, devices: a.Devices})
+		a := st.agent(cl.user)
+		return s.open(ctx, c, st, cl, &loginConfig{server: st.cfg.Server, peerServer: st.cfg.PeerServer,
+			place: a.Place, devices: a.Devices})
+	})
 }
 
 // postMe is POST /api/v2/me: a login with configuration, or a logout.
@@ -84,45 +77,38 @@ func (s *server) postMe(c echo.Context) error {
 // loginConfigured is a POST login: a new session, or an update of the agent's session in
 // place (hot seating, disaster recovery) whose recording goes on.
 func (s *server) loginConfigured(c echo.Context, lc *loginConfig) error {
-	r := c.Request()
-	st := s.settings()
-	ctx, cancel := engineCtx(r)
-	defer cancel()
-	cl, err := s.identify(ctx, r, st)
-	if err != nil {
-		return err
-	}
-	defer s.store.release(cl.slot)
-	sess := cl.sess
-	if lc.place == "" {
-		a := st.agent(cl.user)
-		lc.place, lc.devices = a.Place, a.Devices
-	}
-	// The CSRF check comes as soon as the caller is known to be the session's agent.
-	known := sess != nil && (!cl.basic || samePassword(cl.password, sess.password))
-	if known {
-		if err := checkCSRF(r, sess); err != nil {
+	return s.withCaller(c, func(ctx context.Context, st *settings, cl *caller) error {
+		sess := cl.sess
+		if lc.place == "" {
+			a := st.agent(cl.user)
+			lc.place, lc.devices = a.Place, a.Devices
+		}
+		// The CSRF check comes as soon as the caller is known to be the session's agent.
+		known := sess != nil && (!cl.basic || samePassword(cl.password, sess.password))
+		if known {
+			if err := checkCSRF(c.Request(), sess); err != nil {
+				return err
+			}
+		}
+		if err := s.verify(ctx, st, cl.user, cl.password, servers(lc.server, lc.peerServer)); err != nil {
 			return err
 		}
-	}
-	if err := s.verify(ctx, st, cl.user, cl.password, servers(lc.server, lc.peerServer)); err != nil {
-		return err
-	}
-	if sess == nil {
-		return s.open(ctx, c, st, cl, lc)
-	}
-	if !known {
-		if err := checkCSRF(r, sess); err != nil {
+		if sess == nil {
+			return s.open(ctx, c, st, cl, lc)
+		}
+		if !known {
+			if err := checkCSRF(c.Request(), sess); err != nil {
+				return err
+			}
+		}
+		if err := s.ensureRecording(ctx, st, sess, lc.place, lc.devices, lc.server, lc.peerServer); err != nil {
 			return err
 		}
-	}
-	if err := s.ensureRecording(ctx, st, sess, lc.place, lc.devices, lc.server, lc.peerServer); err != nil {
-		return err
-	}
-	sess.place, sess.devices, sess.server, sess.peerServer = lc.place, lc.devices, lc.server, lc.peerServer
-	sess.password = cl.password
-	s.log.InfoContext(ctx, "srs: session updated", "agent", cl.user, "place", lc.place, "server", lc.server)
-	return s.loggedIn(c, st, cl.slot, sess)
+		sess.place, sess.devices, sess.server, sess.peerServer = lc.place, lc.devices, lc.server, lc.peerServer
+		sess.password = cl.password
+		s.log.InfoContext(ctx, "srs: session updated", "agent", cl.user, "place", lc.place, "server", lc.server)
+		return s.loggedIn(c, st, cl.slot, sess)
+	})
 }
 
 // open starts a session for a verified caller: its recording (recording_when: session), its
@@ -190,6 +176,20 @@ func (s *server) logout(c echo.Context) error {
 // identified and holds its slot while fn runs, must have a session (else 401 with
 // noSession, formatted with the user) and pass the session's checks.
 func (s *server) withSession(c echo.Context, noSession string, fn func(ctx context.Context, st *settings, cl *caller) error) error {
+	return s.withCaller(c, func(ctx context.Context, st *settings, cl *caller) error {
+		if cl.sess == nil {
+			return unauthorized(noSession, cl.user)
+		}
+		if err := s.checkSession(ctx, st, cl); err != nil {
+			return err
+		}
+		return fn(ctx, st, cl)
+	})
+}
+
+// withCaller runs fn for the caller of a request, identified, holding its slot while fn
+// runs, with the config in force and a context for engine calls (see engineCtx).
+func (s *server) withCaller(c echo.Context, fn func(ctx context.Context, st *settings, cl *caller) error) error {
 	r := c.Request()
 	st := s.settings()
 	ctx, cancel := engineCtx(r)
@@ -199,12 +199,6 @@ func (s *server) withSession(c echo.Context, noSession string, fn func(ctx conte
 		return err
 	}
 	defer s.store.release(cl.slot)
-	if cl.sess == nil {
-		return unauthorized(noSession, cl.user)
-	}
-	if err := s.checkSession(ctx, st, cl); err != nil {
-		return err
-	}
 	return fn(ctx, st, cl)
 }
 
