@@ -191,7 +191,7 @@ func (s *Server) recordings(ec echo.Context) error {
 	for _, name := range values(q["state"]) {
 		st, err := api.ParseState(name)
 		if err != nil {
-			return badRequest("state %q is not a session state: use idle, starting, recording, masked, stopping, finalizing, completed or failed", clip(name))
+			return badRequest("state %q is not a session state: use idle, starting, recording, masked, stopping, finalizing, completed or failed", httpkit.Clip(name))
 		}
 		f.States = append(f.States, st)
 	}
@@ -221,7 +221,7 @@ var reID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 func sessionID(ec echo.Context) (string, *httpkit.Error) {
 	id := ec.Param("id")
 	if !reID.MatchString(id) {
-		return "", notFound("no recording with id %q", clip(id))
+		return "", notFound("no recording with id %q", httpkit.Clip(id))
 	}
 	return id, nil
 }
@@ -248,7 +248,7 @@ func (s *Server) uploads(ec echo.Context) error {
 			for _, v := range api.UploadStates() {
 				valid = append(valid, string(v))
 			}
-			return badRequest("state %q is not an upload state: use %s or %s", clip(name),
+			return badRequest("state %q is not an upload state: use %s or %s", httpkit.Clip(name),
 				strings.Join(valid[:len(valid)-1], ", "), valid[len(valid)-1])
 		}
 		f.States = append(f.States, st)
@@ -337,13 +337,4 @@ func decodeMask(body []byte) (MaskRequest, *httpkit.Error) {
 		return req, badRequest("%s: neither owner nor display is given", want)
 	}
 	return req, nil
-}
-
-// clip shortens a caller's value before it is quoted back.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
 }

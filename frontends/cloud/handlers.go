@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -146,7 +145,7 @@ func (h *handlers) token(ec echo.Context) error {
 	}
 	k, ok := st.checkAccessKey(req.AccessKeyID, req.AccessKeySecret)
 	if !ok {
-		slog.WarnContext(ec.Request().Context(), "cloud: access key refused", "access_key", clip(req.AccessKeyID))
+		slog.WarnContext(ec.Request().Context(), "cloud: access key refused", "access_key", httpkit.Clip(req.AccessKeyID))
 		return httpkit.Errorf(http.StatusUnauthorized, "wrong access key id or secret")
 	}
 	tok, err := st.issueToken(req.AccessKeyID, k, time.Now())
@@ -202,7 +201,7 @@ func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpkit.Error)
 	}
 	display, known := st.users[user]
 	if !known {
-		return nil, notFound("user %q is unknown to this recorder: no screen is mapped to it", clip(user))
+		return nil, notFound("user %q is unknown to this recorder: no screen is mapped to it", httpkit.Clip(user))
 	}
 	unlock, ok := h.c.locks.try(user)
 	if !ok {
@@ -452,9 +451,9 @@ func single(q url.Values, names ...string) (string, *httpkit.Error) {
 			}
 			if v != val {
 				if n == from {
-					return "", badRequest("%s is given twice with different values (%q, %q)", n, clip(val), clip(v))
+					return "", badRequest("%s is given twice with different values (%q, %q)", n, httpkit.Clip(val), httpkit.Clip(v))
 				}
-				return "", badRequest("%s and %s name different values (%q, %q): give one", from, n, clip(val), clip(v))
+				return "", badRequest("%s and %s name different values (%q, %q): give one", from, n, httpkit.Clip(val), httpkit.Clip(v))
 			}
 		}
 	}
@@ -472,7 +471,7 @@ func recordingDuration(q url.Values) (int64, *httpkit.Error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, badRequest("recordingDuration %q is not a whole number of seconds (%d to %d)", clip(v), MinRecordingDuration, MaxRecordingDuration)
+		return 0, badRequest("recordingDuration %q is not a whole number of seconds (%d to %d)", httpkit.Clip(v), MinRecordingDuration, MaxRecordingDuration)
 	}
 	if n < MinRecordingDuration || n > MaxRecordingDuration {
 		return 0, badRequest("recordingDuration %d is out of range: %d to %d seconds (3 h 30 min)", n, MinRecordingDuration, MaxRecordingDuration)
@@ -496,18 +495,9 @@ func contactID(q url.Values) (int64, *httpkit.Error) {
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, badRequest("contactId %q is not a contact id (a positive integer)", clip(v))
+		return 0, badRequest("contactId %q is not a contact id (a positive integer)", httpkit.Clip(v))
 	}
 	return n, nil
-}
-
-// clip shortens a caller's value before it is quoted back.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 // userLocks is one try-lock per user: a start or stop holds its user's for the whole of its

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Sentinel errors of the package; classify with errors.Is.
@@ -53,4 +54,14 @@ func (e *Error) WithCode(code string) *Error {
 // TooLarge is the answer to a body over limit bytes.
 func TooLarge(limit int64) *Error {
 	return Errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d KiB", limit>>10)
+}
+
+// Clip shortens a caller's value (64 bytes at most, valid UTF-8) before an error message
+// quotes it back.
+func Clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
