@@ -31,12 +31,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/frontends/httpkit"
 	"github.com/screenrec/recorder/pkg/listenaddr"
 )
 
@@ -51,7 +50,7 @@ const (
 	// checks the same when the config is loaded).
 	MinTokenLength = 16
 	// MaxBodyBytes is the largest request body accepted (64 KiB); larger ones are 413.
-	MaxBodyBytes = 64 << 10
+	MaxBodyBytes = httpkit.MaxBody
 )
 
 // Config configures a Server.
@@ -110,12 +109,7 @@ type Server struct {
 	cfg  Config
 	deps Deps
 	log  *slog.Logger
-	h    http.Handler
-
-	mu      sync.Mutex
-	srv     *http.Server
-	ln      net.Listener
-	started bool
+	http *httpkit.Server
 }
 
 // New checks cfg and deps and returns a server that is not serving yet; it has no side
@@ -149,86 +143,61 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, deps: deps, log: cfg.Logger}
-	s.h = s.router()
+	s.http = httpkit.New(httpkit.Options{
+		Name: "admin", Listen: cfg.Listen, ErrorBody: answerBody, MaxBody: MaxBodyBytes,
+		// A stop waits up to StopTimeout, then asks where the session is (ReadyTimeout).
+		HandlerTimeout: func() time.Duration { return cfg.StopTimeout + cfg.ReadyTimeout },
+		StopTimeout:    ShutdownTimeout,
+		Log:            cfg.Logger,
+	})
+	s.routes(s.http.Echo())
 	return s, nil
 }
 
 // Handler returns the API as an http.Handler, for a caller that serves it itself.
-func (s *Server) Handler() http.Handler { return s.h }
+func (s *Server) Handler() http.Handler { return s.http.Handler() }
 
 // Start listens on Config.Listen and serves in the background until Shutdown. A server
 // starts once: a second Start is ErrStarted.
 func (s *Server) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started {
-		return ErrStarted
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("admin API: listen %s: %w", s.cfg.Listen, err)
-	}
-	s.started = true
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// A stop waits up to StopTimeout before it answers.
-		WriteTimeout: s.cfg.StopTimeout + 10*time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	go func(srv *http.Server) {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("admin API: serve", "err", err)
+	if _, err := s.http.Start(ctx); err != nil {
+		if errors.Is(err, httpkit.ErrStarted) {
+			return ErrStarted
 		}
-	}(s.srv)
-	s.log.Info("admin API listening", "url", "http://"+ln.Addr().String())
+		return fmt.Errorf("admin API: %w", err)
+	}
 	return nil
 }
 
 // Addr is the address the server listens on (with the port chosen for ":0"), or "" before
 // Start.
 func (s *Server) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		return ""
+	if as := s.http.Addrs(); len(as) > 0 {
+		return as[0].String()
 	}
-	return s.ln.Addr().String()
+	return ""
 }
 
-// Shutdown stops accepting connections and waits for the requests in flight (a stop waiting
-// for finalisation among them) until ctx ends, then closes what is left. It is idempotent,
-// and a no-op before Start.
+// Shutdown stops the server: new requests are answered 503 while those in flight (a stop
+// waiting for finalisation among them) finish, until ctx ends; then the listener closes and
+// what is left is closed. It is idempotent, and a server shut down before Start never starts.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
-	s.started = true // a server that was shut down does not start again
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	if err := srv.Shutdown(ctx); err != nil {
-		_ = srv.Close()
+	if err := s.http.Stop(ctx); err != nil {
 		return fmt.Errorf("admin API: shutdown: %w", err)
 	}
 	return nil
 }
 
-// ShutdownTimeout bounds Serve's Shutdown once its context ends.
+// ShutdownTimeout bounds Serve's Shutdown once its context ends; New reads it.
 var ShutdownTimeout = 5 * time.Second
 
 // Serve is Start, then Shutdown (within ShutdownTimeout) once ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	if err := s.Start(ctx); err != nil {
-		return err
+	if err := s.http.Serve(ctx); err != nil {
+		if errors.Is(err, httpkit.ErrStarted) {
+			return ErrStarted
+		}
+		return fmt.Errorf("admin API: %w", err)
 	}
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
-	defer cancel()
-	return s.Shutdown(sctx)
+	return nil
 }

@@ -2,8 +2,10 @@ package admin
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/screenrec/recorder/frontends/httpkit"
 )
 
 // Sentinel errors of the package; classify with errors.Is.
@@ -34,29 +36,43 @@ type Error struct {
 	Message string `json:"message"`
 }
 
-// httpError is an error answer: its status, body and extra headers.
-type httpError struct {
-	status int
-	body   Error
-	header map[string]string
+// codes are the codes of the statuses answered without one of their own.
+var codes = map[int]string{
+	http.StatusBadRequest:            CodeBadRequest,
+	http.StatusUnauthorized:          CodeUnauthorized,
+	http.StatusNotFound:              CodeNotFound,
+	http.StatusMethodNotAllowed:      CodeMethodNotAllowed,
+	http.StatusConflict:              CodeConflict,
+	http.StatusRequestEntityTooLarge: CodeTooLarge,
+	http.StatusInternalServerError:   CodeInternal,
+	http.StatusServiceUnavailable:    CodeUnavailable,
 }
 
-func (e *httpError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.status, e.body.Code, e.body.Message)
+// answerBody renders an error answer in the API's shape (httpkit.Options.ErrorBody): its
+// own code, or the status's.
+func answerBody(e *httpkit.Error) any {
+	code := e.Code
+	if code == "" {
+		code = codes[e.Status]
+	}
+	if code == "" {
+		code = strings.ReplaceAll(strings.ToLower(http.StatusText(e.Status)), " ", "_")
+	}
+	return Error{Code: code, Message: e.Message}
 }
 
-func newError(status int, code, format string, args ...any) *httpError {
-	return &httpError{status: status, body: Error{Code: code, Message: fmt.Sprintf(format, args...)}}
+func newError(status int, code, format string, args ...any) *httpkit.Error {
+	return httpkit.Errorf(status, format, args...).WithCode(code)
 }
 
-func badRequest(format string, args ...any) *httpError {
+func badRequest(format string, args ...any) *httpkit.Error {
 	return newError(http.StatusBadRequest, CodeBadRequest, format, args...)
 }
 
-func notFound(format string, args ...any) *httpError {
+func notFound(format string, args ...any) *httpkit.Error {
 	return newError(http.StatusNotFound, CodeNotFound, format, args...)
 }
 
-func internal(format string, args ...any) *httpError {
+func internal(format string, args ...any) *httpkit.Error {
 	return newError(http.StatusInternalServerError, CodeInternal, format, args...)
 }

@@ -14,9 +14,9 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/frontends/httpkit"
 )
 
 // The API's paths.
@@ -36,19 +36,8 @@ const (
 // Realm is the realm of the WWW-Authenticate challenge.
 const Realm = "recorder-admin"
 
-func (s *Server) router() http.Handler {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.Logger.SetOutput(io.Discard) // echo's own logger is not ours; slog is
-	e.HTTPErrorHandler = s.answerError
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
-		LogErrorFunc: func(ec echo.Context, err error, stack []byte) error {
-			s.log.Error("admin API: handler panicked", "method", ec.Request().Method, "path", ec.Request().URL.Path,
-				"panic", err, "stack", string(stack))
-			return internal("internal error while handling %s %s", ec.Request().Method, ec.Request().URL.Path)
-		},
-	}), common)
-
+// routes adds the API's routes to e.
+func (s *Server) routes(e *echo.Echo) {
 	// Open: probes and the contract.
 	e.GET(PathHealth, s.health)
 	e.GET(PathReady, s.ready)
@@ -63,26 +52,6 @@ func (s *Server) router() http.Handler {
 	e.GET(PathRecording, s.recording, auth)
 	e.GET(PathUploads, s.uploads, auth)
 	e.POST(PathMask, s.mask, auth)
-	return e
-}
-
-// common sets the headers every answer carries and caps request bodies.
-func common(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(ec echo.Context) error {
-		h := ec.Response().Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		r := ec.Request()
-		if r.ContentLength > MaxBodyBytes {
-			return tooLarge()
-		}
-		r.Body = http.MaxBytesReader(ec.Response().Writer, r.Body, MaxBodyBytes)
-		return next(ec)
-	}
-}
-
-func tooLarge() *httpError {
-	return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body over %d KiB", MaxBodyBytes>>10)
 }
 
 // requireToken lets a request through only with the configured bearer token.
@@ -111,68 +80,17 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // unauthorized is a 401 with the RFC 6750 challenge (code: its error parameter, if any).
-func unauthorized(code, msg string) *httpError {
+func unauthorized(code, msg string) *httpkit.Error {
 	challenge := `Bearer realm="` + Realm + `"`
 	if code != "" {
 		challenge += `, error="` + code + `"`
 	}
-	e := newError(http.StatusUnauthorized, CodeUnauthorized, "%s", msg)
-	e.header = map[string]string{"WWW-Authenticate": challenge}
-	return e
-}
-
-// answerError writes an error answer: an *httpError as it is, echo's own (unknown path,
-// wrong method) in the same shape, anything else as a 500.
-func (s *Server) answerError(err error, ec echo.Context) {
-	if ec.Response().Committed {
-		return
-	}
-	r := ec.Request()
-	var he *httpError
-	var ee *echo.HTTPError
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &he):
-	case errors.As(err, &mbe):
-		he = tooLarge()
-	case errors.As(err, &ee):
-		switch ee.Code {
-		case http.StatusNotFound:
-			he = notFound("no such endpoint: %s %s", r.Method, r.URL.Path)
-		case http.StatusMethodNotAllowed:
-			he = newError(ee.Code, CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path)
-		default:
-			he = newError(ee.Code, strings.ReplaceAll(strings.ToLower(http.StatusText(ee.Code)), " ", "_"), "%v", ee.Message)
-		}
-	default:
-		he = internal("%v", err)
-	}
-	hdr := ec.Response().Header()
-	for k, v := range he.header {
-		hdr.Set(k, v)
-	}
-	if he.status == http.StatusRequestEntityTooLarge {
-		hdr.Set("Connection", "close") // the rest of the body is not read
-	}
-	if he.status >= 500 {
-		s.log.Error("admin API: request failed", "method", r.Method, "path", r.URL.Path, "status", he.status, "error", he.body.Message)
-	}
-	_ = writeJSON(ec, he.status, he.body)
-}
-
-func writeJSON(ec echo.Context, status int, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return internal("encode answer: %v", err)
-	}
-	return ec.Blob(status, echo.MIMEApplicationJSON, buf.Bytes())
+	return newError(http.StatusUnauthorized, CodeUnauthorized, "%s", msg).WithHeader("WWW-Authenticate", challenge)
 }
 
 // engineError maps an engine call's error to the answer: the engine's sentinels by
 // errors.Is, anything else 500 naming the call.
-func engineError(op string, err error) *httpError {
+func engineError(op string, err error) *httpkit.Error {
 	switch {
 	case errors.Is(err, api.ErrNotFound):
 		return notFound("%v", err)
@@ -189,7 +107,7 @@ func engineError(op string, err error) *httpError {
 }
 
 func (s *Server) health(ec echo.Context) error {
-	return writeJSON(ec, http.StatusOK, Health{Status: "ok"})
+	return httpkit.WriteJSON(ec, http.StatusOK, Health{Status: "ok"})
 }
 
 // ready runs the readiness checks: the engine answers, the plugins are up, the spool takes a
@@ -221,7 +139,7 @@ func (s *Server) ready(ec echo.Context) error {
 			out.Status, status = "not_ready", http.StatusServiceUnavailable
 		}
 	}
-	return writeJSON(ec, status, out)
+	return httpkit.WriteJSON(ec, status, out)
 }
 
 // writable checks that a file can be created, written and removed in dir.
@@ -264,7 +182,7 @@ func (s *Server) sessions(ec echo.Context) error {
 			live = append(live, x)
 		}
 	}
-	return writeJSON(ec, http.StatusOK, Sessions{Sessions: toSessions(live)})
+	return httpkit.WriteJSON(ec, http.StatusOK, Sessions{Sessions: toSessions(live)})
 }
 
 func (s *Server) recordings(ec echo.Context) error {
@@ -273,7 +191,7 @@ func (s *Server) recordings(ec echo.Context) error {
 	for _, name := range values(q["state"]) {
 		st, err := api.ParseState(name)
 		if err != nil {
-			return badRequest("state %q is not a session state: use idle, starting, recording, masked, stopping, finalizing, completed or failed", clip(name))
+			return badRequest("state %q is not a session state: use idle, starting, recording, masked, stopping, finalizing, completed or failed", httpkit.Clip(name))
 		}
 		f.States = append(f.States, st)
 	}
@@ -281,7 +199,7 @@ func (s *Server) recordings(ec echo.Context) error {
 	if err != nil {
 		return engineError("list", err)
 	}
-	return writeJSON(ec, http.StatusOK, Recordings{Recordings: toSessions(list)})
+	return httpkit.WriteJSON(ec, http.StatusOK, Recordings{Recordings: toSessions(list)})
 }
 
 // values splits comma-separated query values: state=a&state=b and state=a,b are the same.
@@ -300,10 +218,10 @@ func values(raw []string) []string {
 // reID is what a session id can look like; anything else is 404 without asking the engine.
 var reID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-func sessionID(ec echo.Context) (string, *httpError) {
+func sessionID(ec echo.Context) (string, *httpkit.Error) {
 	id := ec.Param("id")
 	if !reID.MatchString(id) {
-		return "", notFound("no recording with id %q", clip(id))
+		return "", notFound("no recording with id %q", httpkit.Clip(id))
 	}
 	return id, nil
 }
@@ -317,7 +235,7 @@ func (s *Server) recording(ec echo.Context) error {
 	if err != nil {
 		return engineError("get", err)
 	}
-	return writeJSON(ec, http.StatusOK, toSession(sess))
+	return httpkit.WriteJSON(ec, http.StatusOK, toSession(sess))
 }
 
 func (s *Server) uploads(ec echo.Context) error {
@@ -330,7 +248,7 @@ func (s *Server) uploads(ec echo.Context) error {
 			for _, v := range api.UploadStates() {
 				valid = append(valid, string(v))
 			}
-			return badRequest("state %q is not an upload state: use %s or %s", clip(name),
+			return badRequest("state %q is not an upload state: use %s or %s", httpkit.Clip(name),
 				strings.Join(valid[:len(valid)-1], ", "), valid[len(valid)-1])
 		}
 		f.States = append(f.States, st)
@@ -343,7 +261,7 @@ func (s *Server) uploads(ec echo.Context) error {
 	for _, j := range jobs {
 		out.Uploads = append(out.Uploads, toUpload(j))
 	}
-	return writeJSON(ec, http.StatusOK, out)
+	return httpkit.WriteJSON(ec, http.StatusOK, out)
 }
 
 // stop stops a session and waits, up to StopTimeout, for its files to be finalised: 200 with
@@ -368,7 +286,7 @@ func (s *Server) stop(ec echo.Context) error {
 			return engineError("stop", gerr)
 		case got.State == api.StateStopping || got.State == api.StateFinalizing:
 			s.log.Info("admin API: stop still finalising", "session", id, "state", got.State)
-			return writeJSON(ec, http.StatusAccepted, toSession(got))
+			return httpkit.WriteJSON(ec, http.StatusAccepted, toSession(got))
 		case !got.State.Terminal():
 			return internal("engine: stop: session %s is still %s after %s", id, got.State, s.cfg.StopTimeout)
 		}
@@ -378,16 +296,13 @@ func (s *Server) stop(ec echo.Context) error {
 		return engineError("stop", err)
 	}
 	s.log.Info("admin API: session stopped", "session", id, "state", sess.State, "remote", ec.Request().RemoteAddr)
-	return writeJSON(ec, http.StatusOK, toSession(sess))
+	return httpkit.WriteJSON(ec, http.StatusOK, toSession(sess))
 }
 
 func (s *Server) mask(ec echo.Context) error {
-	body, err := io.ReadAll(ec.Request().Body)
+	body, err := httpkit.ReadBody(ec.Request())
 	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return tooLarge()
-		}
-		return badRequest("cannot read the request body: %v", err)
+		return err
 	}
 	req, herr := decodeMask(body)
 	if herr != nil {
@@ -399,12 +314,12 @@ func (s *Server) mask(ec echo.Context) error {
 	}
 	s.log.Info("admin API: mask", "owner", req.Owner, "display", req.Display, "on", *req.On, "sessions", len(list),
 		"remote", ec.Request().RemoteAddr)
-	return writeJSON(ec, http.StatusOK, Sessions{Sessions: toSessions(list)})
+	return httpkit.WriteJSON(ec, http.StatusOK, Sessions{Sessions: toSessions(list)})
 }
 
 // decodeMask decodes a mask body strictly: one JSON object, no unknown fields, "on" given,
 // and an owner or a display.
-func decodeMask(body []byte) (MaskRequest, *httpError) {
+func decodeMask(body []byte) (MaskRequest, *httpkit.Error) {
 	const want = `want {"owner": "...", "display": "...", "on": true|false} with an owner, a display or both`
 	var req MaskRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -422,13 +337,4 @@ func decodeMask(body []byte) (MaskRequest, *httpError) {
 		return req, badRequest("%s: neither owner nor display is given", want)
 	}
 	return req, nil
-}
-
-// clip shortens a caller's value before it is quoted back.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/screenrec/recorder/frontends/httpkit"
 )
 
 // Issuer is the iss claim of every access token.
@@ -82,7 +83,7 @@ func (s *settings) issueToken(id string, k accessKey, now time.Time) (string, er
 
 // authorize checks the request's bearer token and that it grants perm. It returns the
 // token's access key id, or the 401/403 to answer.
-func (s *settings) authorize(r *http.Request, perm string) (string, *httpError) {
+func (s *settings) authorize(r *http.Request, perm string) (string, *httpkit.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return "", unauthorized("", "missing Authorization header: send \"Authorization: Bearer <access token>\" (tokens from POST /authentication/v1/token/access-key)")
@@ -122,9 +123,8 @@ func (s *settings) authorize(r *http.Request, perm string) (string, *httpError) 
 	// The token carries the key's permissions; a permission since withdrawn from the key is
 	// not honoured either.
 	if !slices.Contains(claims.Perms, perm) || !slices.Contains(k.perms, perm) {
-		return "", &httpError{status: http.StatusForbidden,
-			desc:   fmt.Sprintf("access key %q lacks the permission %s", claims.Subject, perm),
-			header: map[string]string{"WWW-Authenticate": `Bearer realm="recorder", error="insufficient_scope"`}}
+		return "", httpkit.Errorf(http.StatusForbidden, "access key %q lacks the permission %s", claims.Subject, perm).
+			WithHeader("WWW-Authenticate", `Bearer realm="recorder", error="insufficient_scope"`)
 	}
 	return claims.Subject, nil
 }
@@ -149,11 +149,10 @@ func tokenProblem(err error) string {
 }
 
 // unauthorized is a 401 with the RFC 6750 challenge.
-func unauthorized(code, desc string) *httpError {
+func unauthorized(code, desc string) *httpkit.Error {
 	challenge := `Bearer realm="recorder"`
 	if code != "" {
 		challenge += `, error="` + code + `"`
 	}
-	return &httpError{status: http.StatusUnauthorized, desc: desc,
-		header: map[string]string{"WWW-Authenticate": challenge}}
+	return httpkit.Errorf(http.StatusUnauthorized, "%s", desc).WithHeader("WWW-Authenticate", challenge)
 }

@@ -23,16 +23,12 @@ package cloud
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/screenrec/recorder/frontends/httpkit"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -47,7 +43,7 @@ type Cloud struct {
 	st atomic.Pointer[settings] // the config in force; nil until Configure succeeds
 
 	mu      sync.Mutex
-	srv     *http.Server // while serving
+	srv     *httpkit.Server // while serving
 	stopped bool
 
 	locks userLocks
@@ -116,48 +112,22 @@ func (c *Cloud) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, erro
 	case eng == nil:
 		return nil, errors.New("cloud: serve: no engine")
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", st.cfg.Listen)
+	srv := newHTTP(c, eng, st)
+	started, err := srv.Start(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cloud: listen %s: %w", st.cfg.Listen, err)
+		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	eps := []sdk.Endpoint{{Name: "http", URL: "http://" + ln.Addr().String()}}
-	var tlsLn net.Listener
-	if st.cfg.HTTPSListen != "" {
-		if tlsLn, err = lc.Listen(ctx, "tcp", st.cfg.HTTPSListen); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("cloud: listen %s: %w", st.cfg.HTTPSListen, err)
-		}
-		eps = append(eps, sdk.Endpoint{Name: "https", URL: "https://" + tlsLn.Addr().String()})
-	}
-	first := st.cert
-	srv := &http.Server{
-		Handler:           newRouter(c, eng),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
-		TLSConfig: &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			// The certificate of the config in force, so a new config can rotate it.
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if s := c.st.Load(); s != nil && s.cert != nil {
-					return s.cert, nil
-				}
-				return first, nil
-			},
-		},
-	}
-	go func() { _ = srv.Serve(ln) }()
-	if tlsLn != nil {
-		go func() { _ = srv.ServeTLS(tlsLn, "", "") }()
+	eps := make([]sdk.Endpoint, 0, len(started))
+	for _, ep := range started {
+		eps = append(eps, sdk.Endpoint(ep))
 	}
 	c.srv = srv
 	return eps, nil
 }
 
 // Stop stops accepting requests and returns once those in flight (and stops still finishing
-// in the background, each bounded by engine_timeout) are done or ctx ends. Recordings are
+// in the background, each bounded by engine_timeout) are done or ctx ends. Until those in
+// flight are done, new requests are answered 503. Recordings are
 // not stopped: they end at their duration or by a stop through another way. It is idempotent.
 func (c *Cloud) Stop(ctx context.Context) error {
 	c.mu.Lock()
@@ -167,10 +137,7 @@ func (c *Cloud) Stop(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
-	err := srv.Shutdown(ctx)
-	if err != nil {
-		_ = srv.Close()
-	}
+	err := srv.Stop(ctx)
 	if werr := c.bg.wait(ctx); err == nil {
 		err = werr
 	}

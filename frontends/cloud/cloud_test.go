@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/screenrec/recorder/internal/testcert"
 	"io"
 	"net/http"
 	"slices"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/screenrec/recorder/internal/testcert"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -39,7 +40,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("openapi.yaml lacks path %s", p)
 		}
 	}
-	for _, s := range []string{"'200'", "'202'", "'400'", "'401'", "'403'", "'404'", "'413'", "'425'", "'500'", "'504'"} {
+	for _, s := range []string{"'200'", "'202'", "'400'", "'401'", "'403'", "'404'", "'413'", "'425'", "'500'", "'503'", "'504'"} {
 		if !strings.Contains(doc, s+":") {
 			t.Errorf("openapi.yaml lacks status %s", s)
 		}
@@ -49,7 +50,7 @@ func TestOpenAPIDocument(t *testing.T) {
 func TestReasonNames(t *testing.T) {
 	for status, want := range map[int]string{200: "OK", 202: "ACCEPTED", 400: "BAD_REQUEST", 401: "UNAUTHORIZED",
 		403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_ENTITY_TOO_LARGE",
-		425: "TOO_EARLY", 500: "INTERNAL_SERVER_ERROR", 504: "GATEWAY_TIMEOUT", 799: "STATUS_799"} {
+		425: "TOO_EARLY", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT", 799: "STATUS_799"} {
 		if got := reason(status); got != want {
 			t.Errorf("reason(%d) = %q, want %q", status, got, want)
 		}
@@ -754,4 +755,37 @@ func TestHTTPS(t *testing.T) {
 	want(t, r, 200, "token over HTTPS")
 	r = doReq(t, client, "POST", e.eps[1].URL+PathStart+"?userId=alice&recordingDuration=60", r.str("access_token"), nil)
 	want(t, r, 200, "start over HTTPS")
+}
+
+// While the front end stops, a start in flight finishes and new requests are answered 503
+// in the API's error shape.
+func TestStopDrains(t *testing.T) {
+	e := newEnv(t)
+	gate, in := make(chan struct{}), make(chan api.StartRequest, 1)
+	e.eng.set(func(f *fakeEngine) { f.startGate, f.startIn = gate, in })
+	inflight := make(chan resp, 1)
+	go func() { inflight <- e.start("alice", 600) }()
+	<-in
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.c.Stop(context.Background()) }()
+	var r resp
+	eventually(t, "503 while stopping", func() bool {
+		r = e.do("POST", PathToken, "", strings.NewReader(`{"accessKeyId":"k1","accessKeySecret":"`+testSecret+`"}`))
+		return r.status == http.StatusServiceUnavailable
+	})
+	if r.str("httpStatus") != "SERVICE_UNAVAILABLE" || !strings.Contains(r.str("description"), "shutting down") {
+		t.Errorf("503 body %s", r.raw)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) with a start in flight", err)
+	default:
+	}
+	close(gate)
+	if r := <-inflight; r.status != http.StatusOK && r.status != http.StatusAccepted {
+		t.Errorf("start in flight: %d %s", r.status, r.raw)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop = %v", err)
+	}
 }

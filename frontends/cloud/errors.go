@@ -3,13 +3,13 @@ package cloud
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/frontends/httpkit"
 )
 
 // StatusTooEarly is 425 Too Early (RFC 8470): a previous start or stop for the same user is
@@ -17,23 +17,17 @@ import (
 const StatusTooEarly = http.StatusTooEarly
 
 // MaxBodyBytes is the largest request body accepted (64 KiB); larger ones are answered 413.
-const MaxBodyBytes = 64 << 10
-
-// httpError is an answer other than success: a status, what is wrong, and extra headers.
-type httpError struct {
-	status int
-	desc   string
-	header map[string]string
-}
-
-func (e *httpError) Error() string {
-	return strconv.Itoa(e.status) + " " + reason(e.status) + ": " + e.desc
-}
+const MaxBodyBytes = httpkit.MaxBody
 
 // errorBody is the JSON of every error answer.
 type errorBody struct {
 	HTTPStatus  string `json:"httpStatus"`
 	Description string `json:"description"`
+}
+
+// answerBody renders an error answer in the API's shape (httpkit.Options.ErrorBody).
+func answerBody(e *httpkit.Error) any {
+	return errorBody{HTTPStatus: reason(e.Status), Description: e.Message}
 }
 
 // reason is a status's canonical name in upper snake case: "BAD_REQUEST", "TOO_EARLY",
@@ -55,36 +49,30 @@ func reason(status int) string {
 	return b.String()
 }
 
-func badRequest(format string, args ...any) *httpError {
-	return &httpError{status: http.StatusBadRequest, desc: fmt.Sprintf(format, args...)}
+func badRequest(format string, args ...any) *httpkit.Error {
+	return httpkit.Errorf(http.StatusBadRequest, format, args...)
 }
 
-func notFound(format string, args ...any) *httpError {
-	return &httpError{status: http.StatusNotFound, desc: fmt.Sprintf(format, args...)}
+func notFound(format string, args ...any) *httpkit.Error {
+	return httpkit.Errorf(http.StatusNotFound, format, args...)
 }
 
-func tooEarly(format string, args ...any) *httpError {
-	return &httpError{status: StatusTooEarly, desc: fmt.Sprintf(format, args...)}
+func tooEarly(format string, args ...any) *httpkit.Error {
+	return httpkit.Errorf(StatusTooEarly, format, args...)
 }
 
-func internal(format string, args ...any) *httpError {
-	return &httpError{status: http.StatusInternalServerError, desc: fmt.Sprintf(format, args...)}
-}
-
-func tooLarge() *httpError {
-	return &httpError{status: http.StatusRequestEntityTooLarge,
-		desc: fmt.Sprintf("request body over %d KiB", MaxBodyBytes>>10)}
+func internal(format string, args ...any) *httpkit.Error {
+	return httpkit.Errorf(http.StatusInternalServerError, format, args...)
 }
 
 // engineError maps an error of engine call op ("start", "stop", "list", …) to the answer:
 // 504 when the engine did not answer within timeout, 425 when the session is busy with a
 // transition, 500 naming the part otherwise (too many sessions, spool quota, disk full,
 // engine closed, plugin boundary gone, …).
-func engineError(op string, err error, timeout time.Duration) *httpError {
+func engineError(op string, err error, timeout time.Duration) *httpkit.Error {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return &httpError{status: http.StatusGatewayTimeout,
-			desc: fmt.Sprintf("engine: %s: no answer within %s: %v", op, timeout, err)}
+		return httpkit.Errorf(http.StatusGatewayTimeout, "engine: %s: no answer within %s: %v", op, timeout, err)
 	case errors.Is(err, api.ErrBusy):
 		return tooEarly("engine: %s: %v", op, err)
 	}

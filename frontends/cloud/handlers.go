@@ -9,17 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
-	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/frontends/httpkit"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -87,59 +84,34 @@ type handlers struct {
 	eng sdk.Engine
 }
 
-func newRouter(c *Cloud, eng sdk.Engine) http.Handler {
+// newHTTP returns the API's HTTP server (httpkit: listeners, timeouts, draining, telemetry,
+// panics, body limit, error answers) with the routes of the API.
+func newHTTP(c *Cloud, eng sdk.Engine, st *settings) *httpkit.Server {
 	h := &handlers{c: c, eng: eng}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.Logger.SetOutput(io.Discard) // never stdout: a plugin's stdout is the go-plugin handshake
-	e.HTTPErrorHandler = h.answerError
-	// Outermost: a span per request named after its route template and http.server.* metrics
-	// by route and status, with the global providers (the plugin process's, which report to
-	// the host; the host's when in-process).
-	e.Use(otelecho.Middleware("", otelecho.WithEchoMetricAttributeFn(metricAttrs)), recoverPanics, guard)
+	hs := httpkit.New(httpkit.Options{
+		Name: Name, Listen: st.cfg.Listen, HTTPSListen: st.cfg.HTTPSListen,
+		// The certificate of the config in force, so a new config (or renewed files) rotate it.
+		CertFiles: func() (string, string) { c := c.settings().cfg; return c.CertFile, c.KeyFile },
+		ErrorBody: answerBody,
+		MaxBody:   MaxBodyBytes,
+		// A start or stop makes up to three engine calls and waits out the confirmation window.
+		HandlerTimeout: func() time.Duration { c := c.settings().cfg; return 3*c.EngineTimeout + c.ConfirmWindow },
+		Log:            slog.Default(),
+	})
+	e := hs.Echo()
+	e.Use(noteArrival)
 	e.POST(PathToken, h.token)
 	e.POST(PathStart, h.start)
 	e.POST(PathStartNoVersion, h.start)
 	e.POST(PathStop, h.stop)
 	e.POST(PathStopNoVersion, h.stop)
-	return e
+	return hs
 }
 
-// metricAttrs labels the HTTP metrics with the front end's name, in-process or not, so that
-// they do not clash with another front end's.
-func metricAttrs(echo.Context) []attribute.KeyValue {
-	return []attribute.KeyValue{attribute.String("plugin", Name)}
-}
-
-// guard notes the request's arrival (the confirmation window counts from it), caps its body
-// at MaxBodyBytes and sets the headers every answer carries.
-func guard(next echo.HandlerFunc) echo.HandlerFunc {
+// noteArrival notes the request's arrival: the confirmation window counts from it.
+func noteArrival(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
 		ec.Set(arrivalKey, time.Now())
-		hdr := ec.Response().Header()
-		hdr.Set("Cache-Control", "no-store")
-		hdr.Set("X-Content-Type-Options", "nosniff")
-		r := ec.Request()
-		if r.ContentLength > MaxBodyBytes {
-			return tooLarge()
-		}
-		r.Body = http.MaxBytesReader(ec.Response().Writer, r.Body, MaxBodyBytes)
-		return next(ec)
-	}
-}
-
-// recoverPanics turns a handler's panic into a 500 instead of a dropped connection.
-func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(ec echo.Context) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler { // net/http's own way to abort a response: let it through
-					panic(p)
-				}
-				slog.ErrorContext(ec.Request().Context(), "cloud: handler panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				err = internal("cloud: internal error while handling %s %s", ec.Request().Method, ec.Request().URL.Path)
-			}
-		}()
 		return next(ec)
 	}
 }
@@ -151,59 +123,12 @@ func arrival(ec echo.Context) time.Time {
 	return time.Now()
 }
 
-// answerError writes an error answer: an *httpError as is, echo's own (unknown path, wrong
-// method) in the same JSON shape, anything else as a 500.
-func (h *handlers) answerError(err error, ec echo.Context) {
-	if ec.Response().Committed {
-		return
-	}
-	var he *httpError
-	var ee *echo.HTTPError
-	switch {
-	case errors.As(err, &he):
-	case errors.As(err, &ee):
-		he = &httpError{status: ee.Code, desc: fmt.Sprint(ee.Message)}
-		r := ec.Request()
-		switch ee.Code {
-		case http.StatusNotFound:
-			he.desc = fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)
-		case http.StatusMethodNotAllowed:
-			he.desc = fmt.Sprintf("%s is not allowed on %s: use POST", r.Method, r.URL.Path)
-		}
-	default:
-		he = internal("cloud: %v", err)
-	}
-	hdr := ec.Response().Header()
-	for k, v := range he.header {
-		hdr.Set(k, v)
-	}
-	if he.status == http.StatusRequestEntityTooLarge {
-		hdr.Set("Connection", "close") // the rest of the body is not read
-	}
-	if he.status >= 500 {
-		slog.ErrorContext(ec.Request().Context(), "cloud: request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path,
-			"status", he.status, "error", he.desc)
-	}
-	_ = writeJSON(ec, he.status, errorBody{HTTPStatus: reason(he.status), Description: he.desc})
-}
-
-func writeJSON(ec echo.Context, status int, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return internal("cloud: encode answer: %v", err)
-	}
-	return ec.JSONBlob(status, b)
-}
-
 // token is POST /authentication/v1/token/access-key.
 func (h *handlers) token(ec echo.Context) error {
 	st := h.c.settings()
-	body, err := io.ReadAll(ec.Request().Body)
+	body, err := httpkit.ReadBody(ec.Request())
 	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return tooLarge()
-		}
-		return badRequest("cannot read the request body: %v", err)
+		return err
 	}
 	var req struct {
 		AccessKeyID     string `json:"accessKeyId"`
@@ -220,15 +145,15 @@ func (h *handlers) token(ec echo.Context) error {
 	}
 	k, ok := st.checkAccessKey(req.AccessKeyID, req.AccessKeySecret)
 	if !ok {
-		slog.WarnContext(ec.Request().Context(), "cloud: access key refused", "access_key", clip(req.AccessKeyID))
-		return &httpError{status: http.StatusUnauthorized, desc: "wrong access key id or secret"}
+		slog.WarnContext(ec.Request().Context(), "cloud: access key refused", "access_key", httpkit.Clip(req.AccessKeyID))
+		return httpkit.Errorf(http.StatusUnauthorized, "wrong access key id or secret")
 	}
 	tok, err := st.issueToken(req.AccessKeyID, k, time.Now())
 	if err != nil {
 		return internal("token: %v", err)
 	}
 	slog.InfoContext(ec.Request().Context(), "cloud: access token issued", "access_key", req.AccessKeyID, "signing_key", st.active)
-	return writeJSON(ec, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
+	return httpkit.WriteJSON(ec, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer",
 		ExpiresIn: int64(st.cfg.TokenTTL / time.Second)})
 }
 
@@ -247,13 +172,13 @@ type request struct {
 // begin runs the checks start and stop share, in order: body size (413), token (401, 403),
 // query (400, with more checked by parse), user (404), then the user's lock (425). The
 // caller must call req.unlock.
-func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpError) (*request, error) {
+func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpkit.Error) (*request, error) {
 	st := h.c.settings()
 	r := ec.Request()
 	// The body is not used, but a body over the cap is still refused.
 	if _, err := io.Copy(io.Discard, r.Body); err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return nil, tooLarge()
+			return nil, err // answered 413
 		}
 	}
 	key, herr := st.authorize(r, PermissionRecordScreenInteraction)
@@ -276,7 +201,7 @@ func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpError) (*r
 	}
 	display, known := st.users[user]
 	if !known {
-		return nil, notFound("user %q is unknown to this recorder: no screen is mapped to it", clip(user))
+		return nil, notFound("user %q is unknown to this recorder: no screen is mapped to it", httpkit.Clip(user))
 	}
 	unlock, ok := h.c.locks.try(user)
 	if !ok {
@@ -297,8 +222,8 @@ func (req *request) deadline() time.Time { return req.arrival.Add(req.st.cfg.Con
 // start is POST …/start-screen-interaction-recording.
 func (h *handlers) start(ec echo.Context) error {
 	var secs int64
-	req, err := h.begin(ec, func(q url.Values) *httpError {
-		var herr *httpError
+	req, err := h.begin(ec, func(q url.Values) *httpkit.Error {
+		var herr *httpkit.Error
 		secs, herr = recordingDuration(q)
 		return herr
 	})
@@ -327,12 +252,12 @@ func (h *handlers) start(ec echo.Context) error {
 	case herr != nil:
 		return herr
 	case confirmed:
-		return writeJSON(ec, http.StatusOK, startOK{
+		return httpkit.WriteJSON(ec, http.StatusOK, startOK{
 			Description: fmt.Sprintf("screen recording of user %s started (contact %d): first frame recorded; it stops by itself after %d s",
 				req.user, s.ContactID, secs),
 			ContactID: s.ContactID, InteractionID: s.InteractionID, HTTPStatus: reason(http.StatusOK)})
 	}
-	return writeJSON(ec, http.StatusAccepted, startAccepted{ContactID: s.ContactID, InteractionID: s.InteractionID,
+	return httpkit.WriteJSON(ec, http.StatusAccepted, startAccepted{ContactID: s.ContactID, InteractionID: s.InteractionID,
 		HTTPStatus: reason(http.StatusAccepted)})
 }
 
@@ -363,7 +288,7 @@ func (h *handlers) alreadyRecording(ec echo.Context, req *request, err error) er
 	}
 	switch s.State {
 	case api.StateRecording, api.StateMasked:
-		return writeJSON(ec, http.StatusOK, startOK{
+		return httpkit.WriteJSON(ec, http.StatusOK, startOK{
 			Description: fmt.Sprintf("user %s is already being recorded through this API (contact %d): no new recording, duration unchanged",
 				req.user, s.ContactID),
 			ContactID: s.ContactID, InteractionID: s.InteractionID, HTTPStatus: reason(http.StatusOK)})
@@ -375,7 +300,7 @@ func (h *handlers) alreadyRecording(ec echo.Context, req *request, err error) er
 
 // firstFrame waits until the window ends for the recording's first frame (a Duration above
 // zero). It reports whether the frame came; a recording that failed meanwhile is a 500.
-func (h *handlers) firstFrame(req *request, s api.Session) (api.Session, bool, *httpError) {
+func (h *handlers) firstFrame(req *request, s api.Session) (api.Session, bool, *httpkit.Error) {
 	deadline := req.deadline()
 	for {
 		switch {
@@ -412,8 +337,8 @@ func (h *handlers) firstFrame(req *request, s api.Session) (api.Session, bool, *
 // stop is POST …/stop-screen-interaction-recording.
 func (h *handlers) stop(ec echo.Context) error {
 	var contact int64
-	req, err := h.begin(ec, func(q url.Values) *httpError {
-		var herr *httpError
+	req, err := h.begin(ec, func(q url.Values) *httpkit.Error {
+		var herr *httpkit.Error
 		contact, herr = contactID(q)
 		return herr
 	})
@@ -505,18 +430,18 @@ func (h *handlers) stopAnswer(ec echo.Context, req *request, s api.Session, res 
 	case err != nil:
 		return engineError("stop", err, req.st.cfg.EngineTimeout)
 	case res.s.State == api.StateCompleted:
-		return writeJSON(ec, http.StatusOK, stopOK{
+		return httpkit.WriteJSON(ec, http.StatusOK, stopOK{
 			Description: fmt.Sprintf("screen recording of user %s stopped (contact %d) and finalised", req.user, s.ContactID),
 			ContactID:   s.ContactID, HTTPStatus: reason(http.StatusOK)})
 	case res.s.State == api.StateFailed:
 		return internal("engine: stop: the recording of contact %d failed: %s", s.ContactID, res.s.Error)
 	}
-	return writeJSON(ec, http.StatusAccepted, stopAccepted{ContactID: s.ContactID, HTTPStatus: reason(http.StatusAccepted)})
+	return httpkit.WriteJSON(ec, http.StatusAccepted, stopAccepted{ContactID: s.ContactID, HTTPStatus: reason(http.StatusAccepted)})
 }
 
 // single returns the value of a query parameter that may be spelt several ways (userId,
 // user-id); different values are a 400. Absent: "".
-func single(q url.Values, names ...string) (string, *httpError) {
+func single(q url.Values, names ...string) (string, *httpkit.Error) {
 	var val, from string
 	for _, n := range names {
 		for _, v := range q[n] {
@@ -526,9 +451,9 @@ func single(q url.Values, names ...string) (string, *httpError) {
 			}
 			if v != val {
 				if n == from {
-					return "", badRequest("%s is given twice with different values (%q, %q)", n, clip(val), clip(v))
+					return "", badRequest("%s is given twice with different values (%q, %q)", n, httpkit.Clip(val), httpkit.Clip(v))
 				}
-				return "", badRequest("%s and %s name different values (%q, %q): give one", from, n, clip(val), clip(v))
+				return "", badRequest("%s and %s name different values (%q, %q): give one", from, n, httpkit.Clip(val), httpkit.Clip(v))
 			}
 		}
 	}
@@ -536,7 +461,7 @@ func single(q url.Values, names ...string) (string, *httpError) {
 }
 
 // recordingDuration checks recordingDuration: whole seconds, 5 to 13200.
-func recordingDuration(q url.Values) (int64, *httpError) {
+func recordingDuration(q url.Values) (int64, *httpkit.Error) {
 	v, herr := single(q, "recordingDuration")
 	if herr != nil {
 		return 0, herr
@@ -546,7 +471,7 @@ func recordingDuration(q url.Values) (int64, *httpError) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, badRequest("recordingDuration %q is not a whole number of seconds (%d to %d)", clip(v), MinRecordingDuration, MaxRecordingDuration)
+		return 0, badRequest("recordingDuration %q is not a whole number of seconds (%d to %d)", httpkit.Clip(v), MinRecordingDuration, MaxRecordingDuration)
 	}
 	if n < MinRecordingDuration || n > MaxRecordingDuration {
 		return 0, badRequest("recordingDuration %d is out of range: %d to %d seconds (3 h 30 min)", n, MinRecordingDuration, MaxRecordingDuration)
@@ -556,7 +481,7 @@ func recordingDuration(q url.Values) (int64, *httpError) {
 
 // contactID checks contactId: a positive integer, also accepted as a quoted numeric string
 // ("1122334455").
-func contactID(q url.Values) (int64, *httpError) {
+func contactID(q url.Values) (int64, *httpkit.Error) {
 	v, herr := single(q, "contactId")
 	if herr != nil {
 		return 0, herr
@@ -570,18 +495,9 @@ func contactID(q url.Values) (int64, *httpError) {
 	}
 	n, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, badRequest("contactId %q is not a contact id (a positive integer)", clip(v))
+		return 0, badRequest("contactId %q is not a contact id (a positive integer)", httpkit.Clip(v))
 	}
 	return n, nil
-}
-
-// clip shortens a caller's value before it is quoted back.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 // userLocks is one try-lock per user: a start or stop holds its user's for the whole of its

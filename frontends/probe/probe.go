@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -24,7 +23,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/frontends/httpkit"
 	"github.com/screenrec/recorder/pkg/listenaddr"
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
@@ -49,7 +50,7 @@ type Config struct {
 type Probe struct {
 	mu      sync.Mutex
 	cfg     *Config
-	srv     *http.Server
+	srv     *httpkit.Server
 	stopped bool
 }
 
@@ -105,16 +106,17 @@ func (p *Probe) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, erro
 	case p.srv != nil:
 		return nil, fmt.Errorf("probe: already serving")
 	}
-	ln, err := net.Listen("tcp", p.cfg.Listen)
+	srv := httpkit.New(httpkit.Options{Name: Name, Listen: p.cfg.Listen, ErrorBody: errBody})
+	routes(srv.Echo(), eng)
+	eps, err := srv.Start(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("probe: listen %s: %w", p.cfg.Listen, err)
+		return nil, fmt.Errorf("probe: %w", err)
 	}
-	p.srv = &http.Server{Handler: routes(eng), ReadHeaderTimeout: 5 * time.Second}
-	go p.srv.Serve(ln)
-	return []sdk.Endpoint{{Name: "api", URL: "http://" + ln.Addr().String()}}, nil
+	p.srv = srv
+	return []sdk.Endpoint{{Name: "api", URL: eps[0].URL}}, nil
 }
 
-// Stop stops serving; it is idempotent.
+// Stop drains and stops serving; it is idempotent.
 func (p *Probe) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	srv := p.srv
@@ -124,74 +126,79 @@ func (p *Probe) Stop(ctx context.Context) error {
 	if srv == nil {
 		return nil
 	}
-	return srv.Shutdown(ctx)
+	return srv.Stop(ctx)
 }
 
-func routes(eng sdk.Engine) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /sessions", func(w http.ResponseWriter, r *http.Request) {
+func routes(e *echo.Echo, eng sdk.Engine) {
+	e.POST("/sessions", func(c echo.Context) error {
 		var req api.StartRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			reply(w, http.StatusBadRequest, errBody(err))
-			return
+		if err := decode(c, &req); err != nil {
+			return err
 		}
-		s, err := eng.Start(r.Context(), req)
-		answer(w, http.StatusCreated, s, err)
+		s, err := eng.Start(c.Request().Context(), req)
+		return answer(c, http.StatusCreated, s, err)
 	})
-	mux.HandleFunc("POST /sessions/{id}/stop", func(w http.ResponseWriter, r *http.Request) {
-		s, err := eng.Stop(r.Context(), r.PathValue("id"))
-		answer(w, http.StatusOK, s, err)
+	e.POST("/sessions/:id/stop", func(c echo.Context) error {
+		s, err := eng.Stop(c.Request().Context(), c.Param("id"))
+		return answer(c, http.StatusOK, s, err)
 	})
-	mux.HandleFunc("GET /sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s, err := eng.Get(r.Context(), r.PathValue("id"))
-		answer(w, http.StatusOK, s, err)
+	e.GET("/sessions/:id", func(c echo.Context) error {
+		s, err := eng.Get(c.Request().Context(), c.Param("id"))
+		return answer(c, http.StatusOK, s, err)
 	})
-	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
-		s, err := eng.List(r.Context(), api.ListFilter{Owner: r.URL.Query().Get("owner")})
-		answer(w, http.StatusOK, s, err)
+	e.GET("/sessions", func(c echo.Context) error {
+		s, err := eng.List(c.Request().Context(), api.ListFilter{Owner: c.QueryParam("owner")})
+		return answer(c, http.StatusOK, s, err)
 	})
-	mux.HandleFunc("POST /mask", func(w http.ResponseWriter, r *http.Request) {
+	e.POST("/mask", func(c echo.Context) error {
 		var req struct {
 			api.MaskTarget
 			On bool `json:"on"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			reply(w, http.StatusBadRequest, errBody(err))
-			return
+		if err := decode(c, &req); err != nil {
+			return err
 		}
-		s, err := eng.Mask(r.Context(), req.MaskTarget, req.On)
-		answer(w, http.StatusOK, s, err)
+		s, err := eng.Mask(c.Request().Context(), req.MaskTarget, req.On)
+		return answer(c, http.StatusOK, s, err)
 	})
-	mux.HandleFunc("GET /pid", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
+	e.GET("/pid", func(c echo.Context) error {
+		return httpkit.WriteJSON(c, http.StatusOK, map[string]int{"pid": os.Getpid()})
 	})
-	mux.HandleFunc("GET /latency/get/{id}", func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	e.GET("/latency/get/:id", func(c echo.Context) error {
+		n, err := strconv.Atoi(c.QueryParam("n"))
 		if err != nil || n < 1 || n > 100000 {
-			reply(w, http.StatusBadRequest, errBody(fmt.Errorf("n must be 1-100000")))
-			return
+			return httpkit.Errorf(http.StatusBadRequest, "n must be 1-100000")
 		}
 		took := make([]time.Duration, n)
 		for i := range took {
 			t0 := time.Now()
-			if _, err := eng.Get(r.Context(), r.PathValue("id")); err != nil {
-				answer(w, 0, nil, err)
-				return
+			if _, err := eng.Get(c.Request().Context(), c.Param("id")); err != nil {
+				return answer(c, 0, nil, err)
 			}
 			took[i] = time.Since(t0)
 		}
 		slices.Sort(took)
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
-		reply(w, http.StatusOK, map[string]any{"n": n, "median_us": us(took[n/2]), "p99_us": us(took[n*99/100])})
+		return httpkit.WriteJSON(c, http.StatusOK, map[string]any{"n": n, "median_us": us(took[n/2]), "p99_us": us(took[n*99/100])})
 	})
-	return mux
+}
+
+// decode reads the JSON request body into v; a bad one is a 400.
+func decode(c echo.Context, v any) error {
+	b, err := httpkit.ReadBody(c.Request())
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return httpkit.Errorf(http.StatusBadRequest, "%v", err)
+	}
+	return nil
 }
 
 // answer replies with v, or with the error mapped to a status.
-func answer(w http.ResponseWriter, ok int, v any, err error) {
+func answer(c echo.Context, ok int, v any, err error) error {
 	if err == nil {
-		reply(w, ok, v)
-		return
+		return httpkit.WriteJSON(c, ok, v)
 	}
 	status := http.StatusInternalServerError
 	switch {
@@ -204,13 +211,8 @@ func answer(w http.ResponseWriter, ok int, v any, err error) {
 	case errors.Is(err, api.ErrTooManySessions), errors.Is(err, api.ErrSpoolQuota), errors.Is(err, api.ErrDiskFull):
 		status = http.StatusServiceUnavailable
 	}
-	reply(w, status, errBody(err))
+	return httpkit.Errorf(status, "%v", err)
 }
 
-func errBody(err error) map[string]string { return map[string]string{"error": err.Error()} }
-
-func reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// errBody is the JSON of every error answer: {"error": "..."}.
+func errBody(e *httpkit.Error) any { return map[string]string{"error": e.Message} }

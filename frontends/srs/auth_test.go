@@ -2,13 +2,14 @@ package srs
 
 import (
 	"encoding/base64"
-	"github.com/screenrec/recorder/internal/testcert"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/screenrec/recorder/internal/testcert"
 )
 
 func TestBasicAuth(t *testing.T) {

@@ -3,17 +3,17 @@ package srs
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/screenrec/recorder/frontends/httpkit"
+	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
 )
 
 // MaxBody is the largest request body accepted (64 KiB); larger ones are answered 413.
-const MaxBody = 64 << 10
+const MaxBody = httpkit.MaxBody
 
 // OperationEndSession is the operationName of a logout.
 const OperationEndSession = "EndContactCenterSession"
@@ -26,8 +26,9 @@ type loginConfig struct {
 	devices    []Device
 }
 
-// readJSONBody checks the Content-Type and reads at most MaxBody bytes of r's body.
-func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readJSONBody checks the Content-Type and reads r's body (at most MaxBody bytes: the
+// server caps it, and answers 413 beyond).
+func readJSONBody(r *http.Request) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
@@ -36,18 +37,7 @@ func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		}
 		return nil, apiErrorf(http.StatusUnsupportedMediaType, "Content-Type must be application/json, not %s", ct)
 	}
-	if r.ContentLength > MaxBody {
-		return nil, apiErrorf(http.StatusRequestEntityTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, MaxBody)
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, apiErrorf(http.StatusRequestEntityTooLarge, "body is over the limit of %d bytes", MaxBody)
-		}
-		return nil, apiErrorf(http.StatusBadRequest, "cannot read the body: %v", err)
-	}
-	return b, nil
+	return httpkit.ReadBody(r)
 }
 
 // meBody is a decoded POST /api/v2/me body: a login (an array of items) or an operation.

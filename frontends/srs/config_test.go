@@ -3,7 +3,6 @@ package srs
 import (
 	"context"
 	"encoding/json"
-	"github.com/screenrec/recorder/internal/testcert"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/screenrec/recorder/internal/testcert"
 
 	"github.com/getkin/kin-openapi/openapi3"
 

@@ -1,6 +1,10 @@
 package srs
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/screenrec/recorder/frontends/httpkit"
+)
 
 // Sentinel errors of the front end. Errors wrap them with %w; classify with errors.Is.
 var (
@@ -14,3 +18,17 @@ var (
 	// it is not counted as a failed login.
 	ErrVerifierUnavailable = errors.New("credential verifier unavailable")
 )
+
+// errorBody is every error answer's JSON: {"statusCode": N, "message": "..."}.
+type errorBody struct {
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+}
+
+// answerBody renders an error answer in the API's shape (httpkit.Options.ErrorBody).
+func answerBody(e *httpkit.Error) any { return errorBody{StatusCode: e.Status, Message: e.Message} }
+
+// apiErrorf is an error answer with status and a formatted message.
+func apiErrorf(status int, format string, args ...any) *httpkit.Error {
+	return httpkit.Errorf(status, format, args...)
+}

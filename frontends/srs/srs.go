@@ -36,12 +36,9 @@ package srs
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,8 +57,7 @@ type SRS struct {
 	settings atomic.Pointer[settings]
 
 	mu      sync.Mutex
-	srv     *server
-	servers []*http.Server // the listeners' servers, HTTP first
+	srv     *server // while serving
 	stopped bool
 }
 
@@ -126,60 +122,18 @@ func (s *SRS) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, error)
 	case eng == nil:
 		return nil, errors.New("srs: no engine")
 	}
-	log := slog.Default().With("frontend", Name)
-	srv := newServer(eng, s.settings.Load, log, context.WithoutCancel(ctx))
-	handler := srv.handler()
-	newHTTP := func() *http.Server {
-		return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	}
-	var lc net.ListenConfig
-	type listener struct {
-		name string
-		ln   net.Listener
-		hs   *http.Server
-	}
-	var lns []listener
-	closeAll := func() {
-		for _, l := range lns {
-			l.ln.Close()
-		}
-		srv.cancel()
-	}
-	ln, err := lc.Listen(ctx, "tcp", st.cfg.Listen)
-	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("srs: listen %s: %w", st.cfg.Listen, err)
-	}
-	lns = append(lns, listener{"http", ln, newHTTP()})
-	if st.cfg.HTTPSListen != "" {
-		ln, err := lc.Listen(ctx, "tcp", st.cfg.HTTPSListen)
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("srs: listen %s: %w", st.cfg.HTTPSListen, err)
-		}
-		hs := newHTTP()
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if c := s.settings.Load().cert; c != nil {
-					return c, nil
-				}
-				return nil, errors.New("srs: no certificate configured")
-			}}
-		lns = append(lns, listener{"https", tls.NewListener(ln, hs.TLSConfig), hs})
-	}
-	if err := ctx.Err(); err != nil {
-		closeAll()
-		return nil, err
-	}
+	srv := newServer(eng, s.settings.Load, slog.Default().With("frontend", Name), context.WithoutCancel(ctx))
+	srv.http = srv.newHTTP(st)
+	// Orphans are armed before the first request, which may adopt one.
 	srv.adoptOrphans(ctx, st)
-	eps := make([]sdk.Endpoint, 0, len(lns))
-	for _, l := range lns {
-		go func() { _ = l.hs.Serve(l.ln) }()
-		s.servers = append(s.servers, l.hs)
-		eps = append(eps, sdk.Endpoint{Name: l.name, URL: l.name + "://" + l.ln.Addr().String()})
-		log.Info("srs: serving", "url", l.name+"://"+l.ln.Addr().String())
+	started, err := srv.http.Start(ctx)
+	if err != nil {
+		_ = srv.close(ctx)
+		return nil, fmt.Errorf("srs: %w", err)
+	}
+	eps := make([]sdk.Endpoint, 0, len(started))
+	for _, ep := range started {
+		eps = append(eps, sdk.Endpoint(ep))
 	}
 	s.srv = srv
 	return eps, nil
@@ -193,29 +147,14 @@ func (s *SRS) Serve(ctx context.Context, eng sdk.Engine) ([]sdk.Endpoint, error)
 func (s *SRS) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopped = true
-	srv, servers := s.srv, s.servers
-	s.srv, s.servers = nil, nil
+	srv := s.srv
+	s.srv = nil
 	s.mu.Unlock()
 	if srv == nil {
 		return nil
 	}
-	// First the API answers 503 while the requests in flight finish, then the listeners
-	// close.
-	err := srv.drain(ctx)
-	errs := make(chan error, len(servers))
-	for _, hs := range servers {
-		go func() { errs <- hs.Shutdown(ctx) }()
-	}
-	for range servers {
-		if e := <-errs; e != nil && err == nil {
-			err = e
-		}
-	}
-	if err != nil {
-		for _, hs := range servers {
-			hs.Close()
-		}
-	}
+	srv.stopping.Store(true) // no session times out from now on
+	err := srv.http.Stop(ctx)
 	if e := srv.close(ctx); e != nil && err == nil {
 		err = e
 	}
