@@ -34,9 +34,7 @@ func TestRunTiny(t *testing.T) {
 		t.Skip("runs Xvfb, ffmpeg and the recorder for about 20 s")
 	}
 	mediatest.SkipIfUnavailable(t)
-	if err := xvfb.Available(); err != nil {
-		t.Skip(err)
-	}
+	xvfb.SkipIfUnavailable(t)
 	c := DefaultConfig()
 	c.Out = t.TempDir()
 	c.Recorder = recorderBin
