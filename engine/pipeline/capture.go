@@ -64,15 +64,12 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	display, err := capture.ResolveDisplay(spec.Display)
+	screen, err := spec.Backend.Discover(ctx, spec.Display)
 	if err != nil {
 		return nil, err
 	}
+	display := screen.Display // $DISPLAY resolved
 	spec.Display = display
-	screen, err := capture.Discover(ctx, display)
-	if err != nil {
-		return nil, err
-	}
 	plan, err := capture.Plan(screen, spec.Monitors, spec.Layout, spec.Region)
 	if err != nil {
 		return nil, err
@@ -86,7 +83,7 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 	for i, pt := range plan {
 		t := &track{info: pt, fanout: astiav.AllocPacket()}
 		c.tracks = append(c.tracks, t)
-		if t.src, err = capture.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS,
+		if t.src, err = spec.Backend.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS,
 			DrawMouse: spec.DrawMouse, Method: spec.Method}); err != nil {
 			return nil, err
 		}
