@@ -36,10 +36,11 @@ type FakeEngine struct {
 	Finalize time.Duration
 	// StartIn, when set, gets each request when Start begins.
 	StartIn chan api.StartRequest
-	// StartGate, when set, makes Start wait for it to close (or ctx) before anything else.
+	// StartGate, when set, makes Start wait for it to close (or ctx) once it has reserved
+	// the session (state starting), as a capture slow to open does.
 	StartGate chan struct{}
-	// StartErrs fail the next Start calls, one each, before anything else; StartErr fails
-	// every one after them.
+	// StartErrs fail the next Start calls, one each, before they reserve a session; StartErr
+	// fails every one after them.
 	StartErrs []error
 	StartErr  error
 	// FailOpen, when set, fails sessions while opening, with this reason.
@@ -149,13 +150,6 @@ func (e *FakeEngine) Start(ctx context.Context, req api.StartRequest) (api.Sessi
 	if in != nil {
 		in <- req
 	}
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-ctx.Done():
-			return api.Session{}, ctx.Err()
-		}
-	}
 	e.mu.Lock()
 	var startErr error
 	if len(e.StartErrs) > 0 {
@@ -188,9 +182,16 @@ func (e *FakeEngine) Start(ctx context.Context, req api.StartRequest) (api.Sessi
 	s := e.newSessionLocked(req, api.StateStarting)
 	e.mu.Unlock()
 
-	// Open (slowly).
-	var err error
-	if slow > 0 {
+	// Open (slowly), honouring ctx.
+	err := ctx.Err()
+	if err == nil && gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err == nil && slow > 0 {
 		t := time.NewTimer(slow)
 		select {
 		case <-t.C:
@@ -198,8 +199,6 @@ func (e *FakeEngine) Start(ctx context.Context, req api.StartRequest) (api.Sessi
 			t.Stop()
 			err = ctx.Err()
 		}
-	} else {
-		err = ctx.Err()
 	}
 	if err == nil && failOpen != "" {
 		err = fmt.Errorf("engine: capture: %s", failOpen)
@@ -219,13 +218,13 @@ func (e *FakeEngine) Start(ctx context.Context, req api.StartRequest) (api.Sessi
 	}
 	if max := req.Limits.MaxDuration; max > 0 {
 		id := s.snap.ID
-		s.maxTimer = time.AfterFunc(max, func() { e.expire(id) })
+		s.maxTimer = time.AfterFunc(max, func() { e.Expire(id) })
 	}
 	return s.snapshot(now), nil
 }
 
-// expire ends a session as its MaxDuration does: it stops and completes at once.
-func (e *FakeEngine) expire(id string) {
+// Expire ends a session as its MaxDuration does, now: it stops and completes at once.
+func (e *FakeEngine) Expire(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if s := e.find(id); s != nil && s.snap.State.Running() {
