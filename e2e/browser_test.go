@@ -97,10 +97,20 @@ func runPage(t *testing.T, url string) pageResult {
 	return res
 }
 
-func TestSRSInARealBrowser(t *testing.T) {
+// requireChromium skips the test in the short tier (go test -short runs without a browser)
+// and when Chromium is missing.
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping in -short mode: needs Chromium")
+	}
 	if _, err := exec.LookPath("/usr/bin/chromium"); err != nil {
 		t.Skip("chromium is not installed (make test installs it)")
 	}
+}
+
+func TestSRSInARealBrowser(t *testing.T) {
+	requireChromium(t)
 	t.Parallel()
 	// The allowed page and the refused one are on different loopback addresses, so each is
 	// its own origin, and neither is the SRS's.

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		log.SetOutput(io.Discard)
 	}
 	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
-		testbin.Binary{Name: "recorder", Package: "../cmd/recorder"})
+		testbin.Binary{Name: "recorder", Package: "../cmd/recorder", SkipShort: true})
 }
 
 func freePort(t testing.TB) int {

@@ -39,6 +39,7 @@ type options struct {
 	eventBuffer int
 	tracer      trace.TracerProvider
 	meter       metric.MeterProvider
+	backend     capture.Backend
 }
 
 // WithLogger sets the engine's logger (default slog.Default()).
@@ -57,6 +58,11 @@ func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options
 // WithMeterProvider sets where the engine's metrics go (default otel.GetMeterProvider(), a
 // no-op unless the program set one); see the Metric* names.
 func WithMeterProvider(mp metric.MeterProvider) Option { return func(o *options) { o.meter = mp } }
+
+// WithCaptureBackend sets where captures come from (default capture.System, the display
+// server). It is the engine's test seam: a scripted screen (engine/capture/capturetest) lets
+// the session rules (sharing, masking, limits, states, events) run without an X server.
+func WithCaptureBackend(b capture.Backend) Option { return func(o *options) { o.backend = b } }
 
 // Engine runs recording sessions. It is safe for concurrent use.
 type Engine struct {
@@ -117,7 +123,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 		auth: map[string]*UploadAuth{}, uploadWake: make(chan struct{}, 1),
 		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
 			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
-			Method: cfg.CaptureMethod, MaxFrameGap: cfg.MaxFrameGap}}
+			Method: cfg.CaptureMethod, MaxFrameGap: cfg.MaxFrameGap, Backend: o.backend}}
 	if err := e.newTelemetry(o.tracer, o.meter); err != nil {
 		cat.Close()
 		return nil, err

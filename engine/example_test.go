@@ -3,8 +3,10 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"testing"
 	"time"
 
 	"github.com/screenrec/recorder/engine"
@@ -48,7 +50,30 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println("stopped:", s.State, "segments:", len(s.Segments), "checksummed:", len(s.Segments[0].SHA256) == 64)
-	// Output:
-	// started: recording
-	// stopped: completed segments: 1 checksummed: true
+}
+
+// TestExample runs Example and checks what it prints. Example has no Output comment because
+// it records a real display, which the short tier (go test -short) does without; go test runs
+// every example with one.
+func TestExample(t *testing.T) {
+	xvfb.SkipIfUnavailable(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w // not parallel: no other test runs meanwhile
+	out := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- string(b)
+	}()
+	func() {
+		defer func() { os.Stdout = stdout; w.Close() }()
+		Example()
+	}()
+	const want = "started: recording\nstopped: completed segments: 1 checksummed: true\n"
+	if got := <-out; got != want {
+		t.Errorf("Example printed %q, want %q", got, want)
+	}
 }

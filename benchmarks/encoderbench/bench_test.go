@@ -23,7 +23,7 @@ var recorderBin string
 
 func TestMain(m *testing.M) {
 	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
-		testbin.Binary{Name: "recorder", Package: "../../cmd/recorder"})
+		testbin.Binary{Name: "recorder", Package: "../../cmd/recorder", SkipShort: true})
 }
 
 // TestRunTiny runs the real suite on the smallest matrix: one scene at 720p, one 2 s round of
@@ -34,9 +34,7 @@ func TestRunTiny(t *testing.T) {
 		t.Skip("runs Xvfb, ffmpeg and the recorder for about 20 s")
 	}
 	mediatest.SkipIfUnavailable(t)
-	if err := xvfb.Available(); err != nil {
-		t.Skip(err)
-	}
+	xvfb.SkipIfUnavailable(t)
 	c := DefaultConfig()
 	c.Out = t.TempDir()
 	c.Recorder = recorderBin

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,15 +64,12 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	display, err := capture.ResolveDisplay(spec.Display)
+	screen, err := spec.Backend.Discover(ctx, spec.Display)
 	if err != nil {
 		return nil, err
 	}
+	display := screen.Display // $DISPLAY resolved
 	spec.Display = display
-	screen, err := capture.Discover(ctx, display)
-	if err != nil {
-		return nil, err
-	}
 	plan, err := capture.Plan(screen, spec.Monitors, spec.Layout, spec.Region)
 	if err != nil {
 		return nil, err
@@ -87,7 +83,7 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 	for i, pt := range plan {
 		t := &track{info: pt, fanout: astiav.AllocPacket()}
 		c.tracks = append(c.tracks, t)
-		if t.src, err = capture.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS,
+		if t.src, err = spec.Backend.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS,
 			DrawMouse: spec.DrawMouse, Method: spec.Method}); err != nil {
 			return nil, err
 		}
@@ -315,45 +311,35 @@ func (e *trackEncoder) encode(f *astiav.Frame, pts int64) error {
 	return nil
 }
 
-// runChanges is runTrack for a source that reports what changed: a frame is converted only
-// where it changed and encoded only when something changed, a keyframe is due, a sink needs
-// its last frame or the screen has been still for MaxFrameGap. The files then have a variable
+// runChanges is runTrack for a source that reports what changed: a schedule decides, frame
+// by frame, what is converted and encoded (see schedule). The files then have a variable
 // frame rate; each frame lasts until the next.
 func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.ChangeSource) error {
 	enc := c.newTrackEncoder(idx, t)
 	emit := enc.emit
 	startUs := c.start.UnixMicro()
-	gap := c.spec.MaxFrameGap.Milliseconds()
+	sched := newSchedule(c.spec.MaxFrameGap)
 	w, h := t.src.Size()
-	var (
-		lastPts    = int64(-1)
-		shown      *astiav.Frame // what the last encoded frame showed: the picture or the slate
-		picture    *astiav.Frame // the converted screen, kept up to date while unmasked
-		stale      = true        // picture misses changes (none yet, or made while masked)
-		lastMasked bool
-	)
-	encodeAt := func(f *astiav.Frame, pts int64) error {
-		if err := enc.encode(f, pts); err != nil {
-			return err
+	var picture *astiav.Frame // the converted screen, kept up to date while unmasked
+	// encodeShot encodes what s names at pts.
+	encodeShot := func(s shot, pts int64) error {
+		f := picture
+		if s == shotSlate {
+			var err error
+			if f, err = c.slateOf(t); err != nil {
+				return err
+			}
 		}
-		lastPts, shown = pts, f
-		return nil
-	}
-	// closeOut repeats the last frame just before end, a sink's end or a segment cut, when
-	// the screen has been still since before it, so that the file or segment lasts until
-	// then. end is in the past (or MaxInt64: none).
-	closeOut := func(end int64) error {
-		if shown != nil && end != math.MaxInt64 && end-1 > lastPts {
-			return encodeAt(shown, end-1)
-		}
-		return nil
+		return enc.encode(f, pts)
 	}
 	for {
 		select {
 		case <-c.stop:
 			// Stopped: sinks end now, or earlier if they were stopped before.
-			if err := closeOut(min(c.now(), c.endingBy(math.MaxInt64-1))); err != nil {
-				return err
+			if s, at := sched.closeOut(min(c.now(), c.endingBy(noEnd-1))); s != shotNone {
+				if err := encodeShot(s, at); err != nil {
+					return err
+				}
 			}
 			return t.enc.Flush(emit)
 		default:
@@ -368,50 +354,32 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		t.dropped.Add(int64(ch.Missed))
 		ts := ch.Frame.Pts()
-		pts := max(0, (ts-startUs)/1000, lastPts+1)
-		// A sink ending or a segment cut since the last encoded frame: the file or segment
-		// before it lasts until then. (The frame closeOut repeats lies before both, so it
-		// changes neither.)
-		ending, cut := c.endingBy(pts), c.nextCut()
-		end := ending
-		if cut <= pts {
-			end = min(end, cut)
+		pts := sched.pts((ts - startUs) / 1000)
+		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
+			Ending: c.endingBy(pts), Cut: c.nextCut()})
+		if d.Repeat != shotNone {
+			if err := encodeShot(d.Repeat, d.RepeatAt); err != nil {
+				return err
+			}
 		}
-		if err := closeOut(end); err != nil {
-			return err
-		}
-		masked := c.mask.at(ts)
-		changed := false
 		converted := time.Now()
-		if masked {
-			stale = stale || len(ch.Rects) > 0
-		} else if stale || len(ch.Rects) > 0 {
+		if d.Convert != convertNone {
 			rects := ch.Rects
-			if stale {
+			if d.Convert == convertWhole {
 				rects = []image.Rectangle{image.Rect(0, 0, w, h)}
 			}
 			if picture, err = t.conv.Update(ch.Frame, rects); err != nil {
 				return err
 			}
-			stale, changed = false, true
 		}
 		if o := c.spec.Observer; o != nil {
 			o.Captured(ch.Took + time.Since(converted))
 		}
-		need := changed || masked != lastMasked || shown == nil || pts-lastPts >= gap ||
-			cut <= pts || ending != math.MaxInt64
-		lastMasked = masked
-		if !need {
+		if d.Encode == shotNone {
 			t.unchanged.Add(1)
 			continue
 		}
-		f := picture
-		if masked {
-			if f, err = c.slateOf(t); err != nil {
-				return err
-			}
-		}
-		if err := encodeAt(f, pts); err != nil {
+		if err := encodeShot(d.Encode, pts); err != nil {
 			return err
 		}
 	}
@@ -421,7 +389,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 func (c *Capture) endingBy(pts int64) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	end := int64(math.MaxInt64)
+	end := int64(noEnd)
 	for _, s := range c.sinks {
 		if at := s.stopAt.Load(); at <= pts && !s.allEnded() {
 			end = min(end, at)
@@ -435,7 +403,7 @@ func (c *Capture) endingBy(pts int64) int64 {
 func (c *Capture) nextCut() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cut := int64(math.MaxInt64)
+	cut := int64(noEnd)
 	for _, s := range c.sinks {
 		cut = min(cut, s.seg.NextCut())
 	}

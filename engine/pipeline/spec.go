@@ -57,6 +57,9 @@ type CaptureSpec struct {
 	// the source tracks changes (default DefaultMaxFrameGap): players and seeking want a
 	// frame now and then, and a crash loses at most about this much more.
 	MaxFrameGap time.Duration
+	// Backend finds the screen and opens its sources (nil: capture.System, the display
+	// server). Tests set a scripted one; it is not part of Key, as one program uses one.
+	Backend capture.Backend
 }
 
 // FrameObserver learns per-frame timings. Capture goroutines call it for every frame, so it
@@ -104,6 +107,9 @@ func (s CaptureSpec) withDefaults() CaptureSpec {
 	}
 	if s.MaxFrameGap == 0 {
 		s.MaxFrameGap = DefaultMaxFrameGap
+	}
+	if s.Backend == nil {
+		s.Backend = capture.System
 	}
 	return s
 }

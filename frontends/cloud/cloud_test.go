@@ -217,7 +217,7 @@ func TestStartAndStopPathsAndUserSpellings(t *testing.T) {
 		}
 	}
 	// What the engine was asked.
-	req := e.eng.startRequests()[0]
+	req := e.eng.Requests()[0]
 	if req.Owner != "1234567" || req.Frontend != Name || req.Source.Display != ":10" ||
 		req.Limits.MaxDuration != 3000*time.Second || req.Labels[Label] != LabelValue || len(req.Labels) != 1 {
 		t.Errorf("engine request = %+v", req)
@@ -255,7 +255,7 @@ func TestRecordingDuration(t *testing.T) {
 		want(t, r, c.status, "recordingDuration="+c.value)
 		if c.status == 200 {
 			n, _ := json.Number(c.value).Int64()
-			if s := e.eng.owned(user); len(s) != 1 || e.eng.request(s[0].ID).Limits.MaxDuration != time.Duration(n)*time.Second {
+			if s := e.eng.Owned(user); len(s) != 1 || e.eng.Request(s[0].ID).Limits.MaxDuration != time.Duration(n)*time.Second {
 				t.Errorf("recordingDuration=%s: engine sessions %+v", c.value, s)
 			}
 		}
@@ -268,13 +268,13 @@ func TestStartConfirmation(t *testing.T) {
 	t.Run("FirstFrameWithinWindow", func(t *testing.T) {
 		r := e.start("u1", 60)
 		want(t, r, 200, "start")
-		if s := e.eng.owned("u1"); len(s) != 1 || s[0].Duration <= 0 || s[0].ContactID != r.contact() || s[0].InteractionID != r.str("interactionId") {
+		if s := e.eng.Owned("u1"); len(s) != 1 || s[0].Duration <= 0 || s[0].ContactID != r.contact() || s[0].InteractionID != r.str("interactionId") {
 			t.Errorf("engine sessions %+v, answer %s", s, r.raw)
 		}
 	})
 	t.Run("SlowFirstFrame", func(t *testing.T) {
-		e.eng.set(func(f *fakeEngine) { f.firstFrame = time.Second })
-		defer e.eng.set(func(f *fakeEngine) { f.firstFrame = 20 * time.Millisecond })
+		e.eng.Set(func(f *fakeEngine) { f.FirstFrame = time.Second })
+		defer e.eng.Set(func(f *fakeEngine) { f.FirstFrame = 20 * time.Millisecond })
 		t0 := time.Now()
 		r := e.start("u2", 60)
 		took := time.Since(t0)
@@ -298,8 +298,8 @@ func TestStartConfirmation(t *testing.T) {
 	t.Run("SlowStartUsesUpTheWindow", func(t *testing.T) {
 		// The window counts from the request's arrival: a start that takes longer than the
 		// window is answered as soon as it returns.
-		e.eng.set(func(f *fakeEngine) { f.slowOpen, f.firstFrame = 400*time.Millisecond, 50*time.Millisecond })
-		defer e.eng.set(func(f *fakeEngine) { f.slowOpen, f.firstFrame = 0, 20*time.Millisecond })
+		e.eng.Set(func(f *fakeEngine) { f.SlowOpen, f.FirstFrame = 400*time.Millisecond, 50*time.Millisecond })
+		defer e.eng.Set(func(f *fakeEngine) { f.SlowOpen, f.FirstFrame = 0, 20*time.Millisecond })
 		t0 := time.Now()
 		r := e.start("u3", 60)
 		want(t, r, 202, "slow start")
@@ -308,8 +308,8 @@ func TestStartConfirmation(t *testing.T) {
 		}
 	})
 	t.Run("FailsWhileStarting", func(t *testing.T) {
-		e.eng.set(func(f *fakeEngine) { f.failOpen = "cannot open display :23" })
-		defer e.eng.set(func(f *fakeEngine) { f.failOpen = "" })
+		e.eng.Set(func(f *fakeEngine) { f.FailOpen = "cannot open display :23" })
+		defer e.eng.Set(func(f *fakeEngine) { f.FailOpen = "" })
 		r := e.start("u4", 60)
 		want(t, r, 500, "failed open")
 		if !strings.HasPrefix(r.str("description"), "engine: start: ") || !strings.Contains(r.str("description"), "cannot open display") {
@@ -327,11 +327,11 @@ func TestRepeatStart(t *testing.T) {
 	if second.contact() != first.contact() || second.str("interactionId") != first.str("interactionId") {
 		t.Errorf("second start %s, first %s: want the same ids", second.raw, first.raw)
 	}
-	sessions := e.eng.owned("alice")
+	sessions := e.eng.Owned("alice")
 	if len(sessions) != 1 {
 		t.Fatalf("engine has %d sessions for alice, want 1", len(sessions))
 	}
-	if max := e.eng.request(sessions[0].ID).Limits.MaxDuration; max != 300*time.Second {
+	if max := e.eng.Request(sessions[0].ID).Limits.MaxDuration; max != 300*time.Second {
 		t.Errorf("duration changed to %v, want 300s", max)
 	}
 	// Another user's start is its own recording.
@@ -346,8 +346,8 @@ func TestRecordingEndsByItself(t *testing.T) {
 	e := newEnv(t)
 	r := e.start("alice", 5)
 	want(t, r, 200, "start")
-	s := e.eng.owned("alice")[0]
-	e.eng.expire(s.ID) // what MaxDuration does after 5 s
+	s := e.eng.Owned("alice")[0]
+	e.eng.Expire(s.ID) // what MaxDuration does after 5 s
 	want(t, e.stop("alice", r.contact()), 404, "stop after the duration")
 	again := e.start("alice", 5)
 	want(t, again, 200, "start after the duration")
@@ -364,7 +364,7 @@ func TestUnknownUser(t *testing.T) {
 		t.Errorf("description %q", r.str("description"))
 	}
 	want(t, e.stop("nobody", 1122334456), 404, "stop of an unknown user")
-	if reqs := e.eng.startRequests(); len(reqs) != 0 {
+	if reqs := e.eng.Requests(); len(reqs) != 0 {
 		t.Errorf("the engine was asked: %+v", reqs)
 	}
 }
@@ -372,7 +372,7 @@ func TestUnknownUser(t *testing.T) {
 func TestTooEarlyWhileStartInProgress(t *testing.T) {
 	e := newEnv(t)
 	gate, in := make(chan struct{}), make(chan api.StartRequest, 1)
-	e.eng.set(func(f *fakeEngine) { f.startGate, f.startIn = gate, in })
+	e.eng.Set(func(f *fakeEngine) { f.StartGate, f.StartIn = gate, in })
 	first := make(chan resp, 1)
 	go func() { first <- e.start("alice", 60) }()
 	<-in // the first start is inside the engine
@@ -389,13 +389,13 @@ func TestTooEarlyWhileStartInProgress(t *testing.T) {
 	close(gate)
 	want(t, <-first, 200, "first start")
 	want(t, <-second, 200, "bob's start")
-	e.eng.set(func(f *fakeEngine) { f.startIn = nil })
+	e.eng.Set(func(f *fakeEngine) { f.StartIn = nil })
 	want(t, e.start("alice", 60), 200, "start once the first is done")
 }
 
 func TestConcurrentStartsOneUser(t *testing.T) {
 	e := newEnv(t)
-	e.eng.set(func(f *fakeEngine) { f.slowOpen = 30 * time.Millisecond })
+	e.eng.Set(func(f *fakeEngine) { f.SlowOpen = 30 * time.Millisecond })
 	const n = 50
 	answers := make([]resp, n)
 	var wg sync.WaitGroup
@@ -430,7 +430,7 @@ func TestConcurrentStartsOneUser(t *testing.T) {
 	if counts[200]+counts[202] == 0 {
 		t.Errorf("no start succeeded: %v", counts)
 	}
-	if s := e.eng.owned("carol"); len(s) != 1 {
+	if s := e.eng.Owned("carol"); len(s) != 1 {
 		t.Errorf("engine has %d recordings of carol, want 1", len(s))
 	}
 	t.Logf("answers: %v", counts)
@@ -439,7 +439,7 @@ func TestConcurrentStartsOneUser(t *testing.T) {
 func TestStop(t *testing.T) {
 	e := newEnv(t)
 	t.Run("WithinWindow", func(t *testing.T) {
-		e.eng.set(func(f *fakeEngine) { f.finalize = 50 * time.Millisecond })
+		e.eng.Set(func(f *fakeEngine) { f.Finalize = 50 * time.Millisecond })
 		r := e.start("alice", 600)
 		want(t, r, 200, "start")
 		s := e.stop("alice", r.contact())
@@ -447,14 +447,14 @@ func TestStop(t *testing.T) {
 		if s.contact() != r.contact() || s.str("httpStatus") != "OK" || s.str("description") == "" {
 			t.Errorf("stop answer %s", s.raw)
 		}
-		if got := e.eng.owned("alice")[0]; got.State != api.StateCompleted {
+		if got := e.eng.Owned("alice")[0]; got.State != api.StateCompleted {
 			t.Errorf("recording state %s, want completed", got.State)
 		}
 		want(t, e.stop("alice", r.contact()), 404, "second stop")
 	})
 	t.Run("SlowFinalisation", func(t *testing.T) {
-		e.eng.set(func(f *fakeEngine) { f.finalize = 1200 * time.Millisecond })
-		defer e.eng.set(func(f *fakeEngine) { f.finalize = 0 })
+		e.eng.Set(func(f *fakeEngine) { f.Finalize = 1200 * time.Millisecond })
+		defer e.eng.Set(func(f *fakeEngine) { f.Finalize = 0 })
 		r := e.start("bob", 600)
 		want(t, r, 200, "start")
 		t0 := time.Now()
@@ -469,7 +469,7 @@ func TestStop(t *testing.T) {
 		// While it finishes: the stop of it, and a new start for bob, are too early.
 		want(t, e.stop("bob", r.contact()), 425, "stop while finalising")
 		want(t, e.start("bob", 600), 425, "start while finalising")
-		eventually(t, "finalised", func() bool { return e.eng.owned("bob")[0].State == api.StateCompleted })
+		eventually(t, "finalised", func() bool { return e.eng.Owned("bob")[0].State == api.StateCompleted })
 		want(t, e.stop("bob", r.contact()), 404, "stop once finalised")
 		again := e.start("bob", 600)
 		want(t, again, 200, "start once finalised")
@@ -483,7 +483,7 @@ func TestStop(t *testing.T) {
 		want(t, e.start("u5", 600), 200, "start u5")
 		r := e.stop("u5", a.contact())
 		want(t, r, 404, "u5 stops u4's recording")
-		if s := e.eng.owned("u4")[0]; s.State != api.StateRecording {
+		if s := e.eng.Owned("u4")[0]; s.State != api.StateRecording {
 			t.Errorf("u4's recording is %s", s.State)
 		}
 	})
@@ -508,25 +508,25 @@ func TestStop(t *testing.T) {
 	t.Run("EngineBusy", func(t *testing.T) {
 		r := e.start("u7", 600)
 		want(t, r, 200, "start")
-		e.eng.set(func(f *fakeEngine) { f.stopErr = fmt.Errorf("%w: session x is stopping", api.ErrBusy) })
-		defer e.eng.set(func(f *fakeEngine) { f.stopErr = nil })
+		e.eng.Set(func(f *fakeEngine) { f.StopErr = fmt.Errorf("%w: session x is stopping", api.ErrBusy) })
+		defer e.eng.Set(func(f *fakeEngine) { f.StopErr = nil })
 		want(t, e.stop("u7", r.contact()), 425, "stop with the engine busy")
 	})
 	t.Run("StillStarting", func(t *testing.T) {
 		// A recording of this front end still starting (begun elsewhere, e.g. another
 		// instance): its stop is too early.
 		gate, in := make(chan struct{}), make(chan api.StartRequest, 1)
-		e.eng.set(func(f *fakeEngine) { f.startGate, f.startIn = gate, in })
+		e.eng.Set(func(f *fakeEngine) { f.StartGate, f.StartIn = gate, in })
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			_, _ = e.eng.Start(context.Background(), api.StartRequest{Owner: "u8", Frontend: Name})
 		}()
 		<-in
-		e.eng.set(func(f *fakeEngine) { f.startGate, f.startIn = nil, nil })
+		e.eng.Set(func(f *fakeEngine) { f.StartGate, f.StartIn = nil, nil })
 		var contact int64
 		eventually(t, "reserved", func() bool {
-			s := e.eng.owned("u8")
+			s := e.eng.Owned("u8")
 			if len(s) == 1 {
 				contact = s[0].ContactID
 			}
@@ -542,7 +542,7 @@ func TestStop(t *testing.T) {
 
 func TestEngineTimeout(t *testing.T) {
 	e := newEnv(t, func(m map[string]any) { m["engine_timeout"] = "200ms" })
-	e.eng.set(func(f *fakeEngine) { f.slowOpen = 3 * time.Second })
+	e.eng.Set(func(f *fakeEngine) { f.SlowOpen = 3 * time.Second })
 	t0 := time.Now()
 	r := e.start("alice", 60)
 	want(t, r, 504, "slow engine start")
@@ -552,15 +552,15 @@ func TestEngineTimeout(t *testing.T) {
 	if !strings.HasPrefix(r.str("description"), "engine: start: ") {
 		t.Errorf("description %q", r.str("description"))
 	}
-	e.eng.set(func(f *fakeEngine) { f.slowOpen = 0 })
+	e.eng.Set(func(f *fakeEngine) { f.SlowOpen = 0 })
 
 	t.Run("Stop", func(t *testing.T) {
 		s := e.start("bob", 60)
 		want(t, s, 200, "start")
-		e.eng.set(func(f *fakeEngine) {
-			f.stopErr = fmt.Errorf("plugin call: %w", context.DeadlineExceeded)
+		e.eng.Set(func(f *fakeEngine) {
+			f.StopErr = fmt.Errorf("plugin call: %w", context.DeadlineExceeded)
 		})
-		defer e.eng.set(func(f *fakeEngine) { f.stopErr = nil })
+		defer e.eng.Set(func(f *fakeEngine) { f.StopErr = nil })
 		r := e.stop("bob", s.contact())
 		want(t, r, 504, "stop that the engine did not take in time")
 		if !strings.HasPrefix(r.str("description"), "engine: stop: ") {
@@ -572,7 +572,7 @@ func TestEngineTimeout(t *testing.T) {
 func TestClientHangUpDoesNotCancelStart(t *testing.T) {
 	e := newEnv(t)
 	gate, in := make(chan struct{}), make(chan api.StartRequest, 1)
-	e.eng.set(func(f *fakeEngine) { f.startGate, f.startIn = gate, in })
+	e.eng.Set(func(f *fakeEngine) { f.StartGate, f.StartIn = gate, in })
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", e.base+PathStart+"?userId=alice&recordingDuration=60", nil)
 	req.Header.Set("Authorization", "Bearer "+e.token)
@@ -590,9 +590,7 @@ func TestClientHangUpDoesNotCancelStart(t *testing.T) {
 		t.Fatalf("client request = %v, want it cancelled", err)
 	}
 	time.Sleep(50 * time.Millisecond) // let the server notice the hang-up
-	e.eng.mu.Lock()
-	startCtx := e.eng.startCtxs[0]
-	e.eng.mu.Unlock()
+	startCtx := e.eng.StartContexts()[0]
 	if err := startCtx.Err(); err != nil {
 		t.Fatalf("the engine's Start context ended with the client: %v", err)
 	}
@@ -601,7 +599,7 @@ func TestClientHangUpDoesNotCancelStart(t *testing.T) {
 	}
 	close(gate)
 	eventually(t, "recording", func() bool {
-		s := e.eng.owned("alice")
+		s := e.eng.Owned("alice")
 		return len(s) == 1 && s[0].State == api.StateRecording
 	})
 }
@@ -619,23 +617,23 @@ func TestEngineFailures(t *testing.T) {
 		{fmt.Errorf("%w: source.display", api.ErrInvalidRequest), "engine: start: invalid request"},
 		{sdk.ErrPluginExited, "engine: start: plugin process exited"},
 	} {
-		e.eng.set(func(f *fakeEngine) { f.startErr = c.err })
+		e.eng.Set(func(f *fakeEngine) { f.StartErr = c.err })
 		r := e.start("alice", 60)
 		want(t, r, 500, c.err.Error())
 		if !strings.HasPrefix(r.str("description"), c.want) {
 			t.Errorf("description %q, want it to start with %q", r.str("description"), c.want)
 		}
 	}
-	e.eng.set(func(f *fakeEngine) { f.startErr, f.listErr = nil, errors.New("catalog: database is locked") })
+	e.eng.Set(func(f *fakeEngine) { f.StartErr, f.ListErr = nil, errors.New("catalog: database is locked") })
 	r := e.stop("alice", 1)
 	want(t, r, 500, "list failure")
 	if r.str("description") != "engine: list: catalog: database is locked" {
 		t.Errorf("description %q", r.str("description"))
 	}
-	e.eng.set(func(f *fakeEngine) { f.listErr = nil })
+	e.eng.Set(func(f *fakeEngine) { f.ListErr = nil })
 	s := e.start("bob", 60)
 	want(t, s, 200, "start")
-	e.eng.set(func(f *fakeEngine) { f.stopErr = errors.New("mux: cannot seal segment") })
+	e.eng.Set(func(f *fakeEngine) { f.StopErr = errors.New("mux: cannot seal segment") })
 	r = e.stop("bob", s.contact())
 	want(t, r, 500, "stop failure")
 	if r.str("description") != "engine: stop: mux: cannot seal segment" {
@@ -650,7 +648,7 @@ func TestBodies(t *testing.T) {
 	want(t, e.do("POST", PathStop+"?userId=alice&contactId=1", e.token, io.MultiReader(strings.NewReader(big))), 413, "stop with a big chunked body")
 	// A small body is ignored.
 	want(t, e.do("POST", PathStart+"?userId=alice&recordingDuration=60", e.token, strings.NewReader(`{"ignored":true}`)), 200, "start with a small body")
-	if n := len(e.eng.startRequests()); n != 1 {
+	if n := len(e.eng.Requests()); n != 1 {
 		t.Errorf("engine saw %d starts, want 1", n)
 	}
 }
@@ -677,7 +675,7 @@ func TestStopFrontEnd(t *testing.T) {
 	if err := e.c.Stop(ctx); err != nil {
 		t.Fatalf("second Stop = %v", err)
 	}
-	if s := e.eng.owned("alice")[0]; s.State != api.StateRecording {
+	if s := e.eng.Owned("alice")[0]; s.State != api.StateRecording {
 		t.Errorf("recording is %s after the front end stopped, want it still recording", s.State)
 	}
 	if _, err := http.Post(e.base+PathToken, "application/json", strings.NewReader("{}")); err == nil {
@@ -690,7 +688,7 @@ func TestStopFrontEnd(t *testing.T) {
 
 func TestStopWaitsForBackgroundStops(t *testing.T) {
 	e := newEnv(t)
-	e.eng.set(func(f *fakeEngine) { f.finalize = 600 * time.Millisecond })
+	e.eng.Set(func(f *fakeEngine) { f.Finalize = 600 * time.Millisecond })
 	r := e.start("alice", 600)
 	want(t, r, 200, "start")
 	want(t, e.stop("alice", r.contact()), 202, "slow stop")
@@ -698,12 +696,12 @@ func TestStopWaitsForBackgroundStops(t *testing.T) {
 	if err := e.c.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop = %v", err)
 	}
-	if s := e.eng.owned("alice")[0]; s.State != api.StateCompleted {
+	if s := e.eng.Owned("alice")[0]; s.State != api.StateCompleted {
 		t.Errorf("Stop returned at %v with the engine stop still running (%s)", time.Since(t0), s.State)
 	}
 	// A Stop whose ctx ends first says so.
 	e2 := newEnv(t)
-	e2.eng.set(func(f *fakeEngine) { f.finalize = 2 * time.Second })
+	e2.eng.Set(func(f *fakeEngine) { f.Finalize = 2 * time.Second })
 	r = e2.start("alice", 600)
 	want(t, r, 200, "start")
 	want(t, e2.stop("alice", r.contact()), 202, "slow stop")

@@ -126,7 +126,7 @@ func newEnv(t *testing.T, mods ...func(m map[string]any)) *env {
 		if err := c.Stop(ctx); err != nil {
 			t.Errorf("Stop = %v", err)
 		}
-		eng.close()
+		eng.Close()
 	})
 	e.token = e.getToken("k1", testSecret)
 	return e

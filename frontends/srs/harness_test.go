@@ -26,157 +26,36 @@ import (
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
 
-// fakeEngine simulates the engine's sessions: one running session per owner and front end,
-// Stop completes a session, and every call is recorded.
-type fakeEngine struct {
-	// auth is what SetUploadAuth lent, by owner.
-	auth     map[string]api.UploadAuth
-	mu       sync.Mutex
-	seq      int
-	sessions map[string]*api.Session
-	starts   []api.StartRequest
-	stops    []string
-	// startErrs are returned by the next Start calls, one each, before it succeeds again.
-	startErrs []error
-	stopErr   error
-	// startGate, when set, makes Start wait until it is closed.
-	startGate chan struct{}
-	// startEntered, when set, gets a value when Start begins waiting at startGate.
-	startEntered chan struct{}
-}
+// fakeEngine is the SDK test kit's fake engine (which sdktest.EngineBehaviour holds to the
+// real one), with the short names these tests use.
+type fakeEngine struct{ *sdktest.FakeEngine }
 
-var _ sdk.Engine = (*fakeEngine)(nil)
-
-func newFakeEngine() *fakeEngine { return &fakeEngine{sessions: map[string]*api.Session{}} }
-
-func (f *fakeEngine) Start(ctx context.Context, req api.StartRequest) (api.Session, error) {
-	f.mu.Lock()
-	gate, entered := f.startGate, f.startEntered
-	f.mu.Unlock()
-	if gate != nil {
-		if entered != nil {
-			entered <- struct{}{}
-		}
-		<-gate
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.starts = append(f.starts, req)
-	if len(f.startErrs) > 0 {
-		err := f.startErrs[0]
-		f.startErrs = f.startErrs[1:]
-		return api.Session{}, err
-	}
-	for _, s := range f.sessions {
-		if s.Owner == req.Owner && s.Frontend == req.Frontend && !s.State.Terminal() {
-			return api.Session{}, fmt.Errorf("start: %w", &api.AlreadyRecordingError{Session: *s})
-		}
-	}
-	return f.addLocked(req, api.StateRecording), nil
-}
+func newFakeEngine() *fakeEngine { return &fakeEngine{sdktest.NewFakeEngine()} }
 
 // add creates a session as if an earlier Start had.
-func (f *fakeEngine) add(req api.StartRequest, state api.State) api.Session {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.addLocked(req, state)
-}
+func (f *fakeEngine) add(req api.StartRequest, state api.State) api.Session { return f.Add(req, state) }
 
-func (f *fakeEngine) addLocked(req api.StartRequest, state api.State) api.Session {
-	f.seq++
-	now := time.Now().UTC()
-	s := &api.Session{ID: fmt.Sprintf("rec-%d", f.seq), ContactID: int64(f.seq), Owner: req.Owner,
-		Frontend: req.Frontend, Reason: req.Reason, State: state, Source: req.Source, Labels: req.Labels,
-		CreatedAt: now, StartedAt: now}
-	f.sessions[s.ID] = s
-	return *s
-}
+func (f *fakeEngine) setState(id string, st api.State) { f.SetState(id, st) }
 
-func (f *fakeEngine) Stop(_ context.Context, id string) (api.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.stops = append(f.stops, id)
-	if f.stopErr != nil {
-		return api.Session{}, f.stopErr
+func (f *fakeEngine) counts() (starts, stops int) { return f.Counts() }
+
+func (f *fakeEngine) startReqs() []api.StartRequest { return f.Requests() }
+
+func (f *fakeEngine) stopIDs() []string { return f.StopIDs() }
+
+func (f *fakeEngine) lent(owner string) (api.UploadAuth, bool) { return f.Lent(owner) }
+
+// startReqsIDs returns the ids of every session, oldest first.
+func (f *fakeEngine) startReqsIDs() []string {
+	list, _ := f.List(context.Background(), api.ListFilter{})
+	ids := make([]string, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
 	}
-	s, ok := f.sessions[id]
-	if !ok {
-		return api.Session{}, fmt.Errorf("stop %s: %w", id, api.ErrNotFound)
-	}
-	if s.State.Terminal() {
-		return *s, fmt.Errorf("stop %s: %w", id, api.ErrTerminal)
-	}
-	s.State, s.EndedAt = api.StateCompleted, time.Now().UTC()
-	return *s, nil
-}
-
-func (f *fakeEngine) Mask(context.Context, api.MaskTarget, bool) ([]api.Session, error) {
-	return nil, nil
-}
-
-func (f *fakeEngine) Get(_ context.Context, id string) (api.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.sessions[id]
-	if !ok {
-		return api.Session{}, fmt.Errorf("get %s: %w", id, api.ErrNotFound)
-	}
-	return *s, nil
-}
-
-func (f *fakeEngine) List(_ context.Context, flt api.ListFilter) ([]api.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []api.Session
-	for _, s := range f.sessions {
-		if flt.Owner != "" && s.Owner != flt.Owner {
-			continue
-		}
-		if len(flt.States) > 0 && !containsState(flt.States, s.State) {
-			continue
-		}
-		out = append(out, *s)
-	}
-	return out, nil
-}
-
-func containsState(states []api.State, s api.State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (f *fakeEngine) Events(ctx context.Context) (<-chan api.Event, error) {
-	return (&sdk.MockEngine{}).Events(ctx)
-}
-
-func (f *fakeEngine) setState(id string, st api.State) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sessions[id].State = st
-}
-
-func (f *fakeEngine) counts() (starts, stops int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.starts), len(f.stops)
-}
-
-func (f *fakeEngine) startReqs() []api.StartRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]api.StartRequest(nil), f.starts...)
-}
-
-func (f *fakeEngine) stopIDs() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.stops...)
+	return ids
 }
 
 // Test users of the users file (bcrypt at the minimum cost, so tests stay fast).
@@ -545,25 +424,4 @@ func TestMain(m *testing.M) {
 		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}
 	os.Exit(m.Run())
-}
-
-func (f *fakeEngine) SetUploadAuth(_ context.Context, owner string, auth *api.UploadAuth) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.auth == nil {
-		f.auth = map[string]api.UploadAuth{}
-	}
-	if auth == nil {
-		delete(f.auth, owner)
-	} else {
-		f.auth[owner] = *auth
-	}
-	return nil
-}
-
-func (f *fakeEngine) lent(owner string) (api.UploadAuth, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	a, ok := f.auth[owner]
-	return a, ok
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
 
 func TestLoginDefaultPlace(t *testing.T) {
@@ -63,16 +64,6 @@ func TestLoginDefaultPlace(t *testing.T) {
 	}
 	// The trailing-slash alias.
 	e.do(req{path: "/api/v2/me/", user: "bob", pass: "hunter2"}).want(t, http.StatusOK)
-}
-
-func (f *fakeEngine) startReqsIDs() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var ids []string
-	for i := 1; i <= f.seq; i++ {
-		ids = append(ids, fmt.Sprintf("rec-%d", i))
-	}
-	return ids
 }
 
 func TestLoginPOSTValidation(t *testing.T) {
@@ -246,14 +237,14 @@ func TestRecordingNever(t *testing.T) {
 func TestEngineErrors(t *testing.T) {
 	t.Run("start fails", func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.eng.startErrs = []error{fmt.Errorf("start alice: %w", api.ErrTooManySessions)}
+		e.eng.StartErrs = []error{fmt.Errorf("start alice: %w", api.ErrTooManySessions)}
 		e.login("alice", nil).wantError(t, http.StatusInternalServerError, "engine: start recording: start alice: too many concurrent sessions")
 		e.ping("alice").wantError(t, http.StatusUnauthorized, "no session") // no half session
 		e.login("alice", nil).want(t, http.StatusOK)                        // a retry works
 	})
 	t.Run("busy then ok", func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.eng.startErrs = []error{api.ErrBusy, api.ErrBusy}
+		e.eng.StartErrs = []error{api.ErrBusy, api.ErrBusy}
 		e.login("alice", nil).want(t, http.StatusOK)
 		if starts, _ := e.eng.counts(); starts != 3 {
 			t.Errorf("%d starts, want 3 (two busy)", starts)
@@ -261,7 +252,7 @@ func TestEngineErrors(t *testing.T) {
 	})
 	t.Run("engine closed", func(t *testing.T) {
 		e := newEnv(t, nil)
-		e.eng.startErrs = []error{api.ErrClosed}
+		e.eng.StartErrs = []error{api.ErrClosed}
 		e.login("alice", nil).wantError(t, http.StatusServiceUnavailable, "engine closed")
 	})
 	t.Run("already recording is adopted", func(t *testing.T) {
@@ -281,7 +272,7 @@ func TestEngineErrors(t *testing.T) {
 		eng := newFakeEngine()
 		e := newEnvWith(t, eng, nil, nil)
 		running := eng.add(api.StartRequest{Owner: "alice", Frontend: "srs"}, api.StateMasked)
-		eng.startErrs = []error{fmt.Errorf("over the wire: %w", api.ErrAlreadyRecording)}
+		eng.StartErrs = []error{fmt.Errorf("over the wire: %w", api.ErrAlreadyRecording)}
 		rec := e.login("alice", nil).want(t, http.StatusOK).json(t)["recording"].(map[string]any)
 		if rec["recordingId"] != running.ID || rec["state"] != "masked" {
 			t.Errorf("recording %v, want %s (masked) adopted", rec, running.ID)
@@ -290,22 +281,16 @@ func TestEngineErrors(t *testing.T) {
 	t.Run("stop fails at logout", func(t *testing.T) {
 		e := newEnv(t, nil)
 		e.login("alice", nil).want(t, http.StatusOK)
-		e.eng.mu.Lock()
-		e.eng.stopErr = errors.New("pipeline wedged")
-		e.eng.mu.Unlock()
+		e.eng.Set(func(f *sdktest.FakeEngine) { f.StopErr = errors.New("pipeline wedged") })
 		e.logout("alice", nil).wantError(t, http.StatusInternalServerError, "engine: stop recording rec-1: pipeline wedged")
 		e.ping("alice").want(t, http.StatusOK) // the session is kept, so logout can be retried
-		e.eng.mu.Lock()
-		e.eng.stopErr = nil
-		e.eng.mu.Unlock()
+		e.eng.Set(func(f *sdktest.FakeEngine) { f.StopErr = nil })
 		e.logout("alice", nil).want(t, http.StatusOK)
 	})
 	t.Run("recording gone at logout", func(t *testing.T) {
 		e := newEnv(t, nil)
 		e.login("alice", nil).want(t, http.StatusOK)
-		e.eng.mu.Lock()
-		delete(e.eng.sessions, "rec-1")
-		e.eng.mu.Unlock()
+		e.eng.Remove("rec-1")
 		e.logout("alice", nil).want(t, http.StatusOK)
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
 
 func TestLogout(t *testing.T) {
@@ -153,10 +154,8 @@ func TestStop(t *testing.T) {
 	addr := strings.TrimPrefix(e.url, "http://")
 
 	// A login in flight (its engine Start blocked) when Stop begins.
-	gate, entered := make(chan struct{}), make(chan struct{}, 1)
-	eng.mu.Lock()
-	eng.startGate, eng.startEntered = gate, entered
-	eng.mu.Unlock()
+	gate, entered := make(chan struct{}), make(chan api.StartRequest, 1)
+	eng.Set(func(f *sdktest.FakeEngine) { f.StartGate, f.StartIn = gate, entered })
 	inflight := make(chan *resp, 1)
 	go func() { inflight <- e.login("bob", nil) }()
 	<-entered
@@ -214,11 +213,9 @@ func TestStop(t *testing.T) {
 func TestStopTimesOut(t *testing.T) {
 	eng := newFakeEngine()
 	e := newEnvWith(t, eng, nil, nil)
-	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	gate, entered := make(chan struct{}), make(chan api.StartRequest, 1)
 	defer close(gate)
-	eng.mu.Lock()
-	eng.startGate, eng.startEntered = gate, entered
-	eng.mu.Unlock()
+	eng.Set(func(f *sdktest.FakeEngine) { f.StartGate, f.StartIn = gate, entered })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

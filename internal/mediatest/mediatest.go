@@ -106,9 +106,14 @@ func Available() error {
 	return nil
 }
 
-// SkipIfUnavailable skips the test or benchmark when Available fails.
+// SkipIfUnavailable skips the test or benchmark in the short tier (go test -short runs
+// without the ffmpeg and ffprobe programs) and when Available fails. Every test that runs
+// those programs, directly or through this package, calls it first.
 func SkipIfUnavailable(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping in -short mode: needs the ffmpeg and ffprobe programs")
+	}
 	if err := Available(); err != nil {
 		t.Skipf("skipping: %v", err)
 	}

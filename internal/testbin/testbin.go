@@ -3,6 +3,7 @@
 package testbin
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,17 +19,24 @@ type Binary struct {
 	Package string
 	// NoCgo builds with CGO_ENABLED=0 (a plugin built on the SDK must not need cgo).
 	NoCgo bool
+	// SkipShort leaves it unbuilt in the short tier (go test -short): every test that runs it
+	// needs what that tier skips (an X server, FFmpeg's programs), and linking it is slow.
+	SkipShort bool
 }
 
 // Main builds bins into a new temporary folder, hands the folder to ready, runs the tests,
 // removes the folder and exits with the tests' code. It is a whole TestMain body.
 func Main(m *testing.M, ready func(dir string), bins ...Binary) {
+	flag.Parse() // for testing.Short
 	dir, err := os.MkdirTemp("", "testbin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	for _, b := range bins {
+		if b.SkipShort && testing.Short() {
+			continue
+		}
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b.Name), b.Package)
 		if b.NoCgo {
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -71,9 +71,7 @@ func TestMonitorsSurviveLastClient(t *testing.T) {
 
 func TestConcurrentServersGetDistinctDisplays(t *testing.T) {
 	t.Parallel()
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	SkipIfUnavailable(t)
 	const n = 4
 	servers := make([]*Server, n)
 	errs := make([]error, n)
@@ -104,9 +102,7 @@ func TestConcurrentServersGetDistinctDisplays(t *testing.T) {
 
 func TestCloseStopsProcessAndIsIdempotent(t *testing.T) {
 	t.Parallel()
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	SkipIfUnavailable(t)
 	s, err := Start(context.Background(), Options{Monitors: TwoMonitors})
 	if err != nil {
 		t.Fatal(err)
@@ -129,9 +125,7 @@ func TestCloseStopsProcessAndIsIdempotent(t *testing.T) {
 
 func TestCloseReportsUnexpectedExit(t *testing.T) {
 	t.Parallel()
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	SkipIfUnavailable(t)
 	s, err := Start(context.Background(), Options{Monitors: TwoMonitors})
 	if err != nil {
 		t.Fatal(err)
@@ -225,9 +219,7 @@ func TestLaunchDetectsDisplayInUse(t *testing.T) {
 
 func TestStartHonoursCancelledContext(t *testing.T) {
 	t.Parallel()
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	SkipIfUnavailable(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s, err := Start(ctx, Options{Monitors: TwoMonitors})

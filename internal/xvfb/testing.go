@@ -7,14 +7,12 @@ import (
 )
 
 // StartForTest starts a server with the given monitors for the duration of
-// a test or benchmark. It skips the test when Xvfb or xrandr is missing,
-// fails it when the server cannot start, and closes the server in
-// t.Cleanup.
+// a test or benchmark. It skips the test in the short tier (go test -short
+// runs without an X server) and when Xvfb or xrandr is missing, fails it
+// when the server cannot start, and closes the server in t.Cleanup.
 func StartForTest(t testing.TB, monitors []Monitor) *Server {
 	t.Helper()
-	if err := Available(); err != nil {
-		t.Skipf("skipping: no virtual X server available: %v", err)
-	}
+	SkipIfUnavailable(t)
 	// Deliberately not t.Context(): Start only uses the context during
 	// start-up, and a timeout keeps a wedged Xvfb from hanging the test.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -29,4 +27,17 @@ func StartForTest(t testing.TB, monitors []Monitor) *Server {
 		}
 	})
 	return s
+}
+
+// SkipIfUnavailable skips the test in the short tier (go test -short runs
+// without an X server) and when Xvfb or xrandr is missing. StartForTest
+// calls it; a test that starts Xvfb some other way calls it first.
+func SkipIfUnavailable(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping in -short mode: needs an X server (Xvfb)")
+	}
+	if err := Available(); err != nil {
+		t.Skipf("skipping: no virtual X server available: %v", err)
+	}
 }

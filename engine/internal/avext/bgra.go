@@ -30,6 +30,7 @@ static void avext_set_data(AVFrame *f, uint8_t *data, int stride) {
 }
 
 static uint8_t *avext_data(AVFrame *f) { return f->data[0]; }
+static int avext_make_writable(AVFrame *f) { return av_frame_make_writable(f); }
 static int avext_linesize(AVFrame *f) { return f->linesize[0]; }
 */
 import "C"
@@ -37,6 +38,7 @@ import "C"
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
@@ -72,6 +74,30 @@ func BGR0ToYUV420P(src, dst *astiav.Frame, r image.Rectangle) error {
 		C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Max.X), C.int(r.Max.Y))
 	if ret < 0 {
 		return fmt.Errorf("convert %v: %w", r, astiav.Error(ret))
+	}
+	return nil
+}
+
+// FillBGR0 paints r of a bgr0 frame that owns its buffer with c: the picture of a scripted
+// test screen.
+func FillBGR0(f *astiav.Frame, r image.Rectangle, c color.RGBA) error {
+	if f.PixelFormat() != astiav.PixelFormatBgr0 {
+		return fmt.Errorf("%w: fill %s", ErrUnsupported, f.PixelFormat())
+	}
+	if ret := C.avext_make_writable((*C.AVFrame)(f.UnsafePointer())); ret < 0 {
+		return fmt.Errorf("fill: %w", astiav.Error(ret))
+	}
+	r = r.Intersect(image.Rect(0, 0, f.Width(), f.Height()))
+	if r.Empty() {
+		return nil
+	}
+	base, stride := frameData(f), int(C.avext_linesize((*C.AVFrame)(f.UnsafePointer())))
+	px := [4]byte{c.B, c.G, c.R, 0}
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		row := unsafe.Slice((*byte)(unsafe.Add(base, y*stride+4*r.Min.X)), 4*r.Dx())
+		for x := 0; x < len(row); x += 4 {
+			copy(row[x:x+4], px[:])
+		}
 	}
 	return nil
 }

@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"math"
+	"time"
+)
+
+// noEnd stands for "no end" and "no cut" in a schedule's times.
+const noEnd = math.MaxInt64
+
+// shot is what a change-tracking track encodes for a frame time.
+type shot uint8
+
+const (
+	shotNone    shot = iota // nothing
+	shotPicture             // the converted screen
+	shotSlate               // the mask colour
+)
+
+// conversion is how much of a captured frame the track converts.
+type conversion uint8
+
+const (
+	convertNone    conversion = iota // none: unchanged, or masked
+	convertChanged                   // the changed areas only
+	convertWhole                     // the whole frame: the picture missed changes
+)
+
+// frameFacts is what a capture knows about one frame of a change-tracking source when it
+// decides what to do with it. Times are capture timestamps in milliseconds.
+type frameFacts struct {
+	// Pts is the frame's timestamp, from schedule.pts.
+	Pts int64
+	// Changed: the source reports areas that changed since the previous frame.
+	Changed bool
+	// Masked: the frame was captured while the capture was masked.
+	Masked bool
+	// Ending is the earliest end at or before Pts of a sink still recording, or noEnd.
+	Ending int64
+	// Cut is the earliest timestamp at which a sink needs a keyframe (its start or its next
+	// segment), or noEnd.
+	Cut int64
+}
+
+// frameDecision is what the capture does with a frame, in order: repeat the frame last
+// encoded at RepeatAt (when Repeat is not shotNone), convert the frame, then encode Encode at
+// the frame's Pts (when not shotNone).
+type frameDecision struct {
+	Repeat   shot
+	RepeatAt int64
+	Convert  conversion
+	Encode   shot
+}
+
+// schedule makes the per-frame decisions of a change-tracking track: a frame is converted only
+// where it changed, and encoded only when something changed, the mask switched, a keyframe is
+// due, a sink needs its last frame, or the screen has been still for the frame gap. It is pure
+// (no clock, no I/O): the capture feeds it each frame's facts and carries out its decisions.
+type schedule struct {
+	gap        int64 // the longest a still screen goes without an encoded frame, ms
+	lastPts    int64 // of the last encoded frame; -1 before the first
+	shown      shot  // what the last encoded frame showed
+	stale      bool  // the picture misses changes (none converted yet, or made while masked)
+	lastMasked bool
+}
+
+func newSchedule(gap time.Duration) *schedule {
+	return &schedule{gap: gap.Milliseconds(), lastPts: -1, stale: true}
+}
+
+// pts is the timestamp of a frame captured at ms: never negative, and after the last encoded
+// frame's.
+func (s *schedule) pts(ms int64) int64 { return max(0, ms, s.lastPts+1) }
+
+// frame decides what to do with one frame.
+func (s *schedule) frame(f frameFacts) frameDecision {
+	var d frameDecision
+	// A sink ending or a segment cut since the last encoded frame: the file or segment
+	// before it lasts until then. (The repeated frame lies before both, so it changes
+	// neither.)
+	end := f.Ending
+	if f.Cut <= f.Pts {
+		end = min(end, f.Cut)
+	}
+	d.Repeat, d.RepeatAt = s.closeOut(end)
+	changed := false
+	if f.Masked {
+		s.stale = s.stale || f.Changed
+	} else if s.stale || f.Changed {
+		d.Convert = convertChanged
+		if s.stale {
+			d.Convert = convertWhole
+		}
+		s.stale, changed = false, true
+	}
+	need := changed || f.Masked != s.lastMasked || s.shown == shotNone || f.Pts-s.lastPts >= s.gap ||
+		f.Cut <= f.Pts || f.Ending != noEnd
+	s.lastMasked = f.Masked
+	if !need {
+		return d
+	}
+	d.Encode = shotPicture
+	if f.Masked {
+		d.Encode = shotSlate
+	}
+	s.lastPts, s.shown = f.Pts, d.Encode
+	return d
+}
+
+// closeOut repeats the last frame just before end (a sink's end, a segment cut, or the stop)
+// when the screen has been still since before it, so that the file or segment lasts until
+// then: it returns what to encode again and at which timestamp, or shotNone. end is in the
+// past, or noEnd.
+func (s *schedule) closeOut(end int64) (shot, int64) {
+	if s.shown == shotNone || end == noEnd || end-1 <= s.lastPts {
+		return shotNone, 0
+	}
+	s.lastPts = end - 1
+	return s.shown, end - 1
+}

@@ -1,0 +1,167 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+)
+
+// step is one frame fed to a schedule and the decision expected for it.
+type step struct {
+	facts frameFacts
+	want  frameDecision
+}
+
+// still, changed and masked are the facts of a frame at pts with no sink ending and no cut.
+func still(pts int64) frameFacts   { return frameFacts{Pts: pts, Ending: noEnd, Cut: noEnd} }
+func changed(pts int64) frameFacts { f := still(pts); f.Changed = true; return f }
+func masked(f frameFacts) frameFacts {
+	f.Masked = true
+	return f
+}
+func withCut(f frameFacts, cut int64) frameFacts    { f.Cut = cut; return f }
+func withEnding(f frameFacts, end int64) frameFacts { f.Ending = end; return f }
+func encodes(s shot) frameDecision                  { return frameDecision{Encode: s} }
+func convert(c conversion, s shot) frameDecision    { return frameDecision{Convert: c, Encode: s} }
+func repeat(s shot, at int64, d frameDecision) frameDecision {
+	d.Repeat, d.RepeatAt = s, at
+	return d
+}
+
+var skip = frameDecision{}
+
+func TestSchedule(t *testing.T) {
+	const gap = 1000 // ms
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"first frame is converted whole and encoded", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+		}},
+		{"first frame is encoded even when the source reports no change", []step{
+			{still(0), convert(convertWhole, shotPicture)},
+		}},
+		{"still frames are skipped until the gap", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{still(100), skip},
+			{still(999), skip},
+			{still(1000), encodes(shotPicture)},
+			{still(1100), skip},
+			{still(2000), encodes(shotPicture)},
+		}},
+		{"a change is converted where it changed and encoded", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{still(100), skip},
+			{changed(200), convert(convertChanged, shotPicture)},
+			{still(300), skip},
+		}},
+		{"masking encodes the slate at once, then only at the gap", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{masked(still(100)), encodes(shotSlate)},
+			{masked(still(200)), skip},
+			{masked(still(1100)), encodes(shotSlate)},
+		}},
+		{"changes while masked are not converted; unmasking converts the whole frame", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{masked(changed(100)), encodes(shotSlate)},
+			{masked(changed(200)), skip},
+			{still(300), convert(convertWhole, shotPicture)},
+			{still(400), skip},
+		}},
+		{"unmasking without changes in between encodes the picture without converting", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{masked(still(100)), encodes(shotSlate)},
+			{still(200), encodes(shotPicture)},
+		}},
+		{"masked from the first frame: the slate, and the picture is made on unmasking", []step{
+			{masked(changed(0)), encodes(shotSlate)},
+			{masked(still(100)), skip},
+			{still(200), convert(convertWhole, shotPicture)},
+		}},
+		{"a cut since the last frame closes the segment with a repeat just before it", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{still(100), skip},
+			{withCut(still(600), 500), repeat(shotPicture, 499, encodes(shotPicture))},
+			{still(700), skip},
+		}},
+		{"a cut right after the last frame needs no repeat", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{withCut(still(100), 1), encodes(shotPicture)},
+		}},
+		{"a cut still ahead changes nothing", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{withCut(still(100), 500), skip},
+		}},
+		{"a sink ending repeats the last frame just before its end, then encodes", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{withEnding(still(400), 300), repeat(shotPicture, 299, encodes(shotPicture))},
+		}},
+		{"a sink ending while masked repeats the slate", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{masked(still(100)), encodes(shotSlate)},
+			{withEnding(masked(still(400)), 300), repeat(shotSlate, 299, encodes(shotSlate))},
+		}},
+		{"an end and a cut: the earlier one closes out", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{withEnding(withCut(still(400), 200), 300), repeat(shotPicture, 199, encodes(shotPicture))},
+		}},
+		{"a change and a cut in one frame", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{withCut(changed(400), 300), repeat(shotPicture, 299, convert(convertChanged, shotPicture))},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSchedule(gap * time.Millisecond)
+			for i, st := range c.steps {
+				if got := s.frame(st.facts); got != st.want {
+					t.Fatalf("frame %d %+v: decision %+v, want %+v", i, st.facts, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+func TestSchedulePts(t *testing.T) {
+	s := newSchedule(time.Second)
+	if got := s.pts(-5); got != 0 {
+		t.Errorf("pts(-5) before any frame = %d, want 0", got)
+	}
+	s.frame(changed(s.pts(40)))
+	for _, c := range []struct{ ms, want int64 }{{10, 41}, {40, 41}, {41, 41}, {90, 90}} {
+		if got := s.pts(c.ms); got != c.want {
+			t.Errorf("pts(%d) after a frame at 40 = %d, want %d", c.ms, got, c.want)
+		}
+	}
+}
+
+func TestScheduleCloseOut(t *testing.T) {
+	cases := []struct {
+		name   string
+		steps  []frameFacts
+		end    int64
+		want   shot
+		wantAt int64
+	}{
+		{"nothing encoded yet", nil, 500, shotNone, 0},
+		{"no end", []frameFacts{changed(0)}, noEnd, shotNone, 0},
+		{"stopped long after the last frame", []frameFacts{changed(0), still(100)}, 800, shotPicture, 799},
+		{"stopped right after the last frame", []frameFacts{changed(0)}, 1, shotNone, 0},
+		{"stopped while masked", []frameFacts{changed(0), masked(still(100))}, 800, shotSlate, 799},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSchedule(time.Second)
+			for _, f := range c.steps {
+				s.frame(f)
+			}
+			got, at := s.closeOut(c.end)
+			if got != c.want || at != c.wantAt {
+				t.Fatalf("closeOut(%d) = %v at %d, want %v at %d", c.end, got, at, c.want, c.wantAt)
+			}
+			if again, _ := s.closeOut(c.end); again != shotNone {
+				t.Errorf("a second closeOut(%d) repeated %v again", c.end, again)
+			}
+		})
+	}
+}
