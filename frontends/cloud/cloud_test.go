@@ -760,7 +760,7 @@ func TestHTTPS(t *testing.T) {
 func TestStopDrains(t *testing.T) {
 	e := newEnv(t)
 	gate, in := make(chan struct{}), make(chan api.StartRequest, 1)
-	e.eng.set(func(f *fakeEngine) { f.startGate, f.startIn = gate, in })
+	e.eng.Set(func(f *fakeEngine) { f.StartGate, f.StartIn = gate, in })
 	inflight := make(chan resp, 1)
 	go func() { inflight <- e.start("alice", 600) }()
 	<-in
