@@ -15,8 +15,11 @@ BENCH_ARGS  ?=
 deps:
 	@./scripts/deps.sh
 
+# recorder-builtin serves the built-in front ends and uploaders as plugin processes; the
+# recorder runs it from its own folder. Built without cgo: no plugin process maps FFmpeg.
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/recorder ./cmd/recorder
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/recorder-builtin ./cmd/recorder-builtin
 	$(GO) build -o $(BIN)/virtualdisplay ./internal/cmd/virtualdisplay
 
 # Runs the recorder service with the default config until Ctrl-C; with no DISPLAY, on a

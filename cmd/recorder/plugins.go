@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/plugins/builtin"
 	"github.com/screenrec/recorder/plugins/host"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -64,7 +65,7 @@ func newPluginsCmd() *cobra.Command {
 
 func listPlugins(ctx context.Context, dir string) []pluginRow {
 	var rows []pluginRow
-	for _, r := range host.Builtins() {
+	for _, r := range builtin.All() {
 		info, _ := r.New().Info(ctx)
 		src := "built-in"
 		if r.Test {
