@@ -7,16 +7,19 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # -count=1: the tests use Xvfb, FFmpeg and Chromium, which Go's test cache cannot see.
 TEST_FLAGS  ?= -race -count=1 -timeout 14m
 RUN_ARGS    ?=
-# e.g. BENCH_ARGS="--scenes typing --resolutions 1080p"; see `bin/recorder bench -h`.
+# e.g. BENCH_ARGS="--scenes typing --resolutions 1080p"; see `bin/recorder-bench -h`.
 BENCH_ARGS  ?=
 
-.PHONY: deps build run test bench bench-quick lint fmt clean
+.PHONY: deps build bench-build run test bench bench-quick lint fmt clean
 
 deps:
 	@./scripts/deps.sh
 
+# recorder-builtin serves the built-in front ends and uploaders as plugin processes; the
+# recorder runs it from its own folder. Built without cgo: no plugin process maps FFmpeg.
 build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/recorder ./cmd/recorder
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/recorder-builtin ./cmd/recorder-builtin
 	$(GO) build -o $(BIN)/virtualdisplay ./internal/cmd/virtualdisplay
 
 # Runs the recorder service with the default config until Ctrl-C; with no DISPLAY, on a
@@ -31,13 +34,18 @@ test: deps
 
 # The encoder suite (recorder vs the ffmpeg CLI, every scene × resolution; it prints its time
 # estimate first, about 20 minutes on 2 cores), then the service suites. See benchmarks/README.md.
-bench: build
-	$(BIN)/recorder bench --out benchmarks/results $(BENCH_ARGS)
+bench: bench-build
+	$(BIN)/recorder-bench --out benchmarks/results $(BENCH_ARGS)
 	$(GO) run ./benchmarks/cmd/bench -recorder $(BIN)/recorder -out benchmarks/results
 
 # The encoder suite's small matrix (1080p idle and typing, one round): about a minute.
-bench-quick: build
-	$(BIN)/recorder bench --quick --out benchmarks/results $(BENCH_ARGS)
+bench-quick: bench-build
+	$(BIN)/recorder-bench --quick --out benchmarks/results $(BENCH_ARGS)
+
+# The encoder suite is its own binary, next to the recorder it measures, so that the recorder
+# carries no benchmark code.
+bench-build: build
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/recorder-bench ./benchmarks/cmd/recorder-bench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

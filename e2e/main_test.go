@@ -24,6 +24,7 @@ import (
 	"github.com/screenrec/recorder/internal/mediatest"
 	"github.com/screenrec/recorder/internal/xscene"
 	"github.com/screenrec/recorder/internal/xvfb"
+	"github.com/screenrec/recorder/plugins/builtin"
 	"github.com/screenrec/recorder/plugins/host"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -38,7 +39,7 @@ func TestMain(m *testing.M) {
 		log.SetOutput(io.Discard)
 	}
 	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
-		testbin.Binary{Name: "recorder", Package: "../cmd/recorder", SkipShort: true})
+		skipShort(testbin.Recorder(".."))...)
 }
 
 func freePort(t testing.TB) int {
@@ -95,7 +96,7 @@ func newStackWith(t testing.TB, cfg map[string]any, so stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hopts := host.Options{Executable: recorderBin, Env: testEnv,
+	hopts := host.Options{BuiltinExecutable: filepath.Join(filepath.Dir(recorderBin), builtin.Executable), Env: testEnv,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if so.host != nil {
 		so.host(&hopts)
@@ -159,4 +160,12 @@ func testEnv(name string) (string, bool) {
 		return testSigningKey, true
 	}
 	return os.LookupEnv(name)
+}
+
+// skipShort marks bins as not built in the short tier, where every e2e test skips.
+func skipShort(bins []testbin.Binary) []testbin.Binary {
+	for i := range bins {
+		bins[i].SkipShort = true
+	}
+	return bins
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/screenrec/recorder/internal/xvfb"
 )
 
-// recorderBin is the recorder binary the suite measures, built once by TestMain.
-var recorderBin string
+// binDir holds the recorder binary the suite measures and recorder-bench (its encode-only
+// child), built once by TestMain.
+var binDir string
 
 func TestMain(m *testing.M) {
-	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
-		testbin.Binary{Name: "recorder", Package: "../../cmd/recorder", SkipShort: true})
+	testbin.Main(m, func(dir string) { binDir = dir },
+		testbin.Binary{Name: "recorder", Package: "../../cmd/recorder", SkipShort: true},
+		testbin.Binary{Name: "recorder-bench", Package: "../cmd/recorder-bench", SkipShort: true})
 }
 
 // TestRunTiny runs the real suite on the smallest matrix: one scene at 720p, one 2 s round of
@@ -37,7 +39,8 @@ func TestRunTiny(t *testing.T) {
 	xvfb.SkipIfUnavailable(t)
 	c := DefaultConfig()
 	c.Out = t.TempDir()
-	c.Recorder = recorderBin
+	c.Recorder = filepath.Join(binDir, "recorder")
+	c.EncodeChild = filepath.Join(binDir, "recorder-bench")
 	c.Scenes = []string{xscene.SceneTyping}
 	c.Resolutions = []string{"720p"}
 	c.Encoders = []string{"libx264"}

@@ -16,7 +16,7 @@ import (
 )
 
 // ChildConfig is one encode-only run of the engine: a stored raw clip, looped, through the
-// engine's converter, encoder and muxer — what `recorder bench encode-child` does.
+// engine's converter, encoder and muxer — what `recorder-bench encode-child` does.
 type ChildConfig struct {
 	// Raw is the clip: bgr0 rawvideo frames of Width×Height.
 	Raw string

@@ -105,8 +105,11 @@ const (
 type Config struct {
 	// Out is the results folder.
 	Out string `json:"-"`
-	// Recorder is the recorder binary measured (`recorder record`, `recorder bench encode-child`).
+	// Recorder is the recorder binary measured live (`recorder record`).
 	Recorder string `json:"-"`
+	// EncodeChild is the binary whose `encode-child` command runs encode-only: the engine's
+	// converter, encoder and muxer on stored frames (recorder-bench itself).
+	EncodeChild string `json:"-"`
 	// Version is the recorder's version, for the report.
 	Version string `json:"recorder_version,omitempty"`
 	// Scenes are scene names (SceneNames).
@@ -225,6 +228,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: max-canvas-pixels: %d is negative", ErrInvalidConfig, c.MaxCanvasPixels)
 	case c.Recorder == "":
 		return fmt.Errorf("%w: recorder: no recorder binary", ErrInvalidConfig)
+	case c.EncodeOnly != EncodeOnlyOff && c.EncodeChild == "":
+		return fmt.Errorf("%w: encode-child: no binary to run encode-only", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-// Package encoderbench is the encoder benchmark suite behind `recorder bench`: for each scene ×
+// Package encoderbench is the encoder benchmark suite behind `recorder-bench`: for each scene ×
 // resolution × encoder/preset it measures the engine's pipeline (`recorder record`, a child
 // process) and the ffmpeg CLI doing the same capture and encode, alternating the two in one run
 // on a private Xvfb, and, in encode-only mode, feeds the same stored raw frames to the engine's

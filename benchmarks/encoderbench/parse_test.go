@@ -83,6 +83,7 @@ func TestParseRecorderSummary(t *testing.T) {
 func validConfig() Config {
 	c := QuickConfig()
 	c.Recorder = "/bin/true"
+	c.EncodeChild = "/bin/true"
 	c.Encoders = []string{"libx264"}
 	return c
 }
@@ -93,6 +94,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	d := DefaultConfig()
 	d.Recorder = "/bin/true"
+	d.EncodeChild = "/bin/true"
 	if err := d.Validate(); err != nil {
 		t.Fatalf("default config: %v", err)
 	}
@@ -115,6 +117,7 @@ func TestConfigValidate(t *testing.T) {
 		{"clip", func(c *Config) { c.ClipDuration = 100 * time.Millisecond }, ErrInvalidConfig, []string{"clip"}},
 		{"encode frames", func(c *Config) { c.EncodeFrames = 1 }, ErrInvalidConfig, []string{"encode-frames"}},
 		{"recorder", func(c *Config) { c.Recorder = "" }, ErrInvalidConfig, []string{"recorder"}},
+		{"encode child", func(c *Config) { c.EncodeChild = "" }, ErrInvalidConfig, []string{"encode-child"}},
 	} {
 		c := validConfig()
 		tc.edit(&c)

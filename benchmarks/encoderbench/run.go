@@ -480,7 +480,7 @@ func (r *runner) encodeRun(ctx context.Context, st Stage, raw string, v Variant,
 	if tool == ToolFFmpeg {
 		argv = encodeFFmpegArgv(raw, st.Width, st.Height, c.FPS, c.EncodeFrames, v, out)
 	} else {
-		argv = encodeRecorderArgv(c.Recorder, raw, st.Width, st.Height, c.FPS, c.EncodeFrames, v, out)
+		argv = encodeRecorderArgv(c.EncodeChild, raw, st.Width, st.Height, c.FPS, c.EncodeFrames, v, out)
 	}
 	u, stdout, err := measure(tool, command(ctx, os.Environ(), argv...))
 	if err != nil {

@@ -150,9 +150,9 @@ func encodeFFmpegArgv(raw string, w, h, fps, n int, v Variant, out string) []str
 }
 
 // encodeRecorderArgv encodes n frames of the looped clip with the engine's converter, encoder
-// and muxer, in the recorder's hidden child mode.
-func encodeRecorderArgv(recorder, raw string, w, h, fps, n int, v Variant, out string) []string {
-	argv := []string{recorder, "bench", "encode-child", "--log-level", "error", "--raw", raw,
+// and muxer, in recorder-bench's hidden child mode.
+func encodeRecorderArgv(child, raw string, w, h, fps, n int, v Variant, out string) []string {
+	argv := []string{child, "encode-child", "--log-level", "error", "--raw", raw,
 		"--size", fmt.Sprintf("%dx%d", w, h), "--fps", strconv.Itoa(fps), "--frames", strconv.Itoa(n),
 		"--encoder", v.Encoder, "--out", out}
 	for _, k := range sortedKeys(v.Options) {

@@ -58,7 +58,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
-	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newPluginCmd(), newUploadsCmd(), newBenchCmd())
+	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd())
 	return root
 }
 

@@ -24,7 +24,7 @@ var recorderBin string
 
 func TestMain(m *testing.M) {
 	testbin.Main(m, func(dir string) { recorderBin = filepath.Join(dir, "recorder") },
-		testbin.Binary{Name: "recorder", Package: "."})
+		testbin.Recorder("../..")...)
 }
 
 // monitorColours are painted on xvfb.ThreeMonitors, one per monitor.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/plugins/builtin"
 	"github.com/screenrec/recorder/plugins/host"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -66,7 +67,7 @@ func newPluginsCmd() *cobra.Command {
 
 func listPlugins(ctx context.Context, dir string) []pluginRow {
 	var rows []pluginRow
-	for _, r := range host.Builtins() {
+	for _, r := range builtin.All() {
 		p := r.New()
 		info, _ := p.Info(ctx)
 		src := "built-in"

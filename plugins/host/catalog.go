@@ -1,64 +1,58 @@
-// Package host runs the recorder's adapters: built-in ones from a catalog and external
-// recorder-plugin-<name> binaries from a plugin folder, each in-process or as a go-plugin
-// subprocess. It validates their config at load, supervises plugin processes (restarting one
-// that dies while recordings go on in the engine), routes their logs into slog, and stops them
-// cleanly.
 package host
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/screenrec/recorder/frontends/cloud"
-	"github.com/screenrec/recorder/frontends/probe"
-	"github.com/screenrec/recorder/frontends/srs"
-	"github.com/screenrec/recorder/plugins/sdk"
-	"github.com/screenrec/recorder/uploaders/noop"
-	"github.com/screenrec/recorder/uploaders/rws"
+	"github.com/screenrec/recorder/plugins/builtin"
 )
 
-// Registration is a built-in adapter.
-type Registration struct {
-	Name string
-	Kind sdk.Kind
-	// New returns a fresh, unconfigured implementation.
-	New func() sdk.Plugin
-	// Test marks adapters meant for tests and demos, not production.
-	Test bool
-}
-
-// builtins is where every built-in adapter is registered.
-var builtins = []Registration{
-	{Name: srs.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return srs.New() }},
-	{Name: cloud.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return cloud.New() }},
-	{Name: probe.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return probe.New() }, Test: true},
-	{Name: rws.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return rws.New() }},
-	{Name: noop.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return noop.New() }, Test: true},
-}
-
-// Builtins lists the built-in adapters, by kind then name.
-func Builtins() []Registration {
-	out := append([]Registration(nil), builtins...)
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
-}
-
-// Builtin returns the built-in adapter of that kind and name.
-func Builtin(kind sdk.Kind, name string) (Registration, bool) {
-	for _, r := range builtins {
-		if r.Kind == kind && r.Name == name {
-			return r, true
-		}
+// defaultBuiltinExecutable is builtin.Executable beside this process's executable, or just its
+// name (found nowhere, which Load reports with the path) when the executable is unknown.
+func defaultBuiltinExecutable() string {
+	self, err := os.Executable()
+	if err != nil {
+		return builtin.Executable
 	}
-	return Registration{}, false
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
+	}
+	return filepath.Join(filepath.Dir(self), builtin.Executable)
+}
+
+// newInstance finds what runs the spec: a built-in adapter, in-process or served by the
+// builtin.Executable binary, or an external recorder-plugin-<name> binary from the plugin folder.
+func (h *Host) newInstance(sp Spec) (*instance, error) {
+	if sp.Where == "" {
+		sp.Where = string(sp.Kind)
+	}
+	in := &instance{h: h, spec: sp, desc: fmt.Sprintf("%s (%s)", sp.Where, sp.Name), done: make(chan struct{})}
+	if reg, ok := builtin.Lookup(sp.Kind, sp.Name); ok {
+		in.reg = &reg
+		if sp.InProcess {
+			return in, nil
+		}
+		if fi, err := os.Stat(h.opts.BuiltinExecutable); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return nil, fmt.Errorf("%w: %s: built-in adapters run as plugin processes from %s, which is missing or not executable"+
+				" (`make build` puts it next to the recorder; or set in_process: true)", ErrLaunch, in.desc, h.opts.BuiltinExecutable)
+		}
+		in.path = h.opts.BuiltinExecutable
+		return in, nil
+	}
+	if sp.InProcess {
+		return nil, fmt.Errorf("%w: %s: only built-in adapters run in-process", ErrUnknownPlugin, in.desc)
+	}
+	path := filepath.Join(h.opts.PluginDir, ExternalPrefix+sp.Name)
+	if h.opts.PluginDir == "" {
+		return nil, fmt.Errorf("%w: %s: no built-in %s of that name and no plugin_dir", ErrUnknownPlugin, in.desc, sp.Kind)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("%w: %s: no built-in %s of that name and no executable %s", ErrUnknownPlugin, in.desc, sp.Kind, path)
+	}
+	in.path = path
+	return in, nil
 }
 
 // ExternalPrefix starts the file name of every external plugin binary.

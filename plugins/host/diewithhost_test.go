@@ -14,17 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/screenrec/recorder/plugins/builtin"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
 // TestHelperHostUntilKilled is not a test: TestPluginDiesWithItsHost runs it in a child
 // process that hosts a probe plugin, prints the plugin's pid, and waits to be killed.
 func TestHelperHostUntilKilled(t *testing.T) {
-	exe := os.Getenv("HOST_TEST_RECORDER")
+	exe := os.Getenv("HOST_TEST_BUILTIN")
 	if exe == "" {
 		t.Skip("helper process for TestPluginDiesWithItsHost")
 	}
-	h := New(&sdk.MockEngine{}, Options{Executable: exe})
+	h := New(&sdk.MockEngine{}, Options{BuiltinExecutable: exe})
 	if err := h.Load(context.Background(), []Spec{{Name: "probe", Kind: sdk.KindFrontend}}); err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -38,7 +39,7 @@ func TestHelperHostUntilKilled(t *testing.T) {
 // it: an orphaned plugin would keep its port and block the restarted recorder.
 func TestPluginDiesWithItsHost(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHostUntilKilled$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "HOST_TEST_RECORDER="+filepath.Join(binDir, "recorder"))
+	cmd.Env = append(os.Environ(), "HOST_TEST_BUILTIN="+filepath.Join(binDir, builtin.Executable))
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

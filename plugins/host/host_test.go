@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/screenrec/recorder/internal/testbin"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,22 +27,25 @@ import (
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/testbin"
 	"github.com/screenrec/recorder/internal/xvfb"
 	"github.com/screenrec/recorder/pkg/telemetry"
+	"github.com/screenrec/recorder/plugins/builtin"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
-// binDir holds the recorder binary (re-executed for built-in plugins) and an external plugin.
+// binDir holds the binary that serves built-in adapters as plugin processes and an external
+// plugin.
 var binDir string
 
 func TestMain(m *testing.M) {
-	if os.Getenv("HOST_TEST_RECORDER") != "" {
+	if os.Getenv("HOST_TEST_BUILTIN") != "" {
 		// A helper process of TestPluginDiesWithItsHost: it is killed, so it must build
 		// nothing it cannot clean up.
 		os.Exit(m.Run())
 	}
 	testbin.Main(m, func(dir string) { binDir = dir },
-		testbin.Binary{Name: "recorder", Package: "../../cmd/recorder"},
+		testbin.Binary{Name: builtin.Executable, Package: "../../cmd/recorder-builtin", NoCgo: true},
 		// A plugin built on the SDK must not need cgo (FFmpeg, SQLite): third parties build
 		// plugins without the engine's C libraries.
 		testbin.Binary{Name: ExternalPrefix + "ext", Package: "./testdata/extplugin", NoCgo: true})
@@ -90,7 +92,7 @@ func newFixture(t *testing.T) *fixture {
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	reader := sdkmetric.NewManualReader()
-	h := New(EngineAPI(eng), Options{Executable: filepath.Join(binDir, "recorder"), PluginDir: binDir,
+	h := New(EngineAPI(eng), Options{BuiltinExecutable: filepath.Join(binDir, builtin.Executable), PluginDir: binDir,
 		Logger:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		TracerProvider: tp, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 		Relay: telemetry.NewRelay(spans), RelayOptions: sdk.TelemetryOptions{ServiceName: "recorder-test", Traces: true, Metrics: true}})
@@ -461,5 +463,23 @@ func TestPluginSpansReachTheHost(t *testing.T) {
 	}
 	if v, _ := server.Resource.Set().Value("recorder.plugin"); v.AsString() != "noop" {
 		t.Errorf("plugin span resource %v", server.Resource)
+	}
+}
+
+// A built-in adapter run as a plugin process needs the recorder-builtin binary; without it,
+// Load fails before starting anything and names the path it looked for. In-process adapters
+// do not need it.
+func TestMissingBuiltinExecutableIsNamed(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), builtin.Executable)
+	h := New(&sdk.MockEngine{}, Options{BuiltinExecutable: missing})
+	defer h.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := h.Load(ctx, []Spec{{Name: "noop", Kind: sdk.KindUploader, InProcess: true}, {Name: "probe", Kind: sdk.KindFrontend, Where: "frontends[0]"}})
+	if !errors.Is(err, ErrLaunch) || !strings.Contains(err.Error(), missing+", which is missing") || !strings.Contains(err.Error(), "frontends[0] (probe)") {
+		t.Fatalf("Load without %s: %v, want ErrLaunch naming the path and the spec", missing, err)
+	}
+	if err := h.Load(ctx, []Spec{{Name: "probe", Kind: sdk.KindFrontend, InProcess: true}}); err != nil {
+		t.Fatalf("in-process Load without %s: %v", missing, err)
 	}
 }

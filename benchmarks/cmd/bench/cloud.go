@@ -43,7 +43,7 @@ func runCloud(ctx context.Context, c config, srv *xvfb.Server) error {
 		return err
 	}
 	defer eng.Close(context.Background())
-	h := host.New(host.EngineAPI(eng), host.Options{Executable: c.Recorder,
+	h := host.New(host.EngineAPI(eng), host.Options{BuiltinExecutable: c.builtinExecutable(),
 		Env: func(k string) (string, bool) { return "bench-signing-key-0123456789abcdef0123", k == "BENCH_KEY" }})
 	defer h.Close(context.Background())
 	sum := sha256.Sum256([]byte("bench-secret"))

@@ -1,7 +1,7 @@
 // Command bench runs the recorder's service-level benchmark suites on a private 1920x1080
 // display with changing content: shared sessions, the plugin boundary, the SRS and cloud front
 // ends and the uploader. Each writes JSON and Markdown. The capture and encoder comparison with
-// the ffmpeg CLI is `recorder bench` (benchmarks/encoderbench).
+// the ffmpeg CLI is recorder-bench (benchmarks/encoderbench).
 package main
 
 import (
@@ -11,12 +11,14 @@ import (
 	"image"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/screenrec/recorder/internal/xscene"
 	"github.com/screenrec/recorder/internal/xvfb"
+	"github.com/screenrec/recorder/plugins/builtin"
 )
 
 type config struct {
@@ -30,17 +32,23 @@ type config struct {
 	Suites   []string      `json:"-"`
 }
 
+// builtinExecutable is the binary serving built-in adapters as plugin processes, installed
+// next to the recorder.
+func (c config) builtinExecutable() string {
+	return filepath.Join(filepath.Dir(c.Recorder), builtin.Executable)
+}
+
 // allSuites are the suites this command runs, in order.
 var allSuites = []string{"sessions", "plugins", "srs", "cloud", "telemetry", "upload"}
 
 func main() {
 	var c config
-	flag.StringVar(&c.Recorder, "recorder", "bin/recorder", "recorder binary")
+	flag.StringVar(&c.Recorder, "recorder", "bin/recorder", "recorder binary (recorder-builtin, which serves built-in plugins, next to it)")
 	flag.StringVar(&c.Out, "out", "benchmarks/results", "results folder")
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "length of each run")
 	flag.IntVar(&c.FPS, "fps", 15, "frames per second")
 	flag.IntVar(&c.Rounds, "rounds", 3, "rounds of the sessions and telemetry suites; who goes first alternates")
-	suites := flag.String("suites", "sessions,plugins,srs,cloud,telemetry,upload", "comma-separated suites to run: sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), telemetry (CPU of record with telemetry on vs off), upload (rws throughput vs curl PUT, bytes re-sent); recorder vs the ffmpeg CLI is the recorder's bench subcommand")
+	suites := flag.String("suites", "sessions,plugins,srs,cloud,telemetry,upload", "comma-separated suites to run: sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), telemetry (CPU of record with telemetry on vs off), upload (rws throughput vs curl PUT, bytes re-sent); recorder vs the ffmpeg CLI is recorder-bench")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
 	if *childMode != "" {
@@ -53,7 +61,7 @@ func main() {
 	c.Suites = strings.Split(*suites, ",")
 	for _, s := range c.Suites {
 		if !slices.Contains(allSuites, s) {
-			fmt.Fprintf(os.Stderr, "bench: unknown suite %q: choose from %s (recorder vs the ffmpeg CLI, the old pipeline suite, is now `recorder bench`)\n",
+			fmt.Fprintf(os.Stderr, "bench: unknown suite %q: choose from %s (recorder vs the ffmpeg CLI, the old pipeline suite, is recorder-bench)\n",
 				s, strings.Join(allSuites, ", "))
 			os.Exit(2)
 		}

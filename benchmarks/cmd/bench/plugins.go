@@ -51,7 +51,7 @@ func runPlugins(ctx context.Context, c config, srv *xvfb.Server) error {
 	}
 	rep := pluginsReport{Date: time.Now().UTC(), GetCalls: getCalls}
 	for _, inProcess := range []bool{true, false} {
-		h := host.New(host.EngineAPI(eng), host.Options{Executable: c.Recorder})
+		h := host.New(host.EngineAPI(eng), host.Options{BuiltinExecutable: c.builtinExecutable()})
 		if err := h.Load(ctx, []host.Spec{{Name: "probe", Kind: sdk.KindFrontend, InProcess: inProcess}}); err != nil {
 			return err
 		}

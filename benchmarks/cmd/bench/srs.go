@@ -62,7 +62,7 @@ func runSRS(ctx context.Context, c config, srv *xvfb.Server) error {
 		return err
 	}
 	defer eng.Close(context.Background())
-	h := host.New(host.EngineAPI(eng), host.Options{Executable: c.Recorder})
+	h := host.New(host.EngineAPI(eng), host.Options{BuiltinExecutable: c.builtinExecutable()})
 	defer h.Close(context.Background())
 	if err := h.Load(ctx, []host.Spec{{Name: "srs", Kind: sdk.KindFrontend, Config: map[string]any{
 		"listen": "127.0.0.1:0", "display": srv.Display, "users_file": users, "server": "http://127.0.0.1:9/rws"}}}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,9 +14,10 @@ import (
 	"github.com/screenrec/recorder/benchmarks/encoderbench"
 )
 
-// benchFlags are `recorder bench`'s flags as given; lists are comma-separated.
+// benchFlags are recorder-bench's flags as given; lists are comma-separated.
 type benchFlags struct {
 	out, scenes, resolutions, encoders, presets, encodeOnly string
+	recorder, logLevel                                      string
 	duration, clip                                          time.Duration
 	rounds, fps, encodeFrames, maxCanvas                    int
 	quick, planOnly                                         bool
@@ -25,14 +27,20 @@ func newBenchCmd() *cobra.Command {
 	def := encoderbench.DefaultConfig()
 	var bf benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench [flags]",
+		Use:   "recorder-bench [flags]",
 		Short: "Benchmark the engine's capture and encoders against the ffmpeg CLI",
 		Long: "For each scene × resolution × encoder/preset, run `recorder record` and the ffmpeg CLI doing the same\n" +
 			"capture and encode on a private Xvfb, alternately, and compare CPU, memory, frames, bitrate; then\n" +
 			"(encode-only) feed the same stored frames to both and compare fps, CPU per frame, SSIM and PSNR.\n" +
 			"Writes bench.json, bench.md and bench.svg (and bench-encode.svg) under --out.\n" +
 			"Ratios are measured in one run; absolute numbers are only reported.",
-		Args: cobra.NoArgs,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return setLogLevel(cmd.ErrOrStderr(), bf.logLevel)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := benchConfig(cmd, bf)
 			if err != nil {
@@ -41,7 +49,10 @@ func newBenchCmd() *cobra.Command {
 			return runBench(cmd, c, bf.planOnly)
 		},
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
+	cmd.PersistentFlags().StringVar(&bf.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	f := cmd.Flags()
+	f.StringVar(&bf.recorder, "recorder", "", "the recorder binary measured (default: recorder next to this binary)")
 	f.StringVar(&bf.out, "out", def.Out, "results folder")
 	f.StringVar(&bf.scenes, "scenes", strings.Join(def.Scenes, ","), "scenes: "+strings.Join(encoderbench.SceneNames(), ", "))
 	f.StringVar(&bf.resolutions, "resolutions", strings.Join(def.Resolutions, ","), "monitor resolutions: "+resolutionNames())
@@ -115,9 +126,13 @@ func benchConfig(cmd *cobra.Command, bf benchFlags) (encoderbench.Config, error)
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return c, fmt.Errorf("cannot find the recorder binary to measure: %w", err)
+		return c, fmt.Errorf("cannot find this binary, which runs encode-only: %w", err)
 	}
-	c.Recorder = self
+	c.EncodeChild = self
+	c.Recorder = bf.recorder
+	if c.Recorder == "" {
+		c.Recorder = filepath.Join(filepath.Dir(self), "recorder")
+	}
 	c.Version = version
 	c.Log = cmd.ErrOrStderr()
 	return c, c.Validate()
@@ -156,6 +171,11 @@ func runBench(cmd *cobra.Command, c encoderbench.Config, planOnly bool) error {
 	fmt.Fprintf(w, "bench: estimated %s on a 2-core machine; results in %s\n", plan.Estimate(c), c.Out)
 	if planOnly {
 		return nil
+	}
+	if live > 0 {
+		if _, err := os.Stat(c.Recorder); err != nil {
+			return fmt.Errorf("%w: the recorder to measure: %w (`make build` puts it next to recorder-bench; or give --recorder)", errUsage, err)
+		}
 	}
 	rep, err := encoderbench.Run(ctx, c, plan)
 	if rep != nil {

@@ -5,19 +5,29 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/testbin"
 )
 
-// runBin runs the recorder binary with args and returns its stderr and exit code.
+// benchBin is the recorder-bench binary under test, built once by TestMain.
+var benchBin string
+
+func TestMain(m *testing.M) {
+	testbin.Main(m, func(dir string) { benchBin = filepath.Join(dir, "recorder-bench") },
+		testbin.Binary{Name: "recorder-bench", Package: "."})
+}
+
+// runBin runs recorder-bench with args and returns its stderr and exit code.
 func runBin(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, recorderBin, args...)
+	cmd := exec.CommandContext(ctx, benchBin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -26,12 +36,12 @@ func runBin(t *testing.T, args ...string) (string, int) {
 		return stderr.String(), ee.ExitCode()
 	}
 	if err != nil {
-		t.Fatalf("recorder %v: %v", args, err)
+		t.Fatalf("recorder-bench %v: %v", args, err)
 	}
 	return stderr.String(), 0
 }
 
-// TestBenchFlagValidation: bad input to `recorder bench` is a usage error (exit 2) naming what
+// TestBenchFlagValidation: bad input to recorder-bench is a usage error (exit 2) naming what
 // is wrong and the valid values, before anything starts.
 func TestBenchFlagValidation(t *testing.T) {
 	for _, tc := range []struct {
@@ -47,7 +57,7 @@ func TestBenchFlagValidation(t *testing.T) {
 		{[]string{"--encode-only=sometimes"}, []string{"encode-only", "also, only or off"}},
 		{[]string{"--duration", "100ms"}, []string{"duration"}},
 	} {
-		stderr, code := runBin(t, append([]string{"bench", "--plan"}, tc.args...)...)
+		stderr, code := runBin(t, append([]string{"--plan"}, tc.args...)...)
 		if code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, code, stderr)
 		}
@@ -57,7 +67,7 @@ func TestBenchFlagValidation(t *testing.T) {
 			}
 		}
 	}
-	if stderr, code := runBin(t, "bench", "encode-child", "--size", "64", "--raw", "x", "--out", "y", "--frames", "1"); code != 2 || !strings.Contains(stderr, "--size") {
+	if stderr, code := runBin(t, "encode-child", "--size", "64", "--raw", "x", "--out", "y", "--frames", "1"); code != 2 || !strings.Contains(stderr, "--size") {
 		t.Errorf("encode-child --size 64: exit %d, stderr %q", code, stderr)
 	}
 }
@@ -65,11 +75,11 @@ func TestBenchFlagValidation(t *testing.T) {
 // TestBenchQuickPlan: --quick's matrix, with explicit flags on top.
 func TestBenchQuickPlan(t *testing.T) {
 	mediatest.SkipIfUnavailable(t) // the plan asks ffmpeg which encoders it has
-	stderr, code := runBin(t, "bench", "--quick", "--plan")
+	stderr, code := runBin(t, "--quick", "--plan")
 	if code != 0 || !strings.Contains(stderr, "2 stage(s), 2 live cell(s) × 1 round(s)") || !strings.Contains(stderr, "estimated") {
 		t.Errorf("--quick --plan: exit %d, stderr %q", code, stderr)
 	}
-	stderr, code = runBin(t, "bench", "--quick", "--scenes", "typing", "--encode-only", "only", "--plan")
+	stderr, code = runBin(t, "--quick", "--scenes", "typing", "--encode-only", "only", "--plan")
 	if code != 0 || !strings.Contains(stderr, "1 stage(s), 0 live cell(s)") || !strings.Contains(stderr, "1 encode-only cell(s)") {
 		t.Errorf("--quick --scenes typing --encode-only only --plan: exit %d, stderr %q", code, stderr)
 	}
