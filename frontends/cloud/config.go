@@ -139,7 +139,6 @@ type accessKey struct {
 // It is never modified once built.
 type settings struct {
 	cfg     Config
-	cert    *tls.Certificate // nil: no HTTPS
 	users   map[string]string
 	keys    map[string]accessKey
 	signing map[string][]byte
@@ -195,11 +194,10 @@ func (d *decoder) listeners(cfg *Config, st *settings) {
 	case cfg.CertFile != "" && cfg.HTTPSListen == "":
 		d.Errorf("https_listen", "missing https_listen", "cert_file and key_file are set: set https_listen (host:port) to serve HTTPS with them")
 	case cfg.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
+		// Checked here so a bad pair is a config error; serving reads the files again on
+		// every change (the HTTP kit's certificate reload).
+		if _, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
 			d.Errorf("cert_file", "cannot load the certificate", "%v", err)
-		} else {
-			st.cert = &cert
 		}
 	case cfg.HTTPSListen != "":
 		d.Errorf("https_listen", "HTTPS needs a certificate", "https_listen is set: set cert_file and key_file too")

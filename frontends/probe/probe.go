@@ -43,8 +43,10 @@ const DefaultListen = "127.0.0.1:0"
 // Config is the plugin's config section.
 type Config struct {
 	// Listen is the loopback address to serve on.
-	Listen string `json:"listen"`
+	Listen string `json:"listen" cfg:"listen" desc:"loopback host:port to serve the test API on"`
 }
+
+func defaultConfig() Config { return Config{Listen: DefaultListen} }
 
 // Probe is the front end.
 type Probe struct {
@@ -66,8 +68,7 @@ func (p *Probe) Info(context.Context) (sdk.Info, error) {
 
 // ConfigSchema describes the config section.
 func (p *Probe) ConfigSchema(context.Context) (sdk.Schema, error) {
-	return sdk.Schema{Fields: []sdk.Field{{Name: "listen", Type: "string", Default: DefaultListen,
-		Description: "loopback host:port to serve the test API on"}}}, nil
+	return sdkconfig.Schema(defaultConfig()), nil
 }
 
 // Configure checks and applies the config.
@@ -75,11 +76,9 @@ func (p *Probe) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cfg := Config{Listen: DefaultListen}
+	cfg := defaultConfig()
 	var d sdkconfig.Decoder
-	m := d.Section(raw, []string{"listen"})
-	d.Str("listen", m["listen"], &cfg.Listen)
-	if d.Failed() {
+	if !d.Decode(raw, &cfg) {
 		return d.Diags, nil
 	}
 	if err := listenaddr.Validate(cfg.Listen); err != nil {

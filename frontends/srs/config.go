@@ -133,7 +133,6 @@ type settings struct {
 	cfg      Config
 	origins  []originPattern
 	verifier verifier
-	cert     *tls.Certificate // nil: no HTTPS
 	agents   map[string]Agent
 }
 
@@ -172,11 +171,10 @@ func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
 	case cfg.CertFile == "" && cfg.KeyFile != "":
 		d.Errorf("cert_file", "missing cert_file", "key_file is set: set cert_file too (both or neither)")
 	case cfg.CertFile != "":
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
+		// Checked here so a bad pair is a config error; serving reads the files again on
+		// every change (the HTTP kit's certificate reload).
+		if _, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile); err != nil {
 			d.Errorf("cert_file", "cannot load the certificate", "%v", err)
-		} else {
-			st.cert = &cert
 		}
 		if cfg.HTTPSListen == "" {
 			cfg.HTTPSListen = DefaultHTTPSListen

@@ -64,14 +64,14 @@ func TestConfigDefaults(t *testing.T) {
 	if got := st.cfg; !configEqual(got, want) {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
-	if st.cert != nil || st.cfg.HTTPSListen != "" {
+	if st.cfg.CertFile != "" || st.cfg.HTTPSListen != "" {
 		t.Error("HTTPS on by default")
 	}
 
 	// cert and key without https_listen: HTTPS on 127.0.0.1:8443.
 	cert, key, _ := testcert.Write(t, t.TempDir())
 	st, diags = loadSettings([]byte(`{"users_file":` + quote(users) + `,"cert_file":` + quote(cert) + `,"key_file":` + quote(key) + `}`))
-	if st == nil || st.cfg.HTTPSListen != DefaultHTTPSListen || st.cert == nil {
+	if st == nil || st.cfg.HTTPSListen != DefaultHTTPSListen {
 		t.Errorf("cert without https_listen: %+v %+v", st, diags)
 	}
 

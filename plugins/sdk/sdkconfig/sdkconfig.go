@@ -21,7 +21,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/screenrec/recorder/pkg/config/decl"
@@ -114,41 +113,6 @@ func schemaField(f decl.Field, name string) sdk.Field {
 	}
 	return sdk.Field{Name: name, Type: string(f.Kind), Description: desc, Required: f.Required,
 		Default: f.Default, Secret: f.Secret}
-}
-
-// Section decodes a whole config section without a declaration: absent or null is an empty
-// object, anything but an object is reported, and keys not in known are reported.
-//
-// Deprecated: declare the section and use Decode.
-func (d *Decoder) Section(raw []byte, known []string) map[string]json.RawMessage {
-	if IsNull(raw) {
-		return map[string]json.RawMessage{}
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		d.Errorf("", "not an object", "the config section must be a JSON object, got %s", KindOf(raw))
-		return nil
-	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if !slices.Contains(known, k) {
-			d.Errorf(k, "unknown key", "%s", decl.Hint(k, known))
-		}
-	}
-	return m
-}
-
-// Str decodes a string; absent or null leaves dst alone.
-//
-// Deprecated: declare the section and use Decode.
-func (d *Decoder) Str(field string, raw json.RawMessage, dst *string) bool {
-	if IsNull(raw) {
-		return true
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		d.Errorf(field, "not a string", "want a string, got %s", KindOf(raw))
-		return false
-	}
-	return true
 }
 
 // IsNull reports whether raw is absent or JSON null: a key left at its default.
