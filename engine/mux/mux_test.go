@@ -88,9 +88,7 @@ type probeResult struct {
 
 func ffprobe(t *testing.T, path string) probeResult {
 	t.Helper()
-	if _, err := exec.LookPath("ffprobe"); err != nil {
-		t.Skip("ffprobe not installed")
-	}
+	mediatest.SkipIfUnavailable(t)
 	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_format", "-show_streams", "-of", "json", path).Output()
 	if err != nil {
 		var ee *exec.ExitError
