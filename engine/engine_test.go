@@ -43,7 +43,7 @@ func testDisplay(t *testing.T) *xvfb.Server {
 }
 
 // newEngine opens an engine on a fresh spool, closed at the end of the test.
-func newEngine(t *testing.T, cfg Config) *Engine {
+func newEngine(t *testing.T, cfg Config, opts ...Option) *Engine {
 	t.Helper()
 	if cfg.SpoolDir == "" {
 		cfg.SpoolDir = t.TempDir()
@@ -51,7 +51,7 @@ func newEngine(t *testing.T, cfg Config) *Engine {
 	if cfg.MinFreeDisk == 0 {
 		cfg.MinFreeDisk = -1
 	}
-	e, err := New(context.Background(), cfg)
+	e, err := New(context.Background(), cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

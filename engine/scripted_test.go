@@ -21,24 +21,7 @@ import (
 // scriptedEngine opens an engine on a fresh spool that captures screen.
 func scriptedEngine(t *testing.T, cfg Config, screen *capturetest.Screen) *Engine {
 	t.Helper()
-	if cfg.SpoolDir == "" {
-		cfg.SpoolDir = t.TempDir()
-	}
-	if cfg.MinFreeDisk == 0 {
-		cfg.MinFreeDisk = -1
-	}
-	e, err := New(context.Background(), cfg, WithCaptureBackend(screen))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := e.Close(ctx); err != nil {
-			t.Errorf("close engine: %v", err)
-		}
-	})
-	return e
+	return newEngine(t, cfg, WithCaptureBackend(screen))
 }
 
 // twoMonitors is a scripted screen of two small monitors side by side.

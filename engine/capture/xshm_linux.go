@@ -30,21 +30,20 @@ import (
 // change costs a grab of the rows it touched. The pointer (XFIXES) is painted into the image
 // and its old place repaired when it moves.
 type shmSource struct {
-	conn     *xgb.Conn
-	root     xproto.Window
-	grab     image.Rectangle // root coordinates
-	w, h     int
-	buf      []byte // the shared image, w*h*4 bytes of bgr0
-	seg      shm.Seg
-	dmg      damage.Damage
-	region   xfixes.Region
-	frame    *astiav.Frame // over buf
-	interval time.Duration
-	next     time.Time
-	mouse    bool
-	cursor   cursorState
-	started  bool
-	once     sync.Once
+	conn    *xgb.Conn
+	root    xproto.Window
+	grab    image.Rectangle // root coordinates
+	w, h    int
+	buf     []byte // the shared image, w*h*4 bytes of bgr0
+	seg     shm.Seg
+	dmg     damage.Damage
+	region  xfixes.Region
+	frame   *astiav.Frame // over buf
+	pace    Pacer
+	mouse   bool
+	cursor  cursorState
+	started bool
+	once    sync.Once
 }
 
 // cursorState is the pointer as last painted into the image.
@@ -68,7 +67,7 @@ func openShm(t Track, o SourceOptions) (_ *shmSource, err error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrDisplayUnreachable, o.Display, err)
 	}
 	s := &shmSource{conn: conn, grab: t.Grab, w: t.Grab.Dx(), h: t.Grab.Dy(),
-		interval: time.Second / time.Duration(o.FPS), mouse: o.DrawMouse}
+		pace: NewPacer(o.FPS), mouse: o.DrawMouse}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -192,7 +191,7 @@ func (s *shmSource) Read(ctx context.Context, f *astiav.Frame) error {
 
 // ReadChange waits until the next frame is due and brings the image up to date.
 func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
-	missed, err := s.wait(ctx)
+	missed, err := s.pace.Wait(ctx)
 	if err != nil {
 		return Change{}, err
 	}
@@ -271,32 +270,6 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 	}
 	s.frame.SetPts(at.UnixMicro())
 	return Change{Frame: s.frame, Rects: changed, Missed: missed, Took: time.Since(at)}, nil
-}
-
-// wait sleeps until the next frame is due and reports how many frame times were missed.
-func (s *shmSource) wait(ctx context.Context) (int, error) {
-	now := time.Now()
-	if s.next.IsZero() {
-		s.next = now
-	}
-	if d := s.next.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
-		case <-t.C:
-		}
-	} else if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	missed := 0
-	if late := time.Since(s.next); late >= s.interval {
-		missed = int(late / s.interval)
-		s.next = s.next.Add(time.Duration(missed) * s.interval)
-	}
-	s.next = s.next.Add(s.interval)
-	return missed, nil
 }
 
 // rowBands returns the sorted, merged row ranges [y0,y1) that rects cover within [0,h).

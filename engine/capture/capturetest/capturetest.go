@@ -115,7 +115,7 @@ func (s *Screen) Open(ctx context.Context, t capture.Track, o capture.SourceOpti
 	s.live++
 	s.mu.Unlock()
 	src := &source{screen: s, frame: f, w: t.Grab.Dx(), h: t.Grab.Dy(), opened: time.Now(),
-		interval: time.Second / time.Duration(o.FPS)}
+		pace: capture.NewPacer(o.FPS)}
 	if o.Method == capture.MethodX11Grab {
 		return wholeSource{src}, nil
 	}
@@ -150,15 +150,14 @@ func (s *Screen) colourAt(d time.Duration) color.RGBA {
 
 // source is one track's scripted source.
 type source struct {
-	screen   *Screen
-	frame    *astiav.Frame
-	w, h     int
-	opened   time.Time
-	interval time.Duration
-	next     time.Time
-	shown    color.RGBA
-	started  bool
-	once     sync.Once
+	screen  *Screen
+	frame   *astiav.Frame
+	w, h    int
+	opened  time.Time
+	pace    capture.Pacer
+	shown   color.RGBA
+	started bool
+	once    sync.Once
 }
 
 var _ capture.ChangeSource = (*source)(nil)
@@ -170,7 +169,7 @@ func (s *source) PixelFormat() astiav.PixelFormat { return astiav.PixelFormatBgr
 // ReadChange waits until the next frame is due and paints the screen's colour, reporting the
 // whole frame as changed when the colour changed.
 func (s *source) ReadChange(ctx context.Context) (capture.Change, error) {
-	missed, err := s.wait(ctx)
+	missed, err := s.pace.Wait(ctx)
 	if err != nil {
 		return capture.Change{}, err
 	}
@@ -202,32 +201,6 @@ func (s *source) Read(ctx context.Context, f *astiav.Frame) error {
 		return fmt.Errorf("capturetest: ref frame: %w", err)
 	}
 	return nil
-}
-
-// wait sleeps until the next frame is due and reports how many frame times were missed.
-func (s *source) wait(ctx context.Context) (int, error) {
-	now := time.Now()
-	if s.next.IsZero() {
-		s.next = now
-	}
-	if d := s.next.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, ctx.Err()
-		case <-t.C:
-		}
-	} else if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	missed := 0
-	if late := time.Since(s.next); late >= s.interval {
-		missed = int(late / s.interval)
-		s.next = s.next.Add(time.Duration(missed) * s.interval)
-	}
-	s.next = s.next.Add(s.interval)
-	return missed, nil
 }
 
 func (s *source) Close() error {
