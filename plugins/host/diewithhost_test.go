@@ -61,12 +61,32 @@ func TestPluginDiesWithItsHost(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	deadline := time.Now().Add(2 * time.Second)
+	state := ""
 	for time.Now().Before(deadline) {
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		if state = procState(pid); state == "" || state == "Z" {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-	t.Fatalf("plugin %d outlived its host by 2 s", pid)
+	t.Fatalf("plugin %d outlived its host by 2 s (state %q)", pid, state)
+}
+
+// procState is the state letter of process pid ("R", "S", "Z"…), "" when there is none. A
+// zombie is dead: it holds no port and runs nothing, it only waits for whoever adopted it
+// to reap it, which a loaded machine's init may do late.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return ""
+		}
+		return "?"
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses, so read after the last ')'.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2 : i+3]
+	}
+	return "?"
 }
