@@ -34,10 +34,8 @@ func newBenchCmd() *cobra.Command {
 			"(encode-only) feed the same stored frames to both and compare fps, CPU per frame, SSIM and PSNR.\n" +
 			"Writes bench.json, bench.md and bench.svg (and bench-encode.svg) under --out.\n" +
 			"Ratios are measured in one run; absolute numbers are only reported.",
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Version: version,
+		Args:    cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return setLogLevel(cmd.ErrOrStderr(), bf.logLevel)
 		},
@@ -49,7 +47,6 @@ func newBenchCmd() *cobra.Command {
 			return runBench(cmd, c, bf.planOnly)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
 	cmd.PersistentFlags().StringVar(&bf.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	f := cmd.Flags()
 	f.StringVar(&bf.recorder, "recorder", "", "the recorder binary measured (default: recorder next to this binary)")

@@ -84,3 +84,21 @@ func TestBenchQuickPlan(t *testing.T) {
 		t.Errorf("--quick --scenes typing --encode-only only --plan: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestBenchUsageErrorsExit2: cobra's own errors in how recorder-bench is called exit 2 too.
+func TestBenchUsageErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus" for "recorder-bench"`},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--rounds", "many"}, `invalid argument "many"`},
+		{[]string{"encode-child", "extra"}, `unknown command "extra" for "recorder-bench encode-child"`},
+	} {
+		stderr, code := runBin(t, tc.args...)
+		if code != 2 || !strings.HasPrefix(stderr, "recorder-bench: ") || !strings.Contains(stderr, tc.says) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.says)
+		}
+	}
+}
