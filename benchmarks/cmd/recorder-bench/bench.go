@@ -54,7 +54,8 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&bf.scenes, "scenes", strings.Join(def.Scenes, ","), "scenes: "+strings.Join(encoderbench.SceneNames(), ", "))
 	f.StringVar(&bf.resolutions, "resolutions", strings.Join(def.Resolutions, ","), "monitor resolutions: "+resolutionNames())
 	f.StringVar(&bf.encoders, "encoders", strings.Join(def.Encoders, ","),
-		"auto (what `record --encoder auto` picks here), all (every usable one), or registry names")
+		// pflag takes a back-quoted word of the usage for the value's name: this one is "list".
+		"comma-separated `list`: auto (what \"recorder record --encoder auto\" picks here), all (every usable one), or registry names")
 	f.StringVar(&bf.presets, "presets", "", "presets for encoders that have one, e.g. ultrafast,veryfast (default: each encoder's own)")
 	f.DurationVar(&bf.duration, "duration", def.Duration, "length of each live run")
 	f.IntVar(&bf.rounds, "rounds", def.Rounds, "runs per tool and cell; who goes first alternates")

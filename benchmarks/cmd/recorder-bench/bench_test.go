@@ -102,3 +102,22 @@ func TestBenchUsageErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchHelpEncoders: the help line of --encoders names its value and keeps its text whole
+// (pflag turns the first back-quoted word of a usage into the value's name).
+func TestBenchHelpEncoders(t *testing.T) {
+	out, err := exec.Command(benchBin, "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(string(out)) {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "--encoders" {
+			line = strings.Join(f, " ")
+		}
+	}
+	want := `--encoders list comma-separated list: auto (what "recorder record --encoder auto" picks here), all (every usable one), or registry names (default "auto")`
+	if line != want {
+		t.Errorf("help line of --encoders:\n got %s\nwant %s", line, want)
+	}
+}
