@@ -15,6 +15,7 @@ import (
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/engine/mux"
 	"github.com/screenrec/recorder/engine/pipeline"
 	"github.com/screenrec/recorder/pkg/config"
 	"github.com/screenrec/recorder/pkg/telemetry"
@@ -26,7 +27,7 @@ func newRecordCmd() *cobra.Command {
 		monitors, layout, enc, region string
 		encOpts                       []string
 		owner, id                     string
-		asJSON                        bool
+		asJSON, overwrite             bool
 		withTelemetry                 bool
 		metricsListen                 string
 	)
@@ -75,6 +76,11 @@ func newRecordCmd() *cobra.Command {
 			if err := spec.Validate(); err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
+			if !overwrite {
+				if err := refuseExisting(spec); err != nil {
+					return err
+				}
+			}
 			tcfg, err := recordTelemetryConfig(cmd.Flags().Changed("telemetry"), withTelemetry)
 			if err != nil {
 				return err
@@ -87,6 +93,7 @@ func newRecordCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&spec.Out, "out", "o", "", "output file (required)")
+	f.BoolVarP(&overwrite, "overwrite", "y", false, "replace the output file if it exists")
 	f.DurationVar(&spec.Duration, "duration", 0, "stop after this long (0: until SIGINT)")
 	f.IntVar(&spec.FPS, "fps", pipeline.DefaultFPS, fmt.Sprintf("frames per second (%d-%d)", pipeline.MinFPS, pipeline.MaxFPS))
 	f.StringVar(&monitors, "monitors", "all", "monitors to record: all, or indexes such as 0,2")
@@ -108,6 +115,19 @@ func newRecordCmd() *cobra.Command {
 	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while recording (needs telemetry)")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// refuseExisting fails with a usage error when the recording's first file exists already
+// (a folder is the pipeline's to refuse): nothing is overwritten unless asked for.
+func refuseExisting(spec pipeline.Spec) error {
+	first := spec.Out
+	if spec.SegmentEvery > 0 {
+		first = mux.SegmentPath(spec.Out, 1)
+	}
+	if fi, err := os.Stat(first); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%w: --out: %s exists; give --overwrite (-y) to replace it", errUsage, first)
+	}
+	return nil
 }
 
 func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.Config, metricsListen string) error {
