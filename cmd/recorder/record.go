@@ -156,11 +156,12 @@ func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.
 	if reg, err := recordingMetrics(tel.MeterProvider(), rec); err == nil {
 		defer func() { _ = reg.Unregister() }()
 	}
-	stderr := cmd.ErrOrStderr()
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		go showProgress(stderr, rec)
+	var prog *progress
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		prog = startProgress(f, rec)
 	}
 	sum, err := rec.Wait()
+	prog.stop() // before the summary, which would otherwise land on the progress line
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
@@ -172,20 +173,40 @@ func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.
 	return err
 }
 
-func showProgress(w io.Writer, rec *pipeline.Recording) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-rec.Done():
-			fmt.Fprint(w, "\r\033[K")
-			return
-		case <-t.C:
-			s := rec.Stats()
-			fmt.Fprintf(w, "\r\033[K%s  %5.1f fps  %6d frames  %7.1f kb/s  %d dropped",
-				s.Elapsed.Truncate(time.Second), s.FPS, s.Frames, s.Bitrate/1000, s.Dropped)
+// progress shows a live line of a recording's figures on a terminal.
+type progress struct {
+	quit, done chan struct{}
+}
+
+// startProgress shows rec's figures on w, refreshed twice a second, until stopped.
+func startProgress(w io.Writer, rec *pipeline.Recording) *progress {
+	p := &progress{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.quit:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				s := rec.Stats()
+				fmt.Fprintf(w, "\r\033[K%s  %5.1f fps  %6d frames  %7.1f kb/s  %d dropped",
+					s.Elapsed.Truncate(time.Second), s.FPS, s.Frames, s.Bitrate/1000, s.Dropped)
+			}
 		}
+	}()
+	return p
+}
+
+// stop ends the progress line and returns once it is cleared; a nil progress does nothing.
+func (p *progress) stop() {
+	if p == nil {
+		return
 	}
+	close(p.quit)
+	<-p.done
 }
 
 func printSummary(w io.Writer, s *pipeline.Summary, asJSON bool) error {
