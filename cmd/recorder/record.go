@@ -114,6 +114,7 @@ func newRecordCmd() *cobra.Command {
 	f.BoolVar(&withTelemetry, "telemetry", false, "record traces and metrics (default: $"+config.EnvTelemetryEnabled+"); OTLP export by the OTEL_EXPORTER_OTLP_* variables")
 	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while recording (needs telemetry)")
 	_ = cmd.MarkFlagRequired("out")
+	completeRecordFlags(cmd)
 	return cmd
 }
 
