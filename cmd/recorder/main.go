@@ -3,18 +3,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/screenrec/recorder/internal/cli"
 	"github.com/screenrec/recorder/internal/memtrim"
 	"github.com/screenrec/recorder/pkg/telemetry"
 )
@@ -22,31 +18,20 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// errUsage marks errors in how the command was called; they exit with status 2.
-var errUsage = errors.New("usage")
+// errUsage marks errors in how the command was called; they exit with status 2 (cli.ExitUsage).
+var errUsage = cli.ErrUsage
 
 func main() {
 	_ = memtrim.Trim() // a saving, not a requirement
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "recorder: %v\n", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	cli.Main(newRoot())
 }
 
 func newRoot() *cobra.Command {
 	var logLevel string
 	root := &cobra.Command{
-		Use:           "recorder",
-		Short:         "Record screens to crash-safe MP4",
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		Use:     "recorder",
+		Short:   "Record screens to crash-safe MP4",
+		Version: version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			var lv slog.Level
 			if err := lv.UnmarshalText([]byte(logLevel)); err != nil {
@@ -57,7 +42,6 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
 	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd())
 	return root
 }

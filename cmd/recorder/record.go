@@ -15,6 +15,7 @@ import (
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/encode"
+	"github.com/screenrec/recorder/engine/mux"
 	"github.com/screenrec/recorder/engine/pipeline"
 	"github.com/screenrec/recorder/pkg/config"
 	"github.com/screenrec/recorder/pkg/telemetry"
@@ -26,7 +27,7 @@ func newRecordCmd() *cobra.Command {
 		monitors, layout, enc, region string
 		encOpts                       []string
 		owner, id                     string
-		asJSON                        bool
+		asJSON, overwrite             bool
 		withTelemetry                 bool
 		metricsListen                 string
 	)
@@ -75,6 +76,11 @@ func newRecordCmd() *cobra.Command {
 			if err := spec.Validate(); err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
+			if !overwrite {
+				if err := refuseExisting(spec); err != nil {
+					return err
+				}
+			}
 			tcfg, err := recordTelemetryConfig(cmd.Flags().Changed("telemetry"), withTelemetry)
 			if err != nil {
 				return err
@@ -87,6 +93,7 @@ func newRecordCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&spec.Out, "out", "o", "", "output file (required)")
+	f.BoolVarP(&overwrite, "overwrite", "y", false, "replace the output file if it exists")
 	f.DurationVar(&spec.Duration, "duration", 0, "stop after this long (0: until SIGINT)")
 	f.IntVar(&spec.FPS, "fps", pipeline.DefaultFPS, fmt.Sprintf("frames per second (%d-%d)", pipeline.MinFPS, pipeline.MaxFPS))
 	f.StringVar(&monitors, "monitors", "all", "monitors to record: all, or indexes such as 0,2")
@@ -107,7 +114,21 @@ func newRecordCmd() *cobra.Command {
 	f.BoolVar(&withTelemetry, "telemetry", false, "record traces and metrics (default: $"+config.EnvTelemetryEnabled+"); OTLP export by the OTEL_EXPORTER_OTLP_* variables")
 	f.StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while recording (needs telemetry)")
 	_ = cmd.MarkFlagRequired("out")
+	completeRecordFlags(cmd)
 	return cmd
+}
+
+// refuseExisting fails with a usage error when the recording's first file exists already
+// (a folder is the pipeline's to refuse): nothing is overwritten unless asked for.
+func refuseExisting(spec pipeline.Spec) error {
+	first := spec.Out
+	if spec.SegmentEvery > 0 {
+		first = mux.SegmentPath(spec.Out, 1)
+	}
+	if fi, err := os.Stat(first); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%w: --out: %s exists; give --overwrite (-y) to replace it", errUsage, first)
+	}
+	return nil
 }
 
 func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.Config, metricsListen string) error {
@@ -136,11 +157,12 @@ func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.
 	if reg, err := recordingMetrics(tel.MeterProvider(), rec); err == nil {
 		defer func() { _ = reg.Unregister() }()
 	}
-	stderr := cmd.ErrOrStderr()
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		go showProgress(stderr, rec)
+	var prog *progress
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		prog = startProgress(f, rec)
 	}
 	sum, err := rec.Wait()
+	prog.stop() // before the summary, which would otherwise land on the progress line
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
@@ -152,20 +174,40 @@ func record(cmd *cobra.Command, spec pipeline.Spec, asJSON bool, tcfg telemetry.
 	return err
 }
 
-func showProgress(w io.Writer, rec *pipeline.Recording) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-rec.Done():
-			fmt.Fprint(w, "\r\033[K")
-			return
-		case <-t.C:
-			s := rec.Stats()
-			fmt.Fprintf(w, "\r\033[K%s  %5.1f fps  %6d frames  %7.1f kb/s  %d dropped",
-				s.Elapsed.Truncate(time.Second), s.FPS, s.Frames, s.Bitrate/1000, s.Dropped)
+// progress shows a live line of a recording's figures on a terminal.
+type progress struct {
+	quit, done chan struct{}
+}
+
+// startProgress shows rec's figures on w, refreshed twice a second, until stopped.
+func startProgress(w io.Writer, rec *pipeline.Recording) *progress {
+	p := &progress{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.quit:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				s := rec.Stats()
+				fmt.Fprintf(w, "\r\033[K%s  %5.1f fps  %6d frames  %7.1f kb/s  %d dropped",
+					s.Elapsed.Truncate(time.Second), s.FPS, s.Frames, s.Bitrate/1000, s.Dropped)
+			}
 		}
+	}()
+	return p
+}
+
+// stop ends the progress line and returns once it is cleared; a nil progress does nothing.
+func (p *progress) stop() {
+	if p == nil {
+		return
 	}
+	close(p.quit)
+	<-p.done
 }
 
 func printSummary(w io.Writer, s *pipeline.Summary, asJSON bool) error {

@@ -400,3 +400,36 @@ func TestRecordWithX11Grab(t *testing.T) {
 		t.Errorf("bad method: %v, %s", err, stderr)
 	}
 }
+
+// TestRecordRefusesToOverwrite: an existing output file (or first segment) is a usage error
+// naming it, and is left as it was; --overwrite or -y replaces it.
+func TestRecordRefusesToOverwrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args     []string
+		existing string
+	}{
+		{[]string{"--out", dir + "/old.mp4"}, dir + "/old.mp4"},
+		{[]string{"-o", dir + "/seg.mp4", "--segment", "1m"}, dir + "/seg-001.mp4"},
+	} {
+		if err := os.WriteFile(c.existing, []byte("keep me"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stderr := exitCode(t, append([]string{"record", "--duration", "1s"}, c.args...)...)
+		if code != 2 || !onlyLine(stderr) || !strings.Contains(stderr, c.existing+" exists") || !strings.Contains(stderr, "--overwrite") {
+			t.Errorf("record %v over %s: exit %d, stderr %q; want 2 naming the file", c.args, c.existing, code, stderr)
+		}
+		if b, err := os.ReadFile(c.existing); err != nil || string(b) != "keep me" {
+			t.Errorf("%s after the refusal: %q, %v", c.existing, b, err)
+		}
+	}
+	// Refused before anything starts, so without a display; asked to, the recorder replaces it.
+	d := newDesk(t)
+	for _, flag := range []string{"--overwrite", "-y"} {
+		sum := d.record(t, "--out", dir+"/old.mp4", "--duration", "1s", "--monitors", "0", flag)
+		if sum.Path != dir+"/old.mp4" || len(probe(t, sum.Path).VideoStreams()) != 1 {
+			t.Errorf("record %s: summary %+v, want old.mp4 replaced by a recording", flag, sum)
+		}
+	}
+}

@@ -34,10 +34,8 @@ func newBenchCmd() *cobra.Command {
 			"(encode-only) feed the same stored frames to both and compare fps, CPU per frame, SSIM and PSNR.\n" +
 			"Writes bench.json, bench.md and bench.svg (and bench-encode.svg) under --out.\n" +
 			"Ratios are measured in one run; absolute numbers are only reported.",
-		Version:       version,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
+		Version: version,
+		Args:    cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return setLogLevel(cmd.ErrOrStderr(), bf.logLevel)
 		},
@@ -49,7 +47,6 @@ func newBenchCmd() *cobra.Command {
 			return runBench(cmd, c, bf.planOnly)
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
 	cmd.PersistentFlags().StringVar(&bf.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	f := cmd.Flags()
 	f.StringVar(&bf.recorder, "recorder", "", "the recorder binary measured (default: recorder next to this binary)")
@@ -57,7 +54,8 @@ func newBenchCmd() *cobra.Command {
 	f.StringVar(&bf.scenes, "scenes", strings.Join(def.Scenes, ","), "scenes: "+strings.Join(encoderbench.SceneNames(), ", "))
 	f.StringVar(&bf.resolutions, "resolutions", strings.Join(def.Resolutions, ","), "monitor resolutions: "+resolutionNames())
 	f.StringVar(&bf.encoders, "encoders", strings.Join(def.Encoders, ","),
-		"auto (what `record --encoder auto` picks here), all (every usable one), or registry names")
+		// pflag takes a back-quoted word of the usage for the value's name: this one is "list".
+		"comma-separated `list`: auto (what \"recorder record --encoder auto\" picks here), all (every usable one), or registry names")
 	f.StringVar(&bf.presets, "presets", "", "presets for encoders that have one, e.g. ultrafast,veryfast (default: each encoder's own)")
 	f.DurationVar(&bf.duration, "duration", def.Duration, "length of each live run")
 	f.IntVar(&bf.rounds, "rounds", def.Rounds, "runs per tool and cell; who goes first alternates")

@@ -84,3 +84,40 @@ func TestBenchQuickPlan(t *testing.T) {
 		t.Errorf("--quick --scenes typing --encode-only only --plan: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestBenchUsageErrorsExit2: cobra's own errors in how recorder-bench is called exit 2 too.
+func TestBenchUsageErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus" for "recorder-bench"`},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--rounds", "many"}, `invalid argument "many"`},
+		{[]string{"encode-child", "extra"}, `unknown command "extra" for "recorder-bench encode-child"`},
+	} {
+		stderr, code := runBin(t, tc.args...)
+		if code != 2 || !strings.HasPrefix(stderr, "recorder-bench: ") || !strings.Contains(stderr, tc.says) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.says)
+		}
+	}
+}
+
+// TestBenchHelpEncoders: the help line of --encoders names its value and keeps its text whole
+// (pflag turns the first back-quoted word of a usage into the value's name).
+func TestBenchHelpEncoders(t *testing.T) {
+	out, err := exec.Command(benchBin, "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for l := range strings.Lines(string(out)) {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "--encoders" {
+			line = strings.Join(f, " ")
+		}
+	}
+	want := `--encoders list comma-separated list: auto (what "recorder record --encoder auto" picks here), all (every usable one), or registry names (default "auto")`
+	if line != want {
+		t.Errorf("help line of --encoders:\n got %s\nwant %s", line, want)
+	}
+}

@@ -4,36 +4,23 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/screenrec/recorder/internal/cli"
 	"github.com/screenrec/recorder/internal/memtrim"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// errUsage marks errors in how the command was called; they exit with status 2.
-var errUsage = errors.New("usage")
+// errUsage marks errors in how the command was called; they exit with status 2 (cli.ExitUsage).
+var errUsage = cli.ErrUsage
 
 func main() {
 	_ = memtrim.Trim() // as the recorder does, so that encode-only children compare alike
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newBenchCmd().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "recorder-bench: %v\n", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
+	cli.Main(newBenchCmd())
 }
 
 // setLogLevel makes slog log at the --log-level given.
