@@ -154,16 +154,7 @@ func TestRecordSurvivesKill9(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait for the recording to begin (the file appears when its header is written), not a
-	// fixed time: a loaded machine may take seconds to start the process.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the recording's file did not appear in 30 s")
-		}
-	}
+	waitRecording(t, path)
 	time.Sleep(5 * time.Second)
 	killedAt := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -200,7 +191,9 @@ func TestRecordStopsCleanlyOnSIGINT(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	waitRecording(t, path)
 	time.Sleep(2 * time.Second)
+	interruptedAt := time.Now()
 	_ = cmd.Process.Signal(os.Interrupt)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("recorder after SIGINT: %v", err)
@@ -209,8 +202,32 @@ func TestRecordStopsCleanlyOnSIGINT(t *testing.T) {
 		t.Errorf("no summary after SIGINT: %s", stdout.String())
 	}
 	p := probe(t, path)
-	if p.Format.Duration < 1.5 || len(p.VideoStreams()) != 1 {
+	if len(p.VideoStreams()) != 1 {
 		t.Fatalf("file after SIGINT: %+v", p)
+	}
+	// A clean stop keeps everything up to the interrupt (less a frame or two in flight).
+	start, err := time.Parse(time.RFC3339Nano, p.Format.Tags["start_time"])
+	if err != nil {
+		t.Fatalf("start_time tag: %v", err)
+	}
+	recorded := time.Duration(p.Format.Duration * float64(time.Second))
+	if lost := interruptedAt.Sub(start) - recorded; lost > 500*time.Millisecond {
+		t.Fatalf("SIGINT %.2f s after the recording's start: the file holds %.2f s, %.2f s lost, want ≤ 0.5 s",
+			interruptedAt.Sub(start).Seconds(), recorded.Seconds(), lost.Seconds())
+	}
+}
+
+// waitRecording waits for the recording at path to begin (its file appears when the header
+// is written) rather than a fixed time: a loaded machine may take seconds to start a process.
+func waitRecording(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recording's file %s did not appear in 30 s", path)
+		}
 	}
 }
 
