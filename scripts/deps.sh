@@ -12,6 +12,11 @@ packages=(
   xvfb xauth x11-utils x11-xserver-utils xdotool
   chromium curl
 )
+# Node.js and npm run the OpenAPI linter of the tests. Only when the commands are missing: a
+# Node.js from elsewhere (NodeSource's nodejs carries its own npm) conflicts with Debian's npm.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 if [ $# -gt 0 ]; then
   packages=("$@")

@@ -17,18 +17,30 @@ const (
 	// CookieName is the session cookie: a random session id (not the CSRF token), HttpOnly,
 	// SameSite=Lax over HTTP and SameSite=None; Secure over HTTPS.
 	CookieName = "SRSSESSION"
-	// Realm is the Basic realm of WWW-Authenticate.
+	// Realm is the realm of WWW-Authenticate.
 	Realm = "SRS"
+	// pageScheme is the challenge scheme of 401s to pages: browsers do not prompt for it, so
+	// the page gets the 401 itself (with Basic, Chromium opens its own sign-in dialog and a
+	// credentialed fetch never resolves).
+	pageScheme = "SRS"
 )
 
 // caller is who a request is from: a user with a password (Basic, or the session's own for
-// cookie requests), the user's slot (locked) and live session.
+// cookie requests), the user's slot (locked) and live session, and the request (whose Origin
+// picks the challenge of a 401).
 type caller struct {
+	r        *http.Request
 	user     string
 	password string
 	basic    bool // authenticated by Basic credentials (still to be checked), not the cookie
 	slot     *slot
 	sess     *session // nil: no live session
+}
+
+// ofSession reports whether the caller is its live session's: by its cookie, or by the
+// credentials the session holds. Such requests are never throttled.
+func (c *caller) ofSession() bool {
+	return c.sess != nil && (!c.basic || samePassword(c.password, c.sess.password))
 }
 
 // hasCredentials reports whether r carries an Authorization header or the session cookie.
@@ -40,33 +52,45 @@ func hasCredentials(r *http.Request) bool {
 	return err == nil
 }
 
-// unauthorized is a 401 with the Basic challenge.
-func unauthorized(format string, args ...any) *httpkit.Error {
-	return apiErrorf(http.StatusUnauthorized, format, args...).WithHeader("WWW-Authenticate", `Basic realm="`+Realm+`"`)
+// unauthorized is a 401 to r with its challenge: the SRS scheme to a page (r has an Origin),
+// Basic to a native client.
+func unauthorized(r *http.Request, format string, args ...any) *httpkit.Error {
+	scheme := "Basic"
+	if r.Header.Get("Origin") != "" {
+		scheme = pageScheme
+	}
+	return apiErrorf(http.StatusUnauthorized, format, args...).WithHeader("WWW-Authenticate", scheme+` realm="`+Realm+`"`)
 }
 
-// identify finds who r is from: Basic credentials (whose user name must not be locked out)
-// win over the cookie. The caller's slot is locked; release it with s.store.release.
+// identify finds who r is from: Basic credentials win over the cookie. A locked-out user name
+// is refused unless the credentials are those of its live session: throttling holds back new
+// logins (and password guesses), never a live session's requests. The caller's slot is
+// locked; release it with s.store.release.
 func (s *server) identify(ctx context.Context, r *http.Request, st *settings) (*caller, error) {
 	if user, pass, ok := r.BasicAuth(); ok {
 		if user == "" {
-			return nil, unauthorized("no user name in the Basic credentials")
+			return nil, unauthorized(r, "no user name in the Basic credentials")
+		}
+		sl := s.store.acquire(user)
+		cl := &caller{r: r, user: user, password: pass, basic: true, slot: sl, sess: s.live(ctx, sl)}
+		if cl.ofSession() {
+			return cl, nil
 		}
 		if d := s.throttle.locked(user, time.Now()); d > 0 {
+			s.store.release(sl)
 			return nil, apiErrorf(http.StatusTooManyRequests, "too many failed logins of %s: try again in %s", user, d.Round(time.Second)).
 				WithHeader("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 		}
-		sl := s.store.acquire(user)
-		return &caller{user: user, password: pass, basic: true, slot: sl, sess: s.live(ctx, sl)}, nil
+		return cl, nil
 	}
 	if r.Header.Get("Authorization") != "" {
-		return nil, unauthorized("want Basic credentials in Authorization")
+		return nil, unauthorized(r, "want Basic credentials in Authorization")
 	}
 	ck, err := r.Cookie(CookieName)
 	if err != nil {
-		return nil, unauthorized("no credentials: send Authorization: Basic, or the session cookie")
+		return nil, unauthorized(r, "no credentials: send Authorization: Basic, or the session cookie")
 	}
-	expired := unauthorized("the session of this cookie has ended (logout or ping timeout): log in again").
+	expired := unauthorized(r, "the session of this cookie has ended (logout or ping timeout): log in again").
 		WithHeader("Set-Cookie", expiredCookie(r).String())
 	sess := s.store.byCookie(ck.Value)
 	if sess == nil {
@@ -77,7 +101,7 @@ func (s *server) identify(ctx context.Context, r *http.Request, st *settings) (*
 		s.store.release(sl)
 		return nil, expired
 	}
-	return &caller{user: sess.agent, password: sess.password, slot: sl, sess: sess}, nil
+	return &caller{r: r, user: sess.agent, password: sess.password, slot: sl, sess: sess}, nil
 }
 
 // live returns sl's session, ending it first if its ping timeout has passed (its timer may
@@ -91,9 +115,11 @@ func (s *server) live(ctx context.Context, sl *slot) *session {
 	return sess
 }
 
-// verify checks user's credentials with the verifier, counting failures towards a lockout.
-func (s *server) verify(ctx context.Context, st *settings, user, password string, servers []string) error {
-	err := st.verifier.verify(ctx, user, password, servers)
+// verify checks the caller's credentials with the verifier, counting failures towards a
+// lockout.
+func (s *server) verify(ctx context.Context, st *settings, cl *caller, servers []string) error {
+	user := cl.user
+	err := st.verifier.verify(ctx, user, cl.password, servers)
 	switch {
 	case err == nil:
 		s.throttle.ok(user)
@@ -101,7 +127,7 @@ func (s *server) verify(ctx context.Context, st *settings, user, password string
 	case errors.Is(err, ErrInvalidCredentials):
 		s.throttle.fail(user, time.Now(), st.cfg.ThrottleFailures, st.cfg.ThrottleLockout)
 		s.log.InfoContext(ctx, "srs: login refused", "agent", user, "reason", err)
-		return unauthorized("wrong user name or password")
+		return unauthorized(cl.r, "wrong user name or password")
 	}
 	s.log.WarnContext(ctx, "srs: cannot verify credentials", "agent", user, "error", err)
 	return apiErrorf(http.StatusInternalServerError, "%v", err)
@@ -109,16 +135,13 @@ func (s *server) verify(ctx context.Context, st *settings, user, password string
 
 // checkSession checks the credentials of a caller who has a session: the cookie is enough;
 // Basic credentials must be the session's password, or else pass the verifier (the agent
-// changed it), which then replaces it.
+// changed it), which then replaces it. The session's own requests leave the failure count
+// alone (only a verified login clears it), so that an agent's pings do not lift a lockout.
 func (s *server) checkSession(ctx context.Context, st *settings, c *caller) error {
-	if !c.basic {
+	if c.ofSession() {
 		return nil
 	}
-	if samePassword(c.password, c.sess.password) {
-		s.throttle.ok(c.user)
-		return nil
-	}
-	if err := s.verify(ctx, st, c.user, c.password, c.sess.servers()); err != nil {
+	if err := s.verify(ctx, st, c, c.sess.servers()); err != nil {
 		return err
 	}
 	c.sess.password = c.password

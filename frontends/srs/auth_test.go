@@ -241,18 +241,54 @@ func TestThrottle(t *testing.T) {
 	}
 	time.Sleep(time.Until(start.Add(450 * time.Millisecond)))
 	e.do(good).want(t, http.StatusOK)
-	// A success resets the count.
+	e.logout("alice", nil).want(t, http.StatusOK)
+	// A verified login resets the count.
 	e.do(bad).want(t, http.StatusUnauthorized)
 	e.do(bad).want(t, http.StatusUnauthorized)
 	e.do(good).want(t, http.StatusOK)
+	e.logout("alice", nil).want(t, http.StatusOK)
 	e.do(bad).want(t, http.StatusUnauthorized)
 	e.do(bad).want(t, http.StatusUnauthorized)
 	e.do(good).want(t, http.StatusOK)
-	// Wrong passwords on ping count too.
+	// Wrong passwords on ping count too; they lock out guesses, not the session.
 	for i := 0; i < 3; i++ {
 		e.do(req{path: "/ping", user: "alice", pass: "nope"}).want(t, http.StatusUnauthorized)
 	}
-	e.ping("alice").want(t, http.StatusTooManyRequests)
+	e.do(req{path: "/ping", user: "alice", pass: "nope"}).wantError(t, http.StatusTooManyRequests, "too many")
+	e.ping("alice").want(t, http.StatusOK)
+}
+
+// TestThrottleSparesLiveSession: wrong passwords from another process lock the user name out
+// of new logins, but the agent's live session (by its credentials or by its cookie) keeps
+// going, and so does its recording.
+func TestThrottleSparesLiveSession(t *testing.T) {
+	e := newEnv(t, func(c map[string]any) {
+		c["throttle_failures"], c["throttle_lockout"] = 3, "1m"
+	})
+	ck := e.login("alice", nil).want(t, http.StatusOK).cookie()
+	guess := req{path: "/api/v2/me", user: "alice", pass: "guess"}
+	for i := 0; i < 3; i++ {
+		e.do(guess).wantError(t, http.StatusUnauthorized, "wrong user name or password")
+	}
+	for i := 0; i < 3; i++ {
+		e.do(guess).wantError(t, http.StatusTooManyRequests, "too many failed logins of alice")
+		e.ping("alice").want(t, http.StatusOK)
+		e.do(req{path: "/ping", cookie: ck}).want(t, http.StatusOK)
+		e.do(req{path: "/ping", cookie: ck, hdr: map[string]string{"Origin": originDesktop}}).want(t, http.StatusOK)
+	}
+	// Guesses stay throttled on every path, the session's own requests do not.
+	e.do(req{path: "/ping", user: "alice", pass: "guess"}).wantError(t, http.StatusTooManyRequests, "too many")
+	e.do(req{method: http.MethodPost, path: "/api/v2/me", user: "alice", pass: "guess", body: logoutBody}).wantError(t, http.StatusTooManyRequests, "too many")
+	e.login("alice", nil).want(t, http.StatusOK) // the live session, again (idempotent)
+	if starts, stops := e.eng.counts(); starts != 1 || stops != 0 {
+		t.Fatalf("engine starts %d, stops %d; want the session's recording going on", starts, stops)
+	}
+	e.logout("alice", nil).want(t, http.StatusOK)
+	// Once the session has ended, a login is a new login: still locked out.
+	e.login("alice", nil).wantError(t, http.StatusTooManyRequests, "too many failed logins of alice")
+	if starts, _ := e.eng.counts(); starts != 1 {
+		t.Errorf("%d recordings started, want 1", starts)
+	}
 }
 
 func TestThrottleOff(t *testing.T) {
@@ -261,4 +297,42 @@ func TestThrottleOff(t *testing.T) {
 		e.do(req{path: "/api/v2/me", user: "alice", pass: "wrong"}).want(t, http.StatusUnauthorized)
 	}
 	e.login("alice", nil).want(t, http.StatusOK)
+}
+
+// TestChallengeByOrigin: every kind of 401 challenges a page (a request with Origin) with a
+// scheme browsers do not prompt for, and a native client with Basic.
+func TestChallengeByOrigin(t *testing.T) {
+	e := newEnv(t, nil)
+	ck := e.login("bob", nil).want(t, http.StatusOK).cookie()
+	e.logout("bob", nil).want(t, http.StatusOK)
+	for _, origin := range []string{"", originDesktop} {
+		hdr := map[string]string{}
+		if origin != "" {
+			hdr["Origin"] = origin
+		}
+		for name, r := range map[string]req{
+			"no credentials":      {path: "/ping", hdr: hdr},
+			"wrong password":      {path: "/api/v2/me", user: "alice", pass: "wrong", hdr: hdr},
+			"no session":          {path: "/ping", user: "alice", pass: "secret", hdr: hdr},
+			"ended session":       {path: "/ping", cookie: ck, hdr: hdr},
+			"logout, no session":  {method: http.MethodPost, path: "/api/v2/me", user: "alice", pass: "secret", body: logoutBody, hdr: hdr},
+			"not Basic":           {path: "/ping", hdr: mergeHeaders(hdr, map[string]string{"Authorization": "Bearer x"})},
+			"POST no credentials": {method: http.MethodPost, path: "/api/v2/me", body: logoutBody, hdr: hdr},
+		} {
+			t.Run(name+" origin="+origin, func(t *testing.T) {
+				e.do(r).wantError(t, http.StatusUnauthorized, "")
+			})
+		}
+	}
+}
+
+func mergeHeaders(a, b map[string]string) map[string]string {
+	m := map[string]string{}
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
 }

@@ -284,12 +284,12 @@ func TestOpenAPIDocument(t *testing.T) {
 	want := map[string]map[string][]string{
 		"/api/v2/me": {
 			"OPTIONS": {"200", "403", "503"},
-			"GET":     {"200", "401", "429", "500", "503"},
+			"GET":     {"200", "401", "403", "429", "500", "503"},
 			"POST":    {"200", "400", "401", "403", "413", "415", "429", "500", "503"},
 		},
 		"/ping": {
 			"OPTIONS": {"200", "403", "503"},
-			"GET":     {"200", "401", "429", "500", "503"},
+			"GET":     {"200", "401", "403", "429", "500", "503"},
 		},
 	}
 	if got := doc.Paths.Len(); got != len(want) {
@@ -363,8 +363,12 @@ func TestResponseValidationHasTeeth(t *testing.T) {
 		{"session", get("GET", "/ping"), 200, jsonHdr(), session, true},
 		{"session without agent", get("GET", "/ping"), 200, jsonHdr(), strings.Replace(session, `"agent":"a",`, "", 1), false},
 		{"session with extra field", get("GET", "/ping"), 200, jsonHdr(), strings.Replace(session, `{`, `{"x":1,`, 1), false},
+		{"recording", get("GET", "/ping"), 200, jsonHdr(), strings.Replace(session, `null`, `{"state":"recording","recordingId":"r","since":"2026-01-01T00:00:00Z"}`, 1), true},
 		{"bad recording state", get("GET", "/ping"), 200, jsonHdr(), strings.Replace(session, `null`, `{"state":"paused","recordingId":"r","since":"2026-01-01T00:00:00Z"}`, 1), false},
+		{"empty recording", get("GET", "/ping"), 200, jsonHdr(), strings.Replace(session, `null`, `{}`, 1), false},
+		{"recording not an object", get("GET", "/ping"), 200, jsonHdr(), strings.Replace(session, `null`, `"none"`, 1), false},
 		{"401", get("GET", "/ping"), 401, jsonHdr("WWW-Authenticate", `Basic realm="SRS"`), `{"statusCode":401,"message":"m"}`, true},
+		{"401 to a page", get("GET", "/ping"), 401, jsonHdr("WWW-Authenticate", `SRS realm="SRS"`), `{"statusCode":401,"message":"m"}`, true},
 		{"401 without challenge", get("GET", "/ping"), 401, jsonHdr(), `{"statusCode":401,"message":"m"}`, false},
 		{"401 other realm", get("GET", "/ping"), 401, jsonHdr("WWW-Authenticate", `Basic realm="x"`), `{"statusCode":401,"message":"m"}`, false},
 		{"error with extra field", get("GET", "/ping"), 500, jsonHdr(), `{"statusCode":500,"message":"m","error":"e"}`, false},

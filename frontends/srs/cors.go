@@ -29,11 +29,14 @@ func (s *server) corsHeaders(h http.Header, r *http.Request) {
 	}
 }
 
-// refuseForeignPosts refuses state-changing requests from origins that are not allowed.
-func (s *server) refuseForeignPosts(next echo.HandlerFunc) echo.HandlerFunc {
+// refuseForeignOrigins refuses the requests of origins that are not allowed (pre-flights
+// answer their own 403). Every request of the API can change state: a GET of /api/v2/me logs
+// in and starts a recording, a ping keeps a session alive, so a page the browser would not
+// let read the answer must not cause its effects either.
+func (s *server) refuseForeignOrigins(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if origin := r.Header.Get("Origin"); origin != "" && r.Method == http.MethodPost && !allowedOrigin(s.settings().origins, origin) {
+		if origin := r.Header.Get("Origin"); origin != "" && r.Method != http.MethodOptions && !allowedOrigin(s.settings().origins, origin) {
 			return apiErrorf(http.StatusForbidden, "origin %s is not allowed", origin)
 		}
 		return next(c)

@@ -123,23 +123,28 @@ func TestCORSActualResponses(t *testing.T) {
 	t.Run("refused origin", func(t *testing.T) {
 		o := map[string]string{"Origin": "https://evil.example.com"}
 		starts, stops := e.eng.counts()
-		// A GET is served (it changes nothing the caller could not do with the password), but
-		// without CORS headers the browser keeps the answer from the page.
-		r := e.login("bob", o).want(t, http.StatusOK)
-		wantNoCORS(t, r)
-		wantHeader(t, r, "Vary", "Origin")
-		r = e.do(req{path: "/ping", user: "bob", pass: "hunter2", hdr: o}).want(t, http.StatusOK)
-		wantNoCORS(t, r)
-		// State-changing requests are refused before anything happens.
-		for _, body := range []string{logoutBody, `[{"name":"server","value":"https://rws.example.com"}]`} {
-			r = e.loginPOST("bob", body, o)
+		// Every request is refused before anything happens: a GET login would start a
+		// recording, a ping would keep a session alive.
+		for _, r := range []*resp{
+			e.login("bob", o),
+			e.do(req{path: "/api/v2/me/", user: "bob", pass: "hunter2", hdr: o}),
+			e.do(req{path: "/api/v2/me", cookie: &http.Cookie{Name: CookieName, Value: "x"}, hdr: o}),
+			e.do(req{path: "/ping", user: "bob", pass: "hunter2", hdr: o}),
+			e.loginPOST("bob", logoutBody, o),
+			e.loginPOST("bob", `[{"name":"server","value":"https://rws.example.com"}]`, o),
+		} {
 			r.wantError(t, http.StatusForbidden, "origin https://evil.example.com is not allowed")
 			wantNoCORS(t, r)
+			wantHeader(t, r, "Vary", "Origin")
 		}
+		e.ping("bob").wantError(t, http.StatusUnauthorized, "no session") // never logged in
+		e.login("bob", nil).want(t, http.StatusOK)
+		e.loginPOST("bob", logoutBody, o).wantError(t, http.StatusForbidden, "not allowed")
+		e.do(req{path: "/ping", user: "bob", pass: "hunter2", hdr: o}).wantError(t, http.StatusForbidden, "not allowed")
 		e.ping("bob").want(t, http.StatusOK) // still logged in
 		s2, st2 := e.eng.counts()
 		if s2 != starts+1 || st2 != stops {
-			t.Errorf("engine starts %d→%d, stops %d→%d; want one start (the GET login), no stop", starts, s2, stops, st2)
+			t.Errorf("engine starts %d→%d, stops %d→%d; want one start (the native login), no stop", starts, s2, stops, st2)
 		}
 	})
 	t.Run("no origin", func(t *testing.T) {

@@ -45,7 +45,7 @@ func (s *server) loginDefault(c echo.Context) error {
 			}
 			return s.loggedIn(c, st, cl.slot, sess)
 		}
-		if err := s.verify(ctx, st, cl.user, cl.password, servers(st.cfg.Server, st.cfg.PeerServer)); err != nil {
+		if err := s.verify(ctx, st, cl, servers(st.cfg.Server, st.cfg.PeerServer)); err != nil {
 			return err
 		}
 		a := st.agent(cl.user)
@@ -58,7 +58,7 @@ func (s *server) loginDefault(c echo.Context) error {
 func (s *server) postMe(c echo.Context) error {
 	r := c.Request()
 	if !hasCredentials(r) {
-		return unauthorized("no credentials: send Authorization: Basic, or the session cookie")
+		return unauthorized(r, "no credentials: send Authorization: Basic, or the session cookie")
 	}
 	b, err := readJSONBody(r)
 	if err != nil {
@@ -84,13 +84,13 @@ func (s *server) loginConfigured(c echo.Context, lc *loginConfig) error {
 			lc.place, lc.devices = a.Place, a.Devices
 		}
 		// The CSRF check comes as soon as the caller is known to be the session's agent.
-		known := sess != nil && (!cl.basic || samePassword(cl.password, sess.password))
+		known := cl.ofSession()
 		if known {
 			if err := checkCSRF(c.Request(), sess); err != nil {
 				return err
 			}
 		}
-		if err := s.verify(ctx, st, cl.user, cl.password, servers(lc.server, lc.peerServer)); err != nil {
+		if err := s.verify(ctx, st, cl, servers(lc.server, lc.peerServer)); err != nil {
 			return err
 		}
 		if sess == nil {
@@ -178,7 +178,7 @@ func (s *server) logout(c echo.Context) error {
 func (s *server) withSession(c echo.Context, noSession string, fn func(ctx context.Context, st *settings, cl *caller) error) error {
 	return s.withCaller(c, func(ctx context.Context, st *settings, cl *caller) error {
 		if cl.sess == nil {
-			return unauthorized(noSession, cl.user)
+			return unauthorized(c.Request(), noSession, cl.user)
 		}
 		if err := s.checkSession(ctx, st, cl); err != nil {
 			return err

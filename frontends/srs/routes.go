@@ -21,7 +21,7 @@ func (s *server) newHTTP(st *settings) *httpkit.Server {
 		Log:            s.log,
 	})
 	e := hs.Echo()
-	e.Use(s.refuseForeignPosts)
+	e.Use(s.refuseForeignOrigins)
 	for _, p := range []string{"/api/v2/me", "/api/v2/me/"} {
 		e.GET(p, s.loginDefault)
 		e.POST(p, s.postMe)
