@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/internal/openapitest"
+	"github.com/screenrec/recorder/internal/xvfb"
 )
 
 // adminToken is the admin API's token in these tests, given as {env: E2E_ADMIN_TOKEN}.
@@ -203,7 +205,7 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 	var ready admin.Readiness
-	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 || ready.Status != "ready" || len(ready.Checks) != 3 {
+	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 || ready.Status != "ready" || len(ready.Checks) != 5 {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	if code, _ := adm.call("GET", "/api/v1/sessions", "", nil); code != 401 {
@@ -317,4 +319,74 @@ func TestAdminDisabledNothingListens(t *testing.T) {
 		t.Errorf("recorder run mentions an admin API it should not serve: %v", svc.output())
 	}
 	svc.stop(t)
+}
+
+// `recorder run`'s /readyz checks the display of the config and the catalog file: with the
+// display's X server gone it is 503 naming the display; with the catalog file removed, 503
+// naming the catalog.
+func TestAdminReadyzOfARunningRecorderChecksDisplayAndCatalog(t *testing.T) {
+	t.Parallel()
+	mediatestSkip(t)
+	xvfb.SkipIfUnavailable(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := xvfb.Start(ctx, xvfb.Options{Monitors: xvfb.TwoMonitors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	probePort, adminAddr := freePort(t), freeAddr(t)
+	cfg := writeServiceConfig(t, srv.Display, probePort,
+		fmt.Sprintf("admin: {enabled: true, listen: %q, token: {env: E2E_ADMIN_TOKEN}}\n", adminAddr))
+	// $DISPLAY names another display: the config's is the one checked.
+	runService(t, cfg, ":4242", "admin API listening on http://"+adminAddr, "E2E_ADMIN_TOKEN="+adminToken)
+	adm := newAdminClient(t, adminAddr)
+	failed := func(name string) admin.Check {
+		t.Helper()
+		var ready admin.Readiness
+		code, body := adm.call("GET", "/readyz", "", &ready)
+		for _, c := range ready.Checks {
+			if c.Name == name {
+				if code != 503 || c.OK {
+					t.Fatalf("readyz: %d %s, want 503 with %s failed", code, body, name)
+				}
+				return c
+			}
+		}
+		t.Fatalf("readyz: %d %s: no %s check", code, body, name)
+		return admin.Check{}
+	}
+	var ready admin.Readiness
+	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+
+	_ = srv.Close() // the display is gone
+	if c := failed(admin.CheckDisplay); c.Display != srv.Display || !strings.Contains(c.Error, srv.Display) {
+		t.Errorf("display check %+v, want it to name %s", c, srv.Display)
+	}
+
+	spool := configSpool(t, cfg)
+	if err := os.Remove(filepath.Join(spool, "catalog.db")); err != nil {
+		t.Fatal(err)
+	}
+	if c := failed(admin.CheckCatalog); !strings.Contains(c.Error, filepath.Join(spool, "catalog.db")) {
+		t.Errorf("catalog check %+v, want it to name the file", c)
+	}
+}
+
+// configSpool reads the spool_dir of a config writeServiceConfig wrote.
+func configSpool(t *testing.T, cfg string) string {
+	t.Helper()
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "spool_dir: "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no spool_dir in %s", raw)
+	return ""
 }
