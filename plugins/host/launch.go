@@ -64,7 +64,7 @@ func (in *instance) launch(ctx context.Context) error {
 	if in.spec.InProcess {
 		impl = in.reg.New()
 	} else {
-		logger := newSlogLogger(in.h.log.With("plugin", in.spec.Name))
+		logger := newSlogLogger(in.h.log.With("plugin", in.spec.Name), in.spec.Name)
 		client = plugin.NewClient(sdk.ClientConfig(in.command(), in.spec.Kind, logger, in.h.tracing...))
 		rpc, err := client.Client()
 		if err != nil {
