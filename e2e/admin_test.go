@@ -390,3 +390,109 @@ func configSpool(t *testing.T, cfg string) string {
 	t.Fatalf("no spool_dir in %s", raw)
 	return ""
 }
+
+// With log.format json, every line `recorder run` prints, on stdout and stderr, is a JSON
+// object; a session's start, stop and completion, and a failed session, each get a line
+// saying whose it is; a plugin's relayed line has one time key and one name key.
+func TestRunLogsJSONWithSessionLifecycle(t *testing.T) {
+	t.Parallel()
+	mediatestSkip(t)
+	srv := newDisplay(t)
+	probePort, adminAddr := freePort(t), freeAddr(t)
+	cfg := writeServiceConfig(t, srv.Display, probePort,
+		fmt.Sprintf("admin: {enabled: true, listen: %q, token: {env: E2E_ADMIN_TOKEN}}\nlog: {format: json, level: info}\n", adminAddr))
+	svc := runService(t, cfg, srv.Display, "admin API listening on http://"+adminAddr, "E2E_ADMIN_TOKEN="+adminToken)
+	probe := &agent{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", probePort), c: http.DefaultClient}
+	var s engine.Session
+	if code := probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-9", Frontend: "probe",
+		Source: engine.Source{Display: srv.Display}}, false, &s); code != 201 {
+		t.Fatalf("start through the probe: %d", code)
+	}
+	adm := newAdminClient(t, adminAddr)
+	if code, body := adm.call("POST", "/api/v1/sessions/"+s.ID+"/stop", adminToken, nil); code != 200 {
+		t.Fatalf("stop: %d %s", code, body)
+	}
+	probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-10", Frontend: "probe",
+		Source: engine.Source{Display: ":4343"}}, false, nil) // no such display: the session fails
+	svc.stop(t)
+
+	type line = map[string]any
+	var lines []line
+	for _, src := range [][]string{svc.output(), strings.Split(strings.TrimSpace(svc.err.String()), "\n")} {
+		for _, l := range src {
+			var m line
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Errorf("not a JSON line: %q", l)
+				continue
+			}
+			lines = append(lines, m)
+			if m["msg"] == "probe: serving" {
+				keys, err := jsonKeys(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				times, names := 0, 0
+				for _, k := range keys {
+					switch k {
+					case "time", "timestamp", "@timestamp":
+						times++
+					case "plugin", "frontend", "name", "@module":
+						names++
+					}
+				}
+				if times != 1 || names != 1 || m["plugin"] != "probe" {
+					t.Errorf("plugin line with %d time keys and %d name keys, want 1 and 1: %s", times, names, l)
+				}
+			}
+		}
+	}
+	find := func(msg, session string) line {
+		t.Helper()
+		for _, m := range lines {
+			if m["msg"] == msg && m["session"] == session {
+				return m
+			}
+		}
+		t.Errorf("no %q line for %s", msg, session)
+		return line{}
+	}
+	for _, msg := range []string{"session started", "session stopping", "session completed"} {
+		m := find(msg, s.ID)
+		if m["owner"] != "agent-9" || m["frontend"] != "probe" || m["contact_id"] != float64(s.ContactID) ||
+			m["interaction_id"] != s.InteractionID || m["display"] != srv.Display {
+			t.Errorf("%s line %v, want the session's owner, front end, ids and display", msg, m)
+		}
+	}
+	var fail line
+	for _, m := range lines {
+		if m["msg"] == "session failed" && m["owner"] == "agent-10" {
+			fail = m
+		}
+	}
+	if fail["level"] != "ERROR" || fail["frontend"] != "probe" || fail["session"] == "" ||
+		!strings.Contains(fmt.Sprint(fail["error"]), ":4343") {
+		t.Errorf("failed line %v, want one for agent-10 with the error naming the display", fail)
+	}
+}
+
+// jsonKeys returns the top-level keys of a JSON object in order, repeats included (which
+// decoding into a map would hide).
+func jsonKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not an object (%v)", err)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}

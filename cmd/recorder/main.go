@@ -31,7 +31,9 @@ func main() {
 	err := newRoot().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "recorder: %v\n", err)
+		if !errors.As(err, new(loggedError)) {
+			fmt.Fprintf(os.Stderr, "recorder: %v\n", err)
+		}
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
 		}
