@@ -178,7 +178,7 @@ func ResourceEnv(res *resource.Resource) string {
 		case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.STRING:
 			m[string(kv.Key)] = kv.Value.AsInterface()
 		default: // slices: a resource from the environment has none
-			m[string(kv.Key)] = kv.Value.Emit()
+			m[string(kv.Key)] = kv.Value.String()
 		}
 	}
 	b, _ := json.Marshal(m) // scalars always marshal
