@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/internal/openapitest"
+	"github.com/screenrec/recorder/internal/xvfb"
 )
 
 // adminToken is the admin API's token in these tests, given as {env: E2E_ADMIN_TOKEN}.
@@ -203,7 +205,7 @@ func TestAdminAPIOfARunningRecorder(t *testing.T) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 	var ready admin.Readiness
-	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 || ready.Status != "ready" || len(ready.Checks) != 3 {
+	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 || ready.Status != "ready" || len(ready.Checks) != 5 {
 		t.Fatalf("readyz: %d %s", code, body)
 	}
 	if code, _ := adm.call("GET", "/api/v1/sessions", "", nil); code != 401 {
@@ -317,4 +319,180 @@ func TestAdminDisabledNothingListens(t *testing.T) {
 		t.Errorf("recorder run mentions an admin API it should not serve: %v", svc.output())
 	}
 	svc.stop(t)
+}
+
+// `recorder run`'s /readyz checks the display of the config and the catalog file: with the
+// display's X server gone it is 503 naming the display; with the catalog file removed, 503
+// naming the catalog.
+func TestAdminReadyzOfARunningRecorderChecksDisplayAndCatalog(t *testing.T) {
+	t.Parallel()
+	mediatestSkip(t)
+	xvfb.SkipIfUnavailable(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := xvfb.Start(ctx, xvfb.Options{Monitors: xvfb.TwoMonitors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	probePort, adminAddr := freePort(t), freeAddr(t)
+	cfg := writeServiceConfig(t, srv.Display, probePort,
+		fmt.Sprintf("admin: {enabled: true, listen: %q, token: {env: E2E_ADMIN_TOKEN}}\n", adminAddr))
+	// $DISPLAY names another display: the config's is the one checked.
+	runService(t, cfg, ":4242", "admin API listening on http://"+adminAddr, "E2E_ADMIN_TOKEN="+adminToken)
+	adm := newAdminClient(t, adminAddr)
+	failed := func(name string) admin.Check {
+		t.Helper()
+		var ready admin.Readiness
+		code, body := adm.call("GET", "/readyz", "", &ready)
+		for _, c := range ready.Checks {
+			if c.Name == name {
+				if code != 503 || c.OK {
+					t.Fatalf("readyz: %d %s, want 503 with %s failed", code, body, name)
+				}
+				return c
+			}
+		}
+		t.Fatalf("readyz: %d %s: no %s check", code, body, name)
+		return admin.Check{}
+	}
+	var ready admin.Readiness
+	if code, body := adm.call("GET", "/readyz", "", &ready); code != 200 {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+
+	_ = srv.Close() // the display is gone
+	if c := failed(admin.CheckDisplay); c.Display != srv.Display || !strings.Contains(c.Error, srv.Display) {
+		t.Errorf("display check %+v, want it to name %s", c, srv.Display)
+	}
+
+	spool := configSpool(t, cfg)
+	if err := os.Remove(filepath.Join(spool, "catalog.db")); err != nil {
+		t.Fatal(err)
+	}
+	if c := failed(admin.CheckCatalog); !strings.Contains(c.Error, filepath.Join(spool, "catalog.db")) {
+		t.Errorf("catalog check %+v, want it to name the file", c)
+	}
+}
+
+// configSpool reads the spool_dir of a config writeServiceConfig wrote.
+func configSpool(t *testing.T, cfg string) string {
+	t.Helper()
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "spool_dir: "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no spool_dir in %s", raw)
+	return ""
+}
+
+// With log.format json, every line `recorder run` prints, on stdout and stderr, is a JSON
+// object; a session's start, stop and completion, and a failed session, each get a line
+// saying whose it is; a plugin's relayed line has one time key and one name key.
+func TestRunLogsJSONWithSessionLifecycle(t *testing.T) {
+	t.Parallel()
+	mediatestSkip(t)
+	srv := newDisplay(t)
+	probePort, adminAddr := freePort(t), freeAddr(t)
+	cfg := writeServiceConfig(t, srv.Display, probePort,
+		fmt.Sprintf("admin: {enabled: true, listen: %q, token: {env: E2E_ADMIN_TOKEN}}\nlog: {format: json, level: info}\n", adminAddr))
+	svc := runService(t, cfg, srv.Display, "admin API listening on http://"+adminAddr, "E2E_ADMIN_TOKEN="+adminToken)
+	probe := &agent{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", probePort), c: http.DefaultClient}
+	var s engine.Session
+	if code := probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-9", Frontend: "probe",
+		Source: engine.Source{Display: srv.Display}}, false, &s); code != 201 {
+		t.Fatalf("start through the probe: %d", code)
+	}
+	adm := newAdminClient(t, adminAddr)
+	if code, body := adm.call("POST", "/api/v1/sessions/"+s.ID+"/stop", adminToken, nil); code != 200 {
+		t.Fatalf("stop: %d %s", code, body)
+	}
+	probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-10", Frontend: "probe",
+		Source: engine.Source{Display: ":4343"}}, false, nil) // no such display: the session fails
+	svc.stop(t)
+
+	type line = map[string]any
+	var lines []line
+	for _, src := range [][]string{svc.output(), strings.Split(strings.TrimSpace(svc.err.String()), "\n")} {
+		for _, l := range src {
+			var m line
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Errorf("not a JSON line: %q", l)
+				continue
+			}
+			lines = append(lines, m)
+			if m["msg"] == "probe: serving" {
+				keys, err := jsonKeys(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				times, names := 0, 0
+				for _, k := range keys {
+					switch k {
+					case "time", "timestamp", "@timestamp":
+						times++
+					case "plugin", "frontend", "name", "@module":
+						names++
+					}
+				}
+				if times != 1 || names != 1 || m["plugin"] != "probe" {
+					t.Errorf("plugin line with %d time keys and %d name keys, want 1 and 1: %s", times, names, l)
+				}
+			}
+		}
+	}
+	find := func(msg, session string) line {
+		t.Helper()
+		for _, m := range lines {
+			if m["msg"] == msg && m["session"] == session {
+				return m
+			}
+		}
+		t.Errorf("no %q line for %s", msg, session)
+		return line{}
+	}
+	for _, msg := range []string{"session started", "session stopping", "session completed"} {
+		m := find(msg, s.ID)
+		if m["owner"] != "agent-9" || m["frontend"] != "probe" || m["contact_id"] != float64(s.ContactID) ||
+			m["interaction_id"] != s.InteractionID || m["display"] != srv.Display {
+			t.Errorf("%s line %v, want the session's owner, front end, ids and display", msg, m)
+		}
+	}
+	var fail line
+	for _, m := range lines {
+		if m["msg"] == "session failed" && m["owner"] == "agent-10" {
+			fail = m
+		}
+	}
+	if fail["level"] != "ERROR" || fail["frontend"] != "probe" || fail["session"] == "" ||
+		!strings.Contains(fmt.Sprint(fail["error"]), ":4343") {
+		t.Errorf("failed line %v, want one for agent-10 with the error naming the display", fail)
+	}
+}
+
+// jsonKeys returns the top-level keys of a JSON object in order, repeats included (which
+// decoding into a map would hide).
+func jsonKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not an object (%v)", err)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }

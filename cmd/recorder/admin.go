@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"slices"
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/frontends/admin"
@@ -15,8 +17,9 @@ import (
 // asks for it: checked (token resolved) before anything starts, started once the engine and
 // the plugins are up, stopped first on shutdown.
 type adminServer struct {
-	cfg *admin.Config // nil: admin is disabled
-	srv *admin.Server // once started
+	cfg      *admin.Config // nil: admin is disabled
+	displays []string      // what /readyz checks answer
+	srv      *admin.Server // once started
 }
 
 // newAdminServer checks the admin section; a token that cannot be resolved is an error
@@ -29,7 +32,33 @@ func newAdminServer(cfg *config.Config) (*adminServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &adminServer{cfg: &admin.Config{Listen: cfg.Admin.Listen, Token: token}}, nil
+	return &adminServer{cfg: &admin.Config{Listen: cfg.Admin.Listen, Token: token}, displays: serviceDisplays(cfg)}, nil
+}
+
+// serviceDisplays are the X displays the service records, for /readyz to check: the
+// top-level display setting, else $DISPLAY (when set), then each display an adapter's config
+// section names (its "display" key), without repeats. None: the engine's default, which
+// /readyz reports as failed (the service cannot record).
+func serviceDisplays(cfg *config.Config) []string {
+	var out []string
+	add := func(d string) {
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	if cfg.Display != "" {
+		add(cfg.Display)
+	} else {
+		add(os.Getenv("DISPLAY"))
+	}
+	for _, list := range [][]config.Adapter{cfg.Frontends, cfg.Uploaders} {
+		for _, a := range list {
+			if d, ok := a.Config["display"].(string); ok {
+				add(d)
+			}
+		}
+	}
+	return out
 }
 
 // start serves the API over eng and h (whose Ready /readyz checks); metrics serves /metrics
@@ -38,7 +67,7 @@ func (a *adminServer) start(ctx context.Context, eng *engine.Engine, h *host.Hos
 	if a.cfg == nil {
 		return "", nil
 	}
-	srv, err := admin.New(*a.cfg, admin.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics})
+	srv, err := admin.New(*a.cfg, admin.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics, Displays: a.displays})
 	if err != nil {
 		return "", fmt.Errorf("admin: %w", err)
 	}

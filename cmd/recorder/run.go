@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/internal/cli"
 	"github.com/screenrec/recorder/pkg/config"
 	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/host"
@@ -39,15 +41,23 @@ func newRunCmd() *cobra.Command {
 				return fmt.Errorf("%w: %w", errUsage, err)
 			}
 			setLogger(cmd, cfg.Log)
-			ec, err := engineConfig(cfg)
-			if err != nil {
-				return fmt.Errorf("%w: %w", errUsage, err)
+			err = func() error {
+				ec, err := engineConfig(cfg)
+				if err != nil {
+					return fmt.Errorf("%w: %w", errUsage, err)
+				}
+				specs, err := adapterSpecs(cfg, frontends, uploader, inProcess)
+				if err != nil {
+					return fmt.Errorf("%w: %w", errUsage, err)
+				}
+				return run(cmd, cfg, ec, specs)
+			}()
+			if err != nil && cfg.Log.Format == "json" {
+				// In the log's format, not as main's plain line.
+				slog.Error("recorder failed", "err", err)
+				return cli.Reported(err)
 			}
-			specs, err := adapterSpecs(cfg, frontends, uploader, inProcess)
-			if err != nil {
-				return fmt.Errorf("%w: %w", errUsage, err)
-			}
-			return run(cmd, cfg, ec, specs)
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -56,6 +66,19 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&uploader, "uploader", nil, "run this uploader (repeatable; default: those in the config)")
 	f.BoolVar(&inProcess, "in-process", false, "run every adapter in this process instead of as plugin processes")
 	return cmd
+}
+
+// announcer prints the lines an operator watches for on stdout ("… running", "… listening
+// on …"): plain text, or with log.format json JSON log lines whose msg is that text and whose
+// attributes carry its parts, so that nothing plain is printed.
+type announcer func(msg string, args ...any)
+
+func newAnnouncer(w io.Writer, lc config.Log) announcer {
+	if lc.Format == "json" {
+		l := slog.New(slog.NewJSONHandler(w, nil))
+		return func(msg string, args ...any) { l.Info(msg, args...) }
+	}
+	return func(msg string, _ ...any) { fmt.Fprintln(w, msg) }
 }
 
 // setLogger switches the default logger to the config's level and format.
@@ -123,6 +146,8 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 	if err != nil {
 		return err
 	}
+	// Subscribed before any front end starts, so no session goes unlogged.
+	waitSessionLog := logSessions(eng, slog.Default())
 	h := host.New(host.EngineAPI(eng), hostTelemetry(host.Options{PluginDir: cfg.PluginDir}, tel))
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -131,6 +156,7 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 		// then end the plugins.
 		err := errors.Join(adm.stop(sctx), h.StopFrontends(sctx))
 		err = errors.Join(err, eng.Close(sctx))
+		waitSessionLog(sctx) // the lines of the sessions the close finalised
 		return errors.Join(err, h.Close(sctx))
 	}
 	if err := h.Load(ctx, specs); err != nil {
@@ -140,11 +166,11 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 	if err := h.Serve(ctx); err != nil {
 		return errors.Join(err, shutdown())
 	}
-	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "recorder %s running: spool %s\n", version, cfg.SpoolDir)
+	say := newAnnouncer(cmd.OutOrStdout(), cfg.Log)
+	say(fmt.Sprintf("recorder %s running: spool %s", version, cfg.SpoolDir), "version", version, "spool", cfg.SpoolDir)
 	for name, eps := range h.Endpoints() {
 		for _, ep := range eps {
-			fmt.Fprintf(out, "front end %s: %s listening on %s\n", name, ep.Name, ep.URL)
+			say(fmt.Sprintf("front end %s: %s listening on %s", name, ep.Name, ep.URL), "plugin", name, "endpoint", ep.Name, "url", ep.URL)
 		}
 	}
 	// /metrics is telemetry's Prometheus handler (none when telemetry is off: 404).
@@ -153,7 +179,7 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 		return errors.Join(err, shutdown())
 	}
 	if adminAddr != "" {
-		fmt.Fprintf(out, "admin API listening on http://%s\n", adminAddr)
+		say("admin API listening on http://"+adminAddr, "url", "http://"+adminAddr)
 	}
 	// Uploads: the queue in the catalog goes to the first configured uploader.
 	upCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))
@@ -186,11 +212,11 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 		}
 	}()
 	<-ctx.Done()
-	fmt.Fprintln(out, "recorder: stopping: finalising recordings")
+	say("recorder: stopping: finalising recordings")
 	if err := shutdown(); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "recorder: stopped")
+	say("recorder: stopped")
 	return nil
 }
 

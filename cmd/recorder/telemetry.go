@@ -59,7 +59,9 @@ func hostTelemetry(opts host.Options, tel *telemetry.Telemetry) host.Options {
 	c := tel.Config()
 	opts.TracerProvider, opts.MeterProvider = tel.TracerProvider(), tel.MeterProvider()
 	opts.Relay = tel.Relay()
-	opts.RelayOptions = sdk.TelemetryOptions{ServiceName: c.ServiceName, Traces: c.Traces, Metrics: c.Metrics}
+	// Plugin processes report as this one does: its resolved resource, its metric interval.
+	opts.RelayOptions = sdk.TelemetryOptions{ServiceName: c.ServiceName, Traces: c.Traces, Metrics: c.Metrics,
+		MetricsInterval: c.MetricsInterval, Resource: tel.Resource()}
 	return opts
 }
 

@@ -20,6 +20,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // listeningPorts returns the TCP ports process pid listens on: the listening sockets of
@@ -218,5 +223,188 @@ func TestRecordServesMetrics(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "--metrics-listen needs telemetry") {
 		t.Errorf("--metrics-listen without telemetry: %v %s", err, out)
+	}
+}
+
+// otlpRecorder decodes the OTLP/HTTP exports it gets: the resources of the spans, and the
+// data points' attributes of every metric, with when each metric of a plugin first came.
+type otlpRecorder struct {
+	*httptest.Server
+	mu          sync.Mutex
+	spans       []map[string]string // resource attributes of each span
+	metricAttrs map[string][]map[string]string
+	firstPlugin map[string]time.Time // metric name → first export with a point labelled plugin=…
+}
+
+func newOTLPRecorder(t *testing.T) *otlpRecorder {
+	c := &otlpRecorder{metricAttrs: map[string][]map[string]string{}, firstPlugin: map[string]time.Time{}}
+	kvs := func(list []*commonpb.KeyValue) map[string]string {
+		m := map[string]string{}
+		for _, kv := range list {
+			m[kv.GetKey()] = fmt.Sprint(otlpValue(kv.GetValue()))
+		}
+		return m
+	}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		switch r.URL.Path {
+		case "/v1/traces":
+			var req coltracepb.ExportTraceServiceRequest
+			if proto.Unmarshal(body, &req) == nil {
+				for _, rs := range req.GetResourceSpans() {
+					for _, ss := range rs.GetScopeSpans() {
+						for range ss.GetSpans() {
+							c.spans = append(c.spans, kvs(rs.GetResource().GetAttributes()))
+						}
+					}
+				}
+			}
+		case "/v1/metrics":
+			var req colmetricpb.ExportMetricsServiceRequest
+			if proto.Unmarshal(body, &req) == nil {
+				for _, rm := range req.GetResourceMetrics() {
+					for _, sm := range rm.GetScopeMetrics() {
+						for _, m := range sm.GetMetrics() {
+							var points [][]*commonpb.KeyValue
+							for _, p := range m.GetSum().GetDataPoints() {
+								points = append(points, p.GetAttributes())
+							}
+							for _, p := range m.GetHistogram().GetDataPoints() {
+								points = append(points, p.GetAttributes())
+							}
+							for _, p := range m.GetGauge().GetDataPoints() {
+								points = append(points, p.GetAttributes())
+							}
+							for _, p := range points {
+								a := kvs(p)
+								c.metricAttrs[m.GetName()] = append(c.metricAttrs[m.GetName()], a)
+								if _, ok := c.firstPlugin[m.GetName()]; a["plugin"] != "" && !ok {
+									c.firstPlugin[m.GetName()] = time.Now()
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+func otlpValue(v *commonpb.AnyValue) any {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_StringValue:
+		return x.StringValue
+	case *commonpb.AnyValue_IntValue:
+		return x.IntValue
+	case *commonpb.AnyValue_BoolValue:
+		return x.BoolValue
+	case *commonpb.AnyValue_DoubleValue:
+		return x.DoubleValue
+	}
+	return v.String()
+}
+
+// `recorder run` with OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES set and real plugin
+// processes: the plugin's spans carry the host's resource (the service name the variable
+// set, host.name, service.version, the extra attribute), each with its own recorder.plugin;
+// the plugin sends metrics at OTEL_METRIC_EXPORT_INTERVAL, not every 5 s; and no metric has
+// a label with the random socket path of a plugin connection (server.address), or any other
+// unbounded one.
+func TestRunPluginTelemetryFollowsTheHost(t *testing.T) {
+	t.Parallel()
+	d := newDesk(t)
+	col := newOTLPRecorder(t)
+	port := freePort(t)
+	cfg := writeConfig(t, fmt.Sprintf(`spool_dir: %s
+display: %q
+telemetry: {enabled: true}
+frontends:
+  - name: probe
+    config: {listen: "127.0.0.1:%d"}
+uploaders:
+  - name: noop
+`, t.TempDir(), d.srv.Display, port))
+	cmd := exec.Command(recorderBin, "run", "--config", cfg)
+	cmd.Env = append(d.srv.Env(), "OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_METRIC_EXPORT_INTERVAL=300", "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_SDK_DISABLED=",
+		"OTEL_SERVICE_NAME=desk-recorder", "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=trial")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.Contains(sc.Text(), fmt.Sprintf("listening on http://127.0.0.1:%d", port)) {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	requested := time.Now()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/sessions", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// The probe's HTTP metrics come from its process: at the 300 ms interval, well before the
+	// 5 s the plugins used to wait whatever the variable said.
+	const metric = "http.server.request.duration"
+	var first time.Time
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		col.mu.Lock()
+		first = col.firstPlugin[metric]
+		col.mu.Unlock()
+		if !first.IsZero() {
+			break
+		}
+	}
+	if first.IsZero() {
+		t.Errorf("the probe's %s did not reach the collector within 3 s of the request at a 300 ms interval", metric)
+	} else {
+		t.Logf("the probe's %s came %v after the request", metric, first.Sub(requested))
+	}
+	recordOnce(t, d, port) // spans and rpc metrics of every kind
+	time.Sleep(700 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("recorder run: %v\n%s", err, stderr.String())
+	}
+
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	host, _ := os.Hostname()
+	plugins := map[string]bool{}
+	for _, res := range col.spans {
+		if res["service.name"] != "desk-recorder" || res["host.name"] != host || res["service.version"] != version ||
+			res["deployment.environment.name"] != "trial" {
+			t.Errorf("span resource %v, want the host's: desk-recorder, host %s, version %s, deployment trial", res, host, version)
+			break
+		}
+		if p := res["recorder.plugin"]; p != "" {
+			plugins[p] = true
+		}
+	}
+	if !plugins["probe"] || !plugins["noop"] {
+		t.Errorf("spans came from the plugins %v, want probe and noop", plugins)
+	}
+	if len(col.metricAttrs["rpc.client.call.duration"]) == 0 {
+		t.Errorf("no rpc.client.call.duration points: the check below would check nothing")
+	}
+	for name, points := range col.metricAttrs {
+		for _, a := range points {
+			for k, v := range a {
+				if strings.Contains(v, "/tmp/plugin") || k == "server.address" && strings.HasPrefix(v, "/") ||
+					k == "client.address" || k == "network.peer.address" || k == "network.peer.port" {
+					t.Fatalf("metric %s has an unbounded label %s=%q", name, k, v)
+				}
+			}
+		}
 	}
 }

@@ -6,6 +6,7 @@
 //
 //	GET  /healthz                          → 200 {"status":"ok"}                            open
 //	GET  /readyz                           → 200 | 503 {"status","checks":[…]}              open
+//	                                         (engine, catalog, each display, plugins, spool)
 //	GET  /api/v1/openapi.yaml              → 200 this API's OpenAPI 3 document              open
 //	GET  /api/v1/sessions                  → 200 {"sessions":[…]} (not yet ended)           token
 //	GET  /api/v1/recordings?state=&owner=  → 200 {"recordings":[…]} | 400 (bad state)       token
@@ -83,6 +84,10 @@ type Engine interface {
 	Uploads(ctx context.Context, f api.UploadFilter) ([]api.UploadJob, error)
 	// Ping reports whether the engine can take work (api.ErrClosed once closed).
 	Ping(ctx context.Context) error
+	// CheckCatalog reports whether the engine's catalog is healthy, the file on disk included.
+	CheckCatalog(ctx context.Context) error
+	// CheckDisplay reports whether an X display answers ("": the engine's default).
+	CheckDisplay(ctx context.Context, display string) error
 }
 
 // Plugins tells whether the service's plugins are up; *host.Host implements it.
@@ -100,6 +105,9 @@ type Deps struct {
 	// SpoolDir is the engine's spool folder; /readyz checks that a file can be written
 	// there. Required.
 	SpoolDir string
+	// Displays are the X displays the service records; /readyz checks that each answers.
+	// Empty: the engine's default display ("" to Engine.CheckDisplay).
+	Displays []string
 	// Metrics serves GET /metrics (behind the token); nil answers 404: metrics are off.
 	Metrics http.Handler
 }

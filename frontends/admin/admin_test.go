@@ -1,7 +1,9 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/frontends/admin"
+	"github.com/screenrec/recorder/internal/xvfb"
 	"github.com/screenrec/recorder/pkg/config"
 )
 
@@ -383,32 +386,50 @@ func TestAdminMask(t *testing.T) {
 	}
 }
 
+// readyz asks /readyz, wants wantStatus with exactly the failed checks in failed (check
+// name, or "display <name>" → a substring of its error), and checks /healthz stays 200. It
+// returns the answer.
+func (f *fixture) readyz(wantStatus int, failed map[string]string) admin.Readiness {
+	t := f.t
+	t.Helper()
+	r := f.call(onContract, "GET", "/readyz", "", "")
+	var got admin.Readiness
+	r.decode(t, &got)
+	if r.status != wantStatus {
+		t.Fatalf("readyz: %d %s, want %d", r.status, r.raw, wantStatus)
+	}
+	names := map[string]bool{}
+	for _, c := range got.Checks {
+		key := c.Name
+		if c.Name == admin.CheckDisplay {
+			key += " " + c.Display
+		}
+		names[c.Name] = true
+		sub, bad := failed[key]
+		if c.OK == bad || (bad && !strings.Contains(c.Error, sub)) {
+			t.Errorf("check %+v, want failed=%v mentioning %q", c, bad, sub)
+		}
+	}
+	for _, n := range []string{admin.CheckEngine, admin.CheckCatalog, admin.CheckDisplay, admin.CheckPlugins, admin.CheckSpool} {
+		if !names[n] {
+			t.Errorf("readyz has no %s check: %s", n, r.raw)
+		}
+	}
+	if st := map[int]string{200: "ready", 503: "not_ready"}[wantStatus]; got.Status != st {
+		t.Errorf("status %q, want %q", got.Status, st)
+	}
+	if r := f.call(onContract, "GET", "/healthz", "", ""); r.status != 200 {
+		t.Errorf("healthz: %d", r.status)
+	}
+	return got
+}
+
 // /readyz: 200 when the engine answers, the plugins are up and the spool takes a file; 503
 // naming the check otherwise; /healthz stays 200.
 func TestAdminReadyz(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ready := func(wantStatus int, failed map[string]string) {
-		t.Helper()
-		r := f.call(onContract, "GET", "/readyz", "", "")
-		var got admin.Readiness
-		r.decode(t, &got)
-		if r.status != wantStatus || len(got.Checks) != 3 {
-			t.Fatalf("readyz: %d %s, want %d", r.status, r.raw, wantStatus)
-		}
-		for _, c := range got.Checks {
-			sub, bad := failed[c.Name]
-			if c.OK == bad || (bad && !strings.Contains(c.Error, sub)) {
-				t.Errorf("check %+v, want failed=%v mentioning %q", c, bad, sub)
-			}
-		}
-		if st := map[int]string{200: "ready", 503: "not_ready"}[wantStatus]; got.Status != st {
-			t.Errorf("status %q, want %q", got.Status, st)
-		}
-		if r := f.call(onContract, "GET", "/healthz", "", ""); r.status != 200 {
-			t.Errorf("healthz: %d", r.status)
-		}
-	}
+	ready := f.readyz
 	ready(200, nil)
 
 	f.plugins.set(errors.New("plugin down: frontend (probe): process 4242 exited; restarting"))
@@ -437,7 +458,7 @@ func TestAdminReadyz(t *testing.T) {
 	if err := f.eng.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ready(503, map[string]string{"engine": "engine closed"})
+	ready(503, map[string]string{"engine": "engine closed", "catalog": "engine closed"})
 	// Mask says so itself: 503.
 	if r := f.post("/api/v1/mask", `{"owner":"x","on":true}`); r.status != 503 || r.errBody(t).Code != admin.CodeUnavailable {
 		t.Errorf("mask on a closed engine: %d %s, want 503", r.status, r.raw)
@@ -525,4 +546,86 @@ func TestAdminPanicIs500(t *testing.T) {
 	if r.status != 500 || r.errBody(t).Code != admin.CodeInternal {
 		t.Errorf("panicking handler: %d %s, want 500", r.status, r.raw)
 	}
+}
+
+// /readyz checks each display the service records: one that is gone (its X server killed)
+// makes it 503, naming the display, while the others stay ok.
+func TestAdminReadyzChecksEachDisplay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	second, err := xvfb.Start(ctx, xvfb.Options{Monitors: xvfb.TwoMonitors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	f.serve(func(_ *admin.Config, d *admin.Deps) { d.Displays = []string{f.display, second.Display} })
+	got := f.readyz(200, nil)
+	var shown []string
+	for _, c := range got.Checks {
+		if c.Name == admin.CheckDisplay {
+			shown = append(shown, c.Display)
+		}
+	}
+	if !slices.Equal(shown, []string{f.display, second.Display}) {
+		t.Errorf("display checks for %v, want %v", shown, []string{f.display, second.Display})
+	}
+
+	_ = second.Close() // the display is gone
+	f.readyz(503, map[string]string{"display " + second.Display: second.Display})
+}
+
+// /readyz checks the catalog file itself: removed, or damaged on disk under a running engine
+// (whose own connection still answers from its cache), it is 503 naming the catalog; put
+// back, 200.
+func TestAdminReadyzChecksTheCatalog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.readyz(200, nil)
+
+	path := filepath.Join(f.spool, "catalog.db")
+	// Everything the engine wrote goes into the main file, as after any checkpoint, so that
+	// damage to it is damage to the catalog.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() {
+		t.Helper()
+		if err := os.WriteFile(path, orig, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(restore) // before the engine closes, whatever happens
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	f.readyz(503, map[string]string{admin.CheckCatalog: path})
+	restore()
+	f.readyz(200, nil)
+
+	// The pages after the first (the header) overwritten: the engine still reads its cache.
+	damaged := bytes.Clone(orig)
+	for i := 4096; i < len(damaged); i++ {
+		damaged[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.Ping(context.Background()); err != nil {
+		t.Logf("the engine's own read noticed: %v", err)
+	}
+	f.readyz(503, map[string]string{admin.CheckCatalog: path})
+	restore()
+	f.readyz(200, nil)
 }

@@ -110,28 +110,43 @@ func (s *Server) health(ec echo.Context) error {
 	return httpkit.WriteJSON(ec, http.StatusOK, Health{Status: "ok"})
 }
 
-// ready runs the readiness checks: the engine answers, the plugins are up, the spool takes a
-// file.
+// ready runs the readiness checks: the engine answers, its catalog is healthy, each display
+// answers, the plugins are up, the spool takes a file. The checks run one after the other,
+// each within ReadyTimeout.
 func (s *Server) ready(ec echo.Context) error {
 	ctx := ec.Request().Context()
-	check := func(name string, fn func(context.Context) error) Check {
+	check := func(c Check, fn func(context.Context) error) Check {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.ReadyTimeout)
 		defer cancel()
 		if err := fn(cctx); err != nil {
-			return Check{Name: name, Error: err.Error()}
+			c.Error = err.Error()
+			return c
 		}
-		return Check{Name: name, OK: true}
+		c.OK = true
+		return c
 	}
 	checks := []Check{
-		check("engine", s.deps.Engine.Ping),
-		check("plugins", func(context.Context) error {
+		check(Check{Name: CheckEngine}, s.deps.Engine.Ping),
+		check(Check{Name: CheckCatalog}, s.deps.Engine.CheckCatalog),
+	}
+	displays := s.deps.Displays
+	if len(displays) == 0 {
+		displays = []string{""}
+	}
+	for _, d := range displays {
+		checks = append(checks, check(Check{Name: CheckDisplay, Display: d}, func(ctx context.Context) error {
+			return s.deps.Engine.CheckDisplay(ctx, d)
+		}))
+	}
+	checks = append(checks,
+		check(Check{Name: CheckPlugins}, func(context.Context) error {
 			if s.deps.Plugins == nil {
 				return nil
 			}
 			return s.deps.Plugins.Ready()
 		}),
-		check("spool", func(context.Context) error { return writable(s.deps.SpoolDir) }),
-	}
+		check(Check{Name: CheckSpool}, func(context.Context) error { return writable(s.deps.SpoolDir) }),
+	)
 	out := Readiness{Status: "ready", Checks: checks}
 	status := http.StatusOK
 	for _, c := range checks {

@@ -105,7 +105,7 @@ func (f *fixture) serve(mod ...func(*admin.Config, *admin.Deps)) {
 	t := f.t
 	t.Helper()
 	cfg := admin.Config{Listen: "127.0.0.1:0", Token: testToken, Logger: testLogger(t)}
-	deps := admin.Deps{Engine: f.eng, Plugins: f.plugins, SpoolDir: f.spool}
+	deps := admin.Deps{Engine: f.eng, Plugins: f.plugins, SpoolDir: f.spool, Displays: []string{f.display}}
 	for _, m := range mod {
 		m(&cfg, &deps)
 	}

@@ -112,12 +112,23 @@ type Readiness struct {
 	Checks []Check `json:"checks"`
 }
 
-// Check is one readiness check: engine, plugins or spool.
+// Check is one readiness check, named by one of the Check* constants.
 type Check struct {
-	Name  string `json:"name"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
+	Name string `json:"name"`
+	// Display is the X display a display check is about ("": the engine's default).
+	Display string `json:"display,omitempty"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
 }
+
+// The readiness checks' names.
+const (
+	CheckEngine  = "engine"  // the engine answers
+	CheckCatalog = "catalog" // its catalog is healthy, the file on disk included
+	CheckDisplay = "display" // an X display the service records answers (one check each)
+	CheckPlugins = "plugins" // every plugin process is up
+	CheckSpool   = "spool"   // a file can be written in the spool folder
+)
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 

@@ -35,6 +35,19 @@ func Usage(err error) error {
 	return fmt.Errorf("%w: %w", ErrUsage, err)
 }
 
+// Reported marks err as reported already (logged in the program's configured format, say):
+// Run sets the exit status from it but prints nothing more.
+func Reported(err error) error {
+	if err == nil {
+		return nil
+	}
+	return reported{err}
+}
+
+type reported struct{ error }
+
+func (r reported) Unwrap() error { return r.error }
+
 // Main runs root with the program's arguments until it is done or SIGINT or SIGTERM cancels
 // its context, and exits with Run's status.
 func Main(root *cobra.Command) {
@@ -51,7 +64,9 @@ func Run(ctx context.Context, root *cobra.Command, args []string, stderr io.Writ
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
+	if !errors.As(err, new(reported)) {
+		fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
+	}
 	if errors.Is(err, ErrUsage) {
 		return ExitUsage
 	}

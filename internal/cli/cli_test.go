@@ -97,3 +97,29 @@ func TestUsageMarksOnce(t *testing.T) {
 		t.Error("Usage(nil) is not nil")
 	}
 }
+
+// An error the program reported itself (in its log's format) sets the status but is not
+// printed again as a plain line.
+func TestReportedIsNotPrintedAgain(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		code  int
+		plain bool
+	}{
+		{errBroken, ExitFailure, true},
+		{Reported(errBroken), ExitFailure, false},
+		{Reported(Usage(errBroken)), ExitUsage, false},
+	} {
+		root := &cobra.Command{Use: "prog", RunE: func(*cobra.Command, []string) error { return tc.err }}
+		var stderr bytes.Buffer
+		if code := Run(context.Background(), root, nil, &stderr); code != tc.code {
+			t.Errorf("%v: exit %d, want %d", tc.err, code, tc.code)
+		}
+		if got := stderr.Len() > 0; got != tc.plain {
+			t.Errorf("%v: printed %q, want printed=%v", tc.err, stderr.String(), tc.plain)
+		}
+	}
+	if Reported(nil) != nil {
+		t.Error("Reported(nil) != nil")
+	}
+}

@@ -31,6 +31,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -46,6 +48,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/screenrec/recorder/pkg/telemetry/metricview"
 )
 
 // DefaultServiceName is the service.name of the recorder's telemetry.
@@ -66,6 +70,10 @@ type Config struct {
 	// Metrics records metrics: exposed by MetricsHandler, and exported over OTLP when
 	// configured.
 	Metrics bool
+	// MetricsInterval is how often metrics are exported over OTLP and plugin processes send
+	// theirs; 0: OTEL_METRIC_EXPORT_INTERVAL (milliseconds) when set, which Setup writes
+	// here, else each exporter's default.
+	MetricsInterval time.Duration
 }
 
 // Option adds to what Setup builds.
@@ -85,6 +93,7 @@ func WithSpanProcessor(p sdktrace.SpanProcessor) Option {
 // Telemetry is the process's telemetry, built by Setup.
 type Telemetry struct {
 	cfg        Config
+	res        *resource.Resource       // nil when disabled
 	tp         *sdktrace.TracerProvider // nil unless traces are on
 	mp         *sdkmetric.MeterProvider // nil unless metrics are on
 	processors []sdktrace.SpanProcessor
@@ -108,6 +117,9 @@ func Setup(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) 
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = DefaultServiceName
 	}
+	if cfg.MetricsInterval == 0 {
+		cfg.MetricsInterval = envInterval("OTEL_METRIC_EXPORT_INTERVAL")
+	}
 	t := &Telemetry{cfg: cfg}
 	if !cfg.Enabled || (!cfg.Traces && !cfg.Metrics) {
 		t.cfg.Enabled = false
@@ -117,6 +129,7 @@ func Setup(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.res = res
 	t.relay = NewRelay(spanSinkFunc(t.relaySpans))
 	fail := func(err error) (*Telemetry, error) {
 		_ = t.Shutdown(context.WithoutCancel(ctx))
@@ -152,13 +165,18 @@ func Setup(ctx context.Context, cfg Config, opts ...Option) (*Telemetry, error) 
 		if err != nil {
 			return fail(fmt.Errorf("%w: prometheus: %w", ErrSetup, err))
 		}
-		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom)}
+		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(prom),
+			sdkmetric.WithView(metricview.Bounded())}
 		exp, err := metricExporter(ctx)
 		if err != nil {
 			return fail(err)
 		}
 		if exp != nil {
-			mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithProducer(t.relay))))
+			ropts := []sdkmetric.PeriodicReaderOption{sdkmetric.WithProducer(t.relay)}
+			if cfg.MetricsInterval > 0 {
+				ropts = append(ropts, sdkmetric.WithInterval(cfg.MetricsInterval))
+			}
+			mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, ropts...)))
 		}
 		t.mp = sdkmetric.NewMeterProvider(mopts...)
 		// A metric family the scrape cannot gather (say, two sources disagreeing on its
@@ -186,6 +204,21 @@ func newResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
 	}
 	return res, nil // a partial resource (a malformed variable) is still usable
 }
+
+// envInterval reads a duration in milliseconds from the environment variable name (the
+// OpenTelemetry convention); 0 when unset or not a positive integer.
+func envInterval(name string) time.Duration {
+	ms, err := strconv.ParseInt(os.Getenv(name), 10, 64)
+	if err != nil || ms <= 0 {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// Resource is the resource of this process's telemetry, as resolved (the service's name and
+// version, the host's name, what OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME add); plugin
+// processes report with it too. Nil when telemetry is off.
+func (t *Telemetry) Resource() *resource.Resource { return t.res }
 
 // Enabled reports whether telemetry is on.
 func (t *Telemetry) Enabled() bool { return t.cfg.Enabled }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -357,5 +358,64 @@ func TestOTLPExport(t *testing.T) {
 	defer mu.Unlock()
 	if metricPosts == 0 {
 		t.Error("the HTTP collector got no metrics")
+	}
+}
+
+// No unbounded label values: the gRPC instrumentation's server.address (a plugin's random
+// socket path) and any peer address are dropped from metrics; bounded attributes stay.
+func TestMetricsDropUnboundedLabels(t *testing.T) {
+	clearOTLPEnv(t)
+	ctx := context.Background()
+	tel, err := Setup(ctx, Config{Enabled: true, Metrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(ctx)
+	h, err := tel.MeterProvider().Meter(otelgrpc.ScopeName).Float64Histogram("rpc.client.call.duration", metric.WithUnit("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Record(ctx, 0.01, metric.WithAttributes(attribute.String("server.address", "/tmp/plugin3662521234"),
+		attribute.String("rpc.method", "recorder.plugin.v1.Base/Info")))
+	c, err := tel.MeterProvider().Meter("test").Int64Counter("test.requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(ctx, 1, metric.WithAttributes(attribute.String("server.address", "desk.example"),
+		attribute.String("client.address", "10.1.2.3"), attribute.Int("network.peer.port", 51234)))
+	body := scrape(t, tel.MetricsHandler())
+	for _, bad := range []string{"/tmp/plugin", "10.1.2.3", "51234"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("scrape has the unbounded value %q:\n%s", bad, body)
+		}
+	}
+	for _, want := range []string{`rpc_method="recorder.plugin.v1.Base/Info"`, `server_address="desk.example"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// OTEL_METRIC_EXPORT_INTERVAL sets the interval plugin processes are given; the resource
+// Setup resolved (OTEL_SERVICE_NAME over the config's name) is what Resource returns.
+func TestMetricsIntervalAndResourceFromEnv(t *testing.T) {
+	clearOTLPEnv(t)
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "1234")
+	t.Setenv("OTEL_SERVICE_NAME", "from-env")
+	ctx := context.Background()
+	tel, err := Setup(ctx, Config{Enabled: true, Metrics: true, ServiceName: "rec-test", ServiceVersion: "9.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(ctx)
+	if got := tel.Config().MetricsInterval; got != 1234*time.Millisecond {
+		t.Errorf("MetricsInterval = %v, want 1.234s", got)
+	}
+	set := tel.Resource().Set()
+	if v, _ := set.Value("service.name"); v.AsString() != "from-env" {
+		t.Errorf("service.name = %v, want from-env", v)
+	}
+	if v, _ := set.Value("service.version"); v.AsString() != "9.9" {
+		t.Errorf("service.version = %v, want 9.9", v)
 	}
 }

@@ -244,6 +244,7 @@ func TestExternalPluginIsDiscoveredAndUsed(t *testing.T) {
 		t.Fatalf("Discover = %+v, %v", found, err)
 	}
 	f.load(t, Spec{Name: "ext", Kind: sdk.KindFrontend})
+	checkPluginLogLines(t, f.logs.String(), "ext: serving", map[string]any{"plugin": "ext", "plugin_time": "at start", "detail": float64(42)})
 	var s engine.Session
 	if code := api(t, f.endpoint(t, "ext"), "POST", "/sessions", engine.StartRequest{Owner: "agent", Frontend: "ext",
 		Source: engine.Source{Display: f.srv.Display}}, &s); code != http.StatusCreated {
@@ -252,6 +253,74 @@ func TestExternalPluginIsDiscoveredAndUsed(t *testing.T) {
 	if _, err := f.eng.Stop(context.Background(), s.ID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkPluginLogLines checks the host's JSON log: every line is one JSON object; the plugin's
+// line msg (relayed from its stderr) has exactly one time key and one name key, a time in
+// the last minute, and the attributes want.
+func checkPluginLogLines(t *testing.T, logs, msg string, want map[string]any) {
+	t.Helper()
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		keys, err := jsonKeys(line)
+		if err != nil {
+			t.Errorf("log line is not a JSON object: %v: %s", err, line)
+			continue
+		}
+		var m map[string]any
+		_ = json.Unmarshal([]byte(line), &m)
+		if m["msg"] != msg {
+			continue
+		}
+		found = true
+		count := func(names ...string) (n int) {
+			for _, k := range keys {
+				for _, name := range names {
+					n += map[bool]int{true: 1}[k == name]
+				}
+			}
+			return n
+		}
+		if n := count("time", "timestamp", "@timestamp"); n != 1 {
+			t.Errorf("plugin line has %d time keys, want 1: %s", n, line)
+		}
+		if n := count("plugin", "frontend", "uploader", "name", "@module"); n != 1 {
+			t.Errorf("plugin line has %d name keys, want 1: %s", n, line)
+		}
+		if at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(m["time"])); err != nil || time.Since(at) > time.Minute || time.Since(at) < 0 {
+			t.Errorf("plugin line time %v (%v)", m["time"], err)
+		}
+		for k, v := range want {
+			if m[k] != v {
+				t.Errorf("plugin line %s = %v, want %v: %s", k, m[k], v, line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no line %q in the host's log:\n%s", msg, logs)
+	}
+}
+
+// jsonKeys returns the top-level keys of a JSON object in order, repeats included (which
+// decoding into a map would hide).
+func jsonKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not an object (%v)", err)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
 }
 
 func TestBadConfigStopsEverything(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync"
 	"time"
@@ -47,12 +48,17 @@ func (in *instance) current() sdk.Plugin {
 	return in.impl
 }
 
-// command is how the plugin process is started.
+// command is how the plugin process is started: with the host's environment, plus the
+// host's telemetry resource when it reports telemetry.
 func (in *instance) command() *exec.Cmd {
+	cmd := exec.Command(in.path)
 	if in.reg != nil {
-		return dieWithHost(exec.Command(in.path, "--kind", string(in.spec.Kind), in.spec.Name))
+		cmd = exec.Command(in.path, "--kind", string(in.spec.Kind), in.spec.Name)
 	}
-	return dieWithHost(exec.Command(in.path))
+	if env := sdk.ResourceEnv(in.h.opts.RelayOptions.Resource); env != "" && in.h.opts.Relay != nil {
+		cmd.Env = append(os.Environ(), env)
+	}
+	return dieWithHost(cmd)
 }
 
 // launch starts the adapter (a process, or an in-process implementation) and configures it.
@@ -64,7 +70,7 @@ func (in *instance) launch(ctx context.Context) error {
 	if in.spec.InProcess {
 		impl = in.reg.New()
 	} else {
-		logger := newSlogLogger(in.h.log.With("plugin", in.spec.Name))
+		logger := newSlogLogger(in.h.log.With("plugin", in.spec.Name), in.spec.Name)
 		client = plugin.NewClient(sdk.ClientConfig(in.command(), in.spec.Kind, logger, in.h.tracing...))
 		rpc, err := client.Client()
 		if err != nil {

@@ -6,22 +6,34 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
 
 // slogLogger is an hclog.Logger writing to slog, so that go-plugin's own messages and the
 // log lines it reads from a plugin's stderr land in the host's structured log.
+//
+// A plugin's line reaches it through a logger go-plugin has Named (after the binary) with
+// the line's attributes, then "timestamp", the time the plugin logged it. Such a line is
+// logged with that time as the record's time and without the attributes that would repeat
+// what the host's line says already: the plugin's name (the host's "plugin" attribute, set on
+// l, is the one name field), hclog's "@module", and keys slog writes itself (time, level,
+// msg), which are kept under a "plugin_" prefix instead.
 type slogLogger struct {
-	l     *slog.Logger
-	name  string
-	level hclog.Level
-	args  []any
+	l      *slog.Logger
+	plugin string // the plugin's name
+	name   string // set by Named: this logger relays a plugin's stderr
+	level  hclog.Level
+	args   []any
 }
 
 var _ hclog.Logger = (*slogLogger)(nil)
 
-func newSlogLogger(l *slog.Logger) *slogLogger { return &slogLogger{l: l, level: hclog.Debug} }
+// newSlogLogger returns a logger for the plugin named plugin; l carries its "plugin" attribute.
+func newSlogLogger(l *slog.Logger, plugin string) *slogLogger {
+	return &slogLogger{l: l, plugin: plugin, level: hclog.Debug}
+}
 
 func toSlog(level hclog.Level) slog.Level {
 	switch {
@@ -43,18 +55,59 @@ func (s *slogLogger) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.NoLevel {
 		level = hclog.Info
 	}
-	s.l.Log(context.Background(), toSlog(level), msg, renameKey(append(append([]any(nil), s.args...), args...), "plugin", "plugin_path")...)
-}
-
-// renameKey renames a key in key/value pairs: go-plugin tags lines with "plugin" = the
-// binary's path, and the host's own "plugin" attribute is the plugin's name.
-func renameKey(kv []any, from, to string) []any {
-	for i := 0; i+1 < len(kv); i += 2 {
-		if k, ok := kv[i].(string); ok && k == from {
-			kv[i] = to
+	ctx, lv := context.Background(), toSlog(level)
+	if !s.l.Enabled(ctx, lv) {
+		return
+	}
+	kv := append(append([]any(nil), s.args...), args...)
+	at := time.Now()
+	if s.name != "" {
+		kv, at = s.relayed(kv, at)
+	} else {
+		// go-plugin tags its own lines with "plugin" = the binary's path; the host's "plugin"
+		// attribute is the plugin's name.
+		for i := 0; i+1 < len(kv); i += 2 {
+			if k, ok := kv[i].(string); ok && k == "plugin" {
+				kv[i] = "plugin_path"
+			}
 		}
 	}
-	return kv
+	r := slog.NewRecord(at, lv, msg, 0)
+	r.Add(kv...)
+	_ = s.l.Handler().Handle(ctx, r)
+}
+
+// relayed cleans the attributes of a line relayed from the plugin's stderr (see slogLogger)
+// and returns them with the time the plugin logged it (at, if the line does not say).
+func (s *slogLogger) relayed(kv []any, at time.Time) ([]any, time.Time) {
+	out := kv[:0]
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			out = append(out, kv[i], kv[i+1])
+			continue
+		}
+		v := kv[i+1]
+		switch k {
+		case "timestamp":
+			if ts, ok := v.(string); ok {
+				if t, err := time.Parse(hclog.TimeFormat, ts); err == nil {
+					at = t
+					continue
+				}
+			}
+		case "@module", "plugin":
+			continue
+		case "frontend", "uploader", "name":
+			if v == s.plugin { // the plugin naming itself
+				continue
+			}
+		case slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey:
+			k = "plugin_" + k
+		}
+		out = append(out, k, v)
+	}
+	return out, at
 }
 func (s *slogLogger) Trace(msg string, args ...any) { s.Log(hclog.Trace, msg, args...) }
 func (s *slogLogger) Debug(msg string, args ...any) { s.Log(hclog.Debug, msg, args...) }

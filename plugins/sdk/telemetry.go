@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
+	"github.com/screenrec/recorder/pkg/telemetry/metricview"
 	pb "github.com/screenrec/recorder/plugins/sdk/internal/proto/recorder/plugin/v1"
 )
 
@@ -150,6 +152,69 @@ type TelemetryOptions struct {
 	Traces, Metrics bool
 	// MetricsInterval is how often it sends metrics (default DefaultMetricsInterval).
 	MetricsInterval time.Duration
+	// Resource is the host's resource, which the plugin process reports with (its own
+	// process attributes and recorder.plugin aside), so that one trace shows one service.
+	// It reaches the process at launch, in the environment (ResourceEnv); nil: the plugin's
+	// resource has ServiceName alone.
+	Resource *resource.Resource
+}
+
+// EnvResource is the environment variable that carries the host's resource to a plugin
+// process: a JSON object of attribute keys to values (strings, numbers, booleans).
+const EnvResource = "RECORDER_PLUGIN_RESOURCE"
+
+// ResourceEnv returns the EnvResource=… entry for a plugin process's environment carrying
+// res, without its process.* attributes (the plugin process has its own); "" for nil.
+func ResourceEnv(res *resource.Resource) string {
+	if res == nil {
+		return ""
+	}
+	m := map[string]any{}
+	for _, kv := range res.Attributes() {
+		if strings.HasPrefix(string(kv.Key), "process.") {
+			continue
+		}
+		switch kv.Value.Type() {
+		case attribute.BOOL, attribute.INT64, attribute.FLOAT64, attribute.STRING:
+			m[string(kv.Key)] = kv.Value.AsInterface()
+		default: // slices: a resource from the environment has none
+			m[string(kv.Key)] = kv.Value.String()
+		}
+	}
+	b, _ := json.Marshal(m) // scalars always marshal
+	return EnvResource + "=" + string(b)
+}
+
+// resourceFromEnv reads the host's resource attributes from EnvResource; none when unset or
+// malformed (logged).
+func resourceFromEnv() []attribute.KeyValue {
+	raw := os.Getenv(EnvResource)
+	if raw == "" {
+		return nil
+	}
+	var m map[string]any
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		slog.Warn("sdk: telemetry: $"+EnvResource+" is not a JSON object; reporting without the host's resource", "err", err)
+		return nil
+	}
+	out := make([]attribute.KeyValue, 0, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out = append(out, attribute.String(k, v))
+		case bool:
+			out = append(out, attribute.Bool(k, v))
+		case json.Number:
+			if n, err := v.Int64(); err == nil {
+				out = append(out, attribute.Int64(k, n))
+			} else if f, err := v.Float64(); err == nil {
+				out = append(out, attribute.Float64(k, f))
+			}
+		}
+	}
+	return out
 }
 
 // telemetryClient is implemented by the host-side clients of plugin processes.
@@ -283,8 +348,11 @@ func (t *pluginTelemetry) connect(ctx context.Context, broker *plugin.GRPCBroker
 	if err != nil {
 		return err
 	}
-	res := resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(req.GetServiceName()),
-		attribute.String("recorder.plugin", name), semconv.ProcessPID(os.Getpid()))
+	// The host's resource (service name and version, host name, what its environment added),
+	// then what is this process's own.
+	attrs := append([]attribute.KeyValue{semconv.ServiceName(req.GetServiceName())}, resourceFromEnv()...)
+	attrs = append(attrs, attribute.String("recorder.plugin", name), semconv.ProcessPID(os.Getpid()))
+	res := resource.NewWithAttributes(semconv.SchemaURL, attrs...)
 	var tp *sdktrace.TracerProvider
 	var mp *sdkmetric.MeterProvider
 	if req.GetTraces() {
@@ -312,7 +380,7 @@ func (t *pluginTelemetry) connect(ctx context.Context, broker *plugin.GRPCBroker
 		if every <= 0 {
 			every = DefaultMetricsInterval
 		}
-		mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res),
+		mp = sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithView(metricview.Bounded()),
 			sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(every))))
 	}
 	t.conn, t.tp, t.mp = conn, tp, mp
