@@ -223,11 +223,16 @@ func (s *session) segmentClosed(sg mux.Segment) {
 // stop runs recording/masked → stopping: the sink stops taking frames now. A session that
 // is still starting, or already stopping or finalizing, is busy.
 func (s *session) stop() error {
-	switch st, _ := s.m.State(); st {
-	case StateIdle, StateStarting, StateStopping, StateFinalizing:
-		return fmt.Errorf("%w: session %s is %s", ErrBusy, s.id, st)
+	// The check is the machine's guard, so that two concurrent stops cannot both pass it: the
+	// second sees stopping (or the first's move still running) and is busy.
+	busy := func(st State) error {
+		switch st {
+		case StateIdle, StateStarting, StateStopping, StateFinalizing:
+			return fmt.Errorf("%w: session %s is %s", ErrBusy, s.id, st)
+		}
+		return nil
 	}
-	return s.m.transition(StateStopping, func() error {
+	return s.m.transitionIf(StateStopping, busy, func() error {
 		s.mu.Lock()
 		sink := s.sink
 		s.mu.Unlock()
