@@ -290,8 +290,11 @@ func (s *session) complete() error {
 	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
 	defer cancel()
 	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	dur := sink.Duration() // not under s.mu: see counts
+	s.mu.Lock()
 	s.endedAt = time.Now()
-	dur := s.sink.Duration()
 	masks, masked := s.closedMasks(dur)
 	spans := s.spans(dur)
 	s.mu.Unlock()
@@ -351,12 +354,12 @@ func (s *session) failAndFinish(cause error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
 	defer cancel()
-	s.mu.Lock()
-	s.endedAt = time.Now()
 	var dur time.Duration
 	if sink != nil {
-		dur = sink.Duration()
+		dur = sink.Duration() // not under s.mu: see counts
 	}
+	s.mu.Lock()
+	s.endedAt = time.Now()
 	masks, masked := s.closedMasks(dur)
 	s.mu.Unlock()
 	_, _ = s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
@@ -429,15 +432,22 @@ func (s *session) closedMasks(end time.Duration) ([]Interval, time.Duration) {
 // snapshot is the session as it is now.
 func (s *session) snapshot() Session {
 	st, reason := s.m.State()
+	// The sink's figures take the capture's locks, which the capture holds while it calls
+	// into the session (a new segment): read them before taking s.mu, never under it.
+	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	var dur time.Duration
+	if sink != nil {
+		dur = sink.Duration()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := Session{ID: s.id, ContactID: s.rec.ContactID, InteractionID: s.rec.InteractionID, Owner: s.req.Owner,
 		Frontend: s.req.Frontend, Reason: s.req.Reason, State: st, Error: reason, Source: s.req.Source,
 		Labels: maps.Clone(s.req.Labels), Encoder: s.rec.Encoder, CreatedAt: s.rec.CreatedAt,
-		StartedAt: s.startedAt, EndedAt: s.endedAt, Segments: append([]SegmentInfo(nil), s.segments...)}
-	if s.sink != nil {
-		snap.Duration = s.sink.Duration()
-	}
+		StartedAt: s.startedAt, EndedAt: s.endedAt, Segments: append([]SegmentInfo(nil), s.segments...),
+		Duration: dur}
 	// Totals count an open interval up to now; the intervals show it still open (End 0).
 	_, snap.Masked = s.closedMasks(snap.Duration)
 	snap.MaskedIntervals = append([]Interval(nil), s.masks...)
