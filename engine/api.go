@@ -23,6 +23,8 @@ type (
 	Interval = api.Interval
 	// SegmentInfo describes one file of a recording.
 	SegmentInfo = api.SegmentInfo
+	// Track is one video track of a recording.
+	Track = api.Track
 	// Session is a snapshot of a recording session.
 	Session = api.Session
 	// MaskTarget says whose recordings Mask applies to.

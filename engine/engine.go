@@ -404,6 +404,7 @@ func (e *Engine) fromCatalog(ctx context.Context, r catalog.Recording) (Session,
 	var g geometry
 	if len(r.Geometry) > 0 && json.Unmarshal(r.Geometry, &g) == nil {
 		snap.Source = g.Source
+		snap.Tracks = apiTracks(g.Tracks, nil)
 	}
 	for _, iv := range r.MaskedIntervals {
 		snap.MaskedIntervals = append(snap.MaskedIntervals, Interval(iv))

@@ -259,6 +259,28 @@ func (s *Segments) Bytes() int64 {
 	return n
 }
 
+// Written lists every segment so far: the finished ones, then the open one(s) with the
+// bytes written into them until now.
+func (s *Segments) Written() []Segment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]Segment(nil), s.done...)
+	if s.closed {
+		return out
+	}
+	index := s.index
+	if s.next != nil {
+		index-- // s.index is next's
+	}
+	if s.cur != nil {
+		out = append(out, Segment{Index: index, Path: s.cur.Path(), Bytes: s.cur.Bytes(), Start: s.offset(s.curStart)})
+	}
+	if s.next != nil {
+		out = append(out, Segment{Index: index + 1, Path: s.next.Path(), Bytes: s.next.Bytes(), Start: s.offset(s.cut.Load())})
+	}
+	return out
+}
+
 // Close finishes the open segment(s) and returns every segment written; it is idempotent.
 func (s *Segments) Close() ([]Segment, error) {
 	s.mu.Lock()

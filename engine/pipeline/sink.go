@@ -215,6 +215,9 @@ func (s *Sink) Metadata() map[string]string { return s.meta }
 // Bytes is how much the sink has written so far.
 func (s *Sink) Bytes() int64 { return s.seg.Bytes() }
 
+// Written lists the sink's segments so far, the open one(s) with their bytes until now.
+func (s *Sink) Written() []mux.Segment { return s.seg.Written() }
+
 // Frames is how many frames the sink has written for each track.
 func (s *Sink) Frames() []int64 {
 	s.c.mu.Lock()
