@@ -22,6 +22,9 @@ const (
 type Config struct {
 	// SpoolDir holds the catalog (catalog.db) and the recordings (one folder each). Required.
 	SpoolDir string
+	// Display is the X display a session records when its request names none (default:
+	// $DISPLAY of the engine's process). A service started without $DISPLAY sets it.
+	Display string
 	// MaxSessions caps concurrent (not yet ended) sessions (default 16).
 	MaxSessions int
 	// SpoolQuota caps the bytes of recordings kept in SpoolDir; a start beyond it fails with

@@ -151,6 +151,9 @@ func newID() string {
 // Start starts a recording session and returns once it records (state recording, or masked
 // when its owner or display is masked) or has failed to start.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Session, error) {
+	if req.Source.Display == "" {
+		req.Source.Display = e.cfg.Display
+	}
 	ctx, span := e.startSpan(ctx, req)
 	if err := validateRequest(req); err != nil {
 		endSpan(span, err)

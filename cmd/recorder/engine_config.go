@@ -14,12 +14,14 @@ import (
 // engine's own rules (encoder names this build knows, then engine.Config.Validate as a
 // backstop), naming the field and line of a problem. Encoders ["auto"] become an empty list
 // (the engine's default order), mask_color an opaque colour, min_free_disk 0 ("no check") -1,
-// and upload.target the engine's UploadTarget. Display and the upload queue's other settings
-// are not engine settings; the host applies them.
+// the top-level display the engine's default Display, and upload.target the engine's
+// UploadTarget. The upload queue's other settings are not engine settings; the host applies
+// them.
 func engineConfig(c *config.Config) (engine.Config, error) {
 	e := c.Engine
 	ec := engine.Config{
 		SpoolDir:        c.SpoolDir,
+		Display:         c.Display,
 		MaxSessions:     e.MaxSessions,
 		SpoolQuota:      int64(e.SpoolQuota),
 		MinFreeDisk:     int64(e.MinFreeDisk),
