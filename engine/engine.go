@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{}, liveCaptures: map[*pipeline.Capture]struct{}{},
 		auth: map[string]*UploadAuth{}, uploadWake: make(chan struct{}, 1),
 		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
-			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
+			DrawMouse: !cfg.HideMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
 			Method: cfg.CaptureMethod, MaxFrameGap: cfg.MaxFrameGap, Backend: o.backend}}
 	if err := e.newTelemetry(o.tracer, o.meter); err != nil {
 		cat.Close()

@@ -52,7 +52,7 @@ func TestEngineConfig(t *testing.T) {
 	want := engine.Config{
 		SpoolDir: "/srv/spool", Display: ":5", MaxSessions: 3, SpoolQuota: 10 << 30, MinFreeDisk: 1e9,
 		MaxDuration: time.Hour, SegmentDuration: 5 * time.Minute, FPS: 15, MaxWidth: 1280, MaxHeight: 720,
-		DrawMouse: false, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
+		HideMouse: true, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
 		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTarget: "archive",
 		CaptureMethod: capture.MethodAuto, MaxFrameGap: time.Second,
 	}
@@ -72,7 +72,7 @@ func TestEngineConfig(t *testing.T) {
 	if d.Encoders != nil {
 		t.Errorf("encoders [auto] → %v, want nil (the engine's default order)", d.Encoders)
 	}
-	if d.MaskColor != (color.RGBA{A: 255}) || !d.DrawMouse || d.MinFreeDisk != 256<<20 || d.SpoolQuota != 0 ||
+	if d.MaskColor != (color.RGBA{A: 255}) || d.HideMouse || d.MinFreeDisk != 256<<20 || d.SpoolQuota != 0 ||
 		d.FPS != 10 || d.MaxSessions != 16 || d.SegmentDuration != 10*time.Minute || d.UploadTarget != "default" ||
 		d.SpoolDir != config.DefaultSpoolDir {
 		t.Errorf("engineConfig(Default()) = %+v", d)
