@@ -1,11 +1,3 @@
-// Package engine is the screen-recording engine that OEMs embed and every front end drives:
-// recording sessions with a guarded state machine, shared capture and encode for recordings
-// of the same screen, masking, limits, a durable catalog and recovery after a crash.
-//
-//	eng, err := engine.New(ctx, engine.Config{SpoolDir: "/var/spool/recorder"})
-//	s, err := eng.Start(ctx, engine.StartRequest{Owner: "agent7", Frontend: "cli"})
-//	…
-//	s, err = eng.Stop(ctx, s.ID)
 package engine
 
 import (
@@ -138,6 +130,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 
 // Events streams the engine's events until ctx ends or the engine closes. A subscriber that
 // falls behind loses its oldest events; the next event it gets says how many (Dropped).
+// Events are delivered asynchronously: a session's last events may arrive after the Stop or
+// Wait that saw it end has returned.
 func (e *Engine) Events(ctx context.Context) <-chan Event { return e.hub.subscribe(ctx) }
 
 func (e *Engine) publish(ev Event) { e.hub.publish(ev) }
@@ -254,7 +248,9 @@ func (e *Engine) live(id string) *session {
 }
 
 // Stop stops a session and waits until its files are finalised (state completed or failed)
-// or ctx ends. A stop while the session is starting or already stopping is ErrBusy.
+// or ctx ends. A stop while the session is starting or already stopping is ErrBusy: Wait for
+// it instead. The session's last events (the moves to finalizing and completed, its last
+// segment, recording_completed) may reach an Events subscriber after Stop has returned.
 func (e *Engine) Stop(ctx context.Context, id string) (Session, error) {
 	s := e.live(id)
 	if s == nil {
@@ -268,6 +264,23 @@ func (e *Engine) Stop(ctx context.Context, id string) (Session, error) {
 		return s.snapshot(), err
 	}
 	s.spanStopRequested(ctx)
+	select {
+	case <-s.done:
+		return s.final()
+	case <-ctx.Done():
+		return s.snapshot(), ctx.Err()
+	}
+}
+
+// Wait waits until session id has ended (completed or failed, whoever or whatever ended it)
+// and returns its final snapshot, or its current one with ctx's error when ctx ends first. An
+// ended session answers at once; an unknown one is ErrNotFound. As with Stop, the session's
+// last events may reach an Events subscriber after Wait has returned.
+func (e *Engine) Wait(ctx context.Context, id string) (Session, error) {
+	s := e.live(id)
+	if s == nil {
+		return e.Get(ctx, id)
+	}
 	select {
 	case <-s.done:
 		return s.final()
