@@ -39,6 +39,45 @@ type (
 	UploadState = api.UploadState
 	// UploadFilter selects upload jobs for Uploads.
 	UploadFilter = api.UploadFilter
+	// Layout says how a session's monitors become video tracks.
+	Layout = api.Layout
+	// Selection selects monitors by index (empty: all).
+	Selection = api.Selection
+	// Track is one video track of a recording.
+	Track = api.Track
+	// Uploader ships one segment somewhere; RunUploads drives it.
+	Uploader = api.Uploader
+	// UploadRequest hands an uploader one segment.
+	UploadRequest = api.UploadRequest
+	// UploadResult is a finished upload.
+	UploadResult = api.UploadResult
+	// Progress reports what an upload's server has confirmed so far.
+	Progress = api.Progress
+	// Resume is where an earlier attempt of an upload got to.
+	Resume = api.Resume
+	// Credentials authenticate an upload.
+	Credentials = api.Credentials
+)
+
+// The layouts.
+const (
+	LayoutCanvas = api.LayoutCanvas
+	LayoutTracks = api.LayoutTracks
+)
+
+// The capture methods (Config.CaptureMethod).
+const (
+	CaptureAuto    = api.CaptureAuto
+	CaptureXShm    = api.CaptureXShm
+	CaptureX11Grab = api.CaptureX11Grab
+)
+
+// The frame rates (Config.FPS) and the default of Config.MaxFrameGap.
+const (
+	DefaultFPS         = api.DefaultFPS
+	MinFPS             = api.MinFPS
+	MaxFPS             = api.MaxFPS
+	DefaultMaxFrameGap = api.DefaultMaxFrameGap
 )
 
 // The upload job states.
@@ -72,7 +111,7 @@ const (
 	EventPipelineClosed     = api.EventPipelineClosed
 )
 
-// The engine's sentinel errors (the same values as api's, so errors.Is works with either).
+// The sentinel errors (the same values as api's, so errors.Is works with either).
 var (
 	ErrNotFound          = api.ErrNotFound
 	ErrBusy              = api.ErrBusy
@@ -84,7 +123,22 @@ var (
 	ErrDiskFull          = api.ErrDiskFull
 	ErrInvalidRequest    = api.ErrInvalidRequest
 	ErrClosed            = api.ErrClosed
+	ErrPermanent         = api.ErrPermanent
+	ErrBadSelection      = api.ErrBadSelection
+	ErrBadLayout         = api.ErrBadLayout
 )
+
+// ParseLayout parses a layout's name ("" is canvas).
+func ParseLayout(s string) (Layout, error) { return api.ParseLayout(s) }
+
+// ParseSelection parses a monitor selection ("all", "" or indexes such as "0,2").
+func ParseSelection(s string) (Selection, error) { return api.ParseSelection(s) }
+
+// CaptureMethods lists the capture methods.
+func CaptureMethods() []string { return api.CaptureMethods() }
+
+// UploadStates lists every upload state, in the order a job passes through them.
+func UploadStates() []UploadState { return api.UploadStates() }
 
 // ParseState parses a state's name.
 func ParseState(name string) (State, error) { return api.ParseState(name) }

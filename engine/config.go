@@ -22,6 +22,9 @@ const (
 type Config struct {
 	// SpoolDir holds the catalog (catalog.db) and the recordings (one folder each). Required.
 	SpoolDir string
+	// Display is the X display a session records when its request names none (default:
+	// $DISPLAY of the engine's process). A service started without $DISPLAY sets it.
+	Display string
 	// MaxSessions caps concurrent (not yet ended) sessions (default 16).
 	MaxSessions int
 	// SpoolQuota caps the bytes of recordings kept in SpoolDir; a start beyond it fails with
@@ -34,23 +37,24 @@ type Config struct {
 	MaxDuration time.Duration
 	// SegmentDuration rotates a recording to a new standalone file this often (0: one file).
 	SegmentDuration time.Duration
-	// FPS is the capture rate (default 10).
+	// FPS is the capture rate (default DefaultFPS, 10; MinFPS to MaxFPS).
 	FPS int
 	// MaxWidth and MaxHeight downscale each track to fit (0: no limit).
 	MaxWidth, MaxHeight int
-	// DrawMouse paints the pointer into recordings.
-	DrawMouse bool
+	// HideMouse leaves the pointer out of recordings; by default it is drawn, as the
+	// recorder's CLI and service do.
+	HideMouse bool
 	// Encoders is the order encoders are tried in (default: hardware H.264 first, then libx264).
 	Encoders []string
 	// EncoderOptions override the chosen encoder's private options.
 	EncoderOptions map[string]string
 	// MaskColor is what masked frames show (default black).
 	MaskColor color.RGBA
-	// CaptureMethod is how screens are grabbed: capture.MethodAuto (default), MethodXShm or
-	// MethodX11Grab.
+	// CaptureMethod is how screens are grabbed: CaptureAuto (default), CaptureXShm or
+	// CaptureX11Grab.
 	CaptureMethod string
 	// MaxFrameGap bounds how long a still screen goes without an encoded frame (default
-	// pipeline.DefaultMaxFrameGap).
+	// DefaultMaxFrameGap).
 	MaxFrameGap time.Duration
 	// UploadTarget names the upload target completed recordings are queued for (default "default").
 	UploadTarget string

@@ -1,11 +1,3 @@
-// Package engine is the screen-recording engine that OEMs embed and every front end drives:
-// recording sessions with a guarded state machine, shared capture and encode for recordings
-// of the same screen, masking, limits, a durable catalog and recovery after a crash.
-//
-//	eng, err := engine.New(ctx, engine.Config{SpoolDir: "/var/spool/recorder"})
-//	s, err := eng.Start(ctx, engine.StartRequest{Owner: "agent7", Frontend: "cli"})
-//	…
-//	s, err = eng.Stop(ctx, s.ID)
 package engine
 
 import (
@@ -122,7 +114,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 		maskedOwners: map[string]bool{}, maskedDisplays: map[string]bool{}, liveCaptures: map[*pipeline.Capture]struct{}{},
 		auth: map[string]*UploadAuth{}, uploadWake: make(chan struct{}, 1),
 		spec: pipeline.CaptureSpec{FPS: cfg.FPS, MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight,
-			DrawMouse: cfg.DrawMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
+			DrawMouse: !cfg.HideMouse, Encoders: cfg.Encoders, EncoderOptions: cfg.EncoderOptions, MaskColor: cfg.MaskColor,
 			Method: cfg.CaptureMethod, MaxFrameGap: cfg.MaxFrameGap, Backend: o.backend}}
 	if err := e.newTelemetry(o.tracer, o.meter); err != nil {
 		cat.Close()
@@ -138,6 +130,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 
 // Events streams the engine's events until ctx ends or the engine closes. A subscriber that
 // falls behind loses its oldest events; the next event it gets says how many (Dropped).
+// Events are delivered asynchronously: a session's last events may arrive after the Stop or
+// Wait that saw it end has returned.
 func (e *Engine) Events(ctx context.Context) <-chan Event { return e.hub.subscribe(ctx) }
 
 func (e *Engine) publish(ev Event) { e.hub.publish(ev) }
@@ -151,6 +145,9 @@ func newID() string {
 // Start starts a recording session and returns once it records (state recording, or masked
 // when its owner or display is masked) or has failed to start.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (Session, error) {
+	if req.Source.Display == "" {
+		req.Source.Display = e.cfg.Display
+	}
 	ctx, span := e.startSpan(ctx, req)
 	if err := validateRequest(req); err != nil {
 		endSpan(span, err)
@@ -251,7 +248,9 @@ func (e *Engine) live(id string) *session {
 }
 
 // Stop stops a session and waits until its files are finalised (state completed or failed)
-// or ctx ends. A stop while the session is starting or already stopping is ErrBusy.
+// or ctx ends. A stop while the session is starting or already stopping is ErrBusy: Wait for
+// it instead. The session's last events (the moves to finalizing and completed, its last
+// segment, recording_completed) may reach an Events subscriber after Stop has returned.
 func (e *Engine) Stop(ctx context.Context, id string) (Session, error) {
 	s := e.live(id)
 	if s == nil {
@@ -265,6 +264,23 @@ func (e *Engine) Stop(ctx context.Context, id string) (Session, error) {
 		return s.snapshot(), err
 	}
 	s.spanStopRequested(ctx)
+	select {
+	case <-s.done:
+		return s.final()
+	case <-ctx.Done():
+		return s.snapshot(), ctx.Err()
+	}
+}
+
+// Wait waits until session id has ended (completed or failed, whoever or whatever ended it)
+// and returns its final snapshot, or its current one with ctx's error when ctx ends first. An
+// ended session answers at once; an unknown one is ErrNotFound. As with Stop, the session's
+// last events may reach an Events subscriber after Wait has returned.
+func (e *Engine) Wait(ctx context.Context, id string) (Session, error) {
+	s := e.live(id)
+	if s == nil {
+		return e.Get(ctx, id)
+	}
 	select {
 	case <-s.done:
 		return s.final()
@@ -404,6 +420,7 @@ func (e *Engine) fromCatalog(ctx context.Context, r catalog.Recording) (Session,
 	var g geometry
 	if len(r.Geometry) > 0 && json.Unmarshal(r.Geometry, &g) == nil {
 		snap.Source = g.Source
+		snap.Tracks = apiTracks(g.Tracks, nil)
 	}
 	for _, iv := range r.MaskedIntervals {
 		snap.MaskedIntervals = append(snap.MaskedIntervals, Interval(iv))

@@ -45,6 +45,7 @@ type session struct {
 	segIDs    map[int]int64 // segment index → catalog id
 	segStarts map[int]time.Duration
 	segments  []SegmentInfo
+	tracks    []pipeline.TrackInfo // as the capture made them; frames come from the sink
 	hashing   sync.WaitGroup
 	stopOnce  sync.Once
 	meter     sessionMeter
@@ -154,7 +155,8 @@ func (s *session) open(ctx context.Context) error {
 		return err
 	}
 	started := sink.StartTime()
-	geo, _ := json.Marshal(geometry{Source: s.req.Source, Tracks: c.Tracks()})
+	tracks := c.Tracks()
+	geo, _ := json.Marshal(geometry{Source: s.req.Source, Tracks: tracks})
 	_, err = e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
 		r.State = StateRecording.String()
 		r.StartedAt = started
@@ -167,7 +169,7 @@ func (s *session) open(ctx context.Context) error {
 		return fmt.Errorf("engine: catalog: %w", err)
 	}
 	s.mu.Lock()
-	s.capture, s.sink, s.startedAt = c, sink, started
+	s.capture, s.sink, s.startedAt, s.tracks = c, sink, started, tracks
 	s.rec.Encoder = c.Encoder()
 	s.mu.Unlock()
 	return nil
@@ -223,11 +225,16 @@ func (s *session) segmentClosed(sg mux.Segment) {
 // stop runs recording/masked → stopping: the sink stops taking frames now. A session that
 // is still starting, or already stopping or finalizing, is busy.
 func (s *session) stop() error {
-	switch st, _ := s.m.State(); st {
-	case StateIdle, StateStarting, StateStopping, StateFinalizing:
-		return fmt.Errorf("%w: session %s is %s", ErrBusy, s.id, st)
+	// The check is the machine's guard, so that two concurrent stops cannot both pass it: the
+	// second sees stopping (or the first's move still running) and is busy.
+	busy := func(st State) error {
+		switch st {
+		case StateIdle, StateStarting, StateStopping, StateFinalizing:
+			return fmt.Errorf("%w: session %s is %s", ErrBusy, s.id, st)
+		}
+		return nil
 	}
-	return s.m.transition(StateStopping, func() error {
+	return s.m.transitionIf(StateStopping, busy, func() error {
 		s.mu.Lock()
 		sink := s.sink
 		s.mu.Unlock()
@@ -285,10 +292,14 @@ func (s *session) complete() error {
 	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
 	defer cancel()
 	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	dur, frames := sink.Duration(), sink.Frames() // not under s.mu: see counts
+	s.mu.Lock()
 	s.endedAt = time.Now()
-	dur := s.sink.Duration()
 	masks, masked := s.closedMasks(dur)
 	spans := s.spans(dur)
+	geo := s.geometry(frames)
 	s.mu.Unlock()
 	for id, sp := range spans {
 		if err := s.e.cat.SetSegmentSpan(ctx, id, sp[0], sp[1]); err != nil {
@@ -301,6 +312,7 @@ func (s *session) complete() error {
 		r.Duration = dur
 		r.Masked = masked
 		r.MaskedIntervals = toCatalog(masks)
+		r.Geometry = geo
 		return nil
 	})
 	if err != nil {
@@ -346,17 +358,22 @@ func (s *session) failAndFinish(cause error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
 	defer cancel()
+	var dur time.Duration
+	var frames []int64
+	if sink != nil {
+		dur, frames = sink.Duration(), sink.Frames() // not under s.mu: see counts
+	}
 	s.mu.Lock()
 	s.endedAt = time.Now()
-	var dur time.Duration
-	if sink != nil {
-		dur = sink.Duration()
-	}
 	masks, masked := s.closedMasks(dur)
+	geo := s.geometry(frames)
 	s.mu.Unlock()
 	_, _ = s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
 		r.State, r.Error, r.EndedAt, r.Duration, r.Masked = StateFailed.String(), reason, s.endedAt, dur, masked
 		r.MaskedIntervals = toCatalog(masks)
+		if geo != nil {
+			r.Geometry = geo
+		}
 		return nil
 	})
 	s.finishUp()
@@ -424,19 +441,69 @@ func (s *session) closedMasks(end time.Duration) ([]Interval, time.Duration) {
 // snapshot is the session as it is now.
 func (s *session) snapshot() Session {
 	st, reason := s.m.State()
+	// The sink's figures take the capture's locks, which the capture holds while it calls
+	// into the session (a new segment): read them before taking s.mu, never under it.
+	s.mu.Lock()
+	sink := s.sink
+	s.mu.Unlock()
+	var (
+		dur     time.Duration
+		written []mux.Segment
+		frames  []int64
+	)
+	if sink != nil {
+		dur, written, frames = sink.Duration(), sink.Written(), sink.Frames()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap := Session{ID: s.id, ContactID: s.rec.ContactID, InteractionID: s.rec.InteractionID, Owner: s.req.Owner,
 		Frontend: s.req.Frontend, Reason: s.req.Reason, State: st, Error: reason, Source: s.req.Source,
 		Labels: maps.Clone(s.req.Labels), Encoder: s.rec.Encoder, CreatedAt: s.rec.CreatedAt,
-		StartedAt: s.startedAt, EndedAt: s.endedAt, Segments: append([]SegmentInfo(nil), s.segments...)}
-	if s.sink != nil {
-		snap.Duration = s.sink.Duration()
+		StartedAt: s.startedAt, EndedAt: s.endedAt, Segments: append([]SegmentInfo(nil), s.segments...),
+		Duration: dur, Tracks: apiTracks(s.tracks, frames)}
+	// An open segment (or one closed but not yet checksummed) has the bytes written so far.
+	for i, sg := range snap.Segments {
+		for _, w := range written {
+			if w.Index == sg.Index && !sg.Closed {
+				snap.Segments[i].Bytes = w.Bytes
+			}
+		}
 	}
 	// Totals count an open interval up to now; the intervals show it still open (End 0).
 	_, snap.Masked = s.closedMasks(snap.Duration)
 	snap.MaskedIntervals = append([]Interval(nil), s.masks...)
 	return snap
+}
+
+// geometry is the catalog's geometry of the recording, its tracks with frames (nil before the
+// session recorded). s.mu is held.
+func (s *session) geometry(frames []int64) []byte {
+	if s.tracks == nil {
+		return nil
+	}
+	tracks := append([]pipeline.TrackInfo(nil), s.tracks...)
+	for i := range tracks {
+		if i < len(frames) {
+			tracks[i].Frames = frames[i]
+		}
+	}
+	geo, _ := json.Marshal(geometry{Source: s.req.Source, Tracks: tracks})
+	return geo
+}
+
+// apiTracks describes tracks for the API, with frames when given (else their own count).
+func apiTracks(tracks []pipeline.TrackInfo, frames []int64) []Track {
+	if len(tracks) == 0 {
+		return nil
+	}
+	out := make([]Track, len(tracks))
+	for i, t := range tracks {
+		out[i] = Track{Name: t.Name, Width: t.Width, Height: t.Height, Monitors: t.Monitors, Frames: t.Frames}
+		if i < len(frames) {
+			out[i].Frames = frames[i]
+		}
+	}
+	return out
 }
 
 // final is the snapshot of an ended session, read back from the catalog.

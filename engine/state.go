@@ -59,8 +59,22 @@ func (m *machine) State() (State, string) {
 //
 // Errors other than the action's wrap the sentinels, so classify them with errors.Is.
 func (m *machine) transition(to State, action func() error) error {
+	return m.transitionIf(to, nil, action)
+}
+
+// transitionIf is transition with a guard: under the same lock as the checks above (after the
+// terminal one), guard, when set, may refuse the move from the current state with an error,
+// returned as is. A caller's own check of the state is then atomic with the move: no other
+// transition can commit between them.
+func (m *machine) transitionIf(to State, guard func(from State) error, action func() error) error {
 	m.mu.Lock()
 	from := m.state
+	if guard != nil && !from.Terminal() {
+		if err := guard(from); err != nil {
+			m.mu.Unlock()
+			return err
+		}
+	}
 	switch {
 	case from.Terminal():
 		m.mu.Unlock()

@@ -279,7 +279,7 @@ func (e *Engine) uploadRequest(ctx context.Context, job catalog.UploadJob) (api.
 		"filename":      filepath.Base(seg.Path),
 		"filetype":      "video/mp4",
 		"recordingId":   rec.ID,
-		"segment":       strconv.Itoa(max(0, seg.Index-1)), // the protocol counts from 0
+		"segment":       strconv.Itoa(seg.Index), // from 1, as everywhere
 		"final":         strconv.FormatBool(final),
 		"agent":         rec.Owner,
 		"userId":        rec.Owner,
@@ -297,7 +297,7 @@ func (e *Engine) uploadRequest(ctx context.Context, job catalog.UploadJob) (api.
 		"sha256":        seg.SHA256,
 		"masked":        strconv.FormatInt(rec.Masked.Milliseconds(), 10),
 	}
-	req := api.UploadRequest{JobID: job.ID, RecordingID: rec.ID, SegmentIndex: max(0, seg.Index-1), SegmentPath: seg.Path,
+	req := api.UploadRequest{JobID: job.ID, RecordingID: rec.ID, SegmentIndex: seg.Index, SegmentPath: seg.Path,
 		Size: seg.Bytes, SHA256: seg.SHA256, Metadata: meta, Target: job.Target,
 		Resume: api.Resume{Location: job.RemoteLocation, Offset: job.RemoteOffset}}
 	if a := e.uploadAuth(rec.Owner); a != nil {

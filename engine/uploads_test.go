@@ -92,7 +92,7 @@ func TestUploadsCarryTheProtocolMetadataAndFreeTheSpool(t *testing.T) {
 			t.Errorf("metadata lacks %q: %v", k, req.Metadata)
 		}
 	}
-	if req.Metadata["segment"] != "0" || req.Metadata["final"] != "true" || req.Metadata["place"] != "P_7" ||
+	if req.Metadata["segment"] != "1" || req.SegmentIndex != 1 || req.Metadata["final"] != "true" || req.Metadata["place"] != "P_7" ||
 		req.Metadata["contactId"] != fmt.Sprint(s.ContactID) || req.Metadata["monitors"] != "2" ||
 		req.Metadata["width"] != "2560" || req.Metadata["codec"] != "h264" || req.SHA256 != s.Segments[0].SHA256 ||
 		req.Size != s.Segments[0].Bytes {

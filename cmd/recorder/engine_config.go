@@ -13,13 +13,15 @@ import (
 // engineConfig maps the file's engine section onto engine.Config and checks it against the
 // engine's own rules (encoder names this build knows, then engine.Config.Validate as a
 // backstop), naming the field and line of a problem. Encoders ["auto"] become an empty list
-// (the engine's default order), mask_color an opaque colour, min_free_disk 0 ("no check") -1,
-// and upload.target the engine's UploadTarget. Display and the upload queue's other settings
-// are not engine settings; the host applies them.
+// (the engine's default order), draw_mouse the engine's HideMouse (its negation), mask_color
+// an opaque colour, min_free_disk 0 ("no check") -1, the top-level display the engine's
+// default Display, and upload.target the engine's UploadTarget. The upload queue's other
+// settings are not engine settings; the host applies them.
 func engineConfig(c *config.Config) (engine.Config, error) {
 	e := c.Engine
 	ec := engine.Config{
 		SpoolDir:        c.SpoolDir,
+		Display:         c.Display,
 		MaxSessions:     e.MaxSessions,
 		SpoolQuota:      int64(e.SpoolQuota),
 		MinFreeDisk:     int64(e.MinFreeDisk),
@@ -28,7 +30,7 @@ func engineConfig(c *config.Config) (engine.Config, error) {
 		FPS:             e.FPS,
 		MaxWidth:        e.MaxWidth,
 		MaxHeight:       e.MaxHeight,
-		DrawMouse:       config.DefaultDrawMouse,
+		HideMouse:       !config.DefaultDrawMouse,
 		MaskColor:       parseColor(e.MaskColor),
 		CaptureMethod:   e.CaptureMethod,
 		MaxFrameGap:     e.MaxFrameGap.Std(),
@@ -38,7 +40,7 @@ func engineConfig(c *config.Config) (engine.Config, error) {
 		ec.MinFreeDisk = -1
 	}
 	if e.DrawMouse != nil {
-		ec.DrawMouse = *e.DrawMouse
+		ec.HideMouse = !*e.DrawMouse
 	}
 	if !(len(e.Encoders) == 0 || len(e.Encoders) == 1 && e.Encoders[0] == config.EncoderAuto) {
 		ec.Encoders = append([]string(nil), e.Encoders...)

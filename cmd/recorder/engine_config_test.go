@@ -43,15 +43,16 @@ func TestEngineConfig(t *testing.T) {
 		"  mask_color: '#FF8000'",
 		"upload:",
 		"  target: archive",
+		"display: ':5'",
 	)
 	got, err := engineConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := engine.Config{
-		SpoolDir: "/srv/spool", MaxSessions: 3, SpoolQuota: 10 << 30, MinFreeDisk: 1e9,
+		SpoolDir: "/srv/spool", Display: ":5", MaxSessions: 3, SpoolQuota: 10 << 30, MinFreeDisk: 1e9,
 		MaxDuration: time.Hour, SegmentDuration: 5 * time.Minute, FPS: 15, MaxWidth: 1280, MaxHeight: 720,
-		DrawMouse: false, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
+		HideMouse: true, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
 		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTarget: "archive",
 		CaptureMethod: capture.MethodAuto, MaxFrameGap: time.Second,
 	}
@@ -71,7 +72,7 @@ func TestEngineConfig(t *testing.T) {
 	if d.Encoders != nil {
 		t.Errorf("encoders [auto] → %v, want nil (the engine's default order)", d.Encoders)
 	}
-	if d.MaskColor != (color.RGBA{A: 255}) || !d.DrawMouse || d.MinFreeDisk != 256<<20 || d.SpoolQuota != 0 ||
+	if d.MaskColor != (color.RGBA{A: 255}) || d.HideMouse || d.MinFreeDisk != 256<<20 || d.SpoolQuota != 0 ||
 		d.FPS != 10 || d.MaxSessions != 16 || d.SegmentDuration != 10*time.Minute || d.UploadTarget != "default" ||
 		d.SpoolDir != config.DefaultSpoolDir {
 		t.Errorf("engineConfig(Default()) = %+v", d)
@@ -80,6 +81,18 @@ func TestEngineConfig(t *testing.T) {
 	z, err := engineConfig(parseConfig(t, nil, "engine:", "  min_free_disk: 0"))
 	if err != nil || z.MinFreeDisk != -1 {
 		t.Errorf("min_free_disk 0 → %d, %v; want -1", z.MinFreeDisk, err)
+	}
+}
+
+// The top-level display (or RECORDER_DISPLAY) is the engine's default display.
+func TestEngineConfigDisplay(t *testing.T) {
+	got, err := engineConfig(parseConfig(t, []string{"RECORDER_DISPLAY=:9"}, "log:", "  level: info"))
+	if err != nil || got.Display != ":9" {
+		t.Errorf("RECORDER_DISPLAY=:9 → display %q, %v; want :9", got.Display, err)
+	}
+	d, err := engineConfig(config.Default())
+	if err != nil || d.Display != "" {
+		t.Errorf("no display → %q, %v; want empty ($DISPLAY)", d.Display, err)
 	}
 }
 

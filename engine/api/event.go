@@ -92,7 +92,7 @@ type Event struct {
 
 // SegmentEvent describes a sealed segment file.
 type SegmentEvent struct {
-	Index  int    `json:"index"`  // 0-based position of the segment in its recording
+	Index  int    `json:"index"`  // position of the segment in its recording, from 1 (as SegmentInfo.Index)
 	Path   string `json:"path"`   // absolute path of the file
 	Bytes  int64  `json:"bytes"`  // size of the file
 	SHA256 string `json:"sha256"` // hex SHA-256 of the file

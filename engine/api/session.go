@@ -50,11 +50,29 @@ type Interval struct {
 
 // SegmentInfo describes one file of a recording.
 type SegmentInfo struct {
-	Index  int    `json:"index"`
-	Path   string `json:"path"`
-	Bytes  int64  `json:"bytes"`
+	// Index is the segment's position in its recording, counted from 1 (as everywhere: the
+	// catalog, events, upload jobs and the files' "segment" tag).
+	Index int    `json:"index"`
+	Path  string `json:"path"`
+	// Bytes is the file's size: so far while the segment is open, final once Closed.
+	Bytes int64 `json:"bytes"`
+	// SHA256 is the hex SHA-256 of the closed file.
 	SHA256 string `json:"sha256,omitempty"`
 	Closed bool   `json:"closed"`
+}
+
+// Track is one video track of a recording: the whole canvas, one monitor or a region.
+type Track struct {
+	// Name is the track's name (monitor name, "canvas" or "region").
+	Name string `json:"name"`
+	// Width and Height are the encoded size.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// Monitors is how many monitors the track shows.
+	Monitors int `json:"monitors"`
+	// Frames is how many frames were written: so far while the session runs, the total once
+	// it ended.
+	Frames int64 `json:"frames"`
 }
 
 // Session is a snapshot of a recording session.
@@ -81,6 +99,9 @@ type Session struct {
 	Masked          time.Duration `json:"masked"`
 	MaskedIntervals []Interval    `json:"masked_intervals,omitempty"`
 	Segments        []SegmentInfo `json:"segments,omitempty"`
+	// Tracks are the recording's video tracks, with their frame counts (empty until it
+	// records).
+	Tracks []Track `json:"tracks,omitempty"`
 	// Interrupted is true for a recording finalised after a crash.
 	Interrupted bool `json:"interrupted,omitempty"`
 }

@@ -21,8 +21,10 @@ type Resume struct {
 
 // UploadRequest hands an uploader one segment.
 type UploadRequest struct {
-	JobID        int64             `json:"job_id"`
-	RecordingID  string            `json:"recording_id"`
+	JobID       int64  `json:"job_id"`
+	RecordingID string `json:"recording_id"`
+	// SegmentIndex is the segment's position in its recording, from 1 (as SegmentInfo.Index);
+	// the metadata's "segment" says the same.
 	SegmentIndex int               `json:"segment_index"`
 	SegmentPath  string            `json:"segment_path"`
 	Size         int64             `json:"size"`
@@ -98,7 +100,7 @@ func (s UploadState) Valid() bool {
 type UploadJob struct {
 	ID          int64  `json:"id"`
 	RecordingID string `json:"recording_id"`
-	// SegmentIndex and SegmentPath name the segment as Session.Segments does.
+	// SegmentIndex (from 1) and SegmentPath name the segment as Session.Segments does.
 	SegmentIndex int         `json:"segment_index"`
 	SegmentPath  string      `json:"segment_path"`
 	Target       string      `json:"target"`

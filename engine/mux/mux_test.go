@@ -472,8 +472,8 @@ func TestSegmentsSingleFile(t *testing.T) {
 	if p.Streams[0].NbReadFrames != "25" {
 		t.Errorf("frames = %s, want 25", p.Streams[0].NbReadFrames)
 	}
-	if _, ok := p.Format.Tags["segment"]; ok {
-		t.Errorf("single file has a segment tag")
+	if got := p.Format.Tags["segment"]; got != "1" {
+		t.Errorf("single file has segment tag %q, want 1", got)
 	}
 	if p.Format.Tags["owner"] != "me" {
 		t.Errorf("owner tag = %q", p.Format.Tags["owner"])

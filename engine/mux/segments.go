@@ -39,8 +39,12 @@ type SegmentsConfig struct {
 	Every time.Duration
 	// Streams are the file's tracks; their time bases must all be the same.
 	Streams []Stream
-	// Metadata are container tags written into every segment (plus "segment").
+	// Metadata are container tags written into every segment, plus "segment" (the segment's
+	// index, from 1, also in a single file) and what Tags adds.
 	Metadata map[string]string
+	// Tags, if set, gives the tags that differ per segment (e.g. its wall-clock start): start
+	// is the segment's offset from the recording's start. They override Metadata.
+	Tags func(index int, start time.Duration) map[string]string
 	// Options tune every file.
 	Options Options
 	// Start is the pts (in the streams' time base) the recording starts at: each track's
@@ -77,7 +81,7 @@ type Segments struct {
 func NewSegments(cfg SegmentsConfig) (*Segments, error) {
 	s := &Segments{cfg: cfg, moved: make([]bool, len(cfg.Streams)), started: make([]bool, len(cfg.Streams)),
 		curStart: cfg.Start}
-	f, err := s.create()
+	f, err := s.create(cfg.Start)
 	if err != nil {
 		return nil, err
 	}
@@ -86,17 +90,22 @@ func NewSegments(cfg SegmentsConfig) (*Segments, error) {
 	return s, nil
 }
 
-func (s *Segments) create() (*File, error) {
+// create creates the next segment's file, which starts at pts start.
+func (s *Segments) create(start int64) (*File, error) {
 	index := s.index + 1
 	path := s.cfg.Out
-	meta := s.cfg.Metadata
 	if s.cfg.Every > 0 {
 		path = SegmentPath(s.cfg.Out, index)
-		meta = make(map[string]string, len(s.cfg.Metadata)+1)
-		for k, v := range s.cfg.Metadata {
+	}
+	meta := make(map[string]string, len(s.cfg.Metadata)+1)
+	for k, v := range s.cfg.Metadata {
+		meta[k] = v
+	}
+	meta["segment"] = fmt.Sprint(index)
+	if s.cfg.Tags != nil {
+		for k, v := range s.cfg.Tags(index, s.offset(start)) {
 			meta[k] = v
 		}
-		meta["segment"] = fmt.Sprint(index)
 	}
 	if s.cfg.OnOpen != nil {
 		if err := s.cfg.OnOpen(index, path); err != nil {
@@ -154,7 +163,7 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 	// Until every track has started, cut is the start, not a segment boundary.
 	if s.allTrue(s.started) && !s.moved[idx] && pkt.Pts() >= cut && pkt.Flags().Has(astiav.PacketFlagKey) {
 		if s.next == nil {
-			f, err := s.create()
+			f, err := s.create(cut)
 			if err != nil {
 				pkt.Unref()
 				return err
@@ -200,16 +209,20 @@ func (s *Segments) rotate(cut int64) error {
 
 func (s *Segments) finish(f *File, start int64) error {
 	err := f.Close()
-	tb := s.cfg.Streams[0].TimeBase
-	us := astiav.RescaleQ(start, tb, astiav.NewRational(1, 1_000_000))
-	seg := Segment{Index: len(s.done) + 1, Path: f.Path(), Bytes: f.Bytes(),
-		Start: time.Duration(us-astiav.RescaleQ(s.cfg.Start, tb, astiav.NewRational(1, 1_000_000))) * time.Microsecond}
+	seg := Segment{Index: len(s.done) + 1, Path: f.Path(), Bytes: f.Bytes(), Start: s.offset(start)}
 	s.done = append(s.done, seg)
 	s.doneSize += f.Bytes()
 	if s.cfg.OnClose != nil {
 		s.cfg.OnClose(seg)
 	}
 	return err
+}
+
+// offset is how far pts is from the recording's start.
+func (s *Segments) offset(pts int64) time.Duration {
+	tb := s.cfg.Streams[0].TimeBase
+	us := astiav.RescaleQ(pts, tb, astiav.NewRational(1, 1_000_000)) - astiav.RescaleQ(s.cfg.Start, tb, astiav.NewRational(1, 1_000_000))
+	return time.Duration(us) * time.Microsecond
 }
 
 // writeFirst writes a track's first packet in file f, a keyframe captured at or after the
@@ -244,6 +257,28 @@ func (s *Segments) Bytes() int64 {
 		n += s.next.Bytes()
 	}
 	return n
+}
+
+// Written lists every segment so far: the finished ones, then the open one(s) with the
+// bytes written into them until now.
+func (s *Segments) Written() []Segment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]Segment(nil), s.done...)
+	if s.closed {
+		return out
+	}
+	index := s.index
+	if s.next != nil {
+		index-- // s.index is next's
+	}
+	if s.cur != nil {
+		out = append(out, Segment{Index: index, Path: s.cur.Path(), Bytes: s.cur.Bytes(), Start: s.offset(s.curStart)})
+	}
+	if s.next != nil {
+		out = append(out, Segment{Index: index + 1, Path: s.next.Path(), Bytes: s.next.Bytes(), Start: s.offset(s.cut.Load())})
+	}
+	return out
 }
 
 // Close finishes the open segment(s) and returns every segment written; it is idempotent.

@@ -25,8 +25,8 @@ type SinkConfig struct {
 	// Duration ends the recording this long after its start (0: until stopped). The end is
 	// cut on timestamps, so the file holds exactly this span.
 	Duration time.Duration
-	// Metadata are container tags; start_time, layout, monitors, display and video_encoder
-	// are added.
+	// Metadata are container tags; start_time and creation_time (each segment's own start),
+	// segment (its index, from 1), layout, monitors, display and video_encoder are added.
 	Metadata map[string]string
 	// OnSegmentOpen and OnSegmentClose are called around every segment file.
 	OnSegmentOpen  func(index int, path string) error
@@ -89,7 +89,8 @@ func (c *Capture) Attach(cfg SinkConfig) (*Sink, error) {
 	}
 	s.stopAt.Store(stop)
 	seg, err := mux.NewSegments(mux.SegmentsConfig{Out: cfg.Out, Every: cfg.SegmentEvery, Streams: c.streams,
-		Metadata: s.meta, Start: start, OnOpen: cfg.OnSegmentOpen, OnClose: cfg.OnSegmentClose})
+		Metadata: s.meta, Tags: func(_ int, off time.Duration) map[string]string { return startTags(startTime.Add(off)) },
+		Start: start, OnOpen: cfg.OnSegmentOpen, OnClose: cfg.OnSegmentClose})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
@@ -99,13 +100,10 @@ func (c *Capture) Attach(cfg SinkConfig) (*Sink, error) {
 }
 
 func (c *Capture) metadata(start time.Time) map[string]string {
-	m := map[string]string{
-		MetaStartTime:   start.UTC().Format(time.RFC3339Nano),
-		"creation_time": start.UTC().Format("2006-01-02T15:04:05.000000Z"),
-		MetaLayout:      string(c.spec.Layout),
-		MetaEncoder:     c.Encoder(),
-		MetaDisplay:     c.screen.Display,
-	}
+	m := startTags(start)
+	m[MetaLayout] = string(c.spec.Layout)
+	m[MetaEncoder] = c.Encoder()
+	m[MetaDisplay] = c.screen.Display
 	var mons []string
 	for _, t := range c.tracks {
 		for _, mo := range t.info.Monitors {
@@ -114,6 +112,14 @@ func (c *Capture) metadata(start time.Time) map[string]string {
 	}
 	m[MetaMonitors] = strings.Join(mons, ";")
 	return m
+}
+
+// startTags are the tags that say when a file starts: each segment has its own.
+func startTags(start time.Time) map[string]string {
+	return map[string]string{
+		MetaStartTime:   start.UTC().Format(time.RFC3339Nano),
+		"creation_time": start.UTC().Format("2006-01-02T15:04:05.000000Z"),
+	}
 }
 
 // write hands one packet of track idx to the sink, taking its reference; it reports whether
@@ -208,6 +214,9 @@ func (s *Sink) Metadata() map[string]string { return s.meta }
 
 // Bytes is how much the sink has written so far.
 func (s *Sink) Bytes() int64 { return s.seg.Bytes() }
+
+// Written lists the sink's segments so far, the open one(s) with their bytes until now.
+func (s *Sink) Written() []mux.Segment { return s.seg.Written() }
 
 // Frames is how many frames the sink has written for each track.
 func (s *Sink) Frames() []int64 {

@@ -228,7 +228,7 @@ func segment(t *testing.T, n int) (string, []byte, string) {
 	for i := range b {
 		b[i] = byte(i*31 + i/1021)
 	}
-	p := filepath.Join(t.TempDir(), "rec-1_0.mp4")
+	p := filepath.Join(t.TempDir(), "rec-1-001.mp4")
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -239,9 +239,9 @@ func segment(t *testing.T, n int) (string, []byte, string) {
 // request is an upload request as the engine makes it, every metadata key filled.
 func request(path string, size int, sum string) sdk.UploadRequest {
 	return sdk.UploadRequest{
-		JobID: 7, RecordingID: "rec-1", SegmentIndex: 0, SegmentPath: path, Size: int64(size), SHA256: sum, Target: "rws",
+		JobID: 7, RecordingID: "rec-1", SegmentIndex: 1, SegmentPath: path, Size: int64(size), SHA256: sum, Target: "rws",
 		Metadata: map[string]string{
-			"filename": "rec-1_0.mp4", "filetype": "video/mp4", "recordingId": "rec-1", "segment": "0", "final": "true",
+			"filename": "rec-1-001.mp4", "filetype": "video/mp4", "recordingId": "rec-1", "segment": "1", "final": "true",
 			"agent": agentUser, "userId": "u-42", "contactId": "1234", "interactionId": "ix-9", "place": "place-3",
 			"startTime": "2026-01-02T03:04:05Z", "stopTime": "2026-01-02T03:05:05Z", "durationMs": "60000",
 			"monitors": "2", "width": "3840", "height": "1080", "codec": "h264", "encoder": "libx264",

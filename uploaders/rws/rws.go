@@ -68,7 +68,8 @@ const (
 // MetadataKeys are the Upload-Metadata keys of the RWS protocol, all sent with every upload
 // (empty when the request does not give them). sha256 is always the request's SHA256 (or
 // computed from the file when empty); filename, filetype, recordingId and segment default
-// to the segment's file name, a type from its extension, RecordingID and SegmentIndex.
+// to the segment's file name, a type from its extension, RecordingID and SegmentIndex (the
+// segment's position in its recording, counted from 1 as everywhere in the recorder).
 var MetadataKeys = []string{
 	"filename", "filetype", "recordingId", "segment", "final", "agent", "userId", "contactId",
 	"interactionId", "place", "startTime", "stopTime", "durationMs", "monitors", "width", "height",
