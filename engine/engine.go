@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	if cfg.ContactIDBase > 0 {
 		copts = append(copts, catalog.WithContactIDBase(cfg.ContactIDBase))
 	}
-	cat, err := catalog.Open(ctx, filepath.Join(cfg.SpoolDir, "catalog.db"), copts...)
+	cat, err := catalog.Open(ctx, filepath.Join(cfg.SpoolDir, catalogFile), copts...)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
