@@ -48,12 +48,15 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"help", "record"}, 0, ""},
 		{[]string{"--version"}, 0, ""},
 	} {
-		code, stderr := exitCode(t, c.args...)
-		if code != c.code {
-			t.Errorf("recorder %v: exit %d, want %d (stderr %q)", c.args, code, c.code, stderr)
-		}
-		if c.says != "" && (!strings.HasPrefix(stderr, "recorder: ") || !onlyLine(stderr) || !strings.Contains(stderr, c.says)) {
-			t.Errorf("recorder %v: stderr %q, want one line saying %q", c.args, stderr, c.says)
-		}
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			t.Parallel()
+			code, stderr := exitCode(t, c.args...)
+			if code != c.code {
+				t.Errorf("recorder %v: exit %d, want %d (stderr %q)", c.args, code, c.code, stderr)
+			}
+			if c.says != "" && (!strings.HasPrefix(stderr, "recorder: ") || !onlyLine(stderr) || !strings.Contains(stderr, c.says)) {
+				t.Errorf("recorder %v: stderr %q, want one line saying %q", c.args, stderr, c.says)
+			}
+		})
 	}
 }

@@ -6,15 +6,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/screenrec/recorder/internal/testbin"
 )
 
 func TestPluginsListsBuiltinAndDiscovered(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "recorder-plugin-ext"), "../../plugins/host/testdata/extplugin")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build external plugin: %v\n%s", err, out)
+	ext := testbin.Binary{Name: "recorder-plugin-ext", Package: "../../plugins/host/testdata/extplugin", NoCgo: true}
+	if err := ext.BuildInto(dir); err != nil {
+		t.Fatalf("build external plugin: %v", err)
 	}
 	// Not a plugin: executable, but named otherwise; and a non-executable one.
 	os.WriteFile(filepath.Join(dir, "other-tool"), []byte("#!/bin/sh\n"), 0o755)

@@ -87,6 +87,10 @@ func (b Binary) env() []string {
 	return os.Environ()
 }
 
+// BuildInto puts a build of b into dir as b.Name, through the shared cache, for a test that
+// needs a binary of its own folder (TestMain's Main builds the package's shared ones).
+func (b Binary) BuildInto(dir string) error { return b.buildInto(dir) }
+
 // buildInto puts a build of b into dir as b.Name: linked from the cache when it holds one of
 // the same sources, else built into the cache first. Without a key (go list failed), it
 // builds straight into dir.
