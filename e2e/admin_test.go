@@ -414,6 +414,12 @@ func TestRunLogsJSONWithSessionLifecycle(t *testing.T) {
 	}
 	probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-10", Frontend: "probe",
 		Source: engine.Source{Display: ":4343"}}, false, nil) // no such display: the session fails
+	// One left recording: the shutdown finalises it, and its lines say who it was too.
+	var left engine.Session
+	if code := probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-11", Frontend: "probe",
+		Source: engine.Source{Display: srv.Display}}, false, &left); code != 201 {
+		t.Fatalf("start through the probe: %d", code)
+	}
 	svc.stop(t)
 
 	type line = map[string]any
@@ -456,11 +462,16 @@ func TestRunLogsJSONWithSessionLifecycle(t *testing.T) {
 		t.Errorf("no %q line for %s", msg, session)
 		return line{}
 	}
-	for _, msg := range []string{"session started", "session stopping", "session completed"} {
-		m := find(msg, s.ID)
-		if m["owner"] != "agent-9" || m["frontend"] != "probe" || m["contact_id"] != float64(s.ContactID) ||
-			m["interaction_id"] != s.InteractionID || m["display"] != srv.Display {
-			t.Errorf("%s line %v, want the session's owner, front end, ids and display", msg, m)
+	for _, sess := range []struct {
+		s     engine.Session
+		owner string
+	}{{s, "agent-9"}, {left, "agent-11"}} {
+		for _, msg := range []string{"session started", "session stopping", "session completed"} {
+			m := find(msg, sess.s.ID)
+			if m["owner"] != sess.owner || m["frontend"] != "probe" || m["contact_id"] != float64(sess.s.ContactID) ||
+				m["interaction_id"] != sess.s.InteractionID || m["display"] != srv.Display {
+				t.Errorf("%s line %v, want the session's owner, front end, ids and display", msg, m)
+			}
 		}
 	}
 	var fail line

@@ -23,6 +23,9 @@ func logSessions(eng *engine.Engine, log *slog.Logger) (wait func(ctx context.Co
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// Who and what each session is, kept from its first line: a session finalised during
+		// shutdown may no longer be readable from the closing engine.
+		known := map[string][]any{}
 		for ev := range events {
 			if ev.Dropped > 0 {
 				log.Warn("session log: engine events lost: the log fell behind", "dropped", ev.Dropped)
@@ -36,8 +39,11 @@ func logSessions(eng *engine.Engine, log *slog.Logger) (wait func(ctx context.Co
 			cancel()
 			attrs := []any{"session", ev.SessionID}
 			if err == nil {
-				attrs = append(attrs, "contact_id", s.ContactID, "interaction_id", s.InteractionID, "owner", s.Owner,
-					"frontend", s.Frontend, "display", s.Source.Display)
+				known[ev.SessionID] = []any{"contact_id", s.ContactID, "interaction_id", s.InteractionID, "owner", s.Owner,
+					"frontend", s.Frontend, "display", s.Source.Display}
+			}
+			attrs = append(attrs, known[ev.SessionID]...)
+			if err == nil {
 				if s.Reason != "" {
 					attrs = append(attrs, "reason", s.Reason)
 				}
@@ -53,6 +59,9 @@ func logSessions(eng *engine.Engine, log *slog.Logger) (wait func(ctx context.Co
 				attrs = append(attrs, "why", ev.Reason)
 			}
 			log.Log(context.Background(), level, msg, attrs...)
+			if ev.Kind == engine.EventRecordingCompleted || ev.Kind == engine.EventRecordingFailed {
+				delete(known, ev.SessionID)
+			}
 		}
 	}()
 	return func(ctx context.Context) {
