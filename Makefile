@@ -2,7 +2,8 @@
 GO          ?= go
 BIN         := bin
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -X main.version=$(VERSION)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 # -count=1: the tests use Xvfb, FFmpeg and Chromium, which Go's test cache cannot see.
 TEST_FLAGS  ?= -race -count=1 -timeout 14m
