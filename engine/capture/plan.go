@@ -176,7 +176,7 @@ func Replan(s *Screen, sel Selection, layout Layout, region image.Rectangle, old
 			return nil, fmt.Errorf("%w: the screen is now %dx%d and the recorded area %dx%d+%d+%d is no longer on it",
 				ErrScreenChanged, s.Width, s.Height, region.Dx(), region.Dy(), region.Min.X, region.Min.Y)
 		case errors.Is(err, ErrUnknownMonitor) || errors.Is(err, ErrNoMonitors):
-			return nil, fmt.Errorf("%w: %s was disconnected", ErrScreenChanged, monitorNames(old))
+			return nil, fmt.Errorf("%w: %s", ErrScreenChanged, disconnected(old))
 		case err != nil:
 			return nil, err
 		}
@@ -200,13 +200,13 @@ func Replan(s *Screen, sel Selection, layout Layout, region image.Rectangle, old
 		}
 	}
 	if found == 0 {
-		return nil, fmt.Errorf("%w: %s was disconnected", ErrScreenChanged, monitorNames(old))
+		return nil, fmt.Errorf("%w: %s", ErrScreenChanged, disconnected(old))
 	}
 	return out, nil
 }
 
-// monitorNames names the monitors of tracks for a sentence: "monitor M1", "monitors M0, M1".
-func monitorNames(tracks []Track) string {
+// disconnected says the monitors of tracks were disconnected, as a sentence.
+func disconnected(tracks []Track) string {
 	var names []string
 	for _, t := range tracks {
 		for _, m := range t.Monitors {
@@ -218,9 +218,9 @@ func monitorNames(tracks []Track) string {
 		}
 	}
 	if len(names) == 1 {
-		return "monitor " + names[0]
+		return "monitor " + names[0] + " was disconnected"
 	}
-	return "monitors " + strings.Join(names, ", ")
+	return "monitors " + strings.Join(names, ", ") + " were disconnected"
 }
 
 // Same reports whether two tracks grab the same area with the same monitors.
