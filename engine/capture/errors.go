@@ -30,4 +30,7 @@ var (
 	ErrOpen = errors.New("cannot open capture device")
 	// ErrRead: the capture device failed while reading a frame.
 	ErrRead = errors.New("capture read failed")
+	// ErrScreenChanged: the screen changed (RandR) so that what a recording captures is no
+	// longer on it: its region left the screen, or every monitor it showed was disconnected.
+	ErrScreenChanged = errors.New("the screen changed")
 )

@@ -1,8 +1,11 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"image"
+	"slices"
+	"strings"
 
 	"github.com/screenrec/recorder/engine/api"
 )
@@ -156,4 +159,71 @@ func subtract(a, b image.Rectangle) []image.Rectangle {
 	add(image.Rect(a.Min.X, in.Min.Y, in.Min.X, in.Max.Y))
 	add(image.Rect(in.Max.X, in.Min.Y, a.Max.X, in.Max.Y))
 	return out
+}
+
+// Replan plans a recording again on a changed screen s, keeping the tracks of the plan old
+// it is recording with: the result holds, for each old track, its new geometry, or a zero
+// Track (empty Grab) when the monitor it showed is gone. Tracks are matched by name, the
+// monitor's, so a tracks layout follows its monitors wherever they now are, and monitors
+// added since are not recorded (a recording's tracks are fixed). A canvas or a region has one
+// track, planned as at the start; a canvas of all monitors grows and shrinks with them. The
+// error, ErrScreenChanged, is a sentence for the user: nothing is left to record.
+func Replan(s *Screen, sel Selection, layout Layout, region image.Rectangle, old []Track) ([]Track, error) {
+	if !region.Empty() || layout != LayoutTracks {
+		plan, err := Plan(s, sel, layout, region)
+		switch {
+		case errors.Is(err, ErrOutsideScreen):
+			return nil, fmt.Errorf("%w: the screen is now %dx%d and the recorded area %dx%d+%d+%d is no longer on it",
+				ErrScreenChanged, s.Width, s.Height, region.Dx(), region.Dy(), region.Min.X, region.Min.Y)
+		case errors.Is(err, ErrUnknownMonitor) || errors.Is(err, ErrNoMonitors):
+			return nil, fmt.Errorf("%w: %s", ErrScreenChanged, disconnected(old))
+		case err != nil:
+			return nil, err
+		}
+		if len(old) == 1 {
+			plan[0].Name = old[0].Name // a file's track keeps its title
+		}
+		return plan, nil
+	}
+	all, err := Plan(s, Selection{}, LayoutTracks, image.Rectangle{})
+	if err != nil && !errors.Is(err, ErrNoMonitors) {
+		return nil, err
+	}
+	out := make([]Track, len(old))
+	found := 0
+	for i, o := range old {
+		for _, t := range all {
+			if t.Name == o.Name {
+				out[i] = t
+				found++
+			}
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrScreenChanged, disconnected(old))
+	}
+	return out, nil
+}
+
+// disconnected says the monitors of tracks were disconnected, as a sentence.
+func disconnected(tracks []Track) string {
+	var names []string
+	for _, t := range tracks {
+		for _, m := range t.Monitors {
+			n := m.Name
+			if n == "" {
+				n = fmt.Sprint(m.Index)
+			}
+			names = append(names, n)
+		}
+	}
+	if len(names) == 1 {
+		return "monitor " + names[0] + " was disconnected"
+	}
+	return "monitors " + strings.Join(names, ", ") + " were disconnected"
+}
+
+// Same reports whether two tracks grab the same area with the same monitors.
+func (t Track) Same(o Track) bool {
+	return t.Name == o.Name && t.Grab == o.Grab && slices.Equal(t.Monitors, o.Monitors) && slices.Equal(t.Blank, o.Blank)
 }

@@ -467,3 +467,32 @@ func TestResolveDisplay(t *testing.T) {
 		t.Errorf("ResolveDisplay(\"\") without DISPLAY = %q, %v; want ErrNoDisplay", d, err)
 	}
 }
+
+func TestReplan(t *testing.T) {
+	two := &Screen{Display: ":9", Width: 640, Height: 240, Monitors: []Monitor{
+		{Index: 0, Name: "M0", Width: 320, Height: 240}, {Index: 1, Name: "M1", X: 320, Width: 320, Height: 240}}}
+	one := &Screen{Display: ":9", Width: 320, Height: 240, Monitors: two.Monitors[:1]}
+	tracks, err := Plan(two, Selection{}, LayoutTracks, image.Rectangle{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Replan(one, Selection{}, LayoutTracks, image.Rectangle{}, tracks)
+	if err != nil || len(got) != 2 || !got[0].Same(tracks[0]) || !got[1].Grab.Empty() {
+		t.Errorf("tracks after M1 left = %+v, %v; want M0 unchanged and M1 gone", got, err)
+	}
+	if _, err := Replan(&Screen{Width: 320, Height: 240, Monitors: []Monitor{{Name: "X", Width: 320, Height: 240}}},
+		Selection{}, LayoutTracks, image.Rectangle{}, tracks); !errors.Is(err, ErrScreenChanged) ||
+		err.Error() != "the screen changed: monitors M0, M1 were disconnected" {
+		t.Errorf("every monitor gone: %v", err)
+	}
+	canvas, _ := Plan(two, Selection{}, LayoutCanvas, image.Rectangle{})
+	got, err = Replan(one, Selection{}, LayoutCanvas, image.Rectangle{}, canvas)
+	if err != nil || len(got) != 1 || got[0].Grab != image.Rect(0, 0, 320, 240) || got[0].Name != canvas[0].Name {
+		t.Errorf("canvas after M1 left = %+v, %v", got, err)
+	}
+	region := image.Rect(400, 0, 600, 200)
+	if _, err := Replan(one, Selection{}, LayoutCanvas, region, nil); !errors.Is(err, ErrScreenChanged) ||
+		!strings.Contains(err.Error(), "no longer on it") {
+		t.Errorf("region off the screen: %v", err)
+	}
+}

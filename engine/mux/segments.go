@@ -37,7 +37,8 @@ type SegmentsConfig struct {
 	Out string
 	// Every is the segment length; 0 writes a single file.
 	Every time.Duration
-	// Streams are the file's tracks; their time bases must all be the same.
+	// Streams are the file's tracks; their time bases must all be the same. A stream with a
+	// nil Codec is a track that has ended: files leave it out (see Reshape).
 	Streams []Stream
 	// Metadata are container tags written into every segment, plus "segment" (the segment's
 	// index, from 1, also in a single file) and what Tags adds.
@@ -67,6 +68,9 @@ type Segments struct {
 	mu       sync.Mutex
 	cur      *File
 	next     *File
+	curIdx   []int // a track's stream in cur, -1 when cur leaves it out
+	nextIdx  []int
+	reshape  *reshape // waits for a rotation in progress to end
 	curStart int64
 	cut      atomic.Int64 // pts where the next segment starts, MaxInt64 if none
 	moved    []bool
@@ -75,6 +79,7 @@ type Segments struct {
 	done     []Segment
 	doneSize int64
 	closed   bool
+	forced   bool // the cut is a Reshape's
 }
 
 // NewSegments creates the first file.
@@ -85,16 +90,90 @@ func NewSegments(cfg SegmentsConfig) (*Segments, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cur = f
+	s.cur, s.curIdx = f, s.fileIndexes()
+	for i, st := range cfg.Streams {
+		s.started[i] = st.Codec == nil // an ended track has nothing to wait for
+	}
 	s.cut.Store(cfg.Start) // the first keyframe of every track
 	return s, nil
+}
+
+// reshape is a cut Reshape asked for.
+type reshape struct {
+	at      int64
+	streams []Stream
+	tags    map[string]string
+}
+
+// Reshape cuts a new segment at pts at whose files have streams in place of the configured
+// ones (the same number; a nil Codec leaves an ended track out), and tags added to their
+// metadata. A track whose size changed needs it: its encoder is reopened and an MP4 stream
+// has one size. As for any cut, callers force a keyframe on every track at or after at; a
+// single file (Every 0) goes on in a second file named as a segment. If a rotation is in
+// progress the cut follows it.
+func (s *Segments) Reshape(at int64, streams []Stream, tags map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &reshape{at: at, streams: append([]Stream(nil), streams...), tags: tags}
+	if s.next != nil {
+		s.reshape = r
+		return
+	}
+	s.applyReshape(r)
+}
+
+func (s *Segments) applyReshape(r *reshape) {
+	s.reshape = nil
+	s.cfg.Streams = r.streams
+	if len(r.tags) > 0 {
+		meta := make(map[string]string, len(s.cfg.Metadata)+len(r.tags))
+		for k, v := range s.cfg.Metadata {
+			meta[k] = v
+		}
+		for k, v := range r.tags {
+			meta[k] = v
+		}
+		s.cfg.Metadata = meta
+	}
+	for i, st := range s.cfg.Streams {
+		if st.Codec == nil {
+			s.started[i] = true // an ended track: nothing more to wait for
+		}
+	}
+	s.forced = true
+	s.cut.Store(r.at)
+}
+
+// fileIndexes maps tracks to the streams of a file created now.
+func (s *Segments) fileIndexes() []int {
+	idx := make([]int, len(s.cfg.Streams))
+	n := 0
+	for i, st := range s.cfg.Streams {
+		idx[i] = -1
+		if st.Codec != nil {
+			idx[i] = n
+			n++
+		}
+	}
+	return idx
+}
+
+// live are the streams of a file created now.
+func (s *Segments) live() []Stream {
+	var out []Stream
+	for _, st := range s.cfg.Streams {
+		if st.Codec != nil {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // create creates the next segment's file, which starts at pts start.
 func (s *Segments) create(start int64) (*File, error) {
 	index := s.index + 1
 	path := s.cfg.Out
-	if s.cfg.Every > 0 {
+	if s.cfg.Every > 0 || index > 1 {
 		path = SegmentPath(s.cfg.Out, index)
 	}
 	meta := make(map[string]string, len(s.cfg.Metadata)+1)
@@ -112,7 +191,7 @@ func (s *Segments) create(start int64) (*File, error) {
 			return nil, err
 		}
 	}
-	f, err := Create(path, s.cfg.Streams, meta, s.cfg.Options)
+	f, err := Create(path, s.live(), meta, s.cfg.Options)
 	if err == nil {
 		s.index = index
 	}
@@ -120,6 +199,9 @@ func (s *Segments) create(start int64) (*File, error) {
 }
 
 func (s *Segments) setNextCut(start int64) {
+	if s.forced {
+		return // a Reshape's cut is pending
+	}
 	if s.cfg.Every <= 0 {
 		s.cut.Store(math.MaxInt64)
 		return
@@ -157,7 +239,7 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 		if s.allTrue(s.started) {
 			s.setNextCut(s.cfg.Start)
 		}
-		return s.writeFirst(s.cur, s.curStart, idx, pkt)
+		return s.writeFirst(s.cur, s.curStart, s.curIdx[idx], pkt)
 	}
 	cut := s.cut.Load()
 	// Until every track has started, cut is the start, not a segment boundary.
@@ -168,7 +250,7 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 				pkt.Unref()
 				return err
 			}
-			s.next = f
+			s.next, s.nextIdx = f, s.fileIndexes()
 		}
 		s.moved[idx] = true
 		if s.allTrue(s.moved) {
@@ -177,19 +259,20 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 				return err
 			}
 			// This packet now belongs to the new current file.
-			return s.writeFirst(s.cur, s.curStart, idx, pkt)
+			return s.writeFirst(s.cur, s.curStart, s.curIdx[idx], pkt)
 		}
-		return s.writeFirst(s.next, cut, idx, pkt)
+		return s.writeFirst(s.next, cut, s.nextIdx[idx], pkt)
 	}
 	if s.moved[idx] {
-		return s.write(s.next, cut, idx, pkt)
+		return s.write(s.next, cut, s.nextIdx[idx], pkt)
 	}
-	return s.write(s.cur, s.curStart, idx, pkt)
+	return s.write(s.cur, s.curStart, s.curIdx[idx], pkt)
 }
 
+// allTrue reports whether flags holds for every track that has not ended.
 func (s *Segments) allTrue(flags []bool) bool {
-	for _, f := range flags {
-		if !f {
+	for i, f := range flags {
+		if !f && s.cfg.Streams[i].Codec != nil {
 			return false
 		}
 	}
@@ -199,11 +282,15 @@ func (s *Segments) allTrue(flags []bool) bool {
 func (s *Segments) rotate(cut int64) error {
 	old := s.cur
 	err := s.finish(old, s.curStart)
-	s.cur, s.next, s.curStart = s.next, nil, cut
+	s.cur, s.next, s.curStart, s.curIdx = s.next, nil, cut, s.nextIdx
 	for i := range s.moved {
 		s.moved[i] = false
 	}
+	s.forced = false
 	s.setNextCut(cut)
+	if s.reshape != nil {
+		s.applyReshape(s.reshape)
+	}
 	return err
 }
 
@@ -237,6 +324,10 @@ func (s *Segments) writeFirst(f *File, start int64, idx int, pkt *astiav.Packet)
 }
 
 func (s *Segments) write(f *File, start int64, idx int, pkt *astiav.Packet) error {
+	if idx < 0 { // a track the file leaves out
+		pkt.Unref()
+		return nil
+	}
 	pkt.SetPts(pkt.Pts() - start)
 	pkt.SetDts(pkt.Dts() - start)
 	return f.WritePacket(idx, pkt)

@@ -17,7 +17,9 @@ import (
 	"github.com/screenrec/recorder/engine/mux"
 )
 
-// track is one video of a capture: source → converter → encoder.
+// track is one video of a capture: source → converter → encoder. Its goroutine owns src,
+// conv, enc and slate; info, w, h and gone change with the screen (see screen.go) and are
+// read by others under Capture.mu.
 type track struct {
 	info      capture.Track
 	src       capture.Source
@@ -26,6 +28,8 @@ type track struct {
 	slate     *astiav.Frame // what masked frames show; made at the first masked frame
 	fanout    *astiav.Packet
 	w, h      int
+	gone      string                       // why the track ended while the capture goes on
+	change    atomic.Pointer[screenChange] // a new geometry for the track, taken by its goroutine
 	frames    atomic.Int64
 	dropped   atomic.Int64
 	unchanged atomic.Int64
@@ -35,13 +39,16 @@ type track struct {
 // Timestamps are milliseconds since the capture started (encode.TimeBase), taken from the
 // capture clock, so they map to wall-clock time exactly. When its last sink ends, it stops.
 type Capture struct {
-	spec    CaptureSpec
-	screen  *capture.Screen
-	tracks  []*track
-	start   time.Time
-	skipped []encode.Status
-	streams []mux.Stream
-	mask    maskTimeline
+	spec     CaptureSpec
+	screen   *capture.Screen // guarded by mu
+	tracks   []*track
+	start    time.Time
+	skipped  []encode.Status
+	encoder  string
+	hardware bool
+	streams  []mux.Stream // replaced, never changed in place: sinks hold it; guarded by mu
+	mask     maskTimeline
+	planMu   sync.Mutex // one re-plan at a time
 
 	mu       sync.Mutex
 	sinks    []*Sink
@@ -104,10 +111,12 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 		}
 		c.streams = append(c.streams, mux.Stream{Codec: t.enc.CodecContext(), TimeBase: encode.TimeBase, FPS: spec.FPS, Title: pt.Name})
 	}
+	c.encoder, c.hardware = c.tracks[0].enc.Name(), c.tracks[0].enc.Hardware()
 	c.start = time.Now()
 	// ctx bounds opening only: a capture outlives the request that opened it (an HTTP or
 	// plugin RPC context ends as soon as Start answers) and runs until Stop.
 	go c.run(context.WithoutCancel(ctx))
+	go c.watchScreen(context.WithoutCancel(ctx))
 	return c, nil
 }
 
@@ -143,14 +152,19 @@ func newSlate(w, h int, pf astiav.PixelFormat, c avext.YUV) (*astiav.Frame, erro
 // Spec is the capture's spec with defaults filled in.
 func (c *Capture) Spec() CaptureSpec { return c.spec }
 
-// Screen is the display as discovered when the capture opened.
-func (c *Capture) Screen() *capture.Screen { return c.screen }
+// Screen is the display as last discovered.
+// It changes when the screen does (RandR).
+func (c *Capture) Screen() *capture.Screen {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.screen
+}
 
 // Encoder is the name of the encoder in use, and Skipped those tried before it.
-func (c *Capture) Encoder() string { return c.tracks[0].enc.Name() }
+func (c *Capture) Encoder() string { return c.encoder }
 
 // Hardware reports whether the encoder in use is a hardware one.
-func (c *Capture) Hardware() bool { return c.tracks[0].enc.Hardware() }
+func (c *Capture) Hardware() bool { return c.hardware }
 
 // Skipped lists the encoders tried and skipped before the one in use, with the reasons.
 func (c *Capture) Skipped() []encode.Status { return c.skipped }
@@ -233,9 +247,24 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 			return t.enc.Flush(emit)
 		default:
 		}
+		if ch := t.change.Swap(nil); ch != nil {
+			cut, done, err := c.applyChange(ctx, idx, t, ch, func() error { return t.enc.Flush(emit) })
+			if done || err != nil {
+				return err
+			}
+			if cut >= 0 {
+				lastPts = max(lastPts, cut-1) // the new encoder starts at the cut
+			}
+			if _, ok := t.src.(capture.ChangeSource); ok {
+				return c.runChanges(ctx, idx, t, t.src.(capture.ChangeSource))
+			}
+		}
 		if err := t.src.Read(ctx, raw); err != nil {
 			if ctx.Err() != nil {
 				return t.enc.Flush(emit)
+			}
+			if c.screenChanged(ctx, t) {
+				continue // the track follows the screen (above)
 			}
 			_ = t.enc.Flush(emit) // keep what was encoded before the failure
 			return err
@@ -332,22 +361,51 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		return enc.encode(f, pts)
 	}
+	// closeOut ends what was encoded so far at the time of the stop or of a screen change.
+	closeOut := func() error {
+		if s, at := sched.closeOut(min(c.now(), c.endingBy(noEnd-1))); s != shotNone {
+			return encodeShot(s, at)
+		}
+		return nil
+	}
 	for {
 		select {
 		case <-c.stop:
 			// Stopped: sinks end now, or earlier if they were stopped before.
-			if s, at := sched.closeOut(min(c.now(), c.endingBy(noEnd-1))); s != shotNone {
-				if err := encodeShot(s, at); err != nil {
-					return err
-				}
+			if err := closeOut(); err != nil {
+				return err
 			}
 			return t.enc.Flush(emit)
 		default:
+		}
+		if sc := t.change.Swap(nil); sc != nil {
+			cut, done, err := c.applyChange(ctx, idx, t, sc, func() error {
+				if err := closeOut(); err != nil {
+					return err
+				}
+				return t.enc.Flush(emit)
+			})
+			if done || err != nil {
+				return err
+			}
+			next, ok := t.src.(capture.ChangeSource)
+			if !ok {
+				return c.runTrack(ctx, idx, t)
+			}
+			// The picture was the old converter's: the next frame is converted whole.
+			cs, picture = next, nil
+			w, h = t.src.Size()
+			sched.restart(cut)
+			enc = c.newTrackEncoder(idx, t)
+			emit = enc.emit
 		}
 		ch, err := cs.ReadChange(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return t.enc.Flush(emit)
+			}
+			if c.screenChanged(ctx, t) {
+				continue // the track follows the screen (above)
 			}
 			_ = t.enc.Flush(emit) // keep what was encoded before the failure
 			return err
@@ -479,12 +537,14 @@ func (c *Capture) Tracks() []TrackInfo {
 
 // trackInfos describes the capture's tracks with per-track frame counts given by count.
 func (c *Capture) trackInfos(count func(i int, t *track) int64) []TrackInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	out := make([]TrackInfo, len(c.tracks))
 	for i, t := range c.tracks {
 		g := t.info.Grab
 		out[i] = TrackInfo{Name: t.info.Name, Grab: fmt.Sprintf("%dx%d+%d+%d", g.Dx(), g.Dy(), g.Min.X, g.Min.Y),
 			Width: t.w, Height: t.h, Monitors: len(t.info.Monitors), Frames: count(i, t), Dropped: t.dropped.Load(),
-			Unchanged: t.unchanged.Load()}
+			Unchanged: t.unchanged.Load(), Ended: t.gone}
 	}
 	return out
 }

@@ -43,6 +43,8 @@ type TrackInfo struct {
 	// Unchanged is how many frame times showed nothing new and cost no conversion or encode
 	// (only with a change-tracking source).
 	Unchanged int64 `json:"unchanged"`
+	// Ended says why the track ended before the recording did (its monitor was disconnected).
+	Ended string `json:"ended,omitempty"`
 }
 
 // Summary reports a finished recording.
@@ -166,9 +168,10 @@ func (r *Recording) summarize(segs []mux.Segment) *Summary {
 	c := r.capture
 	frames := r.sink.Frames()
 	s := &Summary{Path: r.spec.Out, StartTime: r.sink.StartTime().UTC(), Encoder: c.Encoder(),
-		Hardware: c.Hardware(), Skipped: c.Skipped(), Width: c.tracks[0].w, Height: c.tracks[0].h,
+		Hardware: c.Hardware(), Skipped: c.Skipped(),
 		Metadata: r.sink.Metadata(), Frames: frames[0], Duration: r.sink.Duration().Seconds(),
 		Tracks: c.trackInfos(func(i int, _ *track) int64 { return frames[i] })}
+	s.Width, s.Height = s.Tracks[0].Width, s.Tracks[0].Height
 	if r.spec.SegmentEvery > 0 {
 		s.Segments = segs
 		if len(segs) > 0 {

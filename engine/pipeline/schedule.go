@@ -118,3 +118,13 @@ func (s *schedule) closeOut(end int64) (shot, int64) {
 	s.lastPts = end - 1
 	return s.shown, end - 1
 }
+
+// restart begins again after the track's source and converter were replaced (a screen
+// change): nothing is shown yet and the picture must be converted whole. With cut ≥ 0 a new
+// encoder starts there, so no frame may come before it.
+func (s *schedule) restart(cut int64) {
+	s.shown, s.stale, s.lastMasked = shotNone, true, false
+	if cut >= 0 {
+		s.lastPts = max(s.lastPts, cut-1)
+	}
+}

@@ -79,6 +79,9 @@ func (c *Capture) Attach(cfg SinkConfig) (*Sink, error) {
 	startTime := c.start.Add(time.Duration(start) * time.Millisecond)
 	s := &Sink{c: c, start: start, ended: make([]bool, len(c.tracks)), written: make([]int64, len(c.tracks)),
 		lastPts: make([]int64, len(c.tracks)), done: make(chan struct{})}
+	for i, t := range c.tracks {
+		s.ended[i] = t.gone != "" // its monitor was disconnected before this recording
+	}
 	s.meta = c.metadata(startTime)
 	for k, v := range cfg.Metadata {
 		s.meta[k] = v
@@ -104,14 +107,25 @@ func (c *Capture) metadata(start time.Time) map[string]string {
 	m[MetaLayout] = string(c.spec.Layout)
 	m[MetaEncoder] = c.Encoder()
 	m[MetaDisplay] = c.screen.Display
+	for k, v := range c.geometryTags() {
+		m[k] = v
+	}
+	return m
+}
+
+// geometryTags are the tags that describe what the tracks show now: a segment cut at a
+// screen change carries its own. c.mu is held.
+func (c *Capture) geometryTags() map[string]string {
 	var mons []string
 	for _, t := range c.tracks {
+		if t.gone != "" {
+			continue
+		}
 		for _, mo := range t.info.Monitors {
 			mons = append(mons, mo.String())
 		}
 	}
-	m[MetaMonitors] = strings.Join(mons, ";")
-	return m
+	return map[string]string{MetaMonitors: strings.Join(mons, ";")}
 }
 
 // startTags are the tags that say when a file starts: each segment has its own.
