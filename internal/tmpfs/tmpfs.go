@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // MountForTest mounts a tmpfs of size bytes on a new folder and returns the folder; it is
@@ -32,19 +34,31 @@ func MountForTest(t testing.TB, size int64) string {
 	return dir
 }
 
-// Fill writes a file of zeros into dir until its file system is full (ENOSPC) and returns
-// its path; removing it frees the space again.
-func Fill(t testing.TB, dir string) string {
+// Fill writes a file of zeros into dir, an outside writer, until at most leave bytes are free
+// on its file system (0: until it is full, ENOSPC) and returns its path; removing it frees the
+// space again.
+func Fill(t testing.TB, dir string, leave int64) string {
 	t.Helper()
 	f, err := os.CreateTemp(dir, "filler-*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
+	buf := make([]byte, 16<<10)
+	for Free(t, dir) > leave {
 		if _, err := f.Write(buf); err != nil {
-			return f.Name()
+			break
 		}
 	}
+	return f.Name()
+}
+
+// Free is the space available on dir's file system.
+func Free(t testing.TB, dir string) int64 {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
 }
