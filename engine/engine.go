@@ -75,6 +75,9 @@ type Engine struct {
 	liveCaptures   map[*pipeline.Capture]struct{} // open captures, for the metrics
 	retired        retired                        // what ended sessions and captures counted
 
+	stopWatch context.CancelFunc // ends watchDisk
+	watchDone chan struct{}      // closed when watchDisk has returned
+
 	authMu     sync.Mutex
 	auth       map[string]*UploadAuth // by owner; memory only
 	uploadWake chan struct{}
@@ -125,6 +128,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 		cat.Close()
 		return nil, err
 	}
+	var wctx context.Context
+	wctx, e.stopWatch = context.WithCancel(context.Background())
+	e.watchDone = make(chan struct{})
+	go e.watchDisk(wctx, e.watchDone)
 	return e, nil
 }
 
@@ -474,6 +481,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	e.stopWatch()
 	live := make([]*session, 0, len(e.sessions))
 	for _, s := range e.sessions {
 		live = append(live, s)
@@ -490,6 +498,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("engine: close: %w", ctx.Err())
 	}
+	<-e.watchDone // it may be reading the catalog
 	e.hub.close()
 	_ = e.tel.reg.Unregister()
 	return e.cat.Close()

@@ -1,9 +1,11 @@
 // Package mux writes encoded video into crash-safe fragmented MP4 files: fragments of at most
-// a second, flushed as they complete and synced to disk in the background, so a crash loses at
-// most the fragment being written. It also rotates segments.
+// half a second, flushed as they complete and synced to disk in the background, so a crash loses
+// at most the fragment being written. A write that fails (a full disk) cuts the file back to
+// its last complete fragment at once. It also rotates segments.
 package mux
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -18,8 +20,10 @@ import (
 	"github.com/screenrec/recorder/engine/internal/avext"
 )
 
-// DefaultFragmentDuration bounds what a crash can lose.
-const DefaultFragmentDuration = time.Second
+// DefaultFragmentDuration bounds what a crash can lose: the open fragment, plus the frames
+// still in the capture and the encoder. Half a second keeps that within the promised second
+// with room for a loaded machine's lag; a fragment's header costs some 100 bytes.
+const DefaultFragmentDuration = 500 * time.Millisecond
 
 // DefaultSyncInterval is how often written data is forced to disk.
 const DefaultSyncInterval = time.Second
@@ -38,7 +42,7 @@ type Stream struct {
 
 // Options tune the file.
 type Options struct {
-	// FragmentDuration is the longest fragment (default 1 s).
+	// FragmentDuration is the longest fragment (default DefaultFragmentDuration).
 	FragmentDuration time.Duration
 	// SyncInterval is how often data is fsynced (default 1 s; negative disables syncing).
 	SyncInterval time.Duration
@@ -64,6 +68,12 @@ type File struct {
 	fragment  time.Duration
 	stop      chan struct{}
 	synced    sync.WaitGroup
+	// ioErr is the operating system's error of the first failed write (e.g. ENOSPC): FFmpeg
+	// only sees "Unknown error occurred". From then on nothing more is written, the file is
+	// cut back to its last complete fragment (cut), and the error is reported once (reported).
+	ioErr    error
+	cut      bool
+	reported bool
 }
 
 // Create creates path (truncating it) and writes the MP4 header. metadata becomes container
@@ -156,10 +166,44 @@ func (m *File) open(metadata map[string]string, o Options) error {
 	return nil
 }
 
+// write is FFmpeg's output callback; it runs under m.mu (every muxer call does).
 func (m *File) write(b []byte) (int, error) {
+	if m.ioErr != nil {
+		// The file is (being) cut back: a later write would land past its new end.
+		return 0, m.ioErr
+	}
 	n, err := m.f.Write(b)
 	m.bytes.Add(int64(n))
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is in the message already
+		}
+		m.ioErr = err
+	}
 	return n, err
+}
+
+// failed is the error to report for a muxer call that failed with err: the operating
+// system's when a write failed (so that errors.Is finds e.g. syscall.ENOSPC), after cutting
+// the file back to its last complete fragment at once, as the crash repair does. m.mu is
+// held.
+func (m *File) failed(what string, err error) error {
+	if m.ioErr == nil {
+		return fmt.Errorf("%w: %s: %s%w", ErrWrite, m.path, what, err)
+	}
+	m.reported = true
+	werr := fmt.Errorf("%w: %s: %s%w", ErrWrite, m.path, what, m.ioErr)
+	if m.cut {
+		return werr
+	}
+	m.cut = true
+	res, rerr := Repair(m.path)
+	if rerr != nil {
+		return errors.Join(werr, fmt.Errorf("cut back to the last complete fragment: %w", rerr))
+	}
+	m.bytes.Store(res.Size)
+	return werr
 }
 
 // FFmpeg's seek flags: AVSEEK_SIZE asks for the size, AVSEEK_FORCE may be or-ed in.
@@ -216,10 +260,14 @@ func (m *File) flushIdle() {
 		return
 	}
 	// Best effort, like the sync: a failing file fails its next WritePacket or Close too.
-	if err := m.fc.WriteFrame(nil); err == nil {
-		_ = avext.SetMuxerOption(m.fc, "movflags", "+frag_discont")
-		m.pending = false
+	// A failed write is cut back at once all the same.
+	if err := m.fc.WriteFrame(nil); err != nil {
+		_ = m.failed("", err)
+		m.reported = false // still to be reported by WritePacket or Close
+		return
 	}
+	_ = avext.SetMuxerOption(m.fc, "movflags", "+frag_discont")
+	m.pending = false
 }
 
 // Path is the file's path.
@@ -237,6 +285,10 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 		pkt.Unref()
 		return ErrClosed
 	}
+	if m.ioErr != nil {
+		pkt.Unref()
+		return m.failed("", m.ioErr) // a background flush failed
+	}
 	st := m.fc.Streams()[idx]
 	pkt.SetStreamIndex(idx)
 	if m.started != nil {
@@ -253,7 +305,7 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	// The mp4 muxer picks its own stream time base in WriteHeader.
 	pkt.RescaleTs(tb, st.TimeBase())
 	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
+		return m.failed("", err)
 	}
 	m.pending, m.lastWrite = true, time.Now()
 	if m.started != nil {
@@ -263,7 +315,7 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 			// FragmentDuration: the file is playable, and survives a crash, from its first frame.
 			m.started = nil
 			if err := m.fc.WriteFrame(nil); err != nil {
-				return fmt.Errorf("%w: %s: first fragment: %w", ErrWrite, m.path, err)
+				return m.failed("first fragment: ", err)
 			}
 			// That fragment ended where its last packet's duration said, not where the next
 			// frame is, which the muxer would otherwise assume: with a variable frame rate
@@ -293,9 +345,16 @@ func (m *File) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var firstErr error
-	if err := m.fc.WriteTrailer(); err != nil {
-		firstErr = fmt.Errorf("%w: %s: trailer: %w", ErrWrite, m.path, err)
+	if m.ioErr == nil {
+		if err := m.fc.WriteTrailer(); err != nil {
+			firstErr = m.failed("trailer: ", err)
+		}
+	} else if !m.reported {
+		firstErr = m.failed("", m.ioErr)
 	}
+	// A write failure already reported by WritePacket is not reported again: the file was cut
+	// back to its last complete fragment then, and ends there (with no trailer: the crash
+	// repair's form of a file).
 	m.pb.Flush()
 	m.free()
 	if err := m.f.Sync(); err != nil && firstErr == nil {

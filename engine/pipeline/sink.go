@@ -150,6 +150,9 @@ func (s *Sink) write(idx int, p *astiav.Packet) (ended bool) {
 	}
 	pts := p.Pts()
 	if err := s.seg.WritePacket(idx, p); err != nil {
+		if s.failed != nil {
+			err = errors.Join(s.failed, err) // Fail's cause first
+		}
 		s.failed = err
 		for i := range s.ended {
 			s.ended[i] = true
@@ -193,6 +196,18 @@ func (s *Sink) Stop() {
 		// before the stop reaches the file at once.
 		c.Stop()
 	}
+}
+
+// Fail ends the recording now, as Stop does (its files end cleanly at the last frame before
+// now), and makes Wait report cause: the recording had to end (e.g. the disk is below its
+// floor). The first failure is kept.
+func (s *Sink) Fail(cause error) {
+	s.c.mu.Lock()
+	if s.failed == nil {
+		s.failed = cause
+	}
+	s.c.mu.Unlock()
+	s.Stop()
 }
 
 // finish closes the sink's files; it runs once, outside c.mu.
