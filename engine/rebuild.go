@@ -52,6 +52,28 @@ func openCatalog(ctx context.Context, cfg Config) (*catalog.Catalog, error) {
 	return cat, nil
 }
 
+// CheckSpoolCatalog checks the catalog file of a spool folder without opening an engine or
+// changing anything, as New would judge it: a damaged file gives the report and an error
+// wrapping ErrCatalogDamaged; a missing or empty one while the spool holds recordings, one
+// wrapping ErrCatalogEmpty. Errors name the file.
+func CheckSpoolCatalog(ctx context.Context, spoolDir string) (catalog.Report, error) {
+	path := filepath.Join(spoolDir, catalogFile)
+	rep, err := catalog.Check(ctx, path)
+	if err != nil {
+		return rep, fmt.Errorf("engine: catalog %s: %w", path, err)
+	}
+	if rep.Empty {
+		has, err := spoolHasRecordings(spoolDir)
+		if err != nil {
+			return rep, fmt.Errorf("engine: spool_dir: %w", err)
+		}
+		if has {
+			return rep, fmt.Errorf("engine: catalog %s: %w", path, ErrCatalogEmpty)
+		}
+	}
+	return rep, nil
+}
+
 // spoolHasRecordings reports whether the spool holds a recording: a recording folder
 // (named like newID's ids) or an MP4 file in a folder of its own.
 func spoolHasRecordings(spool string) (bool, error) {
@@ -114,7 +136,7 @@ type RebuiltRecording struct {
 // completed and interrupted; one with nothing playable is failed. What the files do not carry
 // is lost: masked intervals, geometry, error texts, upload progress.
 //
-// Every segment is queued for upload to cfg.UploadTarget (when set): the catalog that knew
+// Every playable segment is queued for upload to cfg.UploadTarget: the catalog that knew
 // which ones were delivered is gone, and sending a segment twice is better than never. The
 // contact-id counter is set above every id seen in the files and, as far as it can still be
 // read, above the old file's counter, so ids stay unique and increasing.
@@ -122,6 +144,7 @@ func RebuildCatalog(ctx context.Context, cfg Config, force bool) (RebuildReport,
 	if cfg.SpoolDir == "" {
 		return RebuildReport{}, errors.New("engine: rebuild catalog: no spool_dir")
 	}
+	cfg = cfg.withDefaults()
 	path := filepath.Join(cfg.SpoolDir, catalogFile)
 	rep := RebuildReport{Catalog: path}
 	old, err := catalog.Check(ctx, path)
@@ -160,13 +183,11 @@ func RebuildCatalog(ctx context.Context, cfg Config, force bool) (RebuildReport,
 		if _, err := cat.Restore(ctx, row, segs); err != nil {
 			return rep, fmt.Errorf("engine: rebuild catalog: %w", err)
 		}
-		if cfg.UploadTarget != "" {
-			jobs, err := cat.EnqueueUploads(ctx, row.ID, cfg.UploadTarget)
-			if err != nil {
-				return rep, fmt.Errorf("engine: rebuild catalog: %w", err)
-			}
-			rep.Uploads += len(jobs)
+		jobs, err := cat.EnqueueUploads(ctx, row.ID, cfg.UploadTarget)
+		if err != nil {
+			return rep, fmt.Errorf("engine: rebuild catalog: %w", err)
 		}
+		rep.Uploads += len(jobs)
 		rep.Recordings = append(rep.Recordings, RebuiltRecording{ID: row.ID, ContactID: row.ContactID,
 			Owner: row.Owner, State: row.State, Segments: len(segs)})
 	}
@@ -291,7 +312,7 @@ func (r *foundRecording) restore() (catalog.Recording, []catalog.Segment, error)
 		}
 	}
 	var segs []catalog.Segment
-	var playable int
+	var playable int // closed segments
 	cut := false
 	for _, f := range r.segs {
 		res := f.inspect
@@ -306,7 +327,9 @@ func (r *foundRecording) restore() (catalog.Recording, []catalog.Segment, error)
 		}
 		sg := catalog.Segment{Index: f.index, Path: f.path, CreatedAt: f.start, Start: max(f.start.Sub(first.start), 0),
 			Duration: res.Duration}
-		if res.Fragments > 0 {
+		// A file that ended properly is a closed segment even with no fragment (a recording
+		// stopped before its first frame), as the engine recorded it.
+		if res.Fragments > 0 || res.Complete {
 			playable++
 			sum, err := mux.SHA256File(f.path)
 			if err != nil {

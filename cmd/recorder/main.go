@@ -42,7 +42,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd())
+	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd(), newCatalogCmd())
 	return root
 }
 
