@@ -193,6 +193,13 @@ func TestRebuildCatalogFromRecordings(t *testing.T) {
 	if len(want[0].Segments) < 2 {
 		t.Fatalf("first recording has %d segments, want 2 or more", len(want[0].Segments))
 	}
+	// The second recording's last file cut short, as by a crash or a full disk: its closing
+	// index (mfra) torn, its fragments whole.
+	last := len(want[1].Segments) - 1
+	cutSeg := want[1].Segments[last]
+	if err := os.Truncate(cutSeg.Path, cutSeg.Bytes-20); err != nil {
+		t.Fatal(err)
+	}
 	damaged := damage(t, spool)
 	wantRefused(t, spool, ErrCatalogDamaged, damaged)
 
@@ -224,6 +231,20 @@ func TestRebuildCatalogFromRecordings(t *testing.T) {
 	if len(got) != len(want) {
 		t.Fatalf("rebuilt catalog lists %d recordings, want %d:\n%+v", len(got), len(want), got)
 	}
+	// The cut one: kept up to its last complete fragment, completed and interrupted, as crash
+	// recovery leaves a recording.
+	cut := got[1]
+	if len(cut.Segments) != last+1 {
+		t.Fatalf("cut recording rebuilt with segments %+v, want %d", cut.Segments, last+1)
+	}
+	gotSeg := cut.Segments[last]
+	if fi, err := os.Stat(cutSeg.Path); err != nil || !gotSeg.Closed || gotSeg.Bytes != fi.Size() || gotSeg.Bytes >= cutSeg.Bytes-20 {
+		t.Errorf("cut segment rebuilt as %+v (file %v, %v), want it cut back to its last fragment", gotSeg, fi.Size(), err)
+	}
+	if s, _ := e2.Get(context.Background(), cut.ID); !s.Interrupted || s.State != StateCompleted {
+		t.Errorf("cut recording: state %s, interrupted %v; want completed and interrupted", s.State, s.Interrupted)
+	}
+	want[1].Segments[last], got[1].Segments[last] = SegmentInfo{}, SegmentInfo{}
 	for i := range want {
 		if !equalView(got[i], want[i]) {
 			t.Errorf("recording %d rebuilt as\n%+v\nwant\n%+v", i, got[i], want[i])
