@@ -103,7 +103,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	if err := os.MkdirAll(cfg.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("engine: spool_dir: %w", err)
 	}
-	cat, err := openCatalog(ctx, cfg)
+	cat, err := OpenCatalog(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

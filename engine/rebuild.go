@@ -29,9 +29,11 @@ var (
 	ErrCatalogEmpty = catalog.ErrEmpty
 )
 
-// openCatalog opens the spool's catalog, refusing a damaged one and, when the spool holds
-// recordings, a missing or empty one; the error then says how to rebuild it.
-func openCatalog(ctx context.Context, cfg Config) (*catalog.Catalog, error) {
+// OpenCatalog opens the catalog of the spool cfg.SpoolDir as New does, for tools that work on
+// it without an engine (listing upload jobs, say): a damaged one is refused
+// (ErrCatalogDamaged), and so is a missing or empty one when the spool holds recordings
+// (ErrCatalogEmpty); the error then names the file and how to rebuild it.
+func OpenCatalog(ctx context.Context, cfg Config) (*catalog.Catalog, error) {
 	path := filepath.Join(cfg.SpoolDir, catalogFile)
 	has, err := spoolHasRecordings(cfg.SpoolDir)
 	if err != nil {

@@ -171,6 +171,12 @@ func TestCatalogCheckEmptyBesideRecordings(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "empty") || !strings.Contains(stderr, "recorder catalog rebuild") {
 		t.Errorf("check: exit %d, out %q, stderr %q; want 1", code, out, stderr)
 	}
+	// `recorder uploads` does not make a fresh catalog there either (the engine would then
+	// take it for a sound one).
+	cfg := writeConfig(t, "spool_dir: "+spool+"\n")
+	if code, _, stderr := runRecorder(t, "uploads", "--config", cfg); code != 1 || !strings.Contains(stderr, path) {
+		t.Errorf("uploads over the empty catalog: exit %d, stderr %q; want 1 naming the file", code, stderr)
+	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
 		t.Errorf("the empty catalog changed: %v %v", fi, err)
 	}
