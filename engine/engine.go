@@ -85,7 +85,9 @@ type Engine struct {
 
 // New opens the spool folder and its catalog, and finalises recordings a crash left
 // unfinished (kept up to their last complete fragment, marked completed and interrupted, and
-// queued for upload).
+// queued for upload). A damaged catalog (ErrCatalogDamaged), or a missing or empty one beside
+// recordings (ErrCatalogEmpty), is refused and left as it is; the error names the file and
+// how to rebuild it (RebuildCatalog).
 func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -104,13 +106,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Engine, error) {
 	if err := os.MkdirAll(cfg.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("engine: spool_dir: %w", err)
 	}
-	var copts []catalog.Option
-	if cfg.ContactIDBase > 0 {
-		copts = append(copts, catalog.WithContactIDBase(cfg.ContactIDBase))
-	}
-	cat, err := catalog.Open(ctx, filepath.Join(cfg.SpoolDir, catalogFile), copts...)
+	cat, err := OpenCatalog(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: o.log, cat: cat, hub: newHub(o.eventBuffer),
 		sessions: map[string]*session{}, captures: map[string]*sharedCapture{},

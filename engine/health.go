@@ -2,13 +2,12 @@ package engine
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/catalog"
 )
 
 // Health checks: what a readiness probe (the admin API's /readyz) asks before it says the
@@ -34,25 +33,17 @@ func (e *Engine) CheckCatalog(ctx context.Context) error {
 	return nil
 }
 
-// quickCheck opens the SQLite file at path read-only (never creating it) and runs
-// quick_check: every page is read and its structure checked, the indexes against the tables
-// aside. The driver is the catalog's (modernc.org/sqlite, registered as "sqlite").
+// quickCheck runs the catalog's integrity check (SQLite's quick_check through a fresh
+// read-only connection) on the file at path, which must exist.
 func quickCheck(ctx context.Context, path string) error {
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Add("_pragma", "busy_timeout(1000)")
-	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}).String()
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
+	rep, err := catalog.Check(ctx, path)
+	switch {
+	case err != nil:
 		return err
-	}
-	defer db.Close()
-	var res string
-	if err := db.QueryRowContext(ctx, "PRAGMA quick_check(1)").Scan(&res); err != nil {
-		return err
-	}
-	if res != "ok" {
-		return errors.New(res)
+	case !rep.Exists:
+		return fs.ErrNotExist
+	case rep.Empty:
+		return catalog.ErrEmpty
 	}
 	return nil
 }

@@ -42,7 +42,8 @@ func newRoot() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
-	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd(), newConfigCmd(), newVersionCmd())
+	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd(),
+		newConfigCmd(), newCatalogCmd(), newVersionCmd())
 	return root
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/pkg/config"
 )
@@ -36,7 +37,7 @@ func newUploadsCmd() *cobra.Command {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
-		return catalog.Open(cmd.Context(), filepath.Join(cfg.SpoolDir, "catalog.db"))
+		return engine.OpenCatalog(cmd.Context(), engine.Config{SpoolDir: cfg.SpoolDir})
 	}
 	cmd := &cobra.Command{
 		Use:   "uploads [--config FILE] [--json]",

@@ -58,8 +58,17 @@ const contactCounter = "contact_id"
 type Option func(*options)
 
 type options struct {
-	contactIDBase int64
-	busyTimeout   time.Duration
+	contactIDBase      int64
+	busyTimeout        time.Duration
+	existingRecordings bool
+}
+
+// WithExistingRecordings tells Open whether recordings exist beside the file (the engine's
+// spool holds recording folders). When they do, a missing or empty file is not replaced by a
+// fresh catalog, which would forget them and hand out their contact ids again: Open fails
+// with ErrEmpty instead and leaves the file as it is.
+func WithExistingRecordings(exist bool) Option {
+	return func(o *options) { o.existingRecordings = exist }
 }
 
 // WithContactIDBase sets the lowest contact id the catalog hands out (default
@@ -87,8 +96,11 @@ type Catalog struct {
 
 // Open opens the catalog file at path, creating the file (and its parent directory, mode
 // 0750) if it does not exist, applies pending schema migrations and raises the contact-id
-// counter to the configured base. It fails with ErrSchemaTooNew if the file was written by a
-// newer schema, and with ErrInvalid for an empty or in-memory path.
+// counter to the configured base. An existing file is checked first (Check): a damaged one
+// fails with ErrDamaged and is left untouched, never replaced; a missing or empty one beside
+// existing recordings (WithExistingRecordings) fails with ErrEmpty. It fails with
+// ErrSchemaTooNew if the file was written by a newer schema, and with ErrInvalid for an empty
+// or in-memory path. Errors name the file.
 func Open(ctx context.Context, path string, opts ...Option) (*Catalog, error) {
 	o := options{contactIDBase: DefaultContactIDBase, busyTimeout: DefaultBusyTimeout}
 	for _, opt := range opts {
@@ -110,6 +122,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Catalog, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
 		return nil, fmt.Errorf("catalog: open %q: %w", path, err)
+	}
+	// Checked through a read-only connection before the read-write one touches the file: a
+	// damaged or empty file beside recordings must stay exactly as it is, for Rebuild.
+	rep, err := Check(ctx, abs)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open %q: %w", path, err)
+	}
+	if rep.Empty && o.existingRecordings {
+		return nil, fmt.Errorf("catalog: open %q: %w", path, ErrEmpty)
 	}
 
 	db, err := sql.Open("sqlite", dsn(abs, o.busyTimeout))

@@ -23,4 +23,11 @@ var (
 	ErrSchemaTooNew = errors.New("database schema is newer than this build")
 	// ErrClosed: the catalog was used after Close.
 	ErrClosed = errors.New("catalog closed")
+	// ErrDamaged: the file fails SQLite's integrity check (quick_check), or is not a SQLite
+	// database at all. Open never replaces such a file; Rebuild moves it aside.
+	ErrDamaged = errors.New("catalog file is damaged")
+	// ErrEmpty: the file is missing or holds no catalog although recordings exist beside it
+	// (WithExistingRecordings). A fresh catalog there would forget them and hand out their
+	// contact ids again, so Open refuses.
+	ErrEmpty = errors.New("catalog file is missing or empty beside existing recordings")
 )
