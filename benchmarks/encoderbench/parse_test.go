@@ -169,7 +169,7 @@ func TestCLIEncodeArgsMatchEngine(t *testing.T) {
 	vs, _ := variants([]string{"libx264"}, nil)
 	got := strings.Join(cliEncodeArgs(vs[0], 15), " ")
 	want := "-c:v libx264 -crf:v 23 -forced-idr:v 1 -preset:v superfast -tune:v zerolatency -g 30 -pix_fmt yuv420p " +
-		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 1000000"
+		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 500000"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
