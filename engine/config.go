@@ -30,8 +30,9 @@ type Config struct {
 	// SpoolQuota caps the bytes of recordings kept in SpoolDir; a start beyond it fails with
 	// ErrSpoolQuota (0: no quota). Nothing recorded is ever deleted to make room.
 	SpoolQuota int64
-	// MinFreeDisk is the free space SpoolDir's file system must keep; a start below it fails
-	// with ErrDiskFull (default 256 MiB; negative: no check).
+	// MinFreeDisk is the free space SpoolDir's file system must keep: a start below it fails
+	// with ErrDiskFull, and running sessions are ended cleanly when the disk drops below it
+	// while they record (default 256 MiB; negative: no check).
 	MinFreeDisk int64
 	// MaxDuration caps every session's length (0: no cap beyond the request's own limit).
 	MaxDuration time.Duration

@@ -441,6 +441,11 @@ func (s *session) closedMasks(end time.Duration) ([]Interval, time.Duration) {
 // snapshot is the session as it is now.
 func (s *session) snapshot() Session {
 	st, reason := s.m.State()
+	if st == StateIdle {
+		// Reserved and on its way to starting (its catalog row may already say so): to
+		// callers it is starting.
+		st = StateStarting
+	}
 	// The sink's figures take the capture's locks, which the capture holds while it calls
 	// into the session (a new segment): read them before taking s.mu, never under it.
 	s.mu.Lock()
