@@ -69,3 +69,8 @@ func displayName(display string) string {
 	}
 	return display
 }
+
+// CheckSpace reports whether a start would find room: ErrSpoolQuota when the spool has
+// reached its quota, ErrDiskFull when its file system is below the free-space floor (running
+// sessions are being ended then), naming the figures; nil when there is room.
+func (e *Engine) CheckSpace(ctx context.Context) error { return e.checkSpace(ctx) }

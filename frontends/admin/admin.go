@@ -88,6 +88,8 @@ type Engine interface {
 	CheckCatalog(ctx context.Context) error
 	// CheckDisplay reports whether an X display answers ("": the engine's default).
 	CheckDisplay(ctx context.Context, display string) error
+	// CheckSpace reports whether a start would find room (quota, free-space floor).
+	CheckSpace(ctx context.Context) error
 }
 
 // Plugins tells whether the service's plugins are up; *host.Host implements it.

@@ -448,6 +448,16 @@ func TestAdminReadyz(t *testing.T) {
 	f.serve(func(_ *admin.Config, d *admin.Deps) { d.SpoolDir = filepath.Join(f.spool, "gone") })
 	ready(503, map[string]string{"spool": "no such file or directory"})
 
+	// A disk below the engine's free-space floor: starts are refused, so the service is not
+	// ready to record.
+	full, err := engine.New(context.Background(), engine.Config{SpoolDir: t.TempDir(), MinFreeDisk: 1 << 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close(context.Background()) //nolint:errcheck // nothing recorded
+	f.serve(func(_ *admin.Config, d *admin.Deps) { d.Engine = full })
+	ready(503, map[string]string{"spool": "floor"})
+
 	f.serve()
 	ready(200, nil)
 	if entries, _ := os.ReadDir(f.spool); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".readyz") }) {

@@ -145,7 +145,12 @@ func (s *Server) ready(ec echo.Context) error {
 			}
 			return s.deps.Plugins.Ready()
 		}),
-		check(Check{Name: CheckSpool}, func(context.Context) error { return writable(s.deps.SpoolDir) }),
+		check(Check{Name: CheckSpool}, func(ctx context.Context) error {
+			if err := writable(s.deps.SpoolDir); err != nil {
+				return err
+			}
+			return s.deps.Engine.CheckSpace(ctx)
+		}),
 	)
 	out := Readiness{Status: "ready", Checks: checks}
 	status := http.StatusOK

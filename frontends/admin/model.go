@@ -127,7 +127,7 @@ const (
 	CheckCatalog = "catalog" // its catalog is healthy, the file on disk included
 	CheckDisplay = "display" // an X display the service records answers (one check each)
 	CheckPlugins = "plugins" // every plugin process is up
-	CheckSpool   = "spool"   // a file can be written in the spool folder
+	CheckSpool   = "spool"   // a file can be written in the spool folder, and a start finds room
 )
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
