@@ -95,30 +95,35 @@ func (c *Catalog) EnqueueUploads(ctx context.Context, recordingID, target string
 		return nil, fmt.Errorf("catalog: enqueue uploads of recording %q: empty target: %w", recordingID, ErrInvalid)
 	}
 	var jobs []UploadJob
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		if err := recordingExists(ctx, tx, recordingID); err != nil {
-			return err
-		}
-		now := micros(c.now())
-		// "WHERE" in the SELECT is required: without it SQLite would parse ON CONFLICT as
-		// part of a join.
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO upload_jobs (segment_id, target, state, next_try_at, created_at, updated_at)
-SELECT id, ?1, 'queued', ?2, ?2, ?2 FROM segments
-WHERE recording_id = ?3 AND closed = 1 AND removed_at IS NULL
-ORDER BY idx
-ON CONFLICT (segment_id, target) DO NOTHING`, target, now, recordingID)
-		if err != nil {
-			return err
-		}
-		jobs, err = queryUploads(ctx, tx,
-			uploadSelect+` WHERE s.recording_id = ? AND j.target = ? ORDER BY s.idx`, recordingID, target)
+	err := c.write(ctx, func(tx *sql.Tx) (err error) {
+		jobs, err = c.enqueueUploads(ctx, tx, recordingID, target)
 		return err
 	})
 	if err != nil {
 		return nil, wrap(err, "enqueue uploads of recording %q to %q", recordingID, target)
 	}
 	return jobs, nil
+}
+
+// enqueueUploads is EnqueueUploads inside the caller's transaction.
+func (c *Catalog) enqueueUploads(ctx context.Context, tx *sql.Tx, recordingID, target string) ([]UploadJob, error) {
+	if err := recordingExists(ctx, tx, recordingID); err != nil {
+		return nil, err
+	}
+	now := micros(c.now())
+	// "WHERE" in the SELECT is required: without it SQLite would parse ON CONFLICT as
+	// part of a join.
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO upload_jobs (segment_id, target, state, next_try_at, created_at, updated_at)
+SELECT id, ?1, 'queued', ?2, ?2, ?2 FROM segments
+WHERE recording_id = ?3 AND closed = 1 AND removed_at IS NULL
+ORDER BY idx
+ON CONFLICT (segment_id, target) DO NOTHING`, target, now, recordingID)
+	if err != nil {
+		return nil, err
+	}
+	return queryUploads(ctx, tx,
+		uploadSelect+` WHERE s.recording_id = ? AND j.target = ? ORDER BY s.idx`, recordingID, target)
 }
 
 // DueUploads returns up to limit (0: all) queued jobs whose NextTryAt is not after now, the
