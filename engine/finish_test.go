@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/engine/mux"
+	"github.com/screenrec/recorder/internal/mediatest"
 )
 
 // Environment of TestHelperFinishUntilKilled, set only in the re-executed test binary.
@@ -176,4 +178,123 @@ func crashAtStep(t *testing.T, end, step string) {
 	runUploadsUntil(t, e, up, UploadConfig{Keep: true}, allIn(catalog.UploadUploaded))
 	t.Logf("crash at %s after %s: recording %s (%q), %d file(s), reached the uploader: %v",
 		step, end, got.State, got.Error, kept, len(up.requests()) == kept)
+}
+
+// decodesCleanly decodes every frame of path and fails the test on any decoder message.
+func decodesCleanly(t *testing.T, path string) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Errorf("decoding %s: %v: %s", path, err, stderr.String())
+	}
+}
+
+// lostAt is how much of what was shown before at is not in the recording s's first file:
+// at minus the end of its last decodable frame.
+func lostAt(t *testing.T, s Session, at time.Time, fps int) time.Duration {
+	t.Helper()
+	times, err := mediatest.FrameTimes(context.Background(), s.Segments[0].Path, 0)
+	if err != nil || len(times) == 0 {
+		t.Fatalf("frames of %s: %v, %v", s.Segments[0].Path, times, err)
+	}
+	last := s.StartedAt.Add(time.Duration(times[len(times)-1]*float64(time.Second)) + time.Second/time.Duration(fps))
+	return at.Sub(last)
+}
+
+// A recording whose X server dies fails, keeps what it recorded and reaches the uploader, its
+// state and reason in the metadata; the file decodes without an error.
+func TestFailedRecordingIsDelivered(t *testing.T) {
+	t.Parallel()
+	srv := testDisplay(t)
+	e := newEngine(t, Config{})
+	ctx := context.Background()
+	s := start(t, e, StartRequest{Owner: "agent9", Frontend: "srs", Source: Source{Display: srv.Display}})
+	eventually(t, 30*time.Second, "two complete fragments", func() bool {
+		got, err := e.Get(ctx, s.ID)
+		return err == nil && len(got.Segments) > 0 && fragments(got.Segments[0].Path) >= 2
+	})
+	killed := time.Now()
+	srv.Close() //nolint:errcheck // the display is meant to die
+	eventually(t, 30*time.Second, "the API to say failed", func() bool {
+		got, err := e.Get(ctx, s.ID)
+		return err == nil && got.State == StateFailed
+	})
+	truth := time.Since(killed)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got, err := e.Wait(wctx, s.ID)
+	if err != nil || got.State != StateFailed || got.Error == "" || len(got.Segments) != 1 || !got.Segments[0].Closed {
+		t.Fatalf("after the X server died: %+v, %v", got, err)
+	}
+	up := &scriptedUploader{steps: []func(api.UploadRequest, func(api.Progress)) (api.UploadResult, error){succeed}}
+	runUploadsUntil(t, e, up, UploadConfig{Keep: true}, allIn(catalog.UploadUploaded))
+	req := up.requests()[0]
+	if req.Metadata["state"] != "failed" || req.Metadata["reason"] != got.Error || req.Metadata["final"] != "true" ||
+		req.SHA256 != got.Segments[0].SHA256 || req.Size != got.Segments[0].Bytes || req.Metadata["durationMs"] == "0" {
+		t.Errorf("upload request of the failed recording = %+v", req)
+	}
+	decodesCleanly(t, got.Segments[0].Path)
+	lost := lostAt(t, got, killed, e.cfg.FPS)
+	t.Logf("X server killed: %.2f s of media lost, the API said failed after %.2f s, reached the uploader: %v (%q)",
+		lost.Seconds(), truth.Seconds(), len(up.requests()) == 1, got.Error)
+	if lost > 1500*time.Millisecond {
+		t.Errorf("%s lost before the X server died, want at most about a fragment", lost)
+	}
+}
+
+// When the catalog refuses the failure of a recording, the API still tells the truth at once
+// (failed, and a stop is refused as the session has ended), and the failure reaches the
+// catalog, with its upload jobs, once the catalog takes writes again. Not parallel: it sets
+// the failpoint.
+func TestAFailureTheCatalogRefusesIsStillTold(t *testing.T) {
+	srv := testDisplay(t)
+	e := newEngine(t, Config{})
+	ctx := context.Background()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	f := func(en *Engine, step string) error {
+		if en == e && step == stepFinishInTransaction && refuse.Load() {
+			return errors.New("disk I/O error (test)")
+		}
+		return nil
+	}
+	failpoint.Store(&f)
+	t.Cleanup(func() { failpoint.Store(nil) })
+	s := start(t, e, StartRequest{Owner: "agent9", Frontend: "srs", Source: Source{Display: srv.Display}})
+	eventually(t, 30*time.Second, "a complete fragment", func() bool {
+		got, err := e.Get(ctx, s.ID)
+		return err == nil && len(got.Segments) > 0 && fragments(got.Segments[0].Path) >= 1
+	})
+	killed := time.Now()
+	srv.Close() //nolint:errcheck // the display is meant to die
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if got, err := e.Wait(wctx, s.ID); err != nil || got.State != StateFailed {
+		t.Fatalf("Wait = %+v, %v", got, err)
+	}
+	truth := time.Since(killed)
+	if rec, err := e.cat.GetRecording(ctx, s.ID); err != nil || rec.State == StateFailed.String() {
+		t.Fatalf("the catalog took the failure although it refused it: %+v, %v", rec, err)
+	}
+	if got, err := e.Get(ctx, s.ID); err != nil || got.State != StateFailed || got.Error == "" {
+		t.Errorf("Get while the catalog refuses = %+v, %v", got, err)
+	}
+	if got, err := e.Stop(ctx, s.ID); !errors.Is(err, ErrTerminal) || got.State != StateFailed {
+		t.Errorf("Stop while the catalog refuses = %s, %v; want failed, ErrTerminal", got.State, err)
+	}
+	refuse.Store(false)
+	eventually(t, 10*time.Second, "the failure in the catalog", func() bool {
+		rec, err := e.cat.GetRecording(ctx, s.ID)
+		return err == nil && rec.State == StateFailed.String() && rec.Error != ""
+	})
+	jobs, err := e.Uploads(ctx, UploadFilter{RecordingID: s.ID})
+	if err != nil || len(jobs) != 1 {
+		t.Errorf("upload jobs once the catalog took the failure: %+v, %v", jobs, err)
+	}
+	if got, err := e.Get(ctx, s.ID); err != nil || got.State != StateFailed {
+		t.Errorf("Get from the catalog = %+v, %v", got, err)
+	}
+	t.Logf("catalog refusing the failure: the API said failed after %.2f s", truth.Seconds())
 }

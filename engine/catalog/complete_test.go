@@ -64,6 +64,10 @@ func TestFinishRecordingIsOneTransaction(t *testing.T) {
 	if len(jobs) != 2 || jobs[0].Segment.ID != segs[0].ID || jobs[1].Segment.ID != segs[1].ID || jobs[0].State != UploadQueued {
 		t.Fatalf("jobs = %+v", jobs)
 	}
+	// A job carries its segment's span (the upload metadata's start and duration).
+	if jobs[1].Segment.Start != time.Second || jobs[1].Segment.Duration != 2*time.Second {
+		t.Errorf("job's segment span = %s+%s, want 1s+2s", jobs[1].Segment.Start, jobs[1].Segment.Duration)
+	}
 	got, _ := c.Segments(ctx, "r")
 	if got[0].Bytes != 50 || got[0].SHA256 != sum("cut") || !got[1].Closed || got[1].Start != time.Second ||
 		got[1].Duration != 2*time.Second || got[2].RemovedAt.IsZero() {

@@ -83,7 +83,7 @@ type UploadFilter struct {
 const uploadSelect = `SELECT j.id, j.target, j.state, j.attempts, j.next_try_at,
 	j.remote_location, j.remote_offset, j.last_error, j.created_at, j.updated_at,
 	s.id, s.recording_id, s.idx, s.path, s.bytes, s.sha256, s.closed, s.created_at,
-	s.closed_at, s.removed_at
+	s.closed_at, s.removed_at, s.start_ms, s.duration_ms
 FROM upload_jobs j JOIN segments s ON s.id = j.segment_id`
 
 // EnqueueUploads makes a queued job, due now, for every closed segment of the recording that
@@ -296,15 +296,17 @@ func scanUpload(s scanner) (UploadJob, error) {
 		nextTry, created, updated int64
 		segCreated                int64
 		segClosedAt, segRemovedAt sql.NullInt64
+		segStartMS, segDurMS      int64
 	)
 	err := s.Scan(&j.ID, &j.Target, &state, &j.Attempts, &nextTry, &j.RemoteLocation,
 		&j.RemoteOffset, &j.LastError, &created, &updated,
 		&j.Segment.ID, &j.Segment.RecordingID, &j.Segment.Index, &j.Segment.Path,
 		&j.Segment.Bytes, &j.Segment.SHA256, &j.Segment.Closed, &segCreated, &segClosedAt,
-		&segRemovedAt)
+		&segRemovedAt, &segStartMS, &segDurMS)
 	if err != nil {
 		return UploadJob{}, err
 	}
+	j.Segment.Start, j.Segment.Duration = time.Duration(segStartMS)*time.Millisecond, time.Duration(segDurMS)*time.Millisecond
 	j.State = UploadState(state)
 	j.NextTryAt = fromMicros(sql.NullInt64{Int64: nextTry, Valid: true})
 	j.CreatedAt = fromMicros(sql.NullInt64{Int64: created, Valid: true})
