@@ -122,6 +122,8 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 					return nil
 				})
 				if err != nil {
+					// Still queued: the next round tries it again.
+					e.log.WarnContext(ctx, "upload queue: claim a job", "job", j.ID, "err", err)
 					continue
 				}
 				running <- struct{}{}
