@@ -123,7 +123,9 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 				})
 				if err != nil {
 					// Still queued: the next round tries it again.
-					e.log.WarnContext(ctx, "upload queue: claim a job", "job", j.ID, "err", err)
+					if ctx.Err() == nil {
+						e.log.WarnContext(ctx, "upload queue: claim a job", "job", j.ID, "err", err)
+					}
 					continue
 				}
 				running <- struct{}{}
