@@ -57,7 +57,7 @@ type Config struct {
 	// MaxFrameGap bounds how long a still screen goes without an encoded frame (default
 	// DefaultMaxFrameGap).
 	MaxFrameGap time.Duration
-	// UploadTarget names the upload target completed recordings are queued for (default "default").
+	// UploadTarget names the upload target ended (completed or failed) recordings are queued for (default "default").
 	UploadTarget string
 	// ContactIDBase is the first contact id of a new catalog (default catalog.DefaultContactIDBase).
 	ContactIDBase int64

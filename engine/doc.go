@@ -31,7 +31,9 @@
 //
 // # Uploads
 //
-// A completed recording queues one upload job per segment in the catalog. RunUploads hands
+// A recording that ends — completed, or failed with media kept up to its last complete
+// fragment — queues one upload job per segment in the catalog, in the transaction that records
+// its end. RunUploads hands
 // due jobs to an Uploader, retrying with back-off, until its context ends.
 //
 // # Names

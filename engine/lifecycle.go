@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -47,8 +48,11 @@ type session struct {
 	segments  []SegmentInfo
 	tracks    []pipeline.TrackInfo // as the capture made them; frames come from the sink
 	hashing   sync.WaitGroup
-	stopOnce  sync.Once
-	meter     sessionMeter
+	// releaseOnce releases the session from the engine, doneOnce closes done: a failure the
+	// catalog did not take yet closes done but keeps the session live (recordLater).
+	releaseOnce sync.Once
+	doneOnce    sync.Once
+	meter       sessionMeter
 }
 
 func newSession(e *Engine, id string, req StartRequest, span trace.Span) *session {
@@ -287,103 +291,252 @@ func (s *session) watch() {
 	s.finishUp()
 }
 
-// complete writes the finished recording to the catalog and queues its upload.
+// complete writes the finished recording to the catalog with its upload jobs.
 func (s *session) complete() error {
-	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
-	defer cancel()
 	s.mu.Lock()
 	sink := s.sink
 	s.mu.Unlock()
 	dur, frames := sink.Duration(), sink.Frames() // not under s.mu: see counts
 	s.mu.Lock()
 	s.endedAt = time.Now()
+	ended := s.endedAt
 	masks, masked := s.closedMasks(dur)
-	spans := s.spans(dur)
+	end := catalog.Ending{Seals: s.seals(), Spans: s.spans(dur)}
 	geo := s.geometry(frames)
 	s.mu.Unlock()
-	for id, sp := range spans {
-		if err := s.e.cat.SetSegmentSpan(ctx, id, sp[0], sp[1]); err != nil {
-			return fmt.Errorf("engine: catalog: %w", err)
-		}
-	}
-	_, err := s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
+	end.Update = func(r *catalog.Recording) error {
 		r.State = StateCompleted.String()
-		r.EndedAt = s.endedAt
+		r.EndedAt = ended
 		r.Duration = dur
 		r.Masked = masked
 		r.MaskedIntervals = toCatalog(masks)
 		r.Geometry = geo
 		return nil
-	})
+	}
+	return s.record(end)
+}
+
+// record writes the session's end and queues its files' uploads, in one catalog transaction:
+// a crash leaves the recording either unfinished (recovery finalises and queues it) or ended
+// with its upload jobs.
+func (s *session) record(end catalog.Ending) error {
+	e := s.e
+	if err := e.failAt(stepFinishBegin); err != nil {
+		return fmt.Errorf("engine: catalog: %w", err)
+	}
+	update := end.Update
+	end.Update = func(r *catalog.Recording) error {
+		if err := e.failAt(stepFinishInTransaction); err != nil {
+			return err
+		}
+		return update(r)
+	}
+	end.UploadTarget = e.cfg.UploadTarget
+	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
+	defer cancel()
+	_, jobs, err := e.cat.FinishRecording(ctx, s.id, end)
 	if err != nil {
 		return fmt.Errorf("engine: catalog: %w", err)
 	}
-	if _, err := s.e.cat.EnqueueUploads(ctx, s.id, s.e.cfg.UploadTarget); err != nil {
-		return fmt.Errorf("engine: upload queue: %w", err)
+	if err := e.failAt(stepFinishCommitted); err != nil {
+		return fmt.Errorf("engine: catalog: %w", err)
 	}
-	s.e.wakeUploads()
+	if len(jobs) > 0 {
+		e.wakeUploads()
+	}
 	return nil
 }
 
-// spans gives each segment's catalog id its start and duration in the recording, which lasted
-// total. s.mu is held.
-func (s *session) spans(total time.Duration) map[int64][2]time.Duration {
+// seals are the sizes and checksums of the session's closed segments, as they were closed:
+// written again with the end, so that a checksum the catalog missed (its write failed) is not
+// lost. s.mu is held.
+func (s *session) seals() []catalog.SegmentSeal {
+	var out []catalog.SegmentSeal
+	for _, sg := range s.segments {
+		if sg.Closed {
+			out = append(out, catalog.SegmentSeal{ID: s.segIDs[sg.Index], Bytes: sg.Bytes, SHA256: sg.SHA256})
+		}
+	}
+	return out
+}
+
+// spans places each segment in the recording, which lasted total. s.mu is held.
+func (s *session) spans(total time.Duration) []catalog.SegmentSpan {
 	idx := make([]int, 0, len(s.segStarts))
 	for i := range s.segStarts {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
-	out := make(map[int64][2]time.Duration, len(idx))
+	out := make([]catalog.SegmentSpan, 0, len(idx))
 	for k, i := range idx {
 		end := total
 		if k+1 < len(idx) {
 			end = s.segStarts[idx[k+1]]
 		}
-		out[s.segIDs[i]] = [2]time.Duration{s.segStarts[i], max(0, end-s.segStarts[i])}
+		out = append(out, catalog.SegmentSpan{ID: s.segIDs[i], Start: s.segStarts[i], Duration: max(0, end-s.segStarts[i])})
 	}
 	return out
 }
 
-// failAndFinish moves the session to failed, records why, and releases it.
+// failAndFinish moves the session to failed, keeps what it recorded up to its last complete
+// fragment, records why in the catalog with the upload of what was kept, and releases it.
 func (s *session) failAndFinish(cause error) {
-	reason := cause.Error()
-	_ = s.m.fail(reason)
+	if err := s.m.fail(cause.Error()); err != nil && !errors.Is(err, ErrTerminal) {
+		s.e.log.ErrorContext(s.ctx, "recording failed", "session", s.id, "err", cause, "state", err)
+	}
+	// The machine's reason: a failure that came first wins over this one.
+	_, reason := s.m.State()
+	if reason == "" {
+		reason = cause.Error()
+	}
 	s.mu.Lock()
 	sink := s.sink
 	s.mu.Unlock()
-	if sink != nil {
-		sink.Stop()
-		_, _ = sink.Wait()
-		s.hashing.Wait()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
-	defer cancel()
 	var dur time.Duration
 	var frames []int64
+	var kept playable
 	if sink != nil {
+		sink.Stop()
+		// Its error is cause (watch took it from there) or nil after a failed completion.
+		sink.Wait() //nolint:errcheck // see above
+		s.hashing.Wait()
 		dur, frames = sink.Duration(), sink.Frames() // not under s.mu: see counts
+		kept = s.keepPlayable()
+		if kept.cut {
+			dur = kept.duration
+		}
 	}
 	s.mu.Lock()
 	s.endedAt = time.Now()
+	ended := s.endedAt
 	masks, masked := s.closedMasks(dur)
 	geo := s.geometry(frames)
 	s.mu.Unlock()
-	_, _ = s.e.cat.UpdateRecording(ctx, s.id, func(r *catalog.Recording) error {
-		r.State, r.Error, r.EndedAt, r.Duration, r.Masked = StateFailed.String(), reason, s.endedAt, dur, masked
-		r.MaskedIntervals = toCatalog(masks)
-		if geo != nil {
-			r.Geometry = geo
-		}
-		return nil
-	})
+	end := catalog.Ending{Seals: kept.seals, Spans: kept.spans, Removed: kept.removed,
+		Update: func(r *catalog.Recording) error {
+			r.State, r.Error, r.EndedAt, r.Duration, r.Masked = StateFailed.String(), reason, ended, dur, masked
+			r.MaskedIntervals = toCatalog(masks)
+			if geo != nil {
+				r.Geometry = geo
+			}
+			return nil
+		}}
+	if err := s.record(end); err != nil {
+		// The session stays failed in memory, and answers as such, until the catalog takes it.
+		s.e.log.ErrorContext(s.ctx, "the failure of a recording could not be recorded in the catalog; retrying",
+			"session", s.id, "reason", reason, "err", err)
+		s.e.publish(Event{Kind: EventWarning, SessionID: s.id, Reason: fmt.Sprintf("recording the failure: %v", err)})
+		s.closeDone()
+		go s.recordLater(end)
+		return
+	}
 	s.finishUp()
 }
 
+// recordLater retries record until it succeeds or the engine closes, then releases the
+// session. Until then the session is live: the API shows it failed, from memory.
+func (s *session) recordLater(end catalog.Ending) {
+	defer s.finishUp()
+	delay := 100 * time.Millisecond
+	for {
+		time.Sleep(delay)
+		closing := s.e.closing()
+		err := s.record(end)
+		if err == nil {
+			s.e.log.InfoContext(s.ctx, "the failure of a recording is recorded in the catalog", "session", s.id)
+			return
+		}
+		if closing {
+			s.e.log.ErrorContext(s.ctx, "the failure of a recording was not recorded in the catalog; the next start finalises it",
+				"session", s.id, "err", err)
+			return
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// closing reports whether Close has been called.
+func (e *Engine) closing() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// playable is what a failed session keeps of its files: each cut back to its last complete
+// fragment.
+type playable struct {
+	seals    []catalog.SegmentSeal
+	spans    []catalog.SegmentSpan
+	removed  []int64 // files with nothing playable, deleted
+	duration time.Duration
+	cut      bool // some file was cut back, or was never sealed
+}
+
+// keepPlayable cuts each of the session's files back to its last complete fragment (a failed
+// write can leave a torn one), deletes those with nothing playable, and seals the others. It
+// runs once the sink has ended and its files are checksummed.
+func (s *session) keepPlayable() playable {
+	s.mu.Lock()
+	segs := append([]SegmentInfo(nil), s.segments...)
+	ids, starts := maps.Clone(s.segIDs), maps.Clone(s.segStarts)
+	s.mu.Unlock()
+	sort.Slice(segs, func(i, j int) bool { return segs[i].Index < segs[j].Index })
+	var out playable
+	for _, sg := range segs {
+		id := ids[sg.Index]
+		res, err := mux.Repair(sg.Path)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, mux.ErrNotFragmentedMP4) || (err == nil && res.Fragments == 0) {
+			if err := os.Remove(sg.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				s.e.log.WarnContext(s.ctx, "remove an empty segment", "session", s.id, "path", sg.Path, "err", err)
+			}
+			out.removed = append(out.removed, id)
+			out.cut = true
+			continue
+		}
+		if err != nil {
+			// Left as the sink closed it; its seal (if any) is still true of it.
+			s.e.log.WarnContext(s.ctx, "cut a failed recording's segment back", "session", s.id, "path", sg.Path, "err", err)
+			if sg.Closed {
+				out.seals = append(out.seals, catalog.SegmentSeal{ID: id, Bytes: sg.Bytes, SHA256: sg.SHA256})
+			}
+			continue
+		}
+		sum, size := sg.SHA256, sg.Bytes
+		if res.Truncated > 0 || !sg.Closed {
+			out.cut = true
+			if sum, err = mux.SHA256File(sg.Path); err != nil {
+				s.e.log.WarnContext(s.ctx, "checksum", "session", s.id, "path", sg.Path, "err", err)
+				continue
+			}
+			size = res.Size
+			s.mu.Lock()
+			for i := range s.segments {
+				if s.segments[i].Index == sg.Index {
+					s.segments[i].Bytes, s.segments[i].SHA256, s.segments[i].Closed = size, sum, true
+				}
+			}
+			s.mu.Unlock()
+		}
+		out.seals = append(out.seals, catalog.SegmentSeal{ID: id, Bytes: size, SHA256: sum})
+		start, ok := starts[sg.Index]
+		if !ok {
+			start = out.duration // it follows the ones before
+		}
+		out.spans = append(out.spans, catalog.SegmentSpan{ID: id, Start: start, Duration: res.Duration})
+		out.duration = start + res.Duration
+	}
+	return out
+}
+
+// finishUp releases the ended session and tells its waiters.
 func (s *session) finishUp() {
-	s.stopOnce.Do(func() {
-		s.e.release(s)
-		close(s.done)
-	})
+	s.releaseOnce.Do(func() { s.e.release(s) })
+	s.closeDone()
+}
+
+// closeDone tells the session's waiters (Stop, Wait) that it has ended.
+func (s *session) closeDone() {
+	s.doneOnce.Do(func() { close(s.done) })
 }
 
 // syncMask brings the session's state and masked intervals in line with its capture's mask,

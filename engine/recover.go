@@ -36,15 +36,24 @@ func (e *Engine) recover(ctx context.Context) error {
 	return nil
 }
 
+// recoverOne finalises one recording: its files are repaired first, then everything the
+// catalog learns of its end (seals, spans, state, upload jobs) is written in one transaction,
+// so a crash during recovery leaves it to the next one.
 func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 	segs, err := e.cat.Segments(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	var kept int
-	var duration time.Duration
-	var ended time.Time
+	var (
+		end      catalog.Ending
+		kept     int
+		duration time.Duration
+		ended    time.Time
+	)
 	for _, sg := range segs {
+		if !sg.RemovedAt.IsZero() {
+			continue
+		}
 		if sg.Closed {
 			kept++
 			if fi, err := os.Stat(sg.Path); err == nil && fi.ModTime().After(ended) {
@@ -52,9 +61,7 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 			}
 			// The recording never completed, so no span was recorded: it follows the others.
 			if res, err := mux.Inspect(sg.Path); err == nil {
-				if err := e.cat.SetSegmentSpan(ctx, sg.ID, duration, res.Duration); err != nil {
-					return err
-				}
+				end.Spans = append(end.Spans, catalog.SegmentSpan{ID: sg.ID, Start: duration, Duration: res.Duration})
 				duration += res.Duration
 			}
 			continue
@@ -62,10 +69,10 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 		res, err := mux.Repair(sg.Path)
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, mux.ErrNotFragmentedMP4) || (err == nil && res.Fragments == 0) {
 			// Nothing playable: the file never got past its header (or was never created).
-			_ = os.Remove(sg.Path)
-			if err := e.cat.MarkSegmentRemoved(ctx, sg.ID); err != nil {
-				return err
+			if err := os.Remove(sg.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				e.log.Warn("remove an empty segment", "session", r.ID, "path", sg.Path, "err", err)
 			}
+			end.Removed = append(end.Removed, sg.ID)
 			continue
 		}
 		if err != nil {
@@ -75,12 +82,8 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 		if err != nil {
 			return err
 		}
-		if err := e.cat.CloseSegment(ctx, sg.ID, res.Size, sum); err != nil {
-			return err
-		}
-		if err := e.cat.SetSegmentSpan(ctx, sg.ID, duration, res.Duration); err != nil {
-			return err
-		}
+		end.Seals = append(end.Seals, catalog.SegmentSeal{ID: sg.ID, Bytes: res.Size, SHA256: sum})
+		end.Spans = append(end.Spans, catalog.SegmentSpan{ID: sg.ID, Start: duration, Duration: res.Duration})
 		kept++
 		duration += res.Duration
 		if fi, err := os.Stat(sg.Path); err == nil && fi.ModTime().After(ended) {
@@ -102,21 +105,18 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 	if ended.IsZero() {
 		ended = time.Now()
 	}
-	if _, err := e.cat.UpdateRecording(ctx, r.ID, func(rec *catalog.Recording) error {
+	end.Update = func(rec *catalog.Recording) error {
 		rec.State, rec.Error, rec.Interrupted, rec.EndedAt = state.String(), reason, true, ended
 		rec.MaskedIntervals, rec.Masked = masks, masked
 		if rec.Duration < duration {
 			rec.Duration = duration
 		}
 		return nil
-	}); err != nil {
+	}
+	end.UploadTarget = e.cfg.UploadTarget
+	if _, _, err := e.cat.FinishRecording(ctx, r.ID, end); err != nil {
 		return err
 	}
 	e.log.Warn("recovered a recording interrupted by a crash", "session", r.ID, "state", state, "segments", kept, "duration", duration)
-	if state == StateCompleted {
-		if _, err := e.cat.EnqueueUploads(ctx, r.ID, e.cfg.UploadTarget); err != nil {
-			return err
-		}
-	}
 	return nil
 }

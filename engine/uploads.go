@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
@@ -121,6 +122,10 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 					return nil
 				})
 				if err != nil {
+					// Still queued: the next round tries it again.
+					if ctx.Err() == nil {
+						e.log.WarnContext(ctx, "upload queue: claim a job", "job", j.ID, "err", err)
+					}
 					continue
 				}
 				running <- struct{}{}
@@ -165,10 +170,14 @@ func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.Upload
 			return
 		}
 		last, lastLoc = time.Now(), p.Location
-		_, _ = e.cat.UpdateUpload(wctx, job.ID, func(u *catalog.UploadJob) error {
+		// Losing this write loses no data (a resume asks the server where it got to), but it
+		// is said.
+		if _, err := e.cat.UpdateUpload(wctx, job.ID, func(u *catalog.UploadJob) error {
 			u.RemoteLocation, u.RemoteOffset = p.Location, p.Offset
 			return nil
-		})
+		}); err != nil {
+			e.log.WarnContext(ctx, "upload progress", "job", job.ID, "err", err)
+		}
 	}
 	res, err := up.Upload(ctx, req, progress)
 	if err == nil {
@@ -176,7 +185,9 @@ func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.Upload
 			u.State, u.RemoteLocation, u.RemoteOffset, u.LastError = catalog.UploadUploaded, res.Location, res.Bytes, ""
 			return nil
 		})
-		if err == nil && !cfg.Keep {
+		if err != nil {
+			e.log.ErrorContext(ctx, "upload queue", "job", job.ID, "err", err)
+		} else if !cfg.Keep {
 			e.removeUploaded(wctx, job)
 		}
 		e.log.InfoContext(ctx, "segment uploaded", "recording", req.RecordingID, "segment", req.SegmentIndex, "location", res.Location)
@@ -229,6 +240,7 @@ func backoff(attempt int, base, maxDelay time.Duration) time.Duration {
 func (e *Engine) removeUploaded(ctx context.Context, job catalog.UploadJob) {
 	others, err := e.cat.UploadJobs(ctx, catalog.UploadFilter{RecordingID: job.Segment.RecordingID})
 	if err != nil {
+		e.log.WarnContext(ctx, "remove uploaded segment", "path", job.Segment.Path, "err", err)
 		return
 	}
 	for _, o := range others {
@@ -240,8 +252,14 @@ func (e *Engine) removeUploaded(ctx context.Context, job catalog.UploadJob) {
 		e.log.WarnContext(ctx, "remove uploaded segment", "path", job.Segment.Path, "err", err)
 		return
 	}
-	_ = e.cat.MarkSegmentRemoved(ctx, job.Segment.ID)
-	_ = os.Remove(filepath.Dir(job.Segment.Path)) // the recording's folder, once empty
+	if err := e.cat.MarkSegmentRemoved(ctx, job.Segment.ID); err != nil {
+		// The spool's size then counts a file that is gone, until the write succeeds.
+		e.log.WarnContext(ctx, "remove uploaded segment", "path", job.Segment.Path, "err", err)
+	}
+	// The recording's folder, once empty; a folder still holding files stays, as it should.
+	if err := os.Remove(filepath.Dir(job.Segment.Path)); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		e.log.WarnContext(ctx, "remove a recording's folder", "path", filepath.Dir(job.Segment.Path), "err", err)
+	}
 }
 
 // uploadRequest describes a job's segment with the metadata the RWS protocol asks for.
@@ -296,6 +314,8 @@ func (e *Engine) uploadRequest(ctx context.Context, job catalog.UploadJob) (api.
 		"encoder":       rec.Encoder,
 		"sha256":        seg.SHA256,
 		"masked":        strconv.FormatInt(rec.Masked.Milliseconds(), 10),
+		"state":         rec.State, // completed or failed: a failed recording is delivered too
+		"reason":        rec.Error, // why it failed; empty when completed
 	}
 	req := api.UploadRequest{JobID: job.ID, RecordingID: rec.ID, SegmentIndex: seg.Index, SegmentPath: seg.Path,
 		Size: seg.Bytes, SHA256: seg.SHA256, Metadata: meta, Target: job.Target,

@@ -190,47 +190,52 @@ func (c *Catalog) RecordingByContactID(ctx context.Context, contactID int64) (Re
 // Catalog (see the package documentation). Returns the recording as stored.
 func (c *Catalog) UpdateRecording(ctx context.Context, id string, fn func(*Recording) error) (Recording, error) {
 	var rec Recording
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		cur, err := getRecording(ctx, tx, "id = ?", id)
-		if err != nil {
-			return err
-		}
-		next := cur
-		if err := fn(&next); err != nil {
-			return err
-		}
-		switch {
-		case next.ID != cur.ID:
-			return fmt.Errorf("ID changed to %q: %w", next.ID, ErrInvalid)
-		case next.ContactID != cur.ContactID:
-			return fmt.Errorf("ContactID changed to %d: %w", next.ContactID, ErrInvalid)
-		case next.InteractionID != cur.InteractionID:
-			return fmt.Errorf("InteractionID changed to %q: %w", next.InteractionID, ErrInvalid)
-		case !next.CreatedAt.Equal(cur.CreatedAt):
-			return fmt.Errorf("CreatedAt changed to %v: %w", next.CreatedAt, ErrInvalid)
-		}
-		geometry, labels, err := encodeJSONFields(next.Geometry, next.Labels)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `
-UPDATE recordings SET owner = ?, frontend = ?, reason = ?, state = ?, started_at = ?,
-	ended_at = ?, duration_ms = ?, masked_ms = ?, encoder = ?, geometry = ?, labels = ?,
-	error = ?, interrupted = ?, masked_intervals = ?
-WHERE id = ?`,
-			next.Owner, next.Frontend, next.Reason, next.State, micros(next.StartedAt),
-			micros(next.EndedAt), next.Duration.Milliseconds(), next.Masked.Milliseconds(),
-			next.Encoder, geometry, labels, next.Error, next.Interrupted, encodeIntervals(next.MaskedIntervals), id)
-		if err != nil {
-			return err
-		}
-		rec, err = getRecording(ctx, tx, "id = ?", id)
+	err := c.write(ctx, func(tx *sql.Tx) (err error) {
+		rec, err = updateRecording(ctx, tx, id, fn)
 		return err
 	})
 	if err != nil {
 		return Recording{}, wrap(err, "update recording %q", id)
 	}
 	return rec, nil
+}
+
+// updateRecording is UpdateRecording inside the caller's transaction.
+func updateRecording(ctx context.Context, tx *sql.Tx, id string, fn func(*Recording) error) (Recording, error) {
+	cur, err := getRecording(ctx, tx, "id = ?", id)
+	if err != nil {
+		return Recording{}, err
+	}
+	next := cur
+	if err := fn(&next); err != nil {
+		return Recording{}, err
+	}
+	switch {
+	case next.ID != cur.ID:
+		return Recording{}, fmt.Errorf("ID changed to %q: %w", next.ID, ErrInvalid)
+	case next.ContactID != cur.ContactID:
+		return Recording{}, fmt.Errorf("ContactID changed to %d: %w", next.ContactID, ErrInvalid)
+	case next.InteractionID != cur.InteractionID:
+		return Recording{}, fmt.Errorf("InteractionID changed to %q: %w", next.InteractionID, ErrInvalid)
+	case !next.CreatedAt.Equal(cur.CreatedAt):
+		return Recording{}, fmt.Errorf("CreatedAt changed to %v: %w", next.CreatedAt, ErrInvalid)
+	}
+	geometry, labels, err := encodeJSONFields(next.Geometry, next.Labels)
+	if err != nil {
+		return Recording{}, err
+	}
+	_, err = tx.ExecContext(ctx, `
+UPDATE recordings SET owner = ?, frontend = ?, reason = ?, state = ?, started_at = ?,
+	ended_at = ?, duration_ms = ?, masked_ms = ?, encoder = ?, geometry = ?, labels = ?,
+	error = ?, interrupted = ?, masked_intervals = ?
+WHERE id = ?`,
+		next.Owner, next.Frontend, next.Reason, next.State, micros(next.StartedAt),
+		micros(next.EndedAt), next.Duration.Milliseconds(), next.Masked.Milliseconds(),
+		next.Encoder, geometry, labels, next.Error, next.Interrupted, encodeIntervals(next.MaskedIntervals), id)
+	if err != nil {
+		return Recording{}, err
+	}
+	return getRecording(ctx, tx, "id = ?", id)
 }
 
 // DeleteRecording deletes the recording with its segments and upload jobs, or returns

@@ -84,21 +84,21 @@ func (c *Catalog) SetSegmentSpan(ctx context.Context, id int64, start, duration 
 	if start < 0 || duration < 0 {
 		return fmt.Errorf("catalog: segment %d span: negative start %s or duration %s: %w", id, start, duration, ErrInvalid)
 	}
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE segments SET start_ms = ?, duration_ms = ? WHERE id = ?`,
-			start.Milliseconds(), duration.Milliseconds(), id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
+	err := c.write(ctx, func(tx *sql.Tx) error { return setSegmentSpan(ctx, tx, id, start, duration) })
 	if err != nil {
 		return wrap(err, "segment %d span", id)
 	}
 	return nil
+}
+
+// setSegmentSpan is SetSegmentSpan's write, inside the caller's transaction.
+func setSegmentSpan(ctx context.Context, tx *sql.Tx, id int64, start, duration time.Duration) error {
+	res, err := tx.ExecContext(ctx, `UPDATE segments SET start_ms = ?, duration_ms = ? WHERE id = ?`,
+		start.Milliseconds(), duration.Milliseconds(), id)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res)
 }
 
 // CloseSegment marks the segment complete with its final size and SHA-256 (64 hex digits).
@@ -108,7 +108,7 @@ func (c *Catalog) CloseSegment(ctx context.Context, id int64, size int64, sha256
 	if size < 0 {
 		return fmt.Errorf("catalog: close segment %d: negative size %d: %w", id, size, ErrInvalid)
 	}
-	if b, err := hex.DecodeString(sha256); err != nil || len(b) != 32 || hex.EncodeToString(b) != sha256 {
+	if !validSHA256(sha256) {
 		return fmt.Errorf("catalog: close segment %d: sha256 %q is not 64 lower-case hex digits: %w",
 			id, sha256, ErrInvalid)
 	}
@@ -135,16 +135,25 @@ func (c *Catalog) CloseSegment(ctx context.Context, id int64, size int64, sha256
 // SpoolBytes stops counting it and no new upload job is made for it. Marking it again is a
 // no-op.
 func (c *Catalog) MarkSegmentRemoved(ctx context.Context, id int64) error {
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`UPDATE segments SET removed_at = coalesce(removed_at, ?) WHERE id = ?`,
-			micros(c.now()), id)
-		if err != nil {
-			return err
-		}
-		return mustAffect(res)
-	})
+	err := c.write(ctx, func(tx *sql.Tx) error { return c.markSegmentRemoved(ctx, tx, id) })
 	return wrap(err, "mark segment %d removed", id)
+}
+
+// markSegmentRemoved is MarkSegmentRemoved's write, inside the caller's transaction.
+func (c *Catalog) markSegmentRemoved(ctx context.Context, tx *sql.Tx, id int64) error {
+	res, err := tx.ExecContext(ctx,
+		`UPDATE segments SET removed_at = coalesce(removed_at, ?) WHERE id = ?`,
+		micros(c.now()), id)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res)
+}
+
+// validSHA256 reports whether s is a SHA-256 in 64 lower-case hex digits.
+func validSHA256(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32 && hex.EncodeToString(b) == s
 }
 
 // GetSegment returns the segment with the given id, or ErrNotFound.

@@ -83,7 +83,7 @@ type UploadFilter struct {
 const uploadSelect = `SELECT j.id, j.target, j.state, j.attempts, j.next_try_at,
 	j.remote_location, j.remote_offset, j.last_error, j.created_at, j.updated_at,
 	s.id, s.recording_id, s.idx, s.path, s.bytes, s.sha256, s.closed, s.created_at,
-	s.closed_at, s.removed_at
+	s.closed_at, s.removed_at, s.start_ms, s.duration_ms
 FROM upload_jobs j JOIN segments s ON s.id = j.segment_id`
 
 // EnqueueUploads makes a queued job, due now, for every closed segment of the recording that
@@ -95,30 +95,35 @@ func (c *Catalog) EnqueueUploads(ctx context.Context, recordingID, target string
 		return nil, fmt.Errorf("catalog: enqueue uploads of recording %q: empty target: %w", recordingID, ErrInvalid)
 	}
 	var jobs []UploadJob
-	err := c.write(ctx, func(tx *sql.Tx) error {
-		if err := recordingExists(ctx, tx, recordingID); err != nil {
-			return err
-		}
-		now := micros(c.now())
-		// "WHERE" in the SELECT is required: without it SQLite would parse ON CONFLICT as
-		// part of a join.
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO upload_jobs (segment_id, target, state, next_try_at, created_at, updated_at)
-SELECT id, ?1, 'queued', ?2, ?2, ?2 FROM segments
-WHERE recording_id = ?3 AND closed = 1 AND removed_at IS NULL
-ORDER BY idx
-ON CONFLICT (segment_id, target) DO NOTHING`, target, now, recordingID)
-		if err != nil {
-			return err
-		}
-		jobs, err = queryUploads(ctx, tx,
-			uploadSelect+` WHERE s.recording_id = ? AND j.target = ? ORDER BY s.idx`, recordingID, target)
+	err := c.write(ctx, func(tx *sql.Tx) (err error) {
+		jobs, err = c.enqueueUploads(ctx, tx, recordingID, target)
 		return err
 	})
 	if err != nil {
 		return nil, wrap(err, "enqueue uploads of recording %q to %q", recordingID, target)
 	}
 	return jobs, nil
+}
+
+// enqueueUploads is EnqueueUploads inside the caller's transaction.
+func (c *Catalog) enqueueUploads(ctx context.Context, tx *sql.Tx, recordingID, target string) ([]UploadJob, error) {
+	if err := recordingExists(ctx, tx, recordingID); err != nil {
+		return nil, err
+	}
+	now := micros(c.now())
+	// "WHERE" in the SELECT is required: without it SQLite would parse ON CONFLICT as
+	// part of a join.
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO upload_jobs (segment_id, target, state, next_try_at, created_at, updated_at)
+SELECT id, ?1, 'queued', ?2, ?2, ?2 FROM segments
+WHERE recording_id = ?3 AND closed = 1 AND removed_at IS NULL
+ORDER BY idx
+ON CONFLICT (segment_id, target) DO NOTHING`, target, now, recordingID)
+	if err != nil {
+		return nil, err
+	}
+	return queryUploads(ctx, tx,
+		uploadSelect+` WHERE s.recording_id = ? AND j.target = ? ORDER BY s.idx`, recordingID, target)
 }
 
 // DueUploads returns up to limit (0: all) queued jobs whose NextTryAt is not after now, the
@@ -291,15 +296,17 @@ func scanUpload(s scanner) (UploadJob, error) {
 		nextTry, created, updated int64
 		segCreated                int64
 		segClosedAt, segRemovedAt sql.NullInt64
+		segStartMS, segDurMS      int64
 	)
 	err := s.Scan(&j.ID, &j.Target, &state, &j.Attempts, &nextTry, &j.RemoteLocation,
 		&j.RemoteOffset, &j.LastError, &created, &updated,
 		&j.Segment.ID, &j.Segment.RecordingID, &j.Segment.Index, &j.Segment.Path,
 		&j.Segment.Bytes, &j.Segment.SHA256, &j.Segment.Closed, &segCreated, &segClosedAt,
-		&segRemovedAt)
+		&segRemovedAt, &segStartMS, &segDurMS)
 	if err != nil {
 		return UploadJob{}, err
 	}
+	j.Segment.Start, j.Segment.Duration = time.Duration(segStartMS)*time.Millisecond, time.Duration(segDurMS)*time.Millisecond
 	j.State = UploadState(state)
 	j.NextTryAt = fromMicros(sql.NullInt64{Int64: nextTry, Valid: true})
 	j.CreatedAt = fromMicros(sql.NullInt64{Int64: created, Valid: true})

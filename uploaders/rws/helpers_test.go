@@ -245,7 +245,7 @@ func request(path string, size int, sum string) sdk.UploadRequest {
 			"agent": agentUser, "userId": "u-42", "contactId": "1234", "interactionId": "ix-9", "place": "place-3",
 			"startTime": "2026-01-02T03:04:05Z", "stopTime": "2026-01-02T03:05:05Z", "durationMs": "60000",
 			"monitors": "2", "width": "3840", "height": "1080", "codec": "h264", "encoder": "libx264",
-			"sha256": sum, "masked": "1500",
+			"sha256": sum, "masked": "1500", "state": "failed", "reason": "the X server went away",
 		},
 	}
 }

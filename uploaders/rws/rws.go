@@ -69,11 +69,13 @@ const (
 // (empty when the request does not give them). sha256 is always the request's SHA256 (or
 // computed from the file when empty); filename, filetype, recordingId and segment default
 // to the segment's file name, a type from its extension, RecordingID and SegmentIndex (the
-// segment's position in its recording, counted from 1 as everywhere in the recorder).
+// segment's position in its recording, counted from 1 as everywhere in the recorder). state
+// is how the recording ended (completed or failed: failed recordings are delivered too, up to
+// their last complete fragment) and reason why it failed.
 var MetadataKeys = []string{
 	"filename", "filetype", "recordingId", "segment", "final", "agent", "userId", "contactId",
 	"interactionId", "place", "startTime", "stopTime", "durationMs", "monitors", "width", "height",
-	"codec", "encoder", "sha256", "masked",
+	"codec", "encoder", "sha256", "masked", "state", "reason",
 }
 
 // Uploader is the rws uploader.
