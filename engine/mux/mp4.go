@@ -71,7 +71,10 @@ type File struct {
 	// ioErr is the operating system's error of the first failed write (e.g. ENOSPC): FFmpeg
 	// only sees "Unknown error occurred". From then on nothing more is written, the file is
 	// cut back to its last complete fragment (cut), and the error is reported once (reported).
-	ioErr    error
+	ioErr error
+	// syncErr is the first failure of a periodic fsync: what was written may not be on the
+	// disk. Close reports it (with the file's own sync there) when nothing else went wrong.
+	syncErr  error
 	cut      bool
 	reported bool
 }
@@ -237,7 +240,13 @@ func (m *File) syncLoop(every time.Duration) {
 		case now := <-t.C:
 			m.flushIdle()
 			if now.Sub(synced) >= every {
-				_ = m.f.Sync() // best effort; Close syncs and reports errors
+				if err := m.f.Sync(); err != nil {
+					m.mu.Lock()
+					if m.syncErr == nil {
+						m.syncErr = err
+					}
+					m.mu.Unlock()
+				}
 				synced = now
 			}
 		}
@@ -355,10 +364,17 @@ func (m *File) Close() error {
 	// A write failure already reported by WritePacket is not reported again: the file was cut
 	// back to its last complete fragment then, and ends there (with no trailer: the crash
 	// repair's form of a file).
-	m.pb.Flush()
+	hadIOErr := m.ioErr != nil
+	m.pb.Flush() // a failing write lands in ioErr
+	if !hadIOErr && m.ioErr != nil && firstErr == nil {
+		firstErr = m.failed("flush: ", m.ioErr)
+	}
 	m.free()
 	if err := m.f.Sync(); err != nil && firstErr == nil {
 		firstErr = fmt.Errorf("%w: %s: sync: %w", ErrWrite, m.path, err)
+	}
+	if m.syncErr != nil && firstErr == nil {
+		firstErr = fmt.Errorf("%w: %s: an earlier sync: %w", ErrWrite, m.path, m.syncErr)
 	}
 	if err := m.f.Close(); err != nil && firstErr == nil {
 		firstErr = fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
