@@ -129,7 +129,17 @@ func TestRecordShowsScreenChangesOnTime(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(2 * time.Second)
+		// 1.5 s into the recording (its file appears when it begins), not from the process's
+		// start: a loaded machine may take a second or more to start it.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return
+			}
+		}
+		time.Sleep(1500 * time.Millisecond)
 		changedAt = time.Now()
 		if err := d.painter.Fill(m0, yellow); err != nil {
 			t.Error(err)

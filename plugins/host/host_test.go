@@ -244,7 +244,7 @@ func TestExternalPluginIsDiscoveredAndUsed(t *testing.T) {
 		t.Fatalf("Discover = %+v, %v", found, err)
 	}
 	f.load(t, Spec{Name: "ext", Kind: sdk.KindFrontend})
-	checkPluginLogLines(t, f.logs.String(), "ext: serving", map[string]any{"plugin": "ext", "plugin_time": "at start", "detail": float64(42)})
+	checkPluginLogLines(t, f.logs.String, "ext: serving", map[string]any{"plugin": "ext", "plugin_time": "at start", "detail": float64(42)})
 	var s engine.Session
 	if code := api(t, f.endpoint(t, "ext"), "POST", "/sessions", engine.StartRequest{Owner: "agent", Frontend: "ext",
 		Source: engine.Source{Display: f.srv.Display}}, &s); code != http.StatusCreated {
@@ -258,8 +258,17 @@ func TestExternalPluginIsDiscoveredAndUsed(t *testing.T) {
 // checkPluginLogLines checks the host's JSON log: every line is one JSON object; the plugin's
 // line msg (relayed from its stderr) has exactly one time key and one name key, a time in
 // the last minute, and the attributes want.
-func checkPluginLogLines(t *testing.T, logs, msg string, want map[string]any) {
+func checkPluginLogLines(t *testing.T, read func() string, msg string, want map[string]any) {
 	t.Helper()
+	// Relayed from the plugin's stderr, the line may come after the call that made the
+	// plugin log it has returned: wait for it.
+	var logs string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		logs = read()
+		if strings.Contains(logs, fmt.Sprintf("%q:%q", "msg", msg)) || time.Now().After(deadline) {
+			break
+		}
+	}
 	found := false
 	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		keys, err := jsonKeys(line)
