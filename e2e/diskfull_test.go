@@ -112,8 +112,18 @@ admin: {enabled: true, listen: %q, token: {env: E2E_ADMIN_TOKEN}}
 		}
 		t.Logf("%s: %d bytes, recording lasted %d ms", sg.Path, sg.Bytes, rec.DurationMS)
 	}
+	// What it recorded is delivered all the same.
 	var ups admin.Uploads
-	adm.call("GET", "/api/v1/uploads?recording_id="+s.ID, adminToken, &ups)
+	eventually(t, 30*time.Second, "the failed recording's segments to be uploaded", func() bool {
+		adm.call("GET", "/api/v1/uploads?recording_id="+s.ID, adminToken, &ups)
+		done := 0
+		for _, u := range ups.Uploads {
+			if u.State == "uploaded" {
+				done++
+			}
+		}
+		return len(ups.Uploads) == len(rec.Segments) && done == len(rec.Segments)
+	})
 	t.Logf("uploads of the failed recording: %+v", ups.Uploads)
 
 	// Space comes back: ready again, and a start works, with no restart.
