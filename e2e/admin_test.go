@@ -22,6 +22,8 @@ import (
 	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/internal/openapitest"
 	"github.com/screenrec/recorder/internal/xvfb"
+
+	"github.com/screenrec/recorder/internal/logtest"
 )
 
 // adminToken is the admin API's token in these tests, given as {env: E2E_ADMIN_TOKEN}.
@@ -433,7 +435,7 @@ func TestRunLogsJSONWithSessionLifecycle(t *testing.T) {
 			}
 			lines = append(lines, m)
 			if m["msg"] == "probe: serving" {
-				keys, err := jsonKeys(l)
+				keys, err := logtest.Keys(l)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -484,26 +486,4 @@ func TestRunLogsJSONWithSessionLifecycle(t *testing.T) {
 		!strings.Contains(fmt.Sprint(fail["error"]), ":4343") {
 		t.Errorf("failed line %v, want one for agent-10 with the error naming the display", fail)
 	}
-}
-
-// jsonKeys returns the top-level keys of a JSON object in order, repeats included (which
-// decoding into a map would hide).
-func jsonKeys(line string) ([]string, error) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not an object (%v)", err)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, tok.(string))
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-	}
-	return keys, nil
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,45 +12,17 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/engine/catalog"
+
+	"github.com/screenrec/recorder/engine/catalog/catalogtest"
 )
 
 // The catalog guard: New refuses a damaged catalog, and an empty or missing one beside
 // recordings, leaving the file as it is; RebuildCatalog restores it from the files' tags.
 
-// checkpointed closes nothing but folds the WAL into the catalog's main file, so that damage
-// to that file is damage to the catalog (as after any checkpoint).
-func checkpointed(t *testing.T, spool string) []byte {
-	t.Helper()
-	path := filepath.Join(spool, catalogFile)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// damage overwrites every page after the first (the header) with garbage.
+// damage damages the spool's catalog (catalogtest.Damage) and returns what the file holds.
 func damage(t *testing.T, spool string) []byte {
 	t.Helper()
-	b := checkpointed(t, spool)
-	if len(b) <= 4096 {
-		t.Fatalf("catalog is %d bytes: nothing after the header to damage", len(b))
-	}
-	for i := 4096; i < len(b); i++ {
-		b[i] = byte(i * 7)
-	}
-	if err := os.WriteFile(filepath.Join(spool, catalogFile), b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return catalogtest.Damage(t, filepath.Join(spool, catalogFile))
 }
 
 func closeEngine(t *testing.T, e *Engine) {

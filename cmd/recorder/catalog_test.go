@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/capture/capturetest"
 	"github.com/screenrec/recorder/engine/catalog"
+
+	"github.com/screenrec/recorder/engine/catalog/catalogtest"
 )
 
 // recordScripted makes real recordings (real encoder and muxer, on a scripted screen) in a
@@ -94,25 +95,7 @@ func TestCatalogCheckAndRebuild(t *testing.T) {
 		t.Errorf("rebuild of a sound catalog without --force: exit %d, stderr %q; want 1 and a refusal", code, stderr)
 	}
 
-	// Fold the log into the file, then overwrite every page after the header.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 4096; i < len(b); i++ {
-		b[i] = byte(i * 7)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	b := catalogtest.Damage(t, path)
 
 	code, out, stderr = runRecorder(t, "catalog", "check", "--spool", spool)
 	if code != 1 || !strings.Contains(out, "DAMAGED") || !strings.Contains(stderr, path) ||

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/screenrec/recorder/engine/catalog/catalogtest"
 )
 
 // filled makes a catalog with two recordings, closes it and folds its log into the file.
@@ -37,16 +39,7 @@ func filled(t *testing.T) string {
 func TestOpenRefusesDamagedFile(t *testing.T) {
 	t.Parallel()
 	path := filled(t)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 4096; i < len(b); i++ {
-		b[i] = byte(i * 7)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	b := catalogtest.Damage(t, path)
 	rep, err := Check(context.Background(), path)
 	if !errors.Is(err, ErrDamaged) || rep.Problem == "" {
 		t.Errorf("Check = %+v, %v; want ErrDamaged with the problem", rep, err)

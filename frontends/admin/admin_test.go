@@ -1,9 +1,7 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +21,8 @@ import (
 	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/internal/xvfb"
 	"github.com/screenrec/recorder/pkg/config"
+
+	"github.com/screenrec/recorder/engine/catalog/catalogtest"
 )
 
 // The document is valid OpenAPI 3.0.3 and describes exactly the routes the server has.
@@ -595,20 +595,7 @@ func TestAdminReadyzChecksTheCatalog(t *testing.T) {
 	f.readyz(200, nil)
 
 	path := filepath.Join(f.spool, "catalog.db")
-	// Everything the engine wrote goes into the main file, as after any checkpoint, so that
-	// damage to it is damage to the catalog.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	orig, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := catalogtest.Checkpoint(t, path)
 	restore := func() {
 		t.Helper()
 		if err := os.WriteFile(path, orig, 0o600); err != nil {
@@ -625,13 +612,7 @@ func TestAdminReadyzChecksTheCatalog(t *testing.T) {
 	f.readyz(200, nil)
 
 	// The pages after the first (the header) overwritten: the engine still reads its cache.
-	damaged := bytes.Clone(orig)
-	for i := 4096; i < len(damaged); i++ {
-		damaged[i] = byte(i * 7)
-	}
-	if err := os.WriteFile(path, damaged, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	catalogtest.Damage(t, path)
 	if err := f.eng.Ping(context.Background()); err != nil {
 		t.Logf("the engine's own read noticed: %v", err)
 	}

@@ -32,6 +32,8 @@ import (
 	"github.com/screenrec/recorder/pkg/telemetry"
 	"github.com/screenrec/recorder/plugins/builtin"
 	"github.com/screenrec/recorder/plugins/sdk"
+
+	"github.com/screenrec/recorder/internal/logtest"
 )
 
 // binDir holds the binary that serves built-in adapters as plugin processes and an external
@@ -271,7 +273,7 @@ func checkPluginLogLines(t *testing.T, read func() string, msg string, want map[
 	}
 	found := false
 	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
-		keys, err := jsonKeys(line)
+		keys, err := logtest.Keys(line)
 		if err != nil {
 			t.Errorf("log line is not a JSON object: %v: %s", err, line)
 			continue
@@ -308,28 +310,6 @@ func checkPluginLogLines(t *testing.T, read func() string, msg string, want map[
 	if !found {
 		t.Errorf("no line %q in the host's log:\n%s", msg, logs)
 	}
-}
-
-// jsonKeys returns the top-level keys of a JSON object in order, repeats included (which
-// decoding into a map would hide).
-func jsonKeys(line string) ([]string, error) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not an object (%v)", err)
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, tok.(string))
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-	}
-	return keys, nil
 }
 
 func TestBadConfigStopsEverything(t *testing.T) {
