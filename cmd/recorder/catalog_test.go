@@ -25,16 +25,20 @@ func recordScripted(t *testing.T, owners ...string) (string, []engine.Session) {
 	spool := t.TempDir()
 	screen := &capturetest.Screen{Monitors: []capture.Monitor{{Name: "ONE", Width: 160, Height: 120, Primary: true}}}
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{SpoolDir: spool, MinFreeDisk: -1}, engine.WithCaptureBackend(screen))
+	e, err := engine.New(ctx, engine.Config{SpoolDir: spool, MinFreeDisk: -1, FPS: 30}, engine.WithCaptureBackend(screen))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Started in order (contact ids follow it), recorded side by side.
 	var out []engine.Session
 	for _, o := range owners {
 		s, err := e.Start(ctx, engine.StartRequest{Owner: o, Frontend: "cli", Source: engine.Source{Display: ":1"}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, s)
+	}
+	for i, s := range out {
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			got, _ := e.Get(ctx, s.ID)
 			if len(got.Tracks) > 0 && got.Tracks[0].Frames >= 3 {
@@ -46,12 +50,11 @@ func recordScripted(t *testing.T, owners ...string) (string, []engine.Session) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		stopCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		s, err = e.Stop(stopCtx, s.ID)
+		out[i], err = e.Stop(stopCtx, s.ID)
 		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, s)
 	}
 	closeCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

@@ -1,11 +1,37 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/screenrec/recorder/internal/cli"
 )
+
+// runInProcess runs the recorder's command tree with args, as main does, and returns the
+// exit status main would exit with and what it would print on stderr.
+func runInProcess(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	root := newRoot()
+	root.SetOut(io.Discard)
+	var stderr strings.Builder
+	code := cli.Run(context.Background(), root, args, &stderr)
+	return code, stderr.String()
+}
+
+// The real binary exits with the status cli.Run gives: 2 for a usage error, 1 for a failure.
+func TestUsageErrorExitsTheProcessWith2(t *testing.T) {
+	t.Parallel()
+	for args, want := range map[string]int{"bogus": 2, "monitors --display :1987": 1} {
+		code, stderr := exitCode(t, strings.Fields(args)...)
+		if code != want || !strings.HasPrefix(stderr, "recorder: ") || !onlyLine(stderr) {
+			t.Errorf("recorder %s: exit %d, stderr %q; want %d and one line", args, code, stderr, want)
+		}
+	}
+}
 
 // exitCode runs the recorder binary without a display and returns its exit status and stderr.
 func exitCode(t *testing.T, args ...string) (int, string) {
@@ -26,7 +52,9 @@ func exitCode(t *testing.T, args ...string) (int, string) {
 }
 
 // TestUsageErrorsExit2: every error in how the recorder is called, cobra's own included,
-// exits 2 with one line naming it; work that fails exits 1.
+// exits 2 with one line naming it; work that fails exits 1. The table runs the command tree
+// in this process (what main runs, through cli.Run, which gives the status main exits with);
+// TestUsageErrorExitsTheProcessWith2 checks the real binary's status.
 func TestUsageErrorsExit2(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -50,7 +78,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			t.Parallel()
-			code, stderr := exitCode(t, c.args...)
+			code, stderr := runInProcess(t, c.args...)
 			if code != c.code {
 				t.Errorf("recorder %v: exit %d, want %d (stderr %q)", c.args, code, c.code, stderr)
 			}
