@@ -91,6 +91,31 @@ func (c *otlpCollector) count(path string) int {
 	return c.hits[path]
 }
 
+// runWithCollector starts `recorder run --config cfg` on d's display, exporting over OTLP/HTTP
+// to the collector at url (with env added), and returns once its front end listens on port.
+// It is killed at the end of the test if still running.
+func runWithCollector(t *testing.T, d *desk, cfg string, port int, url string, env ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(recorderBin, "run", "--config", cfg)
+	cmd.Env = append(append(d.srv.Env(), "OTEL_EXPORTER_OTLP_ENDPOINT="+url, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_SDK_DISABLED="), env...)
+	stdout, _ := cmd.StdoutPipe()
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && !strings.Contains(sc.Text(), fmt.Sprintf("listening on http://127.0.0.1:%d", port)) {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return cmd, stderr
+}
+
 // With telemetry off, `recorder run` exports nothing even though the OTLP variables name a
 // collector, and listens on nothing but its front end. The same run with telemetry on
 // exports traces and metrics to that collector, so the check is one that can fail.
@@ -108,23 +133,7 @@ frontends:
   - name: probe
     config: {listen: "127.0.0.1:%d"}
 `, t.TempDir(), d.srv.Display, enabled, port))
-			cmd := exec.Command(recorderBin, "run", "--config", cfg)
-			cmd.Env = append(d.srv.Env(), "OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-				"OTEL_METRIC_EXPORT_INTERVAL=200", "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_SDK_DISABLED=")
-			stdout, _ := cmd.StdoutPipe()
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() && !strings.Contains(sc.Text(), fmt.Sprintf("listening on http://127.0.0.1:%d", port)) {
-			}
-			go func() {
-				for sc.Scan() {
-				}
-			}()
+			cmd, stderr := runWithCollector(t, d, cfg, port, col.URL, "OTEL_METRIC_EXPORT_INTERVAL=200")
 			recordOnce(t, d, port)
 			// The recorder and its plugin processes: only the probe front end listens.
 			got := listeningPorts(t, cmd.Process.Pid)
@@ -329,24 +338,8 @@ frontends:
 uploaders:
   - name: noop
 `, t.TempDir(), d.srv.Display, port))
-	cmd := exec.Command(recorderBin, "run", "--config", cfg)
-	cmd.Env = append(d.srv.Env(), "OTEL_EXPORTER_OTLP_ENDPOINT="+col.URL, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-		"OTEL_METRIC_EXPORT_INTERVAL=300", "OTEL_BSP_SCHEDULE_DELAY=100", "OTEL_SDK_DISABLED=",
+	cmd, stderr := runWithCollector(t, d, cfg, port, col.URL, "OTEL_METRIC_EXPORT_INTERVAL=300",
 		"OTEL_SERVICE_NAME=desk-recorder", "OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=trial")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && !strings.Contains(sc.Text(), fmt.Sprintf("listening on http://127.0.0.1:%d", port)) {
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
 	requested := time.Now()
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/sessions", port))
 	if err != nil {
