@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"image/color"
+	"strings"
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
@@ -57,8 +58,10 @@ type Config struct {
 	// MaxFrameGap bounds how long a still screen goes without an encoded frame (default
 	// DefaultMaxFrameGap).
 	MaxFrameGap time.Duration
-	// UploadTarget names the upload target ended (completed or failed) recordings are queued for (default "default").
-	UploadTarget string
+	// UploadTargets names the upload targets ended (completed or failed) recordings are queued
+	// for: one job per segment and target, each delivered once; a segment's local file goes
+	// when every target confirmed it (default ["default"]).
+	UploadTargets []string
 	// ContactIDBase is the first contact id of a new catalog (default catalog.DefaultContactIDBase).
 	ContactIDBase int64
 }
@@ -73,8 +76,8 @@ func (c Config) withDefaults() Config {
 	if c.FPS == 0 {
 		c.FPS = pipeline.DefaultFPS
 	}
-	if c.UploadTarget == "" {
-		c.UploadTarget = DefaultUploadTarget
+	if len(c.UploadTargets) == 0 {
+		c.UploadTargets = []string{DefaultUploadTarget}
 	}
 	if len(c.Encoders) == 0 {
 		c.Encoders = encode.DefaultOrder
@@ -105,6 +108,16 @@ func (c Config) Validate() error {
 	}
 	if c.SegmentDuration < 0 || (c.SegmentDuration > 0 && c.SegmentDuration < time.Second) {
 		return bad("segment_duration", "%s must be 0 (one file) or at least 1s", c.SegmentDuration)
+	}
+	seen := map[string]bool{}
+	for i, t := range c.UploadTargets {
+		if strings.TrimSpace(t) == "" || strings.ContainsAny(t, " \t\r\n") {
+			return bad(fmt.Sprintf("upload_targets[%d]", i), "%q must be a name without spaces", t)
+		}
+		if seen[t] {
+			return bad(fmt.Sprintf("upload_targets[%d]", i), "%q is listed twice", t)
+		}
+		seen[t] = true
 	}
 	if err := (pipeline.CaptureSpec{FPS: c.FPS, MaxWidth: c.MaxWidth, MaxHeight: c.MaxHeight, Encoders: c.Encoders}).Validate(); err != nil {
 		return fmt.Errorf("%w: config: %w", ErrInvalidRequest, err)

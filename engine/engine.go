@@ -81,6 +81,8 @@ type Engine struct {
 	authMu     sync.Mutex
 	auth       map[string]*UploadAuth // by owner; memory only
 	uploadWake chan struct{}
+	// removeMu serialises the deletion of uploaded segments' files.
+	removeMu sync.Mutex
 }
 
 // New opens the spool folder and its catalog, and finalises recordings a crash left

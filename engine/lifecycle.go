@@ -331,7 +331,7 @@ func (s *session) record(end catalog.Ending) error {
 		}
 		return update(r)
 	}
-	end.UploadTarget = e.cfg.UploadTarget
+	end.UploadTargets = e.cfg.UploadTargets
 	ctx, cancel := context.WithTimeout(context.Background(), catalogTimeout)
 	defer cancel()
 	_, jobs, err := e.cat.FinishRecording(ctx, s.id, end)

@@ -138,7 +138,7 @@ type RebuiltRecording struct {
 // completed and interrupted; one with nothing playable is failed. What the files do not carry
 // is lost: masked intervals, geometry, error texts, upload progress.
 //
-// Every playable segment is queued for upload to cfg.UploadTarget: the catalog that knew
+// Every playable segment is queued for upload to each of cfg.UploadTargets: the catalog that knew
 // which ones were delivered is gone, and sending a segment twice is better than never. The
 // contact-id counter is set above every id seen in the files and, as far as it can still be
 // read, above the old file's counter, so ids stay unique and increasing.
@@ -185,11 +185,13 @@ func RebuildCatalog(ctx context.Context, cfg Config, force bool) (RebuildReport,
 		if _, err := cat.Restore(ctx, row, segs); err != nil {
 			return rep, fmt.Errorf("engine: rebuild catalog: %w", err)
 		}
-		jobs, err := cat.EnqueueUploads(ctx, row.ID, cfg.UploadTarget)
-		if err != nil {
-			return rep, fmt.Errorf("engine: rebuild catalog: %w", err)
+		for _, target := range cfg.UploadTargets {
+			jobs, err := cat.EnqueueUploads(ctx, row.ID, target)
+			if err != nil {
+				return rep, fmt.Errorf("engine: rebuild catalog: %w", err)
+			}
+			rep.Uploads += len(jobs)
 		}
-		rep.Uploads += len(jobs)
 		rep.Recordings = append(rep.Recordings, RebuiltRecording{ID: row.ID, ContactID: row.ContactID,
 			Owner: row.Owner, State: row.State, Segments: len(segs)})
 	}

@@ -113,7 +113,7 @@ func (e *Engine) recoverOne(ctx context.Context, r catalog.Recording) error {
 		}
 		return nil
 	}
-	end.UploadTarget = e.cfg.UploadTarget
+	end.UploadTargets = e.cfg.UploadTargets
 	if _, _, err := e.cat.FinishRecording(ctx, r.ID, end); err != nil {
 		return err
 	}

@@ -222,15 +222,17 @@ func TestUploadSpansAndCounters(t *testing.T) {
 	recorded(t, in.Engine, srv.Display)
 	flaky := &scriptedUploader{steps: []func(api.UploadRequest, func(api.Progress)) (api.UploadResult, error){
 		func(api.UploadRequest, func(api.Progress)) (api.UploadResult, error) {
-			return api.UploadResult{}, errors.New("connection reset")
+			return api.UploadResult{}, fmt.Errorf("read: %w", api.ErrReset)
 		},
 		func(api.UploadRequest, func(api.Progress)) (api.UploadResult, error) {
-			return api.UploadResult{}, fmt.Errorf("401: %w", api.ErrPermanent)
+			return api.UploadResult{}, fmt.Errorf("401: %w: %w", api.ErrAuth, api.ErrPermanent)
 		},
 	}}
 	runUploadsUntil(t, in.Engine, flaky, UploadConfig{BaseDelay: 50 * time.Millisecond}, allIn(catalog.UploadFailed))
 	m := in.metrics(t)
-	if m[MetricUploadRetries] != 1 || m[MetricUploadFailures] != 1 || m[MetricUploadQueueJobs+"{state=queued}"] != 0 {
+	// Counted by target and by the failure's kind.
+	if m[MetricUploadRetries+"{error.type=reset,recorder.upload.target=default}"] != 1 ||
+		m[MetricUploadFailures+"{error.type=auth,recorder.upload.target=default}"] != 1 || m[MetricUploadQueueJobs+"{state=queued}"] != 0 {
 		t.Errorf("upload metrics: %v", m)
 	}
 	var uploads []tracetest.SpanStub
@@ -239,7 +241,18 @@ func TestUploadSpansAndCounters(t *testing.T) {
 			uploads = append(uploads, s)
 		}
 	}
-	if len(uploads) != 2 || uploads[0].Status.Code != codes.Error || uploads[1].Status.Description != "401: permanent failure" {
+	if len(uploads) != 2 || uploads[0].Status.Code != codes.Error || uploads[1].Status.Description != "401: credentials refused: permanent failure" ||
+		!hasAttr(uploads[1].Attributes, "error.type", "auth") {
 		t.Errorf("upload spans: %+v", uploads)
 	}
+}
+
+// hasAttr reports whether attrs holds key with the string value want.
+func hasAttr(attrs []attribute.KeyValue, key, want string) bool {
+	for _, a := range attrs {
+		if string(a.Key) == key {
+			return a.Value.AsString() == want
+		}
+	}
+	return false
 }

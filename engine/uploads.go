@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/engine/encode"
@@ -28,6 +31,9 @@ const (
 	// progressEvery bounds how often upload progress is written to the catalog.
 	progressEvery = 500 * time.Millisecond
 )
+
+// errJobTaken: another scheduler loop claimed the job first.
+var errJobTaken = errors.New("job no longer queued")
 
 // UploadConfig tunes RunUploads. Zero fields take the defaults above.
 type UploadConfig struct {
@@ -75,7 +81,8 @@ func (e *Engine) Uploads(ctx context.Context, f UploadFilter) ([]UploadJob, erro
 		out[i] = UploadJob{ID: j.ID, RecordingID: j.Segment.RecordingID, SegmentIndex: j.Segment.Index,
 			SegmentPath: j.Segment.Path, Target: j.Target, State: UploadState(j.State), Attempts: j.Attempts,
 			Bytes: j.Segment.Bytes, Offset: j.RemoteOffset, Location: j.RemoteLocation, LastError: j.LastError,
-			CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+			LastErrorKind: api.FailureKind(j.LastErrorKind),
+			CreatedAt:     j.CreatedAt, UpdatedAt: j.UpdatedAt}
 		if j.State == catalog.UploadQueued {
 			out[i].NextTryAt = j.NextTryAt
 		}
@@ -91,11 +98,63 @@ func (e *Engine) wakeUploads() {
 	}
 }
 
-// RunUploads hands the catalog's due upload jobs to up, with bounded concurrency and back-off,
-// recording each job's remote location and confirmed offset as they advance, until ctx ends.
-// Jobs left running by a crash were put back in the queue by New, and resume where the
-// server says they got to.
+// RunUploads hands the catalog's due upload jobs, of every target, to up, with bounded
+// concurrency and back-off, recording each job's remote location, confirmed offset and the
+// uploader's resume state as they advance, until ctx ends. Jobs left running by a crash were
+// put back in the queue by New, and resume where the server says they got to.
 func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConfig) error {
+	return e.runUploadQueue(ctx, "", up, e.uploadWake, cfg)
+}
+
+// RunUploadTargets is RunUploads with an uploader per target: each target's jobs go to its
+// own uploader, with cfg.Concurrency uploads at once per target, so that a target that is
+// down does not hold up the others. Jobs for a target missing from targets wait in the queue
+// (and are said to, once).
+func (e *Engine) RunUploadTargets(ctx context.Context, targets map[string]api.Uploader, cfg UploadConfig) error {
+	for _, t := range e.cfg.UploadTargets {
+		if targets[t] == nil {
+			e.log.WarnContext(ctx, "upload target has no uploader: its jobs wait", "target", t)
+		}
+	}
+	if len(targets) == 0 {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	// One wake-up reaches every target's loop.
+	wakes := make([]chan struct{}, 0, len(targets))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(targets))
+	for name, up := range targets {
+		wake := make(chan struct{}, 1)
+		wakes = append(wakes, wake)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- e.runUploadQueue(ctx, name, up, wake, cfg)
+		}()
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.uploadWake:
+				for _, w := range wakes {
+					select {
+					case w <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	return <-errs
+}
+
+// runUploadQueue is one scheduler loop: the due jobs of target (every target when empty) go
+// to up.
+func (e *Engine) runUploadQueue(ctx context.Context, target string, up api.Uploader, wake <-chan struct{}, cfg UploadConfig) error {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultUploadConcurrency
 	}
@@ -105,25 +164,32 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 	if cfg.MaxDelay <= 0 {
 		cfg.MaxDelay = DefaultUploadMaxDelay
 	}
+	var only []string
+	if target != "" {
+		only = []string{target}
+	}
 	running := make(chan struct{}, cfg.Concurrency)
 	finished := make(chan struct{}, cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
 		if free := cfg.Concurrency - len(running); free > 0 {
-			jobs, err := e.cat.DueUploads(ctx, time.Now(), free)
+			jobs, err := e.cat.DueUploads(ctx, time.Now(), free, only...)
 			if err != nil && ctx.Err() == nil {
-				e.log.ErrorContext(ctx, "upload queue", "err", err)
+				e.log.ErrorContext(ctx, "upload queue", "target", target, "err", err)
 			}
 			for _, j := range jobs {
 				claimed, err := e.cat.UpdateUpload(ctx, j.ID, func(u *catalog.UploadJob) error {
+					if u.State != catalog.UploadQueued {
+						return errJobTaken
+					}
 					u.State = catalog.UploadRunning
 					u.Attempts++
 					return nil
 				})
 				if err != nil {
 					// Still queued: the next round tries it again.
-					if ctx.Err() == nil {
+					if ctx.Err() == nil && !errors.Is(err, errJobTaken) {
 						e.log.WarnContext(ctx, "upload queue: claim a job", "job", j.ID, "err", err)
 					}
 					continue
@@ -141,7 +207,7 @@ func (e *Engine) RunUploads(ctx context.Context, up api.Uploader, cfg UploadConf
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-e.uploadWake:
+		case <-wake:
 		case <-finished:
 		case <-time.After(uploadPoll):
 		}
@@ -162,18 +228,26 @@ func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.Upload
 	}
 	var mu sync.Mutex
 	last := time.Time{}
-	lastLoc := job.RemoteLocation
+	lastLoc, lastState := job.RemoteLocation, job.RemoteState
 	progress := func(p api.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
-		if p.Location == lastLoc && time.Since(last) < progressEvery {
+		// A new location or resume state is written at once: it is what keeps the next
+		// attempt from starting a second upload of the same segment.
+		if p.Location == lastLoc && (p.State == "" || p.State == lastState) && time.Since(last) < progressEvery {
 			return
 		}
 		last, lastLoc = time.Now(), p.Location
+		if p.State != "" {
+			lastState = p.State
+		}
 		// Losing this write loses no data (a resume asks the server where it got to), but it
 		// is said.
 		if _, err := e.cat.UpdateUpload(wctx, job.ID, func(u *catalog.UploadJob) error {
 			u.RemoteLocation, u.RemoteOffset = p.Location, p.Offset
+			if p.State != "" {
+				u.RemoteState = p.State
+			}
 			return nil
 		}); err != nil {
 			e.log.WarnContext(ctx, "upload progress", "job", job.ID, "err", err)
@@ -182,7 +256,7 @@ func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.Upload
 	res, err := up.Upload(ctx, req, progress)
 	if err == nil {
 		_, err = e.cat.UpdateUpload(wctx, job.ID, func(u *catalog.UploadJob) error {
-			u.State, u.RemoteLocation, u.RemoteOffset, u.LastError = catalog.UploadUploaded, res.Location, res.Bytes, ""
+			u.State, u.RemoteLocation, u.RemoteOffset, u.LastError, u.LastErrorKind = catalog.UploadUploaded, res.Location, res.Bytes, "", ""
 			return nil
 		})
 		if err != nil {
@@ -190,23 +264,25 @@ func (e *Engine) upload(ctx context.Context, up api.Uploader, job catalog.Upload
 		} else if !cfg.Keep {
 			e.removeUploaded(wctx, job)
 		}
-		e.log.InfoContext(ctx, "segment uploaded", "recording", req.RecordingID, "segment", req.SegmentIndex, "location", res.Location)
+		e.log.InfoContext(ctx, "segment uploaded", "recording", req.RecordingID, "segment", req.SegmentIndex, "target", job.Target, "location", res.Location)
 		endSpan(span, err)
 		return
 	}
 	e.finishJob(wctx, job, err, cfg)
+	span.SetAttributes(attribute.String("error.type", string(api.ClassifyFailure(err))))
 	endSpan(span, err)
 }
 
 // finishJob records a failed attempt: failed for good, or queued for a retry after back-off.
 func (e *Engine) finishJob(ctx context.Context, job catalog.UploadJob, cause error, cfg UploadConfig) {
 	permanent := errors.Is(cause, api.ErrPermanent)
+	kind := api.ClassifyFailure(cause)
 	delay := backoff(job.Attempts+1, cfg.BaseDelay, cfg.MaxDelay)
 	if errors.Is(cause, context.Canceled) {
 		delay = 0 // a shutdown, not the server's fault
 	}
 	_, err := e.cat.UpdateUpload(ctx, job.ID, func(u *catalog.UploadJob) error {
-		u.LastError = cause.Error()
+		u.LastError, u.LastErrorKind = cause.Error(), string(kind)
 		if permanent {
 			u.State = catalog.UploadFailed
 			return nil
@@ -217,12 +293,14 @@ func (e *Engine) finishJob(ctx context.Context, job catalog.UploadJob, cause err
 	if err != nil {
 		e.log.ErrorContext(ctx, "upload queue", "job", job.ID, "err", err)
 	}
+	attrs := metric.WithAttributes(attribute.String("recorder.upload.target", job.Target),
+		attribute.String("error.type", string(kind)))
 	if permanent {
-		e.tel.failures.Add(ctx, 1)
-		e.log.ErrorContext(ctx, "upload failed for good", "job", job.ID, "segment", job.Segment.Path, "err", cause)
+		e.tel.failures.Add(ctx, 1, attrs)
+		e.log.ErrorContext(ctx, "upload failed for good", "job", job.ID, "target", job.Target, "segment", job.Segment.Path, "kind", kind, "err", cause)
 	} else if !errors.Is(cause, context.Canceled) {
-		e.tel.retries.Add(ctx, 1)
-		e.log.WarnContext(ctx, "upload failed; will retry", "job", job.ID, "in", delay, "err", cause)
+		e.tel.retries.Add(ctx, 1, attrs)
+		e.log.WarnContext(ctx, "upload failed; will retry", "job", job.ID, "target", job.Target, "in", delay, "kind", kind, "err", cause)
 	}
 }
 
@@ -238,6 +316,9 @@ func backoff(attempt int, base, maxDelay time.Duration) time.Duration {
 
 // removeUploaded deletes a confirmed segment's local file.
 func (e *Engine) removeUploaded(ctx context.Context, job catalog.UploadJob) {
+	// Two targets confirming the same segment at once both see the other's job done.
+	e.removeMu.Lock()
+	defer e.removeMu.Unlock()
 	others, err := e.cat.UploadJobs(ctx, catalog.UploadFilter{RecordingID: job.Segment.RecordingID})
 	if err != nil {
 		e.log.WarnContext(ctx, "remove uploaded segment", "path", job.Segment.Path, "err", err)
@@ -319,7 +400,7 @@ func (e *Engine) uploadRequest(ctx context.Context, job catalog.UploadJob) (api.
 	}
 	req := api.UploadRequest{JobID: job.ID, RecordingID: rec.ID, SegmentIndex: seg.Index, SegmentPath: seg.Path,
 		Size: seg.Bytes, SHA256: seg.SHA256, Metadata: meta, Target: job.Target,
-		Resume: api.Resume{Location: job.RemoteLocation, Offset: job.RemoteOffset}}
+		Resume: api.Resume{Location: job.RemoteLocation, Offset: job.RemoteOffset, State: job.RemoteState}}
 	if a := e.uploadAuth(rec.Owner); a != nil {
 		c := a.Credentials
 		req.Credentials = &c

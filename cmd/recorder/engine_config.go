@@ -15,7 +15,7 @@ import (
 // backstop), naming the field and line of a problem. Encoders ["auto"] become an empty list
 // (the engine's default order), draw_mouse the engine's HideMouse (its negation), mask_color
 // an opaque colour, min_free_disk 0 ("no check") -1, the top-level display the engine's
-// default Display, and upload.target the engine's UploadTarget. The upload queue's other
+// default Display, and the upload targets (see config.UploadTargets) the engine's. The upload queue's other
 // settings are not engine settings; the host applies them.
 func engineConfig(c *config.Config) (engine.Config, error) {
 	e := c.Engine
@@ -34,7 +34,7 @@ func engineConfig(c *config.Config) (engine.Config, error) {
 		MaskColor:       parseColor(e.MaskColor),
 		CaptureMethod:   e.CaptureMethod,
 		MaxFrameGap:     e.MaxFrameGap.Std(),
-		UploadTarget:    c.Upload.Target,
+		UploadTargets:   c.UploadTargets(c.UploaderNames()),
 	}
 	if ec.MinFreeDisk == 0 {
 		ec.MinFreeDisk = -1

@@ -41,8 +41,9 @@ func TestEngineConfig(t *testing.T) {
 		"  max_height: 720",
 		"  draw_mouse: false",
 		"  mask_color: '#FF8000'",
+		"uploaders: [{name: rws}, {name: s3}, {name: noop}]",
 		"upload:",
-		"  target: archive",
+		"  targets: [s3, rws]",
 		"display: ':5'",
 	)
 	got, err := engineConfig(c)
@@ -53,7 +54,7 @@ func TestEngineConfig(t *testing.T) {
 		SpoolDir: "/srv/spool", Display: ":5", MaxSessions: 3, SpoolQuota: 10 << 30, MinFreeDisk: 1e9,
 		MaxDuration: time.Hour, SegmentDuration: 5 * time.Minute, FPS: 15, MaxWidth: 1280, MaxHeight: 720,
 		HideMouse: true, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
-		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTarget: "archive",
+		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTargets: []string{"s3", "rws"},
 		CaptureMethod: capture.MethodAuto, MaxFrameGap: time.Second,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -73,7 +74,7 @@ func TestEngineConfig(t *testing.T) {
 		t.Errorf("encoders [auto] → %v, want nil (the engine's default order)", d.Encoders)
 	}
 	if d.MaskColor != (color.RGBA{A: 255}) || d.HideMouse || d.MinFreeDisk != 256<<20 || d.SpoolQuota != 0 ||
-		d.FPS != 10 || d.MaxSessions != 16 || d.SegmentDuration != 10*time.Minute || d.UploadTarget != "default" ||
+		d.FPS != 10 || d.MaxSessions != 16 || d.SegmentDuration != 10*time.Minute || !reflect.DeepEqual(d.UploadTargets, []string{"default"}) ||
 		d.SpoolDir != config.DefaultSpoolDir {
 		t.Errorf("engineConfig(Default()) = %+v", d)
 	}

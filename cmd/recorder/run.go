@@ -50,6 +50,8 @@ func newRunCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%w: %w", errUsage, err)
 				}
+				// The uploaders that run are the targets, unless upload.targets says.
+				ec.UploadTargets = cfg.UploadTargets(specNames(specsOf(specs, sdk.KindUploader)))
 				return run(cmd, cfg, ec, specs)
 			}()
 			if err != nil && cfg.Log.Format == "json" {
@@ -181,18 +183,18 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 	if adminAddr != "" {
 		say("admin API listening on http://"+adminAddr, "url", "http://"+adminAddr)
 	}
-	// Uploads: the queue in the catalog goes to the first configured uploader.
+	// Uploads: each target's jobs go to the uploader of that name.
 	upCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))
 	uploadsDone := make(chan struct{})
-	if len(specsOf(specs, sdk.KindUploader)) > 0 {
-		up, err := h.Uploader(specsOf(specs, sdk.KindUploader)[0].Name)
-		if err != nil {
-			stopUploads()
-			return errors.Join(err, shutdown())
-		}
+	targets, err := uploadTargets(h, specNames(specsOf(specs, sdk.KindUploader)))
+	if err != nil {
+		stopUploads()
+		return errors.Join(err, shutdown())
+	}
+	if len(targets) > 0 {
 		go func() {
 			defer close(uploadsDone)
-			_ = eng.RunUploads(upCtx, up, engine.UploadConfig{Concurrency: cfg.Upload.Concurrency,
+			_ = eng.RunUploadTargets(upCtx, targets, engine.UploadConfig{Concurrency: cfg.Upload.Concurrency,
 				BaseDelay: cfg.Upload.RetryBaseDelay.Std(), MaxDelay: cfg.Upload.RetryMaxDelay.Std(), Keep: cfg.Upload.KeepUploaded})
 		}()
 	} else {
@@ -218,6 +220,33 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 	}
 	say("recorder: stopped")
 	return nil
+}
+
+// uploadTargets maps each running uploader's name to it. The first one also serves the
+// target "default", unless an uploader has that name: the queue of a build with a single
+// target used that name.
+func uploadTargets(h *host.Host, names []string) (map[string]engine.Uploader, error) {
+	out := make(map[string]engine.Uploader, len(names)+1)
+	for _, n := range names {
+		up, err := h.Uploader(n)
+		if err != nil {
+			return nil, err
+		}
+		out[n] = up
+	}
+	if len(names) > 0 && out[config.DefaultUploadTarget] == nil {
+		out[config.DefaultUploadTarget] = out[names[0]]
+	}
+	return out, nil
+}
+
+// specNames returns the specs' names, in order.
+func specNames(specs []host.Spec) []string {
+	var out []string
+	for _, s := range specs {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // specsOf keeps the specs of one kind.

@@ -27,6 +27,8 @@ type uploadRow struct {
 	NextTry   time.Time `json:"next_try,omitzero"`
 	Location  string    `json:"location,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
+	// ErrorKind classifies LastError: refused, reset, timeout, tls, dns, http, checksum, auth…
+	ErrorKind string `json:"last_error_kind,omitempty"`
 }
 
 func newUploadsCmd() *cobra.Command {
@@ -57,7 +59,7 @@ func newUploadsCmd() *cobra.Command {
 			for i, j := range jobs {
 				rows[i] = uploadRow{ID: j.ID, State: string(j.State), Target: j.Target, Recording: j.Segment.RecordingID,
 					Segment: j.Segment.Path, Bytes: j.Segment.Bytes, Offset: j.RemoteOffset, Attempts: j.Attempts,
-					Location: j.RemoteLocation, LastError: j.LastError}
+					Location: j.RemoteLocation, LastError: j.LastError, ErrorKind: j.LastErrorKind}
 				if j.State == catalog.UploadQueued {
 					rows[i].NextTry = j.NextTryAt.UTC()
 				}
@@ -67,10 +69,14 @@ func newUploadsCmd() *cobra.Command {
 				return printJSON(out, rows)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tATTEMPTS\tPROGRESS\tRECORDING\tSEGMENT\tLAST ERROR")
+			fmt.Fprintln(tw, "ID\tTARGET\tSTATE\tATTEMPTS\tPROGRESS\tRECORDING\tSEGMENT\tLAST ERROR")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%d/%d\t%s\t%s\t%s\n", r.ID, r.State, r.Attempts, r.Offset, r.Bytes,
-					r.Recording, filepath.Base(r.Segment), r.LastError)
+				last := r.LastError
+				if r.ErrorKind != "" {
+					last = r.ErrorKind + ": " + last
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d/%d\t%s\t%s\t%s\n", r.ID, r.Target, r.State, r.Attempts, r.Offset, r.Bytes,
+					r.Recording, filepath.Base(r.Segment), last)
 			}
 			return tw.Flush()
 		},

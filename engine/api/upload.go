@@ -17,6 +17,10 @@ type Resume struct {
 	Location string `json:"location,omitempty"`
 	// Offset is how many bytes the server confirmed.
 	Offset int64 `json:"offset"`
+	// State is the uploader's own record of where the upload stands — e.g. one upload
+	// address per server, or a multipart upload's id — as its last Progress reported it. The
+	// engine keeps it with the job, across attempts and restarts, without reading it.
+	State string `json:"state,omitempty"`
 }
 
 // UploadRequest hands an uploader one segment.
@@ -42,6 +46,8 @@ type Progress struct {
 	Location string `json:"location"`
 	Offset   int64  `json:"offset"`
 	Size     int64  `json:"size"`
+	// State, when not empty, replaces the job's Resume.State (see there).
+	State string `json:"state,omitempty"`
 }
 
 // UploadResult is a finished upload.
@@ -51,7 +57,9 @@ type UploadResult struct {
 }
 
 // Uploader ships one segment somewhere; the engine's upload scheduler calls it. An error
-// wrapping ErrPermanent is not retried.
+// wrapping ErrPermanent is not retried; one wrapping a failure sentinel (ErrRefused, …) is
+// classified by it (see ClassifyFailure). Upload returns nil only when the server confirmed
+// the whole segment and its checksum: the engine then deletes the local file.
 type Uploader interface {
 	Upload(ctx context.Context, req UploadRequest, progress func(Progress)) (UploadResult, error)
 }
@@ -114,10 +122,11 @@ type UploadJob struct {
 	NextTryAt time.Time `json:"next_try_at,omitzero"`
 	// Location is the remote upload's address, once the server gave one.
 	Location string `json:"location,omitempty"`
-	// LastError is the error of the last failed try.
-	LastError string    `json:"last_error,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// LastError is the error of the last failed try, LastErrorKind its kind.
+	LastError     string      `json:"last_error,omitempty"`
+	LastErrorKind FailureKind `json:"last_error_kind,omitempty"`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
 }
 
 // UploadFilter selects upload jobs; zero fields do not filter.

@@ -53,8 +53,8 @@ func mustCreate(t *testing.T, c *Catalog, id string) Recording {
 func TestOpenFreshGetsLatestSchemaAndPragmas(t *testing.T) {
 	c, path := openTest(t)
 	db := c.db
-	if got := pragma(t, db, "user_version"); got != "3" || SchemaVersion() != 3 {
-		t.Errorf("user_version = %s, SchemaVersion() = %d, want 3", got, SchemaVersion())
+	if got := pragma(t, db, "user_version"); got != "4" || SchemaVersion() != 4 {
+		t.Errorf("user_version = %s, SchemaVersion() = %d, want 4", got, SchemaVersion())
 	}
 	for name, want := range map[string]string{
 		"journal_mode": "wal",

@@ -20,9 +20,9 @@ type Ending struct {
 	Spans []SegmentSpan
 	// Removed are segments whose files held nothing playable and were deleted.
 	Removed []int64
-	// UploadTarget, when not empty, queues an upload job for target for every closed segment
-	// still on disk, as EnqueueUploads does.
-	UploadTarget string
+	// UploadTargets queues an upload job per target for every closed segment still on disk,
+	// as EnqueueUploads does for each.
+	UploadTargets []string
 }
 
 // SegmentSeal is the final size and SHA-256 (64 lower-case hex digits) of a segment's file.
@@ -42,7 +42,7 @@ type SegmentSpan struct {
 // recording's final fields and its upload jobs — in one transaction: a crash leaves either
 // the recording as it was (unfinished, so that recovery finalises it) or all of it, never a
 // finished recording without its upload jobs. It returns the recording as stored and its jobs
-// for e.UploadTarget (none when that is empty). An unknown recording or segment is
+// for e.UploadTargets, target by target (none when that is empty). An unknown recording or segment is
 // ErrNotFound; a segment of another recording is ErrInvalid.
 func (c *Catalog) FinishRecording(ctx context.Context, id string, e Ending) (Recording, []UploadJob, error) {
 	if e.Update == nil {
@@ -105,10 +105,17 @@ func (c *Catalog) FinishRecording(ctx context.Context, id string, e Ending) (Rec
 		if rec, err = updateRecording(ctx, tx, id, e.Update); err != nil {
 			return err
 		}
-		if e.UploadTarget != "" {
-			jobs, err = c.enqueueUploads(ctx, tx, id, e.UploadTarget)
+		for _, target := range e.UploadTargets {
+			if target == "" {
+				return fmt.Errorf("empty upload target: %w", ErrInvalid)
+			}
+			js, err := c.enqueueUploads(ctx, tx, id, target)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, js...)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return Recording{}, nil, wrap(err, "finish recording %q", id)

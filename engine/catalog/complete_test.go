@@ -21,10 +21,10 @@ func TestFinishRecordingIsOneTransaction(t *testing.T) {
 	// A failure half-way (here the recording's update) rolls back the seals and spans too.
 	boom := errors.New("boom")
 	_, _, err := c.FinishRecording(ctx, "r", Ending{
-		Seals:        []SegmentSeal{{ID: segs[1].ID, Bytes: 42, SHA256: sum("x")}},
-		Spans:        []SegmentSpan{{ID: segs[0].ID, Duration: time.Second}},
-		Update:       func(r *Recording) error { r.State = "failed"; return boom },
-		UploadTarget: "rws",
+		Seals:         []SegmentSeal{{ID: segs[1].ID, Bytes: 42, SHA256: sum("x")}},
+		Spans:         []SegmentSpan{{ID: segs[0].ID, Duration: time.Second}},
+		Update:        func(r *Recording) error { r.State = "failed"; return boom },
+		UploadTargets: []string{"rws"},
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("FinishRecording with a failing update = %v, want boom", err)
@@ -53,7 +53,7 @@ func TestFinishRecordingIsOneTransaction(t *testing.T) {
 			r.State, r.Error = "failed", "the X server went away"
 			return nil
 		},
-		UploadTarget: "rws",
+		UploadTargets: []string{"rws"},
 	})
 	if err != nil {
 		t.Fatal(err)

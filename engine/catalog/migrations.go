@@ -93,6 +93,12 @@ ALTER TABLE recordings ADD COLUMN masked_intervals TEXT NOT NULL DEFAULT '[]'
 ALTER TABLE segments ADD COLUMN start_ms INTEGER NOT NULL DEFAULT 0 CHECK (start_ms >= 0);
 ALTER TABLE segments ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0 CHECK (duration_ms >= 0);
 `,
+	// 4: an uploader's own resume state (where the upload stands on each server) and the
+	// kind of the last failure, for exactly-once uploads and operators.
+	`
+ALTER TABLE upload_jobs ADD COLUMN remote_state TEXT NOT NULL DEFAULT '';
+ALTER TABLE upload_jobs ADD COLUMN last_error_kind TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // SchemaVersion reports the schema version this build writes: the number of migrations it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -59,8 +60,13 @@ type UploadJob struct {
 	RemoteLocation string
 	// RemoteOffset is how many bytes the target confirmed, for resuming.
 	RemoteOffset int64
+	// RemoteState is the uploader's own record of where the upload stands (e.g. one upload
+	// address per server), opaque to the catalog; empty for a new upload.
+	RemoteState string
 	// LastError is the error of the last failed try.
 	LastError string
+	// LastErrorKind classifies LastError (api.FailureKind: refused, reset, timeout, …).
+	LastErrorKind string
 	// CreatedAt is when the job was enqueued.
 	CreatedAt time.Time
 	// UpdatedAt is when the job last changed; set by the catalog.
@@ -81,7 +87,8 @@ type UploadFilter struct {
 
 // uploadSelect reads jobs with their segments; s is the segments alias.
 const uploadSelect = `SELECT j.id, j.target, j.state, j.attempts, j.next_try_at,
-	j.remote_location, j.remote_offset, j.last_error, j.created_at, j.updated_at,
+	j.remote_location, j.remote_offset, j.remote_state, j.last_error, j.last_error_kind,
+	j.created_at, j.updated_at,
 	s.id, s.recording_id, s.idx, s.path, s.bytes, s.sha256, s.closed, s.created_at,
 	s.closed_at, s.removed_at, s.start_ms, s.duration_ms
 FROM upload_jobs j JOIN segments s ON s.id = j.segment_id`
@@ -127,13 +134,19 @@ ON CONFLICT (segment_id, target) DO NOTHING`, target, now, recordingID)
 }
 
 // DueUploads returns up to limit (0: all) queued jobs whose NextTryAt is not after now, the
-// longest-waiting first (by NextTryAt, then by id).
-func (c *Catalog) DueUploads(ctx context.Context, now time.Time, limit int) ([]UploadJob, error) {
+// longest-waiting first (by NextTryAt, then by id); with targets, only jobs for those.
+func (c *Catalog) DueUploads(ctx context.Context, now time.Time, limit int, targets ...string) ([]UploadJob, error) {
+	where, args := `WHERE j.state = 'queued' AND j.next_try_at <= ?`, []any{now.UnixMicro()}
+	if len(targets) > 0 {
+		where += ` AND j.target IN (?` + strings.Repeat(`, ?`, len(targets)-1) + `)`
+		for _, t := range targets {
+			args = append(args, t)
+		}
+	}
+	args = append(args, sqlLimit(limit))
 	var jobs []UploadJob
 	err := c.read(func(db *sql.DB) (err error) {
-		jobs, err = queryUploads(ctx, db, uploadSelect+`
-WHERE j.state = 'queued' AND j.next_try_at <= ? ORDER BY j.next_try_at, j.id LIMIT ?`,
-			now.UnixMicro(), sqlLimit(limit))
+		jobs, err = queryUploads(ctx, db, uploadSelect+"\n"+where+` ORDER BY j.next_try_at, j.id LIMIT ?`, args...)
 		return err
 	})
 	if err != nil {
@@ -154,7 +167,8 @@ func (c *Catalog) GetUpload(ctx context.Context, id int64) (UploadJob, error) {
 
 // UpdateUpload reads the job, lets fn change it and writes it back in one transaction. If
 // fn returns an error nothing is written and that error is returned (wrapped). fn may change
-// State, Attempts, NextTryAt, RemoteLocation, RemoteOffset and LastError; changing ID,
+// State, Attempts, NextTryAt, RemoteLocation, RemoteOffset, RemoteState, LastError and
+// LastErrorKind; changing ID,
 // Segment, Target or CreatedAt, an unknown state, a negative count or a zero NextTryAt
 // fails with ErrInvalid. UpdatedAt is set by the catalog. fn must not call the Catalog.
 func (c *Catalog) UpdateUpload(ctx context.Context, id int64, fn func(*UploadJob) error) (UploadJob, error) {
@@ -173,10 +187,10 @@ func (c *Catalog) UpdateUpload(ctx context.Context, id int64, fn func(*UploadJob
 		}
 		_, err = tx.ExecContext(ctx, `
 UPDATE upload_jobs SET state = ?, attempts = ?, next_try_at = ?, remote_location = ?,
-	remote_offset = ?, last_error = ?, updated_at = ?
+	remote_offset = ?, remote_state = ?, last_error = ?, last_error_kind = ?, updated_at = ?
 WHERE id = ?`,
 			string(next.State), next.Attempts, micros(next.NextTryAt), next.RemoteLocation,
-			next.RemoteOffset, next.LastError, micros(c.now()), id)
+			next.RemoteOffset, next.RemoteState, next.LastError, next.LastErrorKind, micros(c.now()), id)
 		if err != nil {
 			return err
 		}
@@ -299,7 +313,7 @@ func scanUpload(s scanner) (UploadJob, error) {
 		segStartMS, segDurMS      int64
 	)
 	err := s.Scan(&j.ID, &j.Target, &state, &j.Attempts, &nextTry, &j.RemoteLocation,
-		&j.RemoteOffset, &j.LastError, &created, &updated,
+		&j.RemoteOffset, &j.RemoteState, &j.LastError, &j.LastErrorKind, &created, &updated,
 		&j.Segment.ID, &j.Segment.RecordingID, &j.Segment.Index, &j.Segment.Path,
 		&j.Segment.Bytes, &j.Segment.SHA256, &j.Segment.Closed, &segCreated, &segClosedAt,
 		&segRemovedAt, &segStartMS, &segDurMS)

@@ -76,8 +76,10 @@ type Upload struct {
 	NextTryAt    time.Time `json:"next_try_at,omitzero"`
 	Location     string    `json:"location,omitempty"`
 	LastError    string    `json:"last_error,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// LastErrorKind classifies LastError (api.FailureKind).
+	LastErrorKind string    `json:"last_error_kind,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Sessions, Recordings and Uploads are the list answers; an empty list is [], never null.
@@ -161,5 +163,5 @@ func toSessions(list []api.Session) []Session {
 func toUpload(j api.UploadJob) Upload {
 	return Upload{ID: j.ID, RecordingID: j.RecordingID, SegmentIndex: j.SegmentIndex, SegmentPath: j.SegmentPath,
 		Target: j.Target, State: string(j.State), Attempts: j.Attempts, Bytes: j.Bytes, Offset: j.Offset,
-		NextTryAt: j.NextTryAt, Location: j.Location, LastError: j.LastError, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+		NextTryAt: j.NextTryAt, Location: j.Location, LastError: j.LastError, LastErrorKind: string(j.LastErrorKind), CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 }

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
@@ -69,7 +70,8 @@ const (
 	DefaultRetryBaseDelay = 5 * time.Second
 	// DefaultRetryMaxDelay caps the wait between upload retries.
 	DefaultRetryMaxDelay = 10 * time.Minute
-	// DefaultUploadTarget names the upload target completed recordings are queued for.
+	// DefaultUploadTarget names the upload target recordings are queued for when no uploader
+	// runs; with one uploader, its jobs go to that uploader too (queues of earlier builds).
 	DefaultUploadTarget = api.DefaultUploadTarget // "default"
 )
 
@@ -176,12 +178,34 @@ type Upload struct {
 	// RetryMaxDelay caps the doubling wait between retries, at least RetryBaseDelay
 	// (default 10m).
 	RetryMaxDelay Duration `cfg:"retry_max_delay"`
-	// Target names the upload target completed recordings are queued for (default
-	// "default").
-	Target string `cfg:"target"`
+	// Targets names the uploaders ended recordings are queued for: one job per segment and
+	// target, each delivered once; a segment's local file goes when every target confirmed
+	// it. Empty (the default): every uploader that runs.
+	Targets []string `cfg:"targets"`
 	// KeepUploaded keeps a segment's local file after the server confirmed it; by default it
 	// is deleted then (never before).
 	KeepUploaded bool `cfg:"keep_uploaded"`
+}
+
+// UploadTargets returns the targets ended recordings are queued for: upload.targets when
+// set, else running (the names of the uploaders that run), else [DefaultUploadTarget].
+func (c *Config) UploadTargets(running []string) []string {
+	switch {
+	case len(c.Upload.Targets) > 0:
+		return slices.Clone(c.Upload.Targets)
+	case len(running) > 0:
+		return slices.Clone(running)
+	}
+	return []string{DefaultUploadTarget}
+}
+
+// UploaderNames returns the names of the configured uploaders, in order.
+func (c *Config) UploaderNames() []string {
+	var out []string
+	for _, a := range c.Uploaders {
+		out = append(out, a.Name)
+	}
+	return out
 }
 
 // Default returns a configuration with every default and no adapters. It validates.
@@ -205,7 +229,6 @@ func Default() *Config {
 			Concurrency:    DefaultUploadConcurrency,
 			RetryBaseDelay: Duration(DefaultRetryBaseDelay),
 			RetryMaxDelay:  Duration(DefaultRetryMaxDelay),
-			Target:         DefaultUploadTarget,
 		},
 		Admin:     Admin{Listen: DefaultAdminListen},
 		Telemetry: defaultTelemetry(),

@@ -349,7 +349,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 		"  concurrency: 4",
 		"  retry_base_delay: 2s",
 		"  retry_max_delay: 1m",
-		"  target: archive",
+		"  targets: [noop]",
 		"admin: {enabled: true, listen: '0.0.0.0:9464', token: {env: ADMIN_TOKEN}}",
 		"telemetry:",
 		"  enabled: false",
@@ -367,7 +367,7 @@ func TestParseKeepsWhatIsWritten(t *testing.T) {
 			DrawMouse: &f, MaskColor: "#102030", CaptureMethod: "x11grab", MaxFrameGap: Duration(2 * time.Second)},
 		Frontends: []Adapter{{Name: "probe", InProcess: true, Config: map[string]any{"listen": "127.0.0.1:9000"}}},
 		Uploaders: []Adapter{{Name: "noop"}},
-		Upload:    Upload{Concurrency: 4, RetryBaseDelay: Duration(2 * time.Second), RetryMaxDelay: Duration(time.Minute), Target: "archive"},
+		Upload:    Upload{Concurrency: 4, RetryBaseDelay: Duration(2 * time.Second), RetryMaxDelay: Duration(time.Minute), Targets: []string{"noop"}},
 		Admin:     Admin{Enabled: true, Listen: "0.0.0.0:9464", Token: map[string]any{"env": "ADMIN_TOKEN"}},
 		Telemetry: Telemetry{ServiceName: "rec-7"},
 	}
@@ -404,7 +404,7 @@ func TestDefaultValidates(t *testing.T) {
 	if c.SpoolDir != "/var/spool/recorder" || c.Engine.FPS != 10 || c.Engine.MaxSessions != 16 ||
 		c.Engine.SegmentDuration.Std() != 10*time.Minute || c.Engine.MinFreeDisk != 256*MiB ||
 		c.Upload.Concurrency != 2 || c.Upload.RetryBaseDelay.Std() != 5*time.Second ||
-		c.Upload.RetryMaxDelay.Std() != 10*time.Minute || c.Upload.Target != "default" ||
+		c.Upload.RetryMaxDelay.Std() != 10*time.Minute || c.Upload.Targets != nil ||
 		c.Log != (Log{Level: "info", Format: "text"}) || c.Engine.MaskColor != "#000000" || !*c.Engine.DrawMouse ||
 		c.Telemetry != (Telemetry{Enabled: true, ServiceName: "recorder", Metrics: true, Traces: true}) {
 		t.Errorf("Default() = %+v", c)

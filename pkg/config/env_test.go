@@ -52,7 +52,7 @@ func TestEnvOverrides(t *testing.T) {
 		{"RECORDER_UPLOAD_CONCURRENCY=8", func(c *Config) any { return c.Upload.Concurrency }, 8},
 		{"RECORDER_UPLOAD_RETRY_BASE_DELAY=1s", func(c *Config) any { return c.Upload.RetryBaseDelay }, Duration(time.Second)},
 		{"RECORDER_UPLOAD_RETRY_MAX_DELAY=1h", func(c *Config) any { return c.Upload.RetryMaxDelay }, Duration(time.Hour)},
-		{"RECORDER_UPLOAD_TARGET=archive", func(c *Config) any { return c.Upload.Target }, "archive"},
+		{"RECORDER_UPLOAD_TARGETS=noop", func(c *Config) any { return c.Upload.Targets }, []string{"noop"}},
 		{"RECORDER_ENGINE_FPS=", func(c *Config) any { return c.Engine.FPS }, 12}, // empty: ignored
 
 		// Adapter config keys: existing keys keep their type; new keys are strings.

@@ -59,6 +59,9 @@ func (c *Config) validate() *Error {
 	if err := c.Upload.validate(); err != nil {
 		return err
 	}
+	if err := c.validateTargets(); err != nil {
+		return err
+	}
 	if err := c.Admin.validate(); err != nil {
 		return err
 	}
@@ -195,8 +198,25 @@ func (u *Upload) validate() *Error {
 	if u.RetryMaxDelay < u.RetryBaseDelay {
 		return valueErr("upload.retry_max_delay", "%s is less than upload.retry_base_delay (%s)", u.RetryMaxDelay, u.RetryBaseDelay)
 	}
-	if strings.TrimSpace(u.Target) == "" || strings.ContainsAny(u.Target, " \t\r\n") {
-		return valueErr("upload.target", "%q must be a name without spaces", u.Target)
+	return nil
+}
+
+// validateTargets checks that every upload target names a configured uploader, once.
+func (c *Config) validateTargets() *Error {
+	seen := map[string]bool{}
+	for i, t := range c.Upload.Targets {
+		field := fmt.Sprintf("upload.targets[%d]", i)
+		if seen[t] {
+			return valueErr(field, "%q is listed twice", t)
+		}
+		seen[t] = true
+		found := false
+		for _, a := range c.Uploaders {
+			found = found || a.Name == t
+		}
+		if !found {
+			return valueErr(field, "%q names no uploader in uploaders", t)
+		}
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func uploadRequestToProto(r UploadRequest) *pb.UploadRequest {
 		Sha256:       r.SHA256,
 		Metadata:     mapOrNil(r.Metadata),
 		Target:       r.Target,
-		Resume:       &pb.Resume{Location: r.Resume.Location, Offset: r.Resume.Offset},
+		Resume:       &pb.Resume{Location: r.Resume.Location, Offset: r.Resume.Offset, State: r.Resume.State},
 	}
 	if c := r.Credentials; c != nil {
 		out.Credentials = &pb.Credentials{Username: c.Username, Password: c.Password}
@@ -145,7 +145,7 @@ func uploadRequestFromProto(p *pb.UploadRequest) UploadRequest {
 		SHA256:       p.GetSha256(),
 		Metadata:     mapOrNil(p.GetMetadata()),
 		Target:       p.GetTarget(),
-		Resume:       Resume{Location: p.GetResume().GetLocation(), Offset: p.GetResume().GetOffset()},
+		Resume:       Resume{Location: p.GetResume().GetLocation(), Offset: p.GetResume().GetOffset(), State: p.GetResume().GetState()},
 	}
 	if c := p.GetCredentials(); c != nil {
 		r.Credentials = &Credentials{Username: c.GetUsername(), Password: c.GetPassword()}
@@ -155,12 +155,12 @@ func uploadRequestFromProto(p *pb.UploadRequest) UploadRequest {
 
 func progressToProto(p Progress) *pb.UploadResponse {
 	return &pb.UploadResponse{Event: &pb.UploadResponse_Progress{Progress: &pb.Progress{
-		Location: p.Location, Offset: p.Offset, Size: p.Size,
+		Location: p.Location, Offset: p.Offset, Size: p.Size, State: p.State,
 	}}}
 }
 
 func progressFromProto(p *pb.Progress) Progress {
-	return Progress{Location: p.GetLocation(), Offset: p.GetOffset(), Size: p.GetSize()}
+	return Progress{Location: p.GetLocation(), Offset: p.GetOffset(), Size: p.GetSize(), State: p.GetState()}
 }
 
 func resultToProto(r UploadResult) *pb.UploadResponse {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -37,7 +39,7 @@ type errorClass struct {
 
 // errorClasses is the mapping, in order of precedence for the code. Reason names are part of
 // the protocol: never rename one.
-var errorClasses = []errorClass{
+var errorClasses = append([]errorClass{
 	{"engine.not_found", api.ErrNotFound, codes.NotFound},
 	{"engine.busy", api.ErrBusy, codes.Aborted},
 	{"engine.already_recording", api.ErrAlreadyRecording, codes.AlreadyExists},
@@ -56,6 +58,17 @@ var errorClasses = []errorClass{
 	{"context.canceled", context.Canceled, codes.Canceled},
 	{"context.deadline_exceeded", context.DeadlineExceeded, codes.DeadlineExceeded},
 	{"unsupported", errors.ErrUnsupported, codes.Unimplemented},
+}, uploadFailureClasses()...)
+
+// uploadFailureClasses carry the upload failure kinds as reasons "upload.<kind>"; they come
+// after the classes above and leave the code alone (Unknown).
+func uploadFailureClasses() []errorClass {
+	var out []errorClass
+	for kind, err := range api.FailureSentinels() {
+		out = append(out, errorClass{"upload." + string(kind), err, codes.Unknown})
+	}
+	slices.SortFunc(out, func(a, b errorClass) int { return strings.Compare(a.reason, b.reason) })
+	return out
 }
 
 var errorClassByReason = func() map[string]errorClass {
