@@ -31,6 +31,12 @@ const (
 	FailureOther    FailureKind = "other"    // anything else (a local file error, …)
 )
 
+// FailureKinds lists every failure kind.
+func FailureKinds() []FailureKind {
+	return []FailureKind{FailureRefused, FailureReset, FailureTimeout, FailureTLS, FailureDNS, FailureHTTP,
+		FailureChecksum, FailureAuth, FailureCanceled, FailureOther}
+}
+
 // Sentinels for the failure kinds, one each; ErrPermanent says separately whether retrying
 // can help.
 var (

@@ -18,12 +18,33 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/screenrec/recorder/engine"
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/internal/xvfb"
 	"github.com/screenrec/recorder/pkg/config"
 
 	"github.com/screenrec/recorder/engine/catalog/catalogtest"
 )
+
+// The document lists exactly the engine's upload failure kinds.
+func TestAdminOpenAPIListsEveryFailureKind(t *testing.T) {
+	schema := getContract(t).Doc().Components.Schemas["Upload"]
+	if schema == nil || schema.Value.Properties["last_error_kind"] == nil {
+		t.Fatal("openapi.yaml: no Upload.last_error_kind")
+	}
+	var documented, kinds []string
+	for _, v := range schema.Value.Properties["last_error_kind"].Value.Enum {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	for _, k := range api.FailureKinds() {
+		kinds = append(kinds, string(k))
+	}
+	slices.Sort(documented)
+	slices.Sort(kinds)
+	if !slices.Equal(documented, kinds) {
+		t.Errorf("Upload.last_error_kind enum %v, api.FailureKinds %v", documented, kinds)
+	}
+}
 
 // The document is valid OpenAPI 3.0.3 and describes exactly the routes the server has.
 func TestAdminOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
