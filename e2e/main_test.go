@@ -6,13 +6,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"github.com/screenrec/recorder/internal/testbin"
 	"image"
 	"image/color"
 	"io"
 	"log"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +20,8 @@ import (
 
 	"github.com/screenrec/recorder/engine"
 	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/nettest"
+	"github.com/screenrec/recorder/internal/testbin"
 	"github.com/screenrec/recorder/internal/xscene"
 	"github.com/screenrec/recorder/internal/xvfb"
 	"github.com/screenrec/recorder/plugins/builtin"
@@ -42,15 +42,7 @@ func TestMain(m *testing.M) {
 		skipShort(testbin.Recorder(".."))...)
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return nettest.FreePort(t) }
 
 // usersFile writes a static verifier's users file with one user.
 func usersFile(t testing.TB, user, password string) string {

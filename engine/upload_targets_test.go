@@ -10,17 +10,13 @@ import (
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/catalog"
+	"github.com/screenrec/recorder/internal/nettest"
 )
 
 // refusedErr dials a loopback port nothing listens on and returns what the dial said.
 func refusedErr(t *testing.T) error {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := nettest.ClosedAddr(t)
 	c, err := net.Dial("tcp", addr)
 	if err == nil {
 		c.Close()
