@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/screenrec/recorder/engine/api"
 )
 
 // Version is the tus protocol version spoken, sent as Tus-Resumable.
@@ -128,17 +130,42 @@ func (c *Client) Offset(ctx context.Context, location string, auth Auth) (int64,
 
 // Patch sends chunk at offset with its sha256 as Upload-Checksum and returns the offset the
 // server confirmed. A 460 answer is retried up to ChecksumRetries times, then reported as
-// ErrChecksum.
+// ErrChecksum — but 460 is also how a server refuses the whole file when the last chunk
+// arrives, so after each 460 Patch asks the offset (HEAD) first: an upload that is gone, or
+// whose offset moved although the chunk was refused, was refused as a whole (ErrRejected)
+// and the chunk is not sent again.
 func (c *Client) Patch(ctx context.Context, location string, offset int64, chunk []byte, auth Auth) (int64, error) {
 	sum := sha256.Sum256(chunk)
 	checksum := "sha256 " + base64.StdEncoding.EncodeToString(sum[:])
 	for attempt := 0; ; attempt++ {
 		n, err := c.patchOnce(ctx, location, offset, chunk, checksum, auth)
-		if errors.Is(err, ErrChecksum) && attempt < ChecksumRetries {
-			continue
+		if !errors.Is(err, ErrChecksum) {
+			return n, err
 		}
-		return n, err
+		if rerr := c.afterMismatch(ctx, location, offset, err, auth); rerr != nil {
+			return 0, rerr
+		}
+		if attempt >= ChecksumRetries {
+			return n, err
+		}
 	}
+}
+
+// afterMismatch asks where an upload stands after a 460 answer (mismatch) to a chunk sent at
+// offset: nil when the server still holds offset bytes (the chunk was not kept: send it
+// again), an error wrapping ErrRejected when the upload is gone or holds more (the server
+// kept the bytes but refused the content), else the HEAD's own error.
+func (c *Client) afterMismatch(ctx context.Context, location string, offset int64, mismatch error, auth Auth) error {
+	n, err := c.Offset(ctx, location, auth)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w: %w (then HEAD: %w)", ErrRejected, mismatch, err)
+	case err != nil:
+		return err
+	case n != offset:
+		return fmt.Errorf("%w: %w (yet the server holds %d bytes)", ErrRejected, mismatch, n)
+	}
+	return nil
 }
 
 func (c *Client) patchOnce(ctx context.Context, location string, offset int64, chunk []byte, checksum string, auth Auth) (int64, error) {
@@ -181,11 +208,18 @@ func (c *Client) Terminate(ctx context.Context, location string, auth Auth) erro
 	return nil
 }
 
+// maxInterruptions is how many interrupted PATCHes (timeout, connection reset) in one
+// Upload call are resolved by asking the offset, when the server kept the chunk.
+const maxInterruptions = 3
+
 // Upload sends r's bytes from offset to size to the upload at location, chunk by chunk,
 // calling progress (when not nil) with the offset the server confirmed after each chunk. A
-// 409 (the server's offset differs, e.g. a chunk stored whose answer was lost) is resolved
-// by asking the offset and going on from there. It returns nil once the server confirmed
-// size bytes.
+// 409 (the server's offset differs) is resolved by asking the offset and going on from
+// there; so is a PATCH whose answer was lost (a timeout or a cut connection) when the server
+// kept the chunk — it is not sent twice. It returns nil once the server confirmed size
+// bytes: the answer to the last PATCH, or a HEAD that reports the whole length, which the
+// RWS protocol gives only for an upload whose whole-file checksum the server accepted (it
+// answers 410 for a refused one). A refusal of the whole file is ErrRejected.
 func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, size, offset int64, auth Auth, progress func(int64)) error {
 	if offset < 0 || offset > size {
 		return fmt.Errorf("tus: upload: offset %d outside 0..%d", offset, size)
@@ -196,7 +230,7 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 		}
 	}
 	buf := make([]byte, min(c.chunkSize(), size-offset))
-	conflicts := 0
+	conflicts, interruptions := 0, 0
 	for offset < size {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -210,29 +244,50 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 		}
 		next, err := c.Patch(ctx, location, offset, chunk, auth)
 		var se *StatusError
-		if errors.As(err, &se) && se.Code == http.StatusConflict && conflicts < maxConflicts {
+		switch {
+		case errors.As(err, &se) && se.Code == http.StatusConflict && conflicts < maxConflicts:
 			conflicts++
-			next, err = c.Offset(ctx, location, auth)
-			if err == nil && next > size {
-				err = fmt.Errorf("tus: %s: %w: offset %d beyond size %d", location, ErrProtocol, next, size)
-			}
-			if err != nil {
+		case err != nil && interrupted(err) && ctx.Err() == nil && interruptions < maxInterruptions:
+			// The answer may be lost while the chunk was stored: ask, and go on from where
+			// the server stands. A server that does not answer the question either is left
+			// to the caller (another server, or later).
+			interruptions++
+			got, herr := c.Offset(ctx, location, auth)
+			if herr != nil || got < offset || got > size {
 				return err
 			}
-			if next != offset {
-				offset = next
+			if got > offset {
+				offset = got
 				report(offset)
 			}
 			continue
+		case err != nil:
+			return err
+		default:
+			conflicts = 0
+			offset = next
+			report(offset)
+			continue
+		}
+		next, err = c.Offset(ctx, location, auth)
+		if err == nil && next > size {
+			err = fmt.Errorf("tus: %s: %w: offset %d beyond size %d", location, ErrProtocol, next, size)
 		}
 		if err != nil {
 			return err
 		}
-		conflicts = 0
-		offset = next
-		report(offset)
+		if next != offset {
+			offset = next
+			report(offset)
+		}
 	}
 	return nil
+}
+
+// interrupted reports whether err left a PATCH's outcome unknown: no answer in time, or the
+// connection cut.
+func interrupted(err error) bool {
+	return errors.Is(err, api.ErrTimeout) || errors.Is(err, api.ErrReset)
 }
 
 // EncodeMetadata encodes meta as an Upload-Metadata value: "key base64(value)" pairs,
@@ -292,12 +347,19 @@ func (c *Client) do(ctx context.Context, method, target string, h http.Header, b
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		// Read why before releasing the request's timer: cancel() would make every
+		// failure look like an expired timeout.
+		timedOut := c.Timeout > 0 && errors.Is(reqCtx.Err(), context.DeadlineExceeded)
 		cancel()
-		if ctx.Err() == nil && reqCtx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
+			// The caller stopped: not the server's fault, no failure kind.
+			return nil, fmt.Errorf("tus: %s %s: %w", method, target, ctx.Err())
+		case timedOut:
 			return nil, wrap(method, target, fmt.Errorf("%w after %s", ErrTimeout, c.Timeout))
 		}
 		// The url.Error already names the method and URL.
-		return nil, fmt.Errorf("tus: %w", err)
+		return nil, fmt.Errorf("tus: %w", transportError(err))
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
