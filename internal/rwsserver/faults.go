@@ -35,6 +35,11 @@ type Faults struct {
 	// RefuseNextFiles: the whole-file check refuses the next K uploads that complete, even
 	// when their sha256 matches (as if the stored copy were damaged). It counts down.
 	RefuseNextFiles int `json:"refuse_next_files"`
+	// HideRejections makes the server behave as a plain tusd with a checksum check in front
+	// would, against the RWS protocol: HEAD and PATCH on a refused upload are answered as if
+	// it were whole (its offset is its length; a PATCH gets 409), so only the 460 on the last
+	// chunk tells the client.
+	HideRejections bool `json:"hide_rejections"`
 }
 
 // validate checks f.

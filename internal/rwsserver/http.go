@@ -124,7 +124,7 @@ func (s *Server) serveTus(w http.ResponseWriter, r *http.Request, tus http.Handl
 	if r.Method == http.MethodHead || r.Method == http.MethodPatch {
 		s.checkPending(id)
 	}
-	if (r.Method == http.MethodHead || r.Method == http.MethodPatch) && s.isRejected(id) {
+	if (r.Method == http.MethodHead || r.Method == http.MethodPatch) && s.isRejected(id) && !f.HideRejections {
 		if r.Method == http.MethodHead {
 			w.WriteHeader(http.StatusGone)
 			return
