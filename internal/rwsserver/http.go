@@ -186,6 +186,7 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, tus http.H
 	buf, err := io.ReadAll(io.LimitReader(body, MaxChunkBytes+1))
 	switch {
 	case errors.Is(err, errLinkDropped):
+		s.stats.drops.Add(1)
 		s.log.Info("fault: dropping the connection", "method", r.Method, "path", r.URL.Path, "received", len(buf))
 		if !hasSum && r.Method == http.MethodPatch && len(buf) > 0 {
 			// Without a checksum the server keeps what arrived, as tusd does; the answer
@@ -197,6 +198,7 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, tus http.H
 		abort(w)
 		return
 	case err != nil:
+		s.stats.cutChunks.Add(1)
 		plain(w, http.StatusBadRequest, "ERR_READ_BODY: "+err.Error())
 		return
 	case len(buf) > MaxChunkBytes:

@@ -124,6 +124,13 @@ type Stats struct {
 	Terminated int64 `json:"terminated"`
 	// LostAnswers counts answers withheld by the lose_next_answers fault.
 	LostAnswers int64 `json:"lost_answers"`
+	// Drops counts connections cut by the drop_after_bytes fault.
+	Drops int64 `json:"drops"`
+	// CutChunks counts chunks whose body ended early otherwise (the client gave up, the
+	// connection broke, the server stopped).
+	CutChunks int64 `json:"cut_chunks"`
+	// Creates counts uploads created.
+	Creates int64 `json:"creates"`
 }
 
 // Server is a running RWS test server.
@@ -139,7 +146,7 @@ type Server struct {
 
 	faults faultState
 	stats  struct {
-		requests, chunkRequests, chunkBytes, checksumMismatches, rejected, terminated, lostAnswers atomic.Int64
+		requests, chunkRequests, chunkBytes, checksumMismatches, rejected, terminated, lostAnswers, drops, cutChunks, creates atomic.Int64
 	}
 	checkMu sync.Mutex // serialises whole-file checks and their marks (verified, rejected)
 }
@@ -258,6 +265,9 @@ func (s *Server) Stats() Stats {
 		Rejected:           s.stats.rejected.Load(),
 		Terminated:         s.stats.terminated.Load(),
 		LostAnswers:        s.stats.lostAnswers.Load(),
+		Drops:              s.stats.drops.Load(),
+		CutChunks:          s.stats.cutChunks.Load(),
+		Creates:            s.stats.creates.Load(),
 	}
 }
 
@@ -445,6 +455,7 @@ func (s *Server) checkPending(id string) {
 
 // preCreate checks an upload's sha256 metadata, when given, is 64 hex digits.
 func (s *Server) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	s.stats.creates.Add(1)
 	if sum, ok := hook.Upload.MetaData["sha256"]; ok {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 			return handler.HTTPResponse{}, handler.FileInfoChanges{},

@@ -23,8 +23,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/screenrec/recorder/engine/api"
 )
 
 // Version is the tus protocol version spoken, sent as Tus-Resumable.
@@ -59,6 +57,20 @@ type Client struct {
 	Timeout time.Duration
 	// UserAgent is sent as User-Agent when set.
 	UserAgent string
+	// RetryDelay is the pause before Upload asks where an upload stands after a PATCH
+	// failed server-side (doubling for each further failure in the call); 0:
+	// DefaultRetryDelay.
+	RetryDelay time.Duration
+}
+
+// DefaultRetryDelay is the first pause before asking the offset after a failed PATCH.
+const DefaultRetryDelay = 250 * time.Millisecond
+
+func (c *Client) retryDelay() time.Duration {
+	if c.RetryDelay > 0 {
+		return c.RetryDelay
+	}
+	return DefaultRetryDelay
 }
 
 func (c *Client) chunkSize() int64 {
@@ -208,15 +220,16 @@ func (c *Client) Terminate(ctx context.Context, location string, auth Auth) erro
 	return nil
 }
 
-// maxInterruptions is how many interrupted PATCHes (timeout, connection reset) in one
-// Upload call are resolved by asking the offset, when the server kept the chunk.
+// maxInterruptions is how many PATCHes failed server-side (lost answer, cut connection,
+// refused connection, 5xx) one Upload call resolves by asking the offset and going on.
 const maxInterruptions = 3
 
 // Upload sends r's bytes from offset to size to the upload at location, chunk by chunk,
 // calling progress (when not nil) with the offset the server confirmed after each chunk. A
 // 409 (the server's offset differs) is resolved by asking the offset and going on from
-// there; so is a PATCH whose answer was lost (a timeout or a cut connection) when the server
-// kept the chunk — it is not sent twice. It returns nil once the server confirmed size
+// there; so is a PATCH that failed server-side (its answer lost, the connection cut or
+// refused, a 5xx), after a pause, when the server answers the HEAD — a chunk it kept is not
+// sent twice. It returns nil once the server confirmed size
 // bytes: the answer to the last PATCH, or a HEAD that reports the whole length, which the
 // RWS protocol gives only for an upload whose whole-file checksum the server accepted (it
 // answers 410 for a refused one). A refusal of the whole file is ErrRejected.
@@ -247,12 +260,22 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 		switch {
 		case errors.As(err, &se) && se.Code == http.StatusConflict && conflicts < maxConflicts:
 			conflicts++
-		case err != nil && interrupted(err) && ctx.Err() == nil && interruptions < maxInterruptions:
-			// The answer may be lost while the chunk was stored: ask, and go on from where
-			// the server stands. A server that does not answer the question either is left
-			// to the caller (another server, or later).
-			interruptions++
-			got, herr := c.Offset(ctx, location, auth)
+		case err != nil && IsServerSide(err) && ctx.Err() == nil && interruptions < maxInterruptions:
+			// The answer may be lost while the chunk was stored, or the server may be back
+			// in a moment: ask (after a pause, a longer one each time), and go on from where
+			// it stands — a failover would send everything again. A server that does not
+			// answer within maxInterruptions questions is left to the caller (another
+			// server, or later).
+			got, herr := int64(-1), err
+			for herr != nil && IsServerSide(herr) && interruptions < maxInterruptions {
+				select {
+				case <-time.After(c.retryDelay() << interruptions):
+				case <-ctx.Done():
+					return err
+				}
+				interruptions++
+				got, herr = c.Offset(ctx, location, auth)
+			}
 			if herr != nil || got < offset || got > size {
 				return err
 			}
@@ -282,12 +305,6 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 		}
 	}
 	return nil
-}
-
-// interrupted reports whether err left a PATCH's outcome unknown: no answer in time, or the
-// connection cut.
-func interrupted(err error) bool {
-	return errors.Is(err, api.ErrTimeout) || errors.Is(err, api.ErrReset)
 }
 
 // EncodeMetadata encodes meta as an Upload-Metadata value: "key base64(value)" pairs,

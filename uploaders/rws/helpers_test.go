@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +29,11 @@ import (
 var serverBin string
 
 func TestMain(m *testing.M) {
+	// tusd (the in-process RWS servers of the fault run) logs every request to the log
+	// package; RWS_REQUEST_LOG=1 keeps it.
+	if os.Getenv("RWS_REQUEST_LOG") == "" {
+		log.SetOutput(io.Discard)
+	}
 	os.Exit(runTests(m))
 }
 

@@ -112,6 +112,8 @@ type Uploader struct {
 	failedAt map[string]time.Time
 	// lastGood is the server that last took an upload.
 	lastGood string
+	// abandoned are terminations that failed, retried by later Upload calls.
+	abandoned []abandoned
 }
 
 var _ sdk.Uploader = (*Uploader)(nil)
@@ -202,10 +204,11 @@ func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress f
 		}
 	}
 	st := parseState(req.Resume, u.log)
+	u.retryAbandoned(ctx, client)
 
 	var errs []error
 	for _, server := range u.order(tg, req.Resume.Location) {
-		s := &session{client: client, server: server, auth: tg.auth, size: size, src: f, meta: meta, report: report, state: st, log: u.log}
+		s := &session{client: client, server: server, auth: tg.auth, size: size, src: f, meta: meta, report: report, state: st, up: u}
 		loc, err := s.run(ctx)
 		if err == nil {
 			u.worked(server)
@@ -242,16 +245,31 @@ func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress f
 	return sdk.UploadResult{}, errors.Join(errs...)
 }
 
-// terminationTimeout bounds the termination of the partial uploads left on other servers
-// once one server confirmed the segment.
+// terminationTimeout bounds the termination of the job's uploads left on other servers once
+// one server confirmed the segment, retries included.
 const terminationTimeout = 10 * time.Second
 
+// maxAbandonedTries is how many later Upload calls retry a termination that failed before it
+// is given up (the server keeps the upload until it expires it).
+const maxAbandonedTries = 20
+
+// abandoned is an upload of a job that is to go: partial on a server the job did not finish
+// on, or refused.
+type abandoned struct {
+	location string
+	auth     tus.Auth
+	size     int64
+	// refused: the server refused its content; it goes whatever its offset.
+	refused bool
+	tries   int
+}
+
 // terminateOthers deletes the job's uploads on the target's servers other than done (tus
-// termination): partial ones left by a failover, refused ones. A termination that fails is
-// logged and never fails the upload: the segment is safely on done. Uploads on servers the
-// target no longer names are left alone (other credentials, perhaps).
+// termination): partial ones left by a failover, refused ones (a complete one stays). A
+// termination that fails is retried by later Upload calls and logged; it never fails the
+// upload: the segment is safely on done. Uploads on servers the target no longer names are
+// left alone (other credentials, perhaps).
 func (u *Uploader) terminateOthers(ctx context.Context, client *tus.Client, tg target, st *remoteState, done string, report func(sdk.Progress), loc string, size int64) {
-	auth := tg.auth
 	others := slices.DeleteFunc(st.others(done), func(s string) bool { return s != tg.primary && s != tg.peer })
 	if len(others) == 0 {
 		return
@@ -260,14 +278,76 @@ func (u *Uploader) terminateOthers(ctx context.Context, client *tus.Client, tg t
 	defer cancel()
 	for _, server := range others {
 		up := st.Servers[server]
-		if err := client.Terminate(tctx, up.Location, auth); err != nil && !errors.Is(err, tus.ErrNotFound) {
-			u.log.WarnContext(ctx, "rws: could not terminate an abandoned upload; the server keeps it until it expires",
-				"server", server, "location", up.Location, "kind", api.ClassifyFailure(err), "err", err)
-			continue
-		}
+		u.discard(tctx, client, abandoned{location: up.Location, auth: tg.auth, size: size, refused: up.Refused})
 		delete(st.Servers, server)
 	}
 	report(sdk.Progress{Location: loc, Offset: size, Size: size, State: st.encode()})
+}
+
+// discard terminates a, trying a few times within ctx; when it cannot, a is kept for later
+// Upload calls to retry. An upload already gone is fine; a complete one that was not refused
+// stays (its last answer was lost before a failover: a copy the server accepted and may have
+// taken in already).
+func (u *Uploader) discard(ctx context.Context, client *tus.Client, a abandoned) {
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+		if err = u.terminate(ctx, client, a); err == nil {
+			return
+		}
+	}
+	u.log.WarnContext(ctx, "rws: could not terminate an abandoned upload; later uploads will try again",
+		"location", a.location, "kind", api.ClassifyFailure(err), "err", err)
+	u.mu.Lock()
+	u.abandoned = append(u.abandoned, a)
+	u.mu.Unlock()
+}
+
+// terminate is one try of discard.
+func (u *Uploader) terminate(ctx context.Context, client *tus.Client, a abandoned) error {
+	if !a.refused {
+		if n, err := client.Offset(ctx, a.location, a.auth); err == nil && n == a.size {
+			u.log.InfoContext(ctx, "rws: an upload of the segment is complete on another server too; it stays", "location", a.location)
+			return nil
+		}
+	}
+	err := client.Terminate(ctx, a.location, a.auth)
+	if errors.Is(err, tus.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// retryAbandoned tries once more the terminations that failed earlier.
+func (u *Uploader) retryAbandoned(ctx context.Context, client *tus.Client) {
+	u.mu.Lock()
+	list := u.abandoned
+	u.abandoned = nil
+	u.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, terminationTimeout)
+	defer cancel()
+	var keep []abandoned
+	for _, a := range list {
+		if err := u.terminate(tctx, client, a); err != nil {
+			if a.tries++; a.tries < maxAbandonedTries {
+				keep = append(keep, a)
+			} else {
+				u.log.WarnContext(ctx, "rws: gave up terminating an abandoned upload; the server keeps it until it expires",
+					"location", a.location, "kind", api.ClassifyFailure(err), "err", err)
+			}
+		}
+	}
+	u.mu.Lock()
+	u.abandoned = append(u.abandoned, keep...)
+	u.mu.Unlock()
 }
 
 // order returns the servers to try, best first: the primary unless it is cooling down after
@@ -523,7 +603,7 @@ type session struct {
 	meta   map[string]string
 	report func(sdk.Progress)
 	state  *remoteState
-	log    *slog.Logger
+	up     *Uploader
 }
 
 // run asks the server where the job's upload there stands (HEAD) and goes on from there,
@@ -534,7 +614,7 @@ func (s *session) run(ctx context.Context) (string, error) {
 	loc, off := "", int64(0)
 	if up := s.state.Servers[s.server]; up != nil && up.Location != "" && onServer(up.Location, s.server) {
 		if up.Refused {
-			s.drop(ctx, up.Location, "refused by the whole-file check")
+			s.drop(ctx, up.Location)
 		} else {
 			n, err := s.client.Offset(ctx, up.Location, s.auth)
 			switch {
@@ -542,10 +622,10 @@ func (s *session) run(ctx context.Context) (string, error) {
 				loc, off = up.Location, n
 				s.report(sdk.Progress{Location: loc, Offset: off, Size: s.size})
 			case err == nil:
-				s.drop(ctx, up.Location, fmt.Sprintf("it holds %d bytes of %d", n, s.size))
+				s.drop(ctx, up.Location) // not this file
 			case errors.Is(err, tus.ErrNotFound):
 				// Gone, or refused (410): start again on the same server.
-				s.drop(ctx, up.Location, err.Error())
+				s.drop(ctx, up.Location)
 			default:
 				return "", err
 			}
@@ -562,13 +642,10 @@ func (s *session) run(ctx context.Context) (string, error) {
 	return loc, err
 }
 
-// drop terminates the job's upload on this server (best effort: a server that dropped it
-// answers 404) and forgets it.
-func (s *session) drop(ctx context.Context, loc, why string) {
-	if err := s.client.Terminate(ctx, loc, s.auth); err != nil && !errors.Is(err, tus.ErrNotFound) {
-		s.log.WarnContext(ctx, "rws: could not terminate an upload that is replaced", "location", loc, "why", why,
-			"kind", api.ClassifyFailure(err), "err", err)
-	}
+// drop terminates the job's upload on this server — refused, gone, or not this file: whatever
+// its offset — and forgets it.
+func (s *session) drop(ctx context.Context, loc string) {
+	s.up.discard(ctx, s.client, abandoned{location: loc, auth: s.auth, size: s.size, refused: true})
 	s.forget()
 }
 
