@@ -220,9 +220,14 @@ func (c *Client) Terminate(ctx context.Context, location string, auth Auth) erro
 	return nil
 }
 
-// maxInterruptions is how many PATCHes failed server-side (lost answer, cut connection,
-// refused connection, 5xx) one Upload call resolves by asking the offset and going on.
-const maxInterruptions = 3
+// Bounds on resolving PATCHes that failed server-side (lost answer, cut connection, refused
+// connection, 5xx) by asking the offset and going on: at most maxInterruptions in one Upload
+// call, and at most maxUnanswered questions in a row that get no answer (pauses of
+// RetryDelay, doubling: 1.75 s by default) before the caller is left to fail over.
+const (
+	maxInterruptions = 16
+	maxUnanswered    = 3
+)
 
 // Upload sends r's bytes from offset to size to the upload at location, chunk by chunk,
 // calling progress (when not nil) with the offset the server confirmed after each chunk. A
@@ -264,17 +269,20 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 			// The answer may be lost while the chunk was stored, or the server may be back
 			// in a moment: ask (after a pause, a longer one each time), and go on from where
 			// it stands — a failover would send everything again. A server that does not
-			// answer within maxInterruptions questions is left to the caller (another
-			// server, or later).
+			// answer maxUnanswered questions is left to the caller (another server, or
+			// later).
+			interruptions++
 			got, herr := int64(-1), err
-			for herr != nil && IsServerSide(herr) && interruptions < maxInterruptions {
+			for unanswered := 0; herr != nil && !IsPermanent(herr) && !errors.Is(herr, ErrNotFound) && unanswered < maxUnanswered; unanswered++ {
 				select {
-				case <-time.After(c.retryDelay() << interruptions):
+				case <-time.After(c.retryDelay() << unanswered):
 				case <-ctx.Done():
 					return err
 				}
-				interruptions++
 				got, herr = c.Offset(ctx, location, auth)
+			}
+			if herr != nil && herr != err {
+				return fmt.Errorf("%w (then HEAD: %w)", err, herr)
 			}
 			if herr != nil || got < offset || got > size {
 				return err

@@ -2,7 +2,9 @@ package rws
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +36,7 @@ func faultRun(tb testing.TB, segments int, seed uint64) (uploadfault.RWSOutcome,
 		tb.Fatal(err)
 	}
 	u := New()
+	u.log = slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	raw := configJSON(primary.URL(), peer.URL(), map[string]any{"chunk_size": "16KiB", "timeout": "1s", "cooldown": "300ms"})
 	if _, err := u.Configure(ctx, raw); err != nil {
 		tb.Fatal(err)
@@ -97,13 +100,28 @@ func TestRandomFaultRun(t *testing.T) {
 // BenchmarkFaultRun measures, under the fault mix, the bytes the servers store per segment
 // byte (goal ≤ 1.05) and the bytes re-sent per interruption (goal ≤ one chunk, 16 KiB).
 func BenchmarkFaultRun(b *testing.B) {
+	var stored, segment, resent, interruptions float64
 	for i := range b.N {
-		out, _, _ := faultRun(b, 24, uint64(100+i))
+		out, rep, fired := faultRun(b, 24, uint64(100+i))
 		for _, p := range out.Problems {
 			b.Error(p)
 		}
-		b.ReportMetric(out.StoredRatio(), "stored/segment-byte")
-		b.ReportMetric(out.ResentPerInterruption(), "resent-bytes/interruption")
-		b.ReportMetric(float64(out.Interruptions), "interruptions")
+		b.Logf("run %d: faults %v; %d failed attempts %v; %d uploads for 24 segments; stored %.3f; %d interruptions, %.0f bytes re-sent each",
+			i, fired, rep.Failures, rep.Kinds, out.Creates, out.StoredRatio(), out.Interruptions, out.ResentPerInterruption())
+		stored += float64(out.StoredBytes)
+		segment += float64(out.SegmentBytes)
+		resent += float64(out.ReceivedBytes - out.SegmentBytes)
+		interruptions += float64(out.Interruptions)
 	}
+	b.ReportMetric(stored/segment, "stored/segment-byte")
+	b.ReportMetric(resent/max(interruptions, 1), "resent-bytes/interruption")
+	b.ReportMetric(interruptions/float64(b.N), "interruptions/run")
+}
+
+// tbWriter writes the uploader's log into the test's.
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -241,6 +241,7 @@ func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress f
 			break // e.g. 429 or repeated 460s: try again later, on the same server
 		}
 		u.failed(server)
+		u.log.DebugContext(ctx, "rws: failing over", "server", server, "kind", api.ClassifyFailure(err), "err", err)
 	}
 	return sdk.UploadResult{}, errors.Join(errs...)
 }
@@ -632,12 +633,12 @@ func (s *session) run(ctx context.Context) (string, error) {
 		}
 	}
 	if loc == "" {
-		return s.fresh(ctx)
+		return s.fresh(ctx, "none on this server")
 	}
 	err := s.send(ctx, loc, off)
 	if errors.Is(err, tus.ErrNotFound) && !errors.Is(err, tus.ErrRejected) {
 		s.forget()
-		return s.fresh(ctx) // dropped mid-way: once more from the start
+		return s.fresh(ctx, "dropped mid-way: "+err.Error()) // once more from the start
 	}
 	return loc, err
 }
@@ -653,12 +654,13 @@ func (s *session) forget() { delete(s.state.Servers, s.server) }
 
 // fresh creates a new upload, records it in the job's State (reported before any byte is
 // sent, so that no later attempt creates a second one) and sends it all.
-func (s *session) fresh(ctx context.Context) (string, error) {
+func (s *session) fresh(ctx context.Context, why string) (string, error) {
 	loc, err := s.client.Create(ctx, s.server+UploadPath, s.size, s.meta, s.auth)
 	if err != nil {
 		return "", err
 	}
 	s.state.Servers[s.server] = &remoteUpload{Location: loc}
+	s.up.log.DebugContext(ctx, "rws: new upload", "location", loc, "why", why)
 	s.report(sdk.Progress{Location: loc, Offset: 0, Size: s.size, State: s.state.encode()})
 	return loc, s.send(ctx, loc, 0)
 }
