@@ -25,8 +25,9 @@ import (
 type Job struct {
 	Req api.UploadRequest
 
-	mu       sync.Mutex
-	resume   api.Resume
+	mu        sync.Mutex
+	resume    api.Resume
+	locations map[string]bool // every location a progress named
 	attempts int
 	errs     []error
 	result   api.UploadResult
@@ -38,6 +39,10 @@ func (j *Job) progress(p api.Progress) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.resume.Location, j.resume.Offset = p.Location, p.Offset
+	if j.locations == nil {
+		j.locations = map[string]bool{}
+	}
+	j.locations[p.Location] = true
 	if p.State != "" {
 		j.resume.State = p.State
 	}
@@ -55,6 +60,13 @@ func (j *Job) Attempts() (int, []error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.attempts, append([]error(nil), j.errs...)
+}
+
+// Knows reports whether a progress of the job named location.
+func (j *Job) Knows(location string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.locations[location]
 }
 
 // Resume is the job's Resume as the engine would hand it to the next attempt.

@@ -157,6 +157,10 @@ type RWSOutcome struct {
 	// Creates counts the uploads created on the servers (one per segment at best; a
 	// failover or a refused file makes another).
 	Creates int64
+	// Orphans counts empty uploads no job ever learned of: created, but the answer with
+	// their location was lost (cut by a restart). tus creation cannot be made idempotent,
+	// so the client cannot find them; a server expires them. Not a Problem.
+	Orphans int
 	// Problems lists every broken promise: a segment missing or not byte-identical, stored
 	// complete twice on one server, a partial or refused upload left behind.
 	Problems []string
@@ -194,6 +198,8 @@ func CheckRWS(jobs []*Job, rep Report, servers ...*RWSServer) RWSOutcome {
 				complete[key{s.URL(), u.Metadata["recordingId"], u.Metadata["segment"]}]++
 			case u.Rejected:
 				o.Problems = append(o.Problems, fmt.Sprintf("%s keeps refused upload %s (%s)", s.URL(), u.ID, u.Metadata["recordingId"]))
+			case u.Offset == 0 && !known(jobs, s.URL()+rwsserver.BasePath+u.ID):
+				o.Orphans++
 			default:
 				o.Problems = append(o.Problems, fmt.Sprintf("%s keeps partial upload %s (%s, %d of %d bytes)", s.URL(), u.ID, u.Metadata["recordingId"], u.Offset, u.Size))
 			}
@@ -224,4 +230,14 @@ func CheckRWS(jobs []*Job, rep Report, servers ...*RWSServer) RWSOutcome {
 		}
 	}
 	return o
+}
+
+// known reports whether a job's progress ever named location.
+func known(jobs []*Job, location string) bool {
+	for _, j := range jobs {
+		if j.Knows(location) {
+			return true
+		}
+	}
+	return false
 }

@@ -291,10 +291,11 @@ func (u *Uploader) terminateOthers(ctx context.Context, client *tus.Client, tg t
 // taken in already).
 func (u *Uploader) discard(ctx context.Context, client *tus.Client, a abandoned) {
 	var err error
-	for try := 0; try < 3; try++ {
+	for try := 0; try < 5; try++ {
 		if try > 0 {
+			// 0.25 s doubling: a server answering 5xx for a few seconds still gets it.
 			select {
-			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			case <-time.After(125 * time.Millisecond << try):
 			case <-ctx.Done():
 			}
 		}
