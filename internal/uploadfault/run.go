@@ -28,10 +28,10 @@ type Job struct {
 	mu        sync.Mutex
 	resume    api.Resume
 	locations map[string]bool // every location a progress named
-	attempts int
-	errs     []error
-	result   api.UploadResult
-	done     bool
+	attempts  int
+	errs      []error
+	result    api.UploadResult
+	done      bool
 }
 
 // progress keeps a Progress as the engine does: location and offset, State when not empty.
