@@ -4,9 +4,13 @@
 // persistence of locations to its caller.
 //
 // Every chunk is sent with Upload-Checksum: sha256; a chunk the server refuses with 460 is
-// sent again, up to ChecksumRetries times. Errors are classified with IsServerSide (try
-// later or elsewhere) and IsPermanent (give up); ErrNotFound means the upload is gone
-// (create a new one).
+// sent again, up to ChecksumRetries times — unless the server refused the whole file
+// (ErrRejected: a 460 on the last chunk after which the upload is gone or its offset moved).
+// Upload reports success only on the server's confirmation of the whole length; a PATCH
+// that failed server-side is followed by a HEAD, so that a lost answer costs no second copy.
+// Errors are classified with IsServerSide (try later or elsewhere) and IsPermanent (give
+// up); ErrNotFound means the upload is gone (create a new one); each also wraps the
+// engine's failure kind (api.ErrRefused, api.ErrTimeout, …).
 package tus
 
 import (
