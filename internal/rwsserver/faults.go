@@ -28,6 +28,18 @@ type Faults struct {
 	// Upload-Checksum (a chunk that cannot be verified is not stored), else the bytes
 	// received.
 	DropAfterBytes int64 `json:"drop_after_bytes"`
+	// LoseNextAnswers: the next K PATCH requests are handled in full (a good chunk is
+	// stored) but their answers are lost: the server holds each answer back until the
+	// client gives up, then closes the connection. It counts down.
+	LoseNextAnswers int `json:"lose_next_answers"`
+	// RefuseNextFiles: the whole-file check refuses the next K uploads that complete, even
+	// when their sha256 matches (as if the stored copy were damaged). It counts down.
+	RefuseNextFiles int `json:"refuse_next_files"`
+	// HideRejections makes the server behave as a plain tusd with a checksum check in front
+	// would, against the RWS protocol: HEAD and PATCH on a refused upload are answered as if
+	// it were whole (its offset is its length; a PATCH gets 409), so only the 460 on the last
+	// chunk tells the client.
+	HideRejections bool `json:"hide_rejections"`
 }
 
 // validate checks f.
@@ -41,6 +53,12 @@ func (f Faults) validate() error {
 	}
 	if f.CorruptNextChunks < 0 {
 		errs = append(errs, fmt.Errorf("corrupt_next_chunks %d: want 0 or more", f.CorruptNextChunks))
+	}
+	if f.LoseNextAnswers < 0 {
+		errs = append(errs, fmt.Errorf("lose_next_answers %d: want 0 or more", f.LoseNextAnswers))
+	}
+	if f.RefuseNextFiles < 0 {
+		errs = append(errs, fmt.Errorf("refuse_next_files %d: want 0 or more", f.RefuseNextFiles))
 	}
 	if f.DropAfterBytes < 0 {
 		errs = append(errs, fmt.Errorf("drop_after_bytes %d: want 0 or more", f.DropAfterBytes))
@@ -74,6 +92,28 @@ func (s *faultState) takeCorrupt() bool {
 		return false
 	}
 	s.f.CorruptNextChunks--
+	return true
+}
+
+// takeLoseAnswer reports whether this PATCH's answer is to be lost, counting it down.
+func (s *faultState) takeLoseAnswer() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f.LoseNextAnswers <= 0 {
+		return false
+	}
+	s.f.LoseNextAnswers--
+	return true
+}
+
+// takeRefuse reports whether this completed upload is to be refused, counting it down.
+func (s *faultState) takeRefuse() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f.RefuseNextFiles <= 0 {
+		return false
+	}
+	s.f.RefuseNextFiles--
 	return true
 }
 

@@ -121,7 +121,10 @@ func (s *Server) serveTus(w http.ResponseWriter, r *http.Request, tus http.Handl
 		return
 	}
 	id := strings.Trim(strings.TrimPrefix(r.URL.Path, BasePath), "/")
-	if (r.Method == http.MethodHead || r.Method == http.MethodPatch) && s.isRejected(id) {
+	if r.Method == http.MethodHead || r.Method == http.MethodPatch {
+		s.checkPending(id)
+	}
+	if (r.Method == http.MethodHead || r.Method == http.MethodPatch) && s.isRejected(id) && !f.HideRejections {
 		if r.Method == http.MethodHead {
 			w.WriteHeader(http.StatusGone)
 			return
@@ -136,10 +139,16 @@ func (s *Server) serveTus(w http.ResponseWriter, r *http.Request, tus http.Handl
 	case r.Method == http.MethodOptions || r.Method == http.MethodHead:
 		tus.ServeHTTP(&extWriter{ResponseWriter: w, ext: s.ext}, r)
 	case r.Method == http.MethodDelete:
-		tus.ServeHTTP(w, r)
-		if p := s.rejectedPath(id); p != "" {
-			if _, err := os.Stat(filepath.Join(s.dir, id+".info")); errors.Is(err, os.ErrNotExist) {
-				_ = os.Remove(p)
+		sw := &statusWriter{ResponseWriter: w}
+		tus.ServeHTTP(sw, r)
+		if sw.code == http.StatusNoContent {
+			s.stats.terminated.Add(1)
+		}
+		if _, err := os.Stat(filepath.Join(s.dir, id+".info")); errors.Is(err, os.ErrNotExist) {
+			for _, mark := range []string{".rejected", ".verified"} {
+				if p := s.markPath(id, mark); p != "" {
+					_ = os.Remove(p)
+				}
 			}
 		}
 	default:
@@ -157,7 +166,7 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, tus http.H
 		return
 	}
 	f := s.faults.get()
-	if !hasSum && f.DropAfterBytes == 0 && f.CorruptNextChunks == 0 {
+	if !hasSum && f.DropAfterBytes == 0 && f.CorruptNextChunks == 0 && f.LoseNextAnswers == 0 {
 		// Nothing to check: stream it to tusd.
 		r.Body = struct {
 			io.Reader
@@ -177,6 +186,7 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, tus http.H
 	buf, err := io.ReadAll(io.LimitReader(body, MaxChunkBytes+1))
 	switch {
 	case errors.Is(err, errLinkDropped):
+		s.stats.drops.Add(1)
 		s.log.Info("fault: dropping the connection", "method", r.Method, "path", r.URL.Path, "received", len(buf))
 		if !hasSum && r.Method == http.MethodPatch && len(buf) > 0 {
 			// Without a checksum the server keeps what arrived, as tusd does; the answer
@@ -188,6 +198,7 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, tus http.H
 		abort(w)
 		return
 	case err != nil:
+		s.stats.cutChunks.Add(1)
 		plain(w, http.StatusBadRequest, "ERR_READ_BODY: "+err.Error())
 		return
 	case len(buf) > MaxChunkBytes:
@@ -209,8 +220,41 @@ func (s *Server) receiveChunk(w http.ResponseWriter, r *http.Request, tus http.H
 	r.Body = io.NopCloser(bytes.NewReader(buf))
 	r.ContentLength = int64(len(buf))
 	r.Header.Set("Content-Length", strconv.Itoa(len(buf)))
+	if r.Method == http.MethodPatch && s.faults.takeLoseAnswer() {
+		// Stored, but the answer never reaches the client: it is held until the client
+		// gives up (or the server stops), then the connection is cut.
+		tus.ServeHTTP(&discardWriter{ResponseWriter: w, h: http.Header{}}, r)
+		s.stats.lostAnswers.Add(1)
+		s.log.Info("fault: losing the answer", "method", r.Method, "path", r.URL.Path)
+		<-r.Context().Done()
+		abort(w)
+		return
+	}
 	tus.ServeHTTP(w, r)
 }
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets tusd's http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // parseChecksum parses an Upload-Checksum header, "sha256 <base64 digest>"; ok is false when
 // it is absent.

@@ -10,12 +10,16 @@
 //     reaching tusd when it does not match, so the offset does not move;
 //   - a whole-file check when an upload completes (tusd's PreFinishResponseCallback): the
 //     sha256 of the stored file must equal the upload's sha256 metadata, else the upload is
-//     refused (StatusRejected) and marked rejected: HEAD and PATCH on it are then answered
-//     410 Gone, so a client starts again;
+//     refused (StatusRejected, 460) and marked rejected: HEAD and PATCH on it are then
+//     answered 410 Gone, so a client terminates it and starts again. An accepted upload is
+//     marked verified; one whose last byte is stored but that was never checked (the
+//     process died in between) is checked at the next HEAD or PATCH, so that HEAD reports
+//     the whole length only for an upload the check accepted;
 //   - fault injection and inspection for tests under /_test/ (see Faults, Upload, Stats).
 //
 // Uploads live in Config.Dir as tusd's filestore keeps them (<id> and <id>.info, plus
-// <id>.rejected for a refused one), so a server restarted on the same folder resumes them.
+// <id>.verified for an accepted one and <id>.rejected for a refused one), so a server
+// restarted on the same folder resumes them.
 //
 // tusd v2.10.1 logs through golang.org/x/exp/slog, whose default logger writes to the
 // standard library's log package: its request log goes there, not to Config.Logger.
@@ -66,8 +70,10 @@ const (
 	// StatusChecksumMismatch is the tus checksum extension's 460 Checksum Mismatch.
 	StatusChecksumMismatch = 460
 	// StatusRejected answers the PATCH that completes an upload whose stored bytes do not
-	// match its sha256 metadata: 422 Unprocessable Entity, a permanent failure for clients.
-	StatusRejected = http.StatusUnprocessableEntity
+	// match its sha256 metadata: 460 Checksum Mismatch, as for a chunk, with a body naming
+	// ERR_SHA256_MISMATCH. The upload is then gone for good (410 on HEAD and PATCH): a
+	// client starts a new one.
+	StatusRejected = StatusChecksumMismatch
 )
 
 // Config configures a Server.
@@ -94,7 +100,8 @@ type Upload struct {
 	Metadata map[string]string `json:"metadata"`
 	// SHA256 is the hex sha256 of the stored bytes.
 	SHA256 string `json:"sha256"`
-	// Complete: every byte is stored and the whole-file check accepted it.
+	// Complete: every byte is stored and the whole-file check accepted it (an upload whose
+	// bytes are all stored but that was never checked is checked when listed).
 	Complete bool `json:"complete"`
 	// Rejected: the whole-file check refused it.
 	Rejected bool `json:"rejected,omitempty"`
@@ -113,6 +120,17 @@ type Stats struct {
 	ChecksumMismatches int64 `json:"checksum_mismatches"`
 	// Rejected counts uploads refused by the whole-file check.
 	Rejected int64 `json:"rejected"`
+	// Terminated counts uploads deleted by clients (tus termination).
+	Terminated int64 `json:"terminated"`
+	// LostAnswers counts answers withheld by the lose_next_answers fault.
+	LostAnswers int64 `json:"lost_answers"`
+	// Drops counts connections cut by the drop_after_bytes fault.
+	Drops int64 `json:"drops"`
+	// CutChunks counts chunks whose body ended early otherwise (the client gave up, the
+	// connection broke, the server stopped).
+	CutChunks int64 `json:"cut_chunks"`
+	// Creates counts uploads created.
+	Creates int64 `json:"creates"`
 }
 
 // Server is a running RWS test server.
@@ -128,9 +146,9 @@ type Server struct {
 
 	faults faultState
 	stats  struct {
-		requests, chunkRequests, chunkBytes, checksumMismatches, rejected atomic.Int64
+		requests, chunkRequests, chunkBytes, checksumMismatches, rejected, terminated, lostAnswers, drops, cutChunks, creates atomic.Int64
 	}
-	rejectMu sync.Mutex // serialises marking uploads rejected
+	checkMu sync.Mutex // serialises whole-file checks and their marks (verified, rejected)
 }
 
 // Start checks cfg, listens and serves; it returns once the server accepts connections. ctx
@@ -245,6 +263,11 @@ func (s *Server) Stats() Stats {
 		ChunkBytes:         s.stats.chunkBytes.Load(),
 		ChecksumMismatches: s.stats.checksumMismatches.Load(),
 		Rejected:           s.stats.rejected.Load(),
+		Terminated:         s.stats.terminated.Load(),
+		LostAnswers:        s.stats.lostAnswers.Load(),
+		Drops:              s.stats.drops.Load(),
+		CutChunks:          s.stats.cutChunks.Load(),
+		Creates:            s.stats.creates.Load(),
 	}
 }
 
@@ -313,8 +336,11 @@ func (s *Server) readUpload(id string) (Upload, time.Time, error) {
 	if meta == nil {
 		meta = map[string]string{}
 	}
-	u := Upload{ID: id, Size: info.Size, Offset: n, Metadata: meta, SHA256: sum, Rejected: s.isRejected(id)}
-	u.Complete = !info.SizeIsDeferred && n == info.Size && !u.Rejected
+	u := Upload{ID: id, Size: info.Size, Offset: n, Metadata: meta, SHA256: sum}
+	if !info.SizeIsDeferred && n == info.Size {
+		u.Complete = s.checkStored(info, data) == nil
+	}
+	u.Rejected = s.isRejected(id)
 	return u, st.ModTime(), nil
 }
 
@@ -333,17 +359,20 @@ func fileSHA256(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// rejectedPath is where an upload's rejection is recorded; "" for an id that is not a plain
-// file name.
-func (s *Server) rejectedPath(id string) string {
+// markPath is where an upload's mark (".verified", ".rejected") is recorded; "" for an id
+// that is not a plain file name.
+func (s *Server) markPath(id, mark string) string {
 	if id == "" || id != filepath.Base(id) || strings.HasPrefix(id, ".") {
 		return ""
 	}
-	return filepath.Join(s.dir, id+".rejected")
+	return filepath.Join(s.dir, id+mark)
 }
 
-func (s *Server) isRejected(id string) bool {
-	p := s.rejectedPath(id)
+// rejectedPath is where an upload's rejection is recorded.
+func (s *Server) rejectedPath(id string) string { return s.markPath(id, ".rejected") }
+
+func (s *Server) hasMark(id, mark string) bool {
+	p := s.markPath(id, mark)
 	if p == "" {
 		return false
 	}
@@ -351,8 +380,82 @@ func (s *Server) isRejected(id string) bool {
 	return err == nil
 }
 
+func (s *Server) isRejected(id string) bool { return s.hasMark(id, ".rejected") }
+
+// errRefused is the whole-file check's refusal; its message is the client's.
+var errRefused = errors.New("refused")
+
+// checkStored is the whole-file check of an upload whose every byte is stored at path, done
+// once: nil when its sha256 matches the metadata (or it has none, or it was accepted
+// before), an error wrapping errRefused when it does not (it is then marked rejected), or
+// the error reading it.
+func (s *Server) checkStored(info handler.FileInfo, path string) error {
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	switch {
+	case s.hasMark(info.ID, ".verified"):
+		return nil
+	case s.isRejected(info.ID):
+		return fmt.Errorf("%w: rejected before", errRefused)
+	}
+	want := info.MetaData["sha256"]
+	got, _, err := fileSHA256(path)
+	if err != nil {
+		return fmt.Errorf("whole-file check: %w", err)
+	}
+	if want != "" && !strings.EqualFold(got, want) || s.faults.takeRefuse() {
+		msg := fmt.Sprintf("the stored file's sha256 %s does not match the upload's sha256 metadata %s: upload rejected", got, want)
+		if strings.EqualFold(got, want) {
+			msg = "injected fault: the stored file is refused as if damaged: upload rejected"
+		}
+		if p := s.rejectedPath(info.ID); p != "" {
+			if err := os.WriteFile(p, []byte(msg+"\n"), 0o644); err != nil {
+				s.log.Error("marking upload rejected", "id", info.ID, "err", err)
+			}
+		}
+		s.stats.rejected.Add(1)
+		s.log.Warn("upload rejected", "id", info.ID, "got", got, "want", want)
+		return fmt.Errorf("%w: %s", errRefused, msg)
+	}
+	if p := s.markPath(info.ID, ".verified"); p != "" {
+		if err := os.WriteFile(p, []byte(got+"\n"), 0o644); err != nil {
+			return fmt.Errorf("whole-file check: marking verified: %w", err)
+		}
+	}
+	s.log.Info("upload complete", "id", info.ID, "size", info.Size, "sha256", got)
+	return nil
+}
+
+// checkPending runs the whole-file check of upload id when all its bytes are stored but it
+// was never checked (the process died between storing the last chunk and checking it), so
+// that HEAD reports the whole length only for an accepted upload.
+func (s *Server) checkPending(id string) {
+	if s.markPath(id, "") == "" || s.hasMark(id, ".verified") || s.isRejected(id) {
+		return
+	}
+	raw, err := os.ReadFile(filepath.Join(s.dir, id+".info"))
+	if err != nil {
+		return
+	}
+	var info handler.FileInfo
+	if json.Unmarshal(raw, &info) != nil || info.SizeIsDeferred {
+		return
+	}
+	data := info.Storage[filestore.StorageKeyPath]
+	if data == "" {
+		data = filepath.Join(s.dir, id)
+	}
+	if st, err := os.Stat(data); err != nil || st.Size() != info.Size {
+		return
+	}
+	if err := s.checkStored(info, data); err != nil && !errors.Is(err, errRefused) {
+		s.log.Error("whole-file check of a pending upload", "id", id, "err", err)
+	}
+}
+
 // preCreate checks an upload's sha256 metadata, when given, is 64 hex digits.
 func (s *Server) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handler.FileInfoChanges, error) {
+	s.stats.creates.Add(1)
 	if sum, ok := hook.Upload.MetaData["sha256"]; ok {
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
 			return handler.HTTPResponse{}, handler.FileInfoChanges{},
@@ -362,33 +465,15 @@ func (s *Server) preCreate(hook handler.HookEvent) (handler.HTTPResponse, handle
 	return handler.HTTPResponse{}, handler.FileInfoChanges{}, nil
 }
 
-// preFinish is the whole-file check: the stored file's sha256 must be the upload's sha256
-// metadata (an upload without one is accepted as is).
+// preFinish is the whole-file check when the last byte arrived: the stored file's sha256
+// must be the upload's sha256 metadata (an upload without one is accepted as is).
 func (s *Server) preFinish(hook handler.HookEvent) (handler.HTTPResponse, error) {
-	info := hook.Upload
-	want := info.MetaData["sha256"]
-	if want == "" {
-		s.log.Info("upload complete (no sha256 to check)", "id", info.ID, "size", info.Size)
-		return handler.HTTPResponse{}, nil
+	err := s.checkStored(hook.Upload, hook.Upload.Storage[filestore.StorageKeyPath])
+	switch {
+	case errors.Is(err, errRefused):
+		return handler.HTTPResponse{}, handler.NewError("ERR_SHA256_MISMATCH", strings.TrimPrefix(err.Error(), errRefused.Error()+": "), StatusRejected)
+	case err != nil:
+		return handler.HTTPResponse{}, err
 	}
-	path := info.Storage[filestore.StorageKeyPath]
-	got, _, err := fileSHA256(path)
-	if err != nil {
-		return handler.HTTPResponse{}, fmt.Errorf("whole-file check: %w", err)
-	}
-	if strings.EqualFold(got, want) {
-		s.log.Info("upload complete", "id", info.ID, "size", info.Size, "sha256", got)
-		return handler.HTTPResponse{}, nil
-	}
-	msg := fmt.Sprintf("the stored file's sha256 %s does not match the upload's sha256 metadata %s: upload rejected", got, want)
-	s.rejectMu.Lock()
-	if p := s.rejectedPath(info.ID); p != "" {
-		if err := os.WriteFile(p, []byte(msg+"\n"), 0o644); err != nil {
-			s.log.Error("marking upload rejected", "id", info.ID, "err", err)
-		}
-	}
-	s.rejectMu.Unlock()
-	s.stats.rejected.Add(1)
-	s.log.Warn("upload rejected", "id", info.ID, "got", got, "want", want)
-	return handler.HTTPResponse{}, handler.NewError("ERR_SHA256_MISMATCH", msg, StatusRejected)
+	return handler.HTTPResponse{}, nil
 }

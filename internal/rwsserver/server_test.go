@@ -12,6 +12,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -454,5 +456,95 @@ func TestStartBadConfig(t *testing.T) {
 	}
 	if _, err := Start(ctx, Config{Dir: t.TempDir(), Listen: "nonsense"}); err == nil {
 		t.Error("Start with a bad listen address succeeded")
+	}
+}
+
+func head(t *testing.T, loc string) (int, string) {
+	t.Helper()
+	resp, _ := call(t, http.MethodHead, loc, map[string]string{"Tus-Resumable": "1.0.0"}, nil, true)
+	return resp.StatusCode, resp.Header.Get("Upload-Offset")
+}
+
+// An upload whose bytes are all stored but that was never checked (the process died between
+// the two) is checked at the next HEAD: the whole length is reported only for an accepted
+// file, 410 for one that does not match.
+func TestPendingUploadCheckedAtHead(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, dir)
+	file := data(1000)
+	good := create(t, s, len(file), hexSum(file))
+	bad := create(t, s, len(file), hexSum(file))
+	for _, loc := range []string{good, bad} {
+		if resp, body := patch(t, loc, 0, file, checksum(file)); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("PATCH = %d %s", resp.StatusCode, body)
+		}
+	}
+	// As if the check had not run: no marks; the bad one's stored copy damaged.
+	badID := bad[strings.LastIndex(bad, "/")+1:]
+	for _, loc := range []string{good, bad} {
+		id := loc[strings.LastIndex(loc, "/")+1:]
+		if err := os.Remove(filepath.Join(dir, id+".verified")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	damaged := append([]byte(nil), file...)
+	damaged[10] ^= 0xff
+	if err := os.WriteFile(filepath.Join(dir, badID), damaged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, off := head(t, good); code != http.StatusOK || off != "1000" {
+		t.Errorf("HEAD of the good unchecked upload = %d offset %s, want 200 with 1000", code, off)
+	}
+	if code, _ := head(t, bad); code != http.StatusGone {
+		t.Errorf("HEAD of the damaged unchecked upload = %d, want 410", code)
+	}
+	for _, u := range s.Uploads() {
+		if (u.ID == badID) != u.Rejected || (u.ID == badID) == u.Complete {
+			t.Errorf("upload %+v", u)
+		}
+	}
+}
+
+// lose_next_answers stores the chunk and never answers; refuse_next_files refuses a good file
+// (460); hide_rejections then answers HEAD as if it were whole.
+func TestAnswerAndFileFaults(t *testing.T) {
+	s := start(t, "")
+	file := data(1000)
+	loc := create(t, s, len(file), hexSum(file))
+	if err := s.SetFaults(Faults{LoseNextAnswers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 300 * time.Millisecond}
+	req, _ := http.NewRequest(http.MethodPatch, loc, bytes.NewReader(file[:400]))
+	req.SetBasicAuth(testUser, testPass)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Upload-Checksum", checksum(file[:400]))
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("PATCH with its answer lost was answered %d", resp.StatusCode)
+	}
+	if code, off := head(t, loc); code != http.StatusOK || off != "400" {
+		t.Errorf("HEAD after the lost answer = %d offset %s, want the chunk stored (400)", code, off)
+	}
+	if err := s.SetFaults(Faults{RefuseNextFiles: 1, HideRejections: true}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := patch(t, loc, 400, file[400:], checksum(file[400:]))
+	if resp.StatusCode != StatusRejected || !strings.Contains(body, "ERR_SHA256_MISMATCH") {
+		t.Errorf("last PATCH of a refused file = %d %s, want 460 ERR_SHA256_MISMATCH", resp.StatusCode, body)
+	}
+	if code, off := head(t, loc); code != http.StatusOK || off != "1000" {
+		t.Errorf("HEAD with hide_rejections = %d offset %s, want 200 with the whole length", code, off)
+	}
+	if err := s.SetFaults(Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := head(t, loc); code != http.StatusGone {
+		t.Errorf("HEAD of a refused upload = %d, want 410", code)
+	}
+	if st := s.Stats(); st.LostAnswers != 1 || st.Rejected != 1 || st.Creates != 1 {
+		t.Errorf("stats = %+v", st)
 	}
 }

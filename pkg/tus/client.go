@@ -4,9 +4,13 @@
 // persistence of locations to its caller.
 //
 // Every chunk is sent with Upload-Checksum: sha256; a chunk the server refuses with 460 is
-// sent again, up to ChecksumRetries times. Errors are classified with IsServerSide (try
-// later or elsewhere) and IsPermanent (give up); ErrNotFound means the upload is gone
-// (create a new one).
+// sent again, up to ChecksumRetries times — unless the server refused the whole file
+// (ErrRejected: a 460 on the last chunk after which the upload is gone or its offset moved).
+// Upload reports success only on the server's confirmation of the whole length; a PATCH
+// that failed server-side is followed by a HEAD, so that a lost answer costs no second copy.
+// Errors are classified with IsServerSide (try later or elsewhere) and IsPermanent (give
+// up); ErrNotFound means the upload is gone (create a new one); each also wraps the
+// engine's failure kind (api.ErrRefused, api.ErrTimeout, …).
 package tus
 
 import (
@@ -57,6 +61,20 @@ type Client struct {
 	Timeout time.Duration
 	// UserAgent is sent as User-Agent when set.
 	UserAgent string
+	// RetryDelay is the pause before Upload asks where an upload stands after a PATCH
+	// failed server-side (doubling for each further failure in the call); 0:
+	// DefaultRetryDelay.
+	RetryDelay time.Duration
+}
+
+// DefaultRetryDelay is the first pause before asking the offset after a failed PATCH.
+const DefaultRetryDelay = 250 * time.Millisecond
+
+func (c *Client) retryDelay() time.Duration {
+	if c.RetryDelay > 0 {
+		return c.RetryDelay
+	}
+	return DefaultRetryDelay
 }
 
 func (c *Client) chunkSize() int64 {
@@ -128,17 +146,42 @@ func (c *Client) Offset(ctx context.Context, location string, auth Auth) (int64,
 
 // Patch sends chunk at offset with its sha256 as Upload-Checksum and returns the offset the
 // server confirmed. A 460 answer is retried up to ChecksumRetries times, then reported as
-// ErrChecksum.
+// ErrChecksum — but 460 is also how a server refuses the whole file when the last chunk
+// arrives, so after each 460 Patch asks the offset (HEAD) first: an upload that is gone, or
+// whose offset moved although the chunk was refused, was refused as a whole (ErrRejected)
+// and the chunk is not sent again.
 func (c *Client) Patch(ctx context.Context, location string, offset int64, chunk []byte, auth Auth) (int64, error) {
 	sum := sha256.Sum256(chunk)
 	checksum := "sha256 " + base64.StdEncoding.EncodeToString(sum[:])
 	for attempt := 0; ; attempt++ {
 		n, err := c.patchOnce(ctx, location, offset, chunk, checksum, auth)
-		if errors.Is(err, ErrChecksum) && attempt < ChecksumRetries {
-			continue
+		if !errors.Is(err, ErrChecksum) {
+			return n, err
 		}
-		return n, err
+		if rerr := c.afterMismatch(ctx, location, offset, err, auth); rerr != nil {
+			return 0, rerr
+		}
+		if attempt >= ChecksumRetries {
+			return n, err
+		}
 	}
+}
+
+// afterMismatch asks where an upload stands after a 460 answer (mismatch) to a chunk sent at
+// offset: nil when the server still holds offset bytes (the chunk was not kept: send it
+// again), an error wrapping ErrRejected when the upload is gone or holds more (the server
+// kept the bytes but refused the content), else the HEAD's own error.
+func (c *Client) afterMismatch(ctx context.Context, location string, offset int64, mismatch error, auth Auth) error {
+	n, err := c.Offset(ctx, location, auth)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fmt.Errorf("%w: %w (then HEAD: %w)", ErrRejected, mismatch, err)
+	case err != nil:
+		return err
+	case n != offset:
+		return fmt.Errorf("%w: %w (yet the server holds %d bytes)", ErrRejected, mismatch, n)
+	}
+	return nil
 }
 
 func (c *Client) patchOnce(ctx context.Context, location string, offset int64, chunk []byte, checksum string, auth Auth) (int64, error) {
@@ -181,11 +224,24 @@ func (c *Client) Terminate(ctx context.Context, location string, auth Auth) erro
 	return nil
 }
 
+// Bounds on resolving PATCHes that failed server-side (lost answer, cut connection, refused
+// connection, 5xx) by asking the offset and going on: at most maxInterruptions in one Upload
+// call, and at most maxUnanswered questions in a row that get no answer (pauses of
+// RetryDelay, doubling: 1.75 s by default) before the caller is left to fail over.
+const (
+	maxInterruptions = 16
+	maxUnanswered    = 3
+)
+
 // Upload sends r's bytes from offset to size to the upload at location, chunk by chunk,
 // calling progress (when not nil) with the offset the server confirmed after each chunk. A
-// 409 (the server's offset differs, e.g. a chunk stored whose answer was lost) is resolved
-// by asking the offset and going on from there. It returns nil once the server confirmed
-// size bytes.
+// 409 (the server's offset differs) is resolved by asking the offset and going on from
+// there; so is a PATCH that failed server-side (its answer lost, the connection cut or
+// refused, a 5xx), after a pause, when the server answers the HEAD — a chunk it kept is not
+// sent twice. It returns nil once the server confirmed size
+// bytes: the answer to the last PATCH, or a HEAD that reports the whole length, which the
+// RWS protocol gives only for an upload whose whole-file checksum the server accepted (it
+// answers 410 for a refused one). A refusal of the whole file is ErrRejected.
 func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, size, offset int64, auth Auth, progress func(int64)) error {
 	if offset < 0 || offset > size {
 		return fmt.Errorf("tus: upload: offset %d outside 0..%d", offset, size)
@@ -196,7 +252,7 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 		}
 	}
 	buf := make([]byte, min(c.chunkSize(), size-offset))
-	conflicts := 0
+	conflicts, interruptions := 0, 0
 	for offset < size {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -210,27 +266,55 @@ func (c *Client) Upload(ctx context.Context, location string, r io.ReaderAt, siz
 		}
 		next, err := c.Patch(ctx, location, offset, chunk, auth)
 		var se *StatusError
-		if errors.As(err, &se) && se.Code == http.StatusConflict && conflicts < maxConflicts {
+		switch {
+		case errors.As(err, &se) && se.Code == http.StatusConflict && conflicts < maxConflicts:
 			conflicts++
-			next, err = c.Offset(ctx, location, auth)
-			if err == nil && next > size {
-				err = fmt.Errorf("tus: %s: %w: offset %d beyond size %d", location, ErrProtocol, next, size)
+		case err != nil && IsServerSide(err) && ctx.Err() == nil && interruptions < maxInterruptions:
+			// The answer may be lost while the chunk was stored, or the server may be back
+			// in a moment: ask (after a pause, a longer one each time), and go on from where
+			// it stands — a failover would send everything again. A server that does not
+			// answer maxUnanswered questions is left to the caller (another server, or
+			// later).
+			interruptions++
+			got, herr := int64(-1), err
+			for unanswered := 0; herr != nil && !IsPermanent(herr) && !errors.Is(herr, ErrNotFound) && unanswered < maxUnanswered; unanswered++ {
+				select {
+				case <-time.After(c.retryDelay() << unanswered):
+				case <-ctx.Done():
+					return err
+				}
+				got, herr = c.Offset(ctx, location, auth)
 			}
-			if err != nil {
+			if herr != nil && herr != err {
+				return fmt.Errorf("%w (then HEAD: %w)", err, herr)
+			}
+			if herr != nil || got < offset || got > size {
 				return err
 			}
-			if next != offset {
-				offset = next
+			if got > offset {
+				offset = got
 				report(offset)
 			}
 			continue
+		case err != nil:
+			return err
+		default:
+			conflicts = 0
+			offset = next
+			report(offset)
+			continue
+		}
+		next, err = c.Offset(ctx, location, auth)
+		if err == nil && next > size {
+			err = fmt.Errorf("tus: %s: %w: offset %d beyond size %d", location, ErrProtocol, next, size)
 		}
 		if err != nil {
 			return err
 		}
-		conflicts = 0
-		offset = next
-		report(offset)
+		if next != offset {
+			offset = next
+			report(offset)
+		}
 	}
 	return nil
 }
@@ -292,12 +376,19 @@ func (c *Client) do(ctx context.Context, method, target string, h http.Header, b
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		// Read why before releasing the request's timer: cancel() would make every
+		// failure look like an expired timeout.
+		timedOut := c.Timeout > 0 && errors.Is(reqCtx.Err(), context.DeadlineExceeded)
 		cancel()
-		if ctx.Err() == nil && reqCtx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
+			// The caller stopped: not the server's fault, no failure kind.
+			return nil, fmt.Errorf("tus: %s %s: %w", method, target, ctx.Err())
+		case timedOut:
 			return nil, wrap(method, target, fmt.Errorf("%w after %s", ErrTimeout, c.Timeout))
 		}
 		// The url.Error already names the method and URL.
-		return nil, fmt.Errorf("tus: %w", err)
+		return nil, fmt.Errorf("tus: %w", transportError(err))
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil

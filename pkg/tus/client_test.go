@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/internal/rwsserver"
 )
 
@@ -196,7 +198,9 @@ func TestConflictResolved(t *testing.T) {
 	}
 }
 
-func TestResumeAfterDroppedLink(t *testing.T) {
+// A link that dies mid-PATCH: the client asks where the upload stands and goes on in the same
+// call, re-sending only what the server did not keep (less than the chunk in flight).
+func TestDroppedLinkResolvedInCall(t *testing.T) {
 	s := startServer(t)
 	c := &Client{ChunkSize: 10_000}
 	ctx := context.Background()
@@ -206,27 +210,129 @@ func TestResumeAfterDroppedLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	faults(t, s, rwsserver.Faults{DropAfterBytes: 35_000})
-	var last int64
-	err = c.Upload(ctx, loc, bytes.NewReader(file), int64(len(file)), 0, auth, func(n int64) { last = n })
-	if err == nil || !IsServerSide(err) || IsPermanent(err) {
-		t.Fatalf("Upload over a dying link = %v, want a server-side error", err)
+	var got []int64
+	if err := c.Upload(ctx, loc, bytes.NewReader(file), int64(len(file)), 0, auth, func(n int64) { got = append(got, n) }); err != nil {
+		t.Fatalf("Upload over a link that dropped once = %v", err)
 	}
-	if last != 30_000 {
-		t.Errorf("last progress %d, want 30000", last)
+	resent := s.Stats().ChunkBytes - int64(len(file))
+	if resent != 5_000 {
+		t.Errorf("re-sent %d bytes, want the 5000 of the interrupted chunk the server did not keep", resent)
 	}
-	off, err := c.Offset(ctx, loc, auth)
-	if err != nil || off != 30_000 {
-		t.Fatalf("Offset = %d, %v; want 30000", off, err)
-	}
-	before := s.Stats().ChunkBytes
-	if err := c.Upload(ctx, loc, bytes.NewReader(file), int64(len(file)), off, auth, nil); err != nil {
-		t.Fatal(err)
-	}
-	if sent := s.Stats().ChunkBytes - before; sent != int64(len(file))-off {
-		t.Errorf("the resume sent %d bytes, want %d", sent, int64(len(file))-off)
+	if len(got) != 10 || got[len(got)-1] != int64(len(file)) {
+		t.Errorf("progress = %v", got)
 	}
 	if u := s.Uploads()[0]; !u.Complete || u.SHA256 != hexSum(file) {
 		t.Errorf("upload = %+v", u)
+	}
+}
+
+// The server stores the last chunk but its answer is lost (the client times out): the client
+// asks (HEAD), learns the upload is complete and accepted, and sends nothing again.
+func TestLostAnswerOnLastChunk(t *testing.T) {
+	s := startServer(t)
+	c := &Client{ChunkSize: 10_000, Timeout: 500 * time.Millisecond}
+	ctx := context.Background()
+	file := data(50_000)
+	loc, err := c.Create(ctx, base(s), int64(len(file)), map[string]string{"sha256": hexSum(file)}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Upload(ctx, loc, bytes.NewReader(file), int64(len(file)), 0, auth, func(n int64) {
+		if n == 40_000 {
+			faults(t, s, rwsserver.Faults{LoseNextAnswers: 1})
+		}
+	})
+	if err != nil {
+		t.Fatalf("Upload whose last answer was lost = %v, want nil (the server holds it, verified)", err)
+	}
+	st := s.Stats()
+	if st.LostAnswers != 1 || st.ChunkBytes != int64(len(file)) {
+		t.Errorf("stats = %+v, want 1 lost answer and every byte sent once", st)
+	}
+	if ups := s.Uploads(); len(ups) != 1 || !ups[0].Complete || ups[0].SHA256 != hexSum(file) {
+		t.Errorf("uploads = %+v", ups)
+	}
+}
+
+// A file refused as a whole when its last chunk arrives (460, the whole-file sha256 check) is
+// never reported uploaded, and the chunk is not sent again.
+func TestWholeFileRefusal(t *testing.T) {
+	s := startServer(t)
+	c := &Client{ChunkSize: 10_000}
+	ctx := context.Background()
+	file := data(30_000)
+	loc, err := c.Create(ctx, base(s), int64(len(file)), map[string]string{"sha256": hexSum(file)}, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults(t, s, rwsserver.Faults{RefuseNextFiles: 1})
+	err = c.Upload(ctx, loc, bytes.NewReader(file), int64(len(file)), 0, auth, nil)
+	if !errors.Is(err, ErrRejected) || !errors.Is(err, api.ErrChecksum) || IsPermanent(err) || IsServerSide(err) {
+		t.Fatalf("Upload of a refused file = %v, want ErrRejected (kind checksum), neither permanent nor server-side", err)
+	}
+	if k := api.ClassifyFailure(err); k != api.FailureChecksum {
+		t.Errorf("kind %q, want checksum", k)
+	}
+	if st := s.Stats(); st.ChunkRequests != 3 || st.Rejected != 1 {
+		t.Errorf("stats = %+v, want 3 chunks sent once and 1 refusal", st)
+	}
+	if ups := s.Uploads(); len(ups) != 1 || ups[0].Complete || !ups[0].Rejected {
+		t.Errorf("uploads = %+v, want one refused upload", ups)
+	}
+	// Asked afterwards, the server does not pass it off as complete.
+	if _, err := c.Offset(ctx, loc, auth); !errors.Is(err, ErrNotFound) {
+		t.Errorf("HEAD of the refused upload = %v, want 410 (ErrNotFound)", err)
+	}
+	if err := c.Terminate(ctx, loc, auth); err != nil {
+		t.Errorf("Terminate of the refused upload = %v", err)
+	}
+	if ups := s.Uploads(); len(ups) != 0 {
+		t.Errorf("after termination the server holds %+v", ups)
+	}
+}
+
+// A refused connection is reported as refused at once, a slow server as a timeout.
+func TestFailureKinds(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	c := &Client{Timeout: 3 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + rwsserver.BasePath
+	ln.Close()
+	t0 := time.Now()
+	_, err = c.Create(ctx, down, 10, nil, auth)
+	if k := api.ClassifyFailure(err); k != api.FailureRefused || !errors.Is(err, api.ErrRefused) || strings.Contains(err.Error(), "timed out") || !IsServerSide(err) {
+		t.Errorf("Create against nothing listening = %v (kind %q), want refused, not a timeout", err, k)
+	}
+	if d := time.Since(t0); d >= c.Timeout {
+		t.Errorf("a refused connection took %v", d)
+	}
+
+	faults(t, s, rwsserver.Faults{DelayMS: 2000})
+	slow := &Client{Timeout: 200 * time.Millisecond}
+	_, err = slow.Create(ctx, base(s), 10, nil, auth)
+	if k := api.ClassifyFailure(err); k != api.FailureTimeout || !errors.Is(err, ErrTimeout) {
+		t.Errorf("Create against a slow server = %v (kind %q), want timeout", err, k)
+	}
+	faults(t, s, rwsserver.Faults{Status: http.StatusServiceUnavailable})
+	if _, err = c.Create(ctx, base(s), 10, nil, auth); api.ClassifyFailure(err) != api.FailureHTTP {
+		t.Errorf("Create against a 503 = %v (kind %q), want http", err, api.ClassifyFailure(err))
+	}
+	faults(t, s, rwsserver.Faults{})
+	if _, err = c.Create(ctx, base(s), 10, nil, Auth{Username: user, Password: "wrong"}); api.ClassifyFailure(err) != api.FailureAuth {
+		t.Errorf("Create with a wrong password = %v (kind %q), want auth", err, api.ClassifyFailure(err))
+	}
+	// A connection cut before the answer: reset.
+	faults(t, s, rwsserver.Faults{DropAfterBytes: 10})
+	loc, err := c.Create(ctx, base(s), 100, nil, auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = c.Patch(ctx, loc, 0, data(100), auth); api.ClassifyFailure(err) != api.FailureReset {
+		t.Errorf("PATCH over a cut connection = %v (kind %q), want reset", err, api.ClassifyFailure(err))
 	}
 }
 

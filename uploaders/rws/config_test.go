@@ -2,8 +2,12 @@ package rws
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -129,5 +133,39 @@ func TestOrder(t *testing.T) {
 	check("primary worked", "", "https://p", "https://q")
 	if got := u.order(target{primary: "https://p"}, ""); len(got) != 1 {
 		t.Errorf("order without a peer = %v", got)
+	}
+}
+
+// The shipped sample's rws section configures the uploader without a diagnostic but the
+// secret (resolved by the host, here by hand).
+func TestSampleConfig(t *testing.T) {
+	raw, err := os.ReadFile("../../configs/uploader-rws.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sample struct {
+		Uploaders []struct {
+			Name   string         `yaml:"name"`
+			Config map[string]any `yaml:"config"`
+		} `yaml:"uploaders"`
+	}
+	if err := yaml.Unmarshal(raw, &sample); err != nil {
+		t.Fatal(err)
+	}
+	if len(sample.Uploaders) != 1 || sample.Uploaders[0].Name != Name {
+		t.Fatalf("sample uploaders = %+v, want one rws", sample.Uploaders)
+	}
+	cfg := sample.Uploaders[0].Config
+	if ref, ok := cfg["password"].(map[string]any); !ok || ref["env"] == nil {
+		t.Fatalf("sample password = %v, want a secret reference", cfg["password"])
+	}
+	cfg["password"] = "resolved"
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diags, err := New().Configure(context.Background(), js)
+	if err != nil || len(diags) != 0 {
+		t.Errorf("Configure(sample) = %+v, %v; want no diagnostic", diags, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +29,11 @@ import (
 var serverBin string
 
 func TestMain(m *testing.M) {
+	// tusd (the in-process RWS servers of the fault run) logs every request to the log
+	// package; RWS_REQUEST_LOG=1 keeps it.
+	if os.Getenv("RWS_REQUEST_LOG") == "" {
+		log.SetOutput(io.Discard)
+	}
 	os.Exit(runTests(m))
 }
 
@@ -314,4 +320,49 @@ func uploadCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// job keeps an upload's Resume across attempts as the engine does: every Progress's
+// location and offset, and its State when not empty.
+type job struct {
+	mu     sync.Mutex
+	resume sdk.Resume
+	calls  []sdk.Progress
+	hook   func(sdk.Progress)
+}
+
+func (j *job) progress(p sdk.Progress) {
+	j.mu.Lock()
+	j.resume.Location, j.resume.Offset = p.Location, p.Offset
+	if p.State != "" {
+		j.resume.State = p.State
+	}
+	j.calls = append(j.calls, p)
+	hook := j.hook
+	j.mu.Unlock()
+	if hook != nil {
+		hook(p)
+	}
+}
+
+// attempt runs one Upload of req with the job's Resume.
+func (j *job) attempt(t *testing.T, u *Uploader, req sdk.UploadRequest) (sdk.UploadResult, error) {
+	t.Helper()
+	j.mu.Lock()
+	req.Resume = j.resume
+	j.mu.Unlock()
+	return u.Upload(uploadCtx(t), req, j.progress)
+}
+
+func (j *job) state(t *testing.T) remoteState {
+	t.Helper()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var st remoteState
+	if j.resume.State != "" {
+		if err := json.Unmarshal([]byte(j.resume.State), &st); err != nil {
+			t.Fatalf("state %q: %v", j.resume.State, err)
+		}
+	}
+	return st
 }

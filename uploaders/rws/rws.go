@@ -2,9 +2,25 @@
 // tus 1.0.0 resumable upload protocol (docs/api/rws-upload.md), with sha256 chunk
 // checksums, resume from a confirmed offset and failover to the backup data centre.
 //
-// It holds no durable state: the host records each Progress (location and confirmed offset)
-// and passes it back as UploadRequest.Resume. In memory it only remembers which server
+// It holds no durable state: the host records each Progress (location, confirmed offset and
+// State) and passes it back as UploadRequest.Resume. The State is the job's upload on each
+// server ({"servers":{"<root>":{"location":"…"}}}), reported before any byte is sent to a
+// new upload: the next attempt on a server asks it (HEAD) where that upload stands and goes
+// on, finishes or — when the server refused the content — terminates it and starts over,
+// and a failover never forgets the upload left on the other server. Once one server
+// confirmed the segment, the job's uploads on the others are terminated (tus termination;
+// a failure is logged, never fails the upload). In memory it only remembers which server
 // failed when, for failover.
+//
+// # Exactly once, verified
+//
+// Upload returns nil only when the server confirmed the whole segment with a matching
+// sha256: the answer to the last PATCH, or a HEAD giving the whole length (the RWS protocol
+// gives it only for an upload whose whole-file check passed). A refusal of the whole file
+// (460 on the last chunk) fails the attempt (kind checksum); the next one starts over,
+// unless the local file no longer matches its sha256 (then the failure is permanent).
+// Errors wrap the engine's failure kinds (refused, reset, timeout, dns, tls, http, auth,
+// checksum).
 //
 // # Servers
 //
@@ -34,18 +50,22 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/pkg/tus"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -82,6 +102,8 @@ var MetadataKeys = []string{
 type Uploader struct {
 	// now is the clock of the failover memory; tests may replace it before use.
 	now func() time.Time
+	// log receives what cannot fail an upload (a termination that failed).
+	log *slog.Logger
 
 	mu     sync.Mutex
 	cfg    *Config
@@ -90,12 +112,16 @@ type Uploader struct {
 	failedAt map[string]time.Time
 	// lastGood is the server that last took an upload.
 	lastGood string
+	// abandoned are terminations that failed, retried by later Upload calls.
+	abandoned []abandoned
 }
 
 var _ sdk.Uploader = (*Uploader)(nil)
 
 // New returns an unconfigured uploader.
-func New() *Uploader { return &Uploader{now: time.Now, failedAt: map[string]time.Time{}} }
+func New() *Uploader {
+	return &Uploader{now: time.Now, log: slog.Default(), failedAt: map[string]time.Time{}}
+}
 
 // Info identifies the plugin.
 func (u *Uploader) Info(context.Context) (sdk.Info, error) {
@@ -142,8 +168,10 @@ type target struct {
 
 // Upload sends one segment; see the package comment for servers, failover and credentials.
 // progress is called with the location and confirmed offset after the upload is created
-// (offset 0), after a resume point is found (its offset), and after every confirmed chunk;
-// Offset is per Location, so a failover starts again at 0 with the new location.
+// (offset 0, with the job's State: before any byte is sent), after a resume point is found
+// (its offset), and after every confirmed chunk; Offset is per Location, so a failover
+// starts again at 0 with the new location. Upload returns nil only when the server
+// confirmed the whole segment and its sha256.
 func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress func(sdk.Progress)) (sdk.UploadResult, error) {
 	if err := ctx.Err(); err != nil {
 		return sdk.UploadResult{}, err
@@ -175,13 +203,16 @@ func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress f
 			progress(p)
 		}
 	}
+	st := parseState(req.Resume, u.log)
+	u.retryAbandoned(ctx, client)
 
 	var errs []error
 	for _, server := range u.order(tg, req.Resume.Location) {
-		s := &session{client: client, server: server, auth: tg.auth, size: size, src: f, meta: meta, report: report}
-		loc, err := s.run(ctx, req.Resume.Location)
+		s := &session{client: client, server: server, auth: tg.auth, size: size, src: f, meta: meta, report: report, state: st, up: u}
+		loc, err := s.run(ctx)
 		if err == nil {
 			u.worked(server)
+			u.terminateOthers(ctx, client, tg, st, server, report, loc, size)
 			return sdk.UploadResult{Location: loc, Bytes: size}, nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -194,13 +225,131 @@ func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress f
 			// The segment is shorter than it was: no retry will send it.
 			return sdk.UploadResult{}, permanent("", fmt.Errorf("rws: segment %s: %w", req.SegmentPath, err))
 		}
+		if errors.Is(err, tus.ErrRejected) {
+			// The server refused the file as a whole. When the local copy is what the
+			// recorder hashed, the damage happened on the way or on the server: the next
+			// attempt starts over. When it is not, no attempt can succeed.
+			got, herr := fileSHA256(ctx, f, size)
+			if herr == nil && !strings.EqualFold(got, sum) {
+				return sdk.UploadResult{}, &permanentError{err: err, msg: fmt.Sprintf("rws: %s: the server refused the file, and the local segment %s does not match its recorded sha256 either (it is %s, recorded %s): %v",
+					server, req.SegmentPath, got, sum, err)}
+			}
+			return sdk.UploadResult{}, fmt.Errorf("rws: %s: %w", server, err)
+		}
 		errs = append(errs, fmt.Errorf("rws: %s: %w", server, err))
 		if !tus.IsServerSide(err) {
 			break // e.g. 429 or repeated 460s: try again later, on the same server
 		}
 		u.failed(server)
+		u.log.DebugContext(ctx, "rws: failing over", "server", server, "kind", api.ClassifyFailure(err), "err", err)
 	}
 	return sdk.UploadResult{}, errors.Join(errs...)
+}
+
+// terminationTimeout bounds the termination of the job's uploads left on other servers once
+// one server confirmed the segment, retries included.
+const terminationTimeout = 10 * time.Second
+
+// maxAbandonedTries is how many later Upload calls retry a termination that failed before it
+// is given up (the server keeps the upload until it expires it).
+const maxAbandonedTries = 20
+
+// abandoned is an upload of a job that is to go: partial on a server the job did not finish
+// on, or refused.
+type abandoned struct {
+	location string
+	auth     tus.Auth
+	size     int64
+	// refused: the server refused its content; it goes whatever its offset.
+	refused bool
+	tries   int
+}
+
+// terminateOthers deletes the job's uploads on the target's servers other than done (tus
+// termination): partial ones left by a failover, refused ones (a complete one stays). A
+// termination that fails is retried by later Upload calls and logged; it never fails the
+// upload: the segment is safely on done. Uploads on servers the target no longer names are
+// left alone (other credentials, perhaps).
+func (u *Uploader) terminateOthers(ctx context.Context, client *tus.Client, tg target, st *remoteState, done string, report func(sdk.Progress), loc string, size int64) {
+	others := slices.DeleteFunc(st.others(done), func(s string) bool { return s != tg.primary && s != tg.peer })
+	if len(others) == 0 {
+		return
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), terminationTimeout)
+	defer cancel()
+	for _, server := range others {
+		up := st.Servers[server]
+		u.discard(tctx, client, abandoned{location: up.Location, auth: tg.auth, size: size, refused: up.Refused})
+		delete(st.Servers, server)
+	}
+	report(sdk.Progress{Location: loc, Offset: size, Size: size, State: st.encode()})
+}
+
+// discard terminates a, trying a few times within ctx; when it cannot, a is kept for later
+// Upload calls to retry. An upload already gone is fine; a complete one that was not refused
+// stays (its last answer was lost before a failover: a copy the server accepted and may have
+// taken in already).
+func (u *Uploader) discard(ctx context.Context, client *tus.Client, a abandoned) {
+	var err error
+	for try := 0; try < 5; try++ {
+		if try > 0 {
+			// 0.25 s doubling: a server answering 5xx for a few seconds still gets it.
+			select {
+			case <-time.After(125 * time.Millisecond << try):
+			case <-ctx.Done():
+			}
+		}
+		if err = u.terminate(ctx, client, a); err == nil {
+			return
+		}
+	}
+	u.log.WarnContext(ctx, "rws: could not terminate an abandoned upload; later uploads will try again",
+		"location", a.location, "kind", api.ClassifyFailure(err), "err", err)
+	u.mu.Lock()
+	u.abandoned = append(u.abandoned, a)
+	u.mu.Unlock()
+}
+
+// terminate is one try of discard.
+func (u *Uploader) terminate(ctx context.Context, client *tus.Client, a abandoned) error {
+	if !a.refused {
+		if n, err := client.Offset(ctx, a.location, a.auth); err == nil && n == a.size {
+			u.log.InfoContext(ctx, "rws: an upload of the segment is complete on another server too; it stays", "location", a.location)
+			return nil
+		}
+	}
+	err := client.Terminate(ctx, a.location, a.auth)
+	if errors.Is(err, tus.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// retryAbandoned tries once more the terminations that failed earlier.
+func (u *Uploader) retryAbandoned(ctx context.Context, client *tus.Client) {
+	u.mu.Lock()
+	list := u.abandoned
+	u.abandoned = nil
+	u.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, terminationTimeout)
+	defer cancel()
+	var keep []abandoned
+	for _, a := range list {
+		if err := u.terminate(tctx, client, a); err != nil {
+			if a.tries++; a.tries < maxAbandonedTries {
+				keep = append(keep, a)
+			} else {
+				u.log.WarnContext(ctx, "rws: gave up terminating an abandoned upload; the server keeps it until it expires",
+					"location", a.location, "kind", api.ClassifyFailure(err), "err", err)
+			}
+		}
+	}
+	u.mu.Lock()
+	u.abandoned = append(u.abandoned, keep...)
+	u.mu.Unlock()
 }
 
 // order returns the servers to try, best first: the primary unless it is cooling down after
@@ -374,6 +523,78 @@ func fileType(path string) string {
 	return "video/mp4"
 }
 
+// remoteState is the job's record of its uploads, one per server (root URL), kept by the
+// engine as Resume.State: a failover never loses the upload it leaves on the other server,
+// and the next attempt on that server asks it (HEAD) where it stands instead of starting a
+// second upload. Offsets are not kept: the server is asked.
+type remoteState struct {
+	Servers map[string]*remoteUpload `json:"servers"`
+}
+
+// remoteUpload is the job's upload on one server.
+type remoteUpload struct {
+	Location string `json:"location"`
+	// Refused: the server refused this upload's content (the whole-file check); the next
+	// attempt terminates it and starts a new one.
+	Refused bool `json:"refused,omitempty"`
+}
+
+// parseState reads a job's Resume: its State, and the Location of jobs from before State
+// was kept (or whose State was lost).
+func parseState(r sdk.Resume, log *slog.Logger) *remoteState {
+	st := &remoteState{Servers: map[string]*remoteUpload{}}
+	if r.State != "" {
+		if err := json.Unmarshal([]byte(r.State), st); err != nil {
+			log.Warn("rws: unreadable resume state; asking no server where it stands", "err", err)
+			st = &remoteState{}
+		}
+		if st.Servers == nil {
+			st.Servers = map[string]*remoteUpload{}
+		}
+	}
+	if r.Location != "" {
+		if server := serverOf(r.Location); server != "" && st.Servers[server] == nil {
+			st.Servers[server] = &remoteUpload{Location: r.Location}
+		}
+	}
+	return st
+}
+
+// encode is the State a Progress carries.
+func (st *remoteState) encode() string {
+	raw, _ := json.Marshal(st)
+	return string(raw)
+}
+
+// others lists the servers other than done holding an upload of the job, sorted.
+func (st *remoteState) others(done string) []string {
+	var out []string
+	for server, up := range st.Servers {
+		if server != done && up != nil && up.Location != "" {
+			out = append(out, server)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// serverOf is the server root of an upload location (the part before UploadPath).
+func serverOf(location string) string {
+	l, err := url.Parse(location)
+	if err != nil || l.Host == "" {
+		return ""
+	}
+	i := strings.LastIndex(l.Path, UploadPath)
+	if i < 0 || len(l.Path) == i+len(UploadPath) {
+		return ""
+	}
+	root, err := serverRoot(l.Scheme + "://" + l.Host + l.Path[:i])
+	if err != nil {
+		return ""
+	}
+	return root
+}
+
 // session is one attempt of an upload on one server.
 type session struct {
 	client *tus.Client
@@ -383,46 +604,76 @@ type session struct {
 	src    io.ReaderAt
 	meta   map[string]string
 	report func(sdk.Progress)
+	state  *remoteState
+	up     *Uploader
 }
 
-// run resumes the upload at resume when it is on this server and still there, else creates
-// a new one, and sends the rest. It returns the upload's location.
-func (s *session) run(ctx context.Context, resume string) (string, error) {
+// run asks the server where the job's upload there stands (HEAD) and goes on from there,
+// creates one when there is none (or it is gone), and sends the rest. A refused upload is
+// terminated and replaced. It returns the upload's location once the server confirmed it
+// whole.
+func (s *session) run(ctx context.Context) (string, error) {
 	loc, off := "", int64(0)
-	if onServer(resume, s.server) {
-		n, err := s.client.Offset(ctx, resume, s.auth)
-		switch {
-		case err == nil && n <= s.size:
-			loc, off = resume, n
-			s.report(sdk.Progress{Location: loc, Offset: off, Size: s.size})
-		case err == nil, errors.Is(err, tus.ErrNotFound):
-			// Gone (or not this file): start again on the same server.
-		default:
-			return "", err
+	if up := s.state.Servers[s.server]; up != nil && up.Location != "" && onServer(up.Location, s.server) {
+		if up.Refused {
+			s.drop(ctx, up.Location)
+		} else {
+			n, err := s.client.Offset(ctx, up.Location, s.auth)
+			switch {
+			case err == nil && n <= s.size:
+				loc, off = up.Location, n
+				s.report(sdk.Progress{Location: loc, Offset: off, Size: s.size})
+			case err == nil:
+				s.drop(ctx, up.Location) // not this file
+			case errors.Is(err, tus.ErrNotFound):
+				// Gone, or refused (410): start again on the same server.
+				s.drop(ctx, up.Location)
+			default:
+				return "", err
+			}
 		}
 	}
 	if loc == "" {
-		return s.fresh(ctx)
+		return s.fresh(ctx, "none on this server")
 	}
 	err := s.send(ctx, loc, off)
-	if errors.Is(err, tus.ErrNotFound) {
-		return s.fresh(ctx) // dropped mid-way: once more from the start
+	if errors.Is(err, tus.ErrNotFound) && !errors.Is(err, tus.ErrRejected) {
+		s.forget()
+		return s.fresh(ctx, "dropped mid-way: "+err.Error()) // once more from the start
 	}
 	return loc, err
 }
 
-// fresh creates a new upload and sends it all.
-func (s *session) fresh(ctx context.Context) (string, error) {
+// drop terminates the job's upload on this server — refused, gone, or not this file: whatever
+// its offset — and forgets it.
+func (s *session) drop(ctx context.Context, loc string) {
+	s.up.discard(ctx, s.client, abandoned{location: loc, auth: s.auth, size: s.size, refused: true})
+	s.forget()
+}
+
+func (s *session) forget() { delete(s.state.Servers, s.server) }
+
+// fresh creates a new upload, records it in the job's State (reported before any byte is
+// sent, so that no later attempt creates a second one) and sends it all.
+func (s *session) fresh(ctx context.Context, why string) (string, error) {
 	loc, err := s.client.Create(ctx, s.server+UploadPath, s.size, s.meta, s.auth)
 	if err != nil {
 		return "", err
 	}
-	s.report(sdk.Progress{Location: loc, Offset: 0, Size: s.size})
+	s.state.Servers[s.server] = &remoteUpload{Location: loc}
+	s.up.log.DebugContext(ctx, "rws: new upload", "location", loc, "why", why)
+	s.report(sdk.Progress{Location: loc, Offset: 0, Size: s.size, State: s.state.encode()})
 	return loc, s.send(ctx, loc, 0)
 }
 
+// send sends the rest from off; a refusal of the whole file is recorded in the State.
 func (s *session) send(ctx context.Context, loc string, off int64) error {
-	return s.client.Upload(ctx, loc, s.src, s.size, off, s.auth, func(n int64) {
+	err := s.client.Upload(ctx, loc, s.src, s.size, off, s.auth, func(n int64) {
 		s.report(sdk.Progress{Location: loc, Offset: n, Size: s.size})
 	})
+	if errors.Is(err, tus.ErrRejected) {
+		s.state.Servers[s.server] = &remoteUpload{Location: loc, Refused: true}
+		s.report(sdk.Progress{Location: loc, Offset: 0, Size: s.size, State: s.state.encode()})
+	}
+	return err
 }

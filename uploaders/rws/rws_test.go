@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/internal/rwsserver"
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/plugins/sdk/sdktest"
@@ -469,8 +470,11 @@ func TestWholeFileMismatchIsPermanent(t *testing.T) {
 	req := request(path, 2*chunk, strings.Repeat("ab", 32)) // not the file's sha256
 	u := configured(t, configJSON(s.url, "", nil))
 	_, err := u.Upload(uploadCtx(t), req, nil)
-	if !errors.Is(err, sdk.ErrPermanent) || !strings.Contains(err.Error(), "422 Unprocessable Entity") || !strings.Contains(err.Error(), "sha256") {
-		t.Errorf("Upload of a file that does not match its sha256 = %v, want a permanent 422", err)
+	// The server refuses the file (460); so would it any copy: the local file does not match
+	// the sha256 the recorder holds for it.
+	if !errors.Is(err, sdk.ErrPermanent) || !strings.Contains(err.Error(), "460 Checksum Mismatch") || !strings.Contains(err.Error(), "does not match its recorded sha256") ||
+		api.ClassifyFailure(err) != api.FailureChecksum {
+		t.Errorf("Upload of a file that does not match its sha256 = %v, want a permanent 460 of kind checksum", err)
 	}
 	if ups := s.uploads(); len(ups) != 1 || ups[0].Complete || !ups[0].Rejected {
 		t.Errorf("server holds %+v, want one rejected upload", ups)
