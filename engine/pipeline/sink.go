@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,7 @@ func (c *Capture) metadata(start time.Time) map[string]string {
 	m[MetaLayout] = string(c.spec.Layout)
 	m[MetaEncoder] = c.Encoder()
 	m[MetaDisplay] = c.screen.Display
+	m[MetaCaptureFPS] = strconv.Itoa(c.spec.FPS)
 	for k, v := range c.geometryTags() {
 		m[k] = v
 	}
