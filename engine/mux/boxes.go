@@ -233,7 +233,8 @@ func parseMoof(moof *mp4.MoofBox, start int64, tracks map[uint32]track, prev map
 
 // lastDurationFields finds, in the fragment(s) written in [start, end) of r, where the
 // duration of each track's last sample is stored: its trun entry, or the tfhd default when
-// the track has a single sample in the fragment. It maps track IDs to file offsets.
+// the track has a single sample in the fragment. It maps track IDs to file offsets; -1 when
+// the field is shared with other samples (a later fragment's answer replaces an earlier's).
 func lastDurationFields(r io.ReaderAt, start, end int64) (map[uint32]int64, error) {
 	out := map[uint32]int64{}
 	for off := start; off < end; {
@@ -344,7 +345,7 @@ func moofDurationFields(b []byte, base int64, out map[uint32]int64) error {
 		case samples == 1 && defField >= 0:
 			out[id] = base + int64(defField)
 		case samples > 0:
-			return fmt.Errorf("track %d: the last sample's duration is shared with others", id)
+			out[id] = -1
 		}
 		return nil
 	})

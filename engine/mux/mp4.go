@@ -405,6 +405,10 @@ func (m *File) flushProvisional(which []bool) error {
 		return err
 	}
 	m.firstOut = true
+	// Set before anything else can fail: the next fragment must start at its own time.
+	if err := avext.SetMuxerOption(m.fc, "movflags", "+frag_discont"); err != nil {
+		return err
+	}
 	m.pb.Flush()
 	if m.ioErr != nil {
 		return m.ioErr
@@ -419,12 +423,14 @@ func (m *File) flushProvisional(which []bool) error {
 	}
 	for _, w := range ws {
 		off, ok := offs[uint32(w.idx+1)] // the muxer numbers tracks from 1 in stream order
-		if !ok {
-			return fmt.Errorf("no duration of stream %d in the fragment at %d", w.idx, start)
+		if !ok || off < 0 {
+			// Not where the muxer is known to write it: the sample keeps its placeholder,
+			// a hole in the timeline but no harm to the file.
+			continue
 		}
 		m.prov[w.idx] = provisional{off: off, dts: w.dts, dur: max(1, w.dur)}
 	}
-	return avext.SetMuxerOption(m.fc, "movflags", "+frag_discont")
+	return nil
 }
 
 // EndStream ends stream idx's last sample at end (in the stream's TimeBase): the stream gets
