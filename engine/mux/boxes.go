@@ -230,3 +230,123 @@ func parseMoof(moof *mp4.MoofBox, start int64, tracks map[uint32]track, prev map
 	}
 	return m, nil
 }
+
+// lastDurationFields finds, in the fragment(s) written in [start, end) of r, where the
+// duration of each track's last sample is stored: its trun entry, or the tfhd default when
+// the track has a single sample in the fragment. It maps track IDs to file offsets; -1 when
+// the field is shared with other samples (a later fragment's answer replaces an earlier's).
+func lastDurationFields(r io.ReaderAt, start, end int64) (map[uint32]int64, error) {
+	out := map[uint32]int64{}
+	for off := start; off < end; {
+		h, ok := readBox(r, off, end)
+		if !ok {
+			return nil, fmt.Errorf("malformed box at %d", off)
+		}
+		if h.typ == "moof" {
+			b, err := readWhole(r, h)
+			if err != nil {
+				return nil, err
+			}
+			if err := moofDurationFields(b, h.start, out); err != nil {
+				return nil, fmt.Errorf("moof at %d: %w", h.start, err)
+			}
+		}
+		off = h.end
+	}
+	return out, nil
+}
+
+// children calls fn for each box in b[from:to] with its type and [start, end) within b.
+func children(b []byte, from, to int, fn func(typ string, start, end int) error) error {
+	for p := from; p < to; {
+		if to-p < 8 {
+			return errors.New("truncated box header")
+		}
+		n := int(binary.BigEndian.Uint32(b[p:]))
+		if n < 8 || n > to-p {
+			return fmt.Errorf("box size %d at %d", n, p)
+		}
+		if err := fn(string(b[p+4:p+8]), p, p+n); err != nil {
+			return err
+		}
+		p += n
+	}
+	return nil
+}
+
+// moofDurationFields adds, for each traf of the moof b (at file offset base), where its last
+// sample's duration is.
+func moofDurationFields(b []byte, base int64, out map[uint32]int64) error {
+	return children(b, 8, len(b), func(typ string, s, e int) error {
+		if typ != "traf" {
+			return nil
+		}
+		var id uint32
+		defField := -1 // tfhd default_sample_duration
+		lastField := -1
+		samples := 0
+		err := children(b, s+8, e, func(typ string, s, e int) error {
+			switch typ {
+			case "tfhd":
+				if e-s < 16 {
+					return errors.New("short tfhd")
+				}
+				flags := binary.BigEndian.Uint32(b[s+8:]) & 0xffffff
+				id = binary.BigEndian.Uint32(b[s+12:])
+				p := s + 16
+				if flags&0x01 != 0 {
+					p += 8
+				}
+				if flags&0x02 != 0 {
+					p += 4
+				}
+				if flags&0x08 != 0 && p+4 <= e {
+					defField = p
+				}
+			case "trun":
+				if e-s < 16 {
+					return errors.New("short trun")
+				}
+				flags := binary.BigEndian.Uint32(b[s+8:]) & 0xffffff
+				n := int(binary.BigEndian.Uint32(b[s+12:]))
+				p := s + 16
+				if flags&0x01 != 0 {
+					p += 4
+				}
+				if flags&0x04 != 0 {
+					p += 4
+				}
+				per := 0
+				for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
+					if flags&f != 0 {
+						per += 4
+					}
+				}
+				if n == 0 {
+					return nil
+				}
+				if p+n*per > e {
+					return errors.New("trun entries past its end")
+				}
+				samples += n
+				lastField = -1
+				if flags&0x100 != 0 {
+					lastField = p + (n-1)*per
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		switch {
+		case lastField >= 0:
+			out[id] = base + int64(lastField)
+		case samples == 1 && defField >= 0:
+			out[id] = base + int64(defField)
+		case samples > 0:
+			out[id] = -1
+		}
+		return nil
+	})
+}

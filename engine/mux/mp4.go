@@ -5,8 +5,11 @@
 package mux
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -59,15 +62,20 @@ type File struct {
 	bytes   atomic.Int64
 	mu      sync.Mutex
 	closed  bool
-	started []bool // streams with a packet written, until the first fragment is flushed
-	// pending: packets written since the last fragment was flushed; lastWrite: when the last
-	// one was. A still screen sends no packets to close a fragment with (see flushIdle).
-	pending   bool
-	lastWrite time.Time
-	lastDur   time.Duration // the last packet's duration
-	fragment  time.Duration
-	stop      chan struct{}
-	synced    sync.WaitGroup
+	// held is each stream's newest packet (in the muxer's time base), written once the next
+	// one's timestamp gives its duration: each sample lasts until the next, so fragments
+	// follow each other without gaps. heldAt is when it came.
+	held   []*astiav.Packet
+	holds  []bool
+	heldAt []time.Time
+	// prov is, per stream, the last sample written before its duration was known (a still
+	// screen's frame flushed to disk for crash safety, or the first one): its duration field
+	// in the file is patched when the next packet (or the end) comes.
+	prov     []provisional
+	firstOut bool // the first fragment is written
+	fragment time.Duration
+	stop     chan struct{}
+	synced   sync.WaitGroup
 	// ioErr is the operating system's error of the first failed write (e.g. ENOSPC): FFmpeg
 	// only sees "Unknown error occurred". From then on nothing more is written, the file is
 	// cut back to its last complete fragment (cut), and the error is reported once (reported).
@@ -95,8 +103,13 @@ func Create(path string, streams []Stream, metadata map[string]string, o Options
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
 	}
-	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), started: make([]bool, len(streams)),
-		fragment: o.FragmentDuration}
+	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), fragment: o.FragmentDuration,
+		held: make([]*astiav.Packet, len(streams)), holds: make([]bool, len(streams)),
+		heldAt: make([]time.Time, len(streams)), prov: make([]provisional, len(streams))}
+	for i := range streams {
+		m.held[i] = astiav.AllocPacket()
+		m.prov[i].off = -1
+	}
 	if err := m.open(metadata, o); err != nil {
 		m.free()
 		osf.Close()
@@ -253,30 +266,30 @@ func (m *File) syncLoop(every time.Duration) {
 	}
 }
 
-// flushIdle writes out the open fragment of a one-stream file that has had no packet for
-// half a fragment duration. The muxer closes a fragment only when the next packet comes,
-// which a still screen (not encoded) may not send for a while: without this its last frames
-// would sit in memory, lost to a crash. The next fragment is marked discontinuous, so it
-// starts at its own timestamp. The muxer checks the next packet against the last one's
-// duration before it sees the mark, so this waits until that duration (and a margin for the
-// encoder's latency) is over: the next packet cannot start before it.
+// flushIdle writes out the frames that have waited half a fragment for their successor: a
+// still screen (not encoded) sends no next packet for a while, and without this its newest
+// frame would sit in memory, lost to a crash.
 func (m *File) flushIdle() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	idle := time.Since(m.lastWrite)
-	if m.closed || m.started != nil || !m.pending || len(m.streams) != 1 ||
-		idle < m.fragment/2 || idle < m.lastDur+100*time.Millisecond {
+	if m.closed || m.ioErr != nil {
+		return
+	}
+	which := make([]bool, len(m.streams))
+	some := false
+	for i := range m.streams {
+		which[i] = m.holds[i] && time.Since(m.heldAt[i]) >= m.fragment/2
+		some = some || which[i]
+	}
+	if !some {
 		return
 	}
 	// Best effort, like the sync: a failing file fails its next WritePacket or Close too.
 	// A failed write is cut back at once all the same.
-	if err := m.fc.WriteFrame(nil); err != nil {
+	if err := m.flushProvisional(which); err != nil {
 		_ = m.failed("", err)
 		m.reported = false // still to be reported by WritePacket or Close
-		return
 	}
-	_ = avext.SetMuxerOption(m.fc, "movflags", "+frag_discont")
-	m.pending = false
 }
 
 // Path is the file's path.
@@ -286,7 +299,8 @@ func (m *File) Path() string { return m.path }
 func (m *File) Bytes() int64 { return m.bytes.Load() }
 
 // WritePacket writes pkt (timestamped in the stream's TimeBase) to stream idx. It takes pkt's
-// reference: pkt is blank afterwards.
+// reference: pkt is blank afterwards. The packet is held until the stream's next packet (or
+// the end, see EndStream and CloseAt) gives its duration: each sample lasts until the next.
 func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -298,49 +312,152 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 		pkt.Unref()
 		return m.failed("", m.ioErr) // a background flush failed
 	}
-	st := m.fc.Streams()[idx]
 	pkt.SetStreamIndex(idx)
-	if m.started != nil {
-		// The first fragment is flushed (below) before the next packets are known, and the
-		// muxer takes the duration of a stream's last packet in it at face value: the next
-		// one must not start earlier, or FFmpeg rewrites its timestamps. With a variable frame
-		// rate (a still screen is not encoded) that can be a millisecond later: claim one.
-		// frag_discont then starts the next fragment at its own timestamps, so nothing is
-		// lost but a sample duration that players do not use.
-		pkt.SetDuration(1)
-	}
-	tb := m.streams[idx].TimeBase
-	m.lastDur = time.Duration(astiav.RescaleQ(pkt.Duration(), tb, astiav.NewRational(1, 1_000_000))) * time.Microsecond
 	// The mp4 muxer picks its own stream time base in WriteHeader.
-	pkt.RescaleTs(tb, st.TimeBase())
-	if err := m.fc.WriteInterleavedFrame(pkt); err != nil {
-		return m.failed("", err)
+	pkt.RescaleTs(m.streams[idx].TimeBase, m.fc.Streams()[idx].TimeBase())
+	if err := m.release(idx, pkt.Dts()); err != nil {
+		pkt.Unref()
+		return err
 	}
-	m.pending, m.lastWrite = true, time.Now()
-	if m.started != nil {
-		m.started[idx] = true
-		if !slices.Contains(m.started, false) {
-			// Flush the first fragment now instead of at the next keyframe or after
-			// FragmentDuration: the file is playable, and survives a crash, from its first frame.
-			m.started = nil
-			if err := m.fc.WriteFrame(nil); err != nil {
-				return m.failed("first fragment: ", err)
-			}
-			// That fragment ended where its last packet's duration said, not where the next
-			// frame is, which the muxer would otherwise assume: with a variable frame rate
-			// (an unchanged screen is not encoded) the next frame may come a second later.
-			// frag_discont makes the next fragment start at its own first timestamp.
-			if err := avext.SetMuxerOption(m.fc, "movflags", "+frag_discont"); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrWrite, m.path, err)
-			}
+	m.held[idx].MoveRef(pkt)
+	m.holds[idx], m.heldAt[idx] = true, time.Now()
+	if !m.firstOut && !slices.Contains(m.holds, false) {
+		// Write the first fragment now instead of after FragmentDuration: the file is
+		// playable, and survives a crash, from its first frame.
+		if err := m.flushProvisional(m.holds); err != nil {
+			return m.failed("first fragment: ", err)
 		}
 	}
 	return nil
 }
 
+// release ends stream idx's last sample at next (in the muxer's time base): the held packet
+// is written with its duration, or the duration of a sample written before is patched.
+func (m *File) release(idx int, next int64) error {
+	if p := &m.prov[idx]; p.off >= 0 {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(min(max(1, next-p.dts), math.MaxUint32)))
+		if _, err := m.f.WriteAt(b[:], p.off); err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			m.ioErr = err
+			return m.failed("", err)
+		}
+		p.off = -1
+	}
+	if !m.holds[idx] {
+		return nil
+	}
+	h := m.held[idx]
+	h.SetDuration(max(1, next-h.Dts()))
+	m.holds[idx] = false
+	err := m.fc.WriteFrame(h)
+	h.Unref()
+	if err != nil {
+		return m.failed("", err)
+	}
+	return nil
+}
+
+// provisional is a sample written before its duration was known.
+type provisional struct {
+	off int64 // file offset of its 4-byte duration, -1 if none
+	dts int64 // in the muxer's time base
+	dur int64 // its packet's own duration, for a file closed without an end
+}
+
+// flushProvisional writes the held packets of the streams in which, with a duration of one
+// tick, then the open fragment, and notes where those durations are in the file: the next
+// packet of each stream patches its sample to last until it (release). The next fragment is
+// marked discontinuous, so the muxer starts it at its own first timestamp, which the
+// patched durations add up to. m.mu is held.
+func (m *File) flushProvisional(which []bool) error {
+	m.pb.Flush()
+	if m.ioErr != nil {
+		return m.ioErr
+	}
+	start, err := m.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	type written struct {
+		idx      int
+		dts, dur int64
+	}
+	var ws []written
+	for i, w := range which {
+		if !w || !m.holds[i] {
+			continue
+		}
+		h := m.held[i]
+		ws = append(ws, written{i, h.Dts(), h.Duration()})
+		h.SetDuration(1) // less than any real duration: the sample gets a duration field of its own
+		m.holds[i] = false
+		err := m.fc.WriteFrame(h)
+		h.Unref()
+		if err != nil {
+			return err
+		}
+	}
+	if err := m.fc.WriteFrame(nil); err != nil {
+		return err
+	}
+	m.firstOut = true
+	// Set before anything else can fail: the next fragment must start at its own time.
+	if err := avext.SetMuxerOption(m.fc, "movflags", "+frag_discont"); err != nil {
+		return err
+	}
+	m.pb.Flush()
+	if m.ioErr != nil {
+		return m.ioErr
+	}
+	end, err := m.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	offs, err := lastDurationFields(m.f, start, end)
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		off, ok := offs[uint32(w.idx+1)] // the muxer numbers tracks from 1 in stream order
+		if !ok || off < 0 {
+			// Not where the muxer is known to write it: the sample keeps its placeholder,
+			// a hole in the timeline but no harm to the file.
+			continue
+		}
+		m.prov[w.idx] = provisional{off: off, dts: w.dts, dur: max(1, w.dur)}
+	}
+	return nil
+}
+
+// EndStream ends stream idx's last sample at end (in the stream's TimeBase): the stream gets
+// no more packets in this file (its track moved on to the next segment).
+func (m *File) EndStream(idx int, end int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if m.ioErr != nil {
+		return m.failed("", m.ioErr)
+	}
+	return m.release(idx, astiav.RescaleQ(end, m.streams[idx].TimeBase, m.fc.Streams()[idx].TimeBase()))
+}
+
 // Close writes the trailer, syncs and closes the file; it is idempotent. After a failed
-// write the file still ends at its last complete fragment.
-func (m *File) Close() error {
+// write the file still ends at its last complete fragment. Each stream's last sample keeps its
+// packet's duration; CloseAt ends them at a given time instead.
+func (m *File) Close() error { return m.CloseAt(NoEnd) }
+
+// NoEnd, given to CloseAt, leaves each stream's last sample its packet's duration.
+const NoEnd = math.MinInt64
+
+// CloseAt closes the file as Close does, each stream's last sample lasting until end (in the
+// streams' TimeBase, as the packets' timestamps; at least one tick).
+func (m *File) CloseAt(end int64) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -354,6 +471,22 @@ func (m *File) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var firstErr error
+	for i := range m.streams {
+		if m.ioErr != nil {
+			break
+		}
+		next := int64(math.MaxInt64)
+		if end != NoEnd {
+			next = astiav.RescaleQ(end, m.streams[i].TimeBase, m.fc.Streams()[i].TimeBase())
+		} else if m.holds[i] {
+			next = m.held[i].Dts() + max(1, m.held[i].Duration())
+		} else if m.prov[i].off >= 0 {
+			next = m.prov[i].dts + m.prov[i].dur
+		}
+		if err := m.release(i, next); err != nil {
+			firstErr = err
+		}
+	}
 	if m.ioErr == nil {
 		if err := m.fc.WriteTrailer(); err != nil {
 			firstErr = m.failed("trailer: ", err)
@@ -383,6 +516,10 @@ func (m *File) Close() error {
 }
 
 func (m *File) free() {
+	for _, p := range m.held {
+		p.Free()
+	}
+	m.held = nil
 	if m.fc != nil {
 		m.fc.Free()
 		m.fc = nil

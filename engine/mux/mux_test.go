@@ -724,3 +724,79 @@ func TestFileCloseWhileSyncLoopTicks(t *testing.T) {
 		t.Fatal("Close hung")
 	}
 }
+
+// Each sample lasts until the next one and each fragment starts where the samples before it
+// end, read box by box: also across a fragment written while a track was idle (its last frame
+// written before its duration was known and patched when the next came), with two tracks of
+// which one is still, and to the end given at Close.
+func TestFileTimelineContinuous(t *testing.T) {
+	e0, e1 := openEncoder(t, 64, 36), openEncoder(t, 64, 36)
+	f0, f1 := blackFrame(t, 64, 36), blackFrame(t, 64, 36)
+	out := filepath.Join(t.TempDir(), "timeline.mp4")
+	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{
+		{Codec: e0.CodecContext(), TimeBase: encode.TimeBase, FPS: 10},
+		{Codec: e1.CodecContext(), TimeBase: encode.TimeBase, FPS: 10},
+	}, Options: Options{SyncInterval: 50 * time.Millisecond, FragmentDuration: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	encodeAt := func(e *encode.Encoder, f *astiav.Frame, idx int, pts int64) {
+		t.Helper()
+		f.SetPts(pts)
+		if err := e.Encode(f, pts == 0, func(p *astiav.Packet) error { return writeTimed(s, idx, p) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Track 0 busy at first, track 1 still after its first frame.
+	for pts := int64(0); pts <= 500; pts += 100 {
+		encodeAt(e0, f0, 0, pts)
+		if pts == 0 {
+			encodeAt(e1, f1, 1, 0)
+		}
+	}
+	before := fileSize(t, out)
+	// Both idle: their newest frames reach the file without waiting for the next ones.
+	for deadline := time.Now().Add(10 * time.Second); fileSize(t, out) == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle tracks' frames never reached the file")
+		}
+	}
+	encodeAt(e0, f0, 0, 1300)
+	encodeAt(e1, f1, 1, 1700)
+	for _, e := range []*encode.Encoder{e0, e1} {
+		idx := 0
+		if e == e1 {
+			idx = 1
+		}
+		if err := e.Flush(func(p *astiav.Packet) error { return writeTimed(s, idx, p) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CloseAt(2000); err != nil {
+		t.Fatal(err)
+	}
+	tls, err := mediatest.ReadTimelines(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]time.Duration{
+		{100, 100, 100, 100, 100, 800, 700},
+		{1700, 300},
+	}
+	for i, tl := range tls {
+		if g := tl.Gaps(); len(g) > 0 {
+			t.Errorf("track %d: %v", i, g)
+		}
+		_, durs := tl.Samples()
+		var ms []time.Duration
+		for _, d := range durs {
+			ms = append(ms, d/time.Millisecond)
+		}
+		if !slices.Equal(ms, want[i]) {
+			t.Errorf("track %d sample durations %v ms, want %v (each until the next, the last until 2 s)", i, ms, want[i])
+		}
+		if len(tl.Fragments) < 2 {
+			t.Errorf("track %d in %d fragments: the idle flush wrote none", i, len(tl.Fragments))
+		}
+	}
+}

@@ -253,6 +253,14 @@ func (s *Segments) WritePacket(idx int, pkt *astiav.Packet) error {
 			s.next, s.nextIdx = f, s.fileIndexes()
 		}
 		s.moved[idx] = true
+		// The track's last sample in the file it leaves lasts until the cut, where its
+		// first one in the next file starts.
+		if i := s.curIdx[idx]; i >= 0 {
+			if err := s.cur.EndStream(i, cut-s.curStart); err != nil {
+				pkt.Unref()
+				return err
+			}
+		}
 		if s.allTrue(s.moved) {
 			if err := s.rotate(cut); err != nil {
 				pkt.Unref()
@@ -281,7 +289,7 @@ func (s *Segments) allTrue(flags []bool) bool {
 
 func (s *Segments) rotate(cut int64) error {
 	old := s.cur
-	err := s.finish(old, s.curStart)
+	err := s.finish(old, s.curStart, cut)
 	s.cur, s.next, s.curStart, s.curIdx = s.next, nil, cut, s.nextIdx
 	for i := range s.moved {
 		s.moved[i] = false
@@ -294,8 +302,15 @@ func (s *Segments) rotate(cut int64) error {
 	return err
 }
 
-func (s *Segments) finish(f *File, start int64) error {
-	err := f.Close()
+// finish closes f, which starts at start, its last samples lasting until end (NoEnd: their
+// packets' durations).
+func (s *Segments) finish(f *File, start, end int64) error {
+	var err error
+	if end == NoEnd {
+		err = f.Close()
+	} else {
+		err = f.CloseAt(end - start)
+	}
 	seg := Segment{Index: len(s.done) + 1, Path: f.Path(), Bytes: f.Bytes(), Start: s.offset(start)}
 	s.done = append(s.done, seg)
 	s.doneSize += f.Bytes()
@@ -373,16 +388,21 @@ func (s *Segments) Written() []Segment {
 }
 
 // Close finishes the open segment(s) and returns every segment written; it is idempotent.
-func (s *Segments) Close() ([]Segment, error) {
+// The last frames keep their packets' durations: CloseAt ends them at the recording's end.
+func (s *Segments) Close() ([]Segment, error) { return s.CloseAt(NoEnd) }
+
+// CloseAt is Close for a recording that ends at pts end (in the streams' time base, as
+// Start): each track's last frame lasts until then, so the files span the recording exactly.
+func (s *Segments) CloseAt(end int64) ([]Segment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return s.done, nil
 	}
 	s.closed = true
-	err := s.finish(s.cur, s.curStart)
+	err := s.finish(s.cur, s.curStart, end)
 	if s.next != nil {
-		if e := s.finish(s.next, s.cut.Load()); err == nil {
+		if e := s.finish(s.next, s.cut.Load(), end); err == nil {
 			err = e
 		}
 	}

@@ -361,30 +361,16 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		return enc.encode(f, pts)
 	}
-	// closeOut ends what was encoded so far at the time of the stop or of a screen change.
-	closeOut := func() error {
-		if s, at := sched.closeOut(min(c.now(), c.endingBy(noEnd-1))); s != shotNone {
-			return encodeShot(s, at)
-		}
-		return nil
-	}
 	for {
 		select {
 		case <-c.stop:
-			// Stopped: sinks end now, or earlier if they were stopped before.
-			if err := closeOut(); err != nil {
-				return err
-			}
+			// Stopped: sinks end now, or earlier if they were stopped before; their files'
+			// last frames last until then (see Sink.finish).
 			return t.enc.Flush(emit)
 		default:
 		}
 		if sc := t.change.Swap(nil); sc != nil {
-			cut, done, err := c.applyChange(ctx, idx, t, sc, func() error {
-				if err := closeOut(); err != nil {
-					return err
-				}
-				return t.enc.Flush(emit)
-			})
+			cut, done, err := c.applyChange(ctx, idx, t, sc, func() error { return t.enc.Flush(emit) })
 			if done || err != nil {
 				return err
 			}
@@ -415,11 +401,6 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
 			Ending: c.endingBy(pts), Cut: c.nextCut()})
-		if d.Repeat != shotNone {
-			if err := encodeShot(d.Repeat, d.RepeatAt); err != nil {
-				return err
-			}
-		}
 		converted := time.Now()
 		if d.Convert != convertNone {
 			rects := ch.Rects

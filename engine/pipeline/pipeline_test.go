@@ -56,7 +56,9 @@ func TestTracksStopWhilePolled(t *testing.T) {
 	}
 	for i, tr := range sum.Tracks {
 		// 1.5 s at 15 fps: every frame time is encoded, or skipped as unchanged, or missed.
-		if n := tr.Frames + tr.Unchanged + tr.Dropped; n < 20 || tr.Frames < 2 {
+		// A still screen may encode only its first frame: the file's last frame lasts until
+		// the stop, no frame is repeated there.
+		if n := tr.Frames + tr.Unchanged + tr.Dropped; n < 20 || tr.Frames < 1 {
 			t.Errorf("track %d: %d frame times (%+v), want about 22", i, n, tr)
 		}
 	}

@@ -22,6 +22,9 @@ const (
 	MetaLayout      = "layout"
 	MetaEncoder     = "video_encoder"
 	MetaDisplay     = "display"
+	// MetaCaptureFPS is the capture rate (frames per second): the files have a variable frame
+	// rate, a constant-frame-rate export (engine/export) repeats pictures at this one.
+	MetaCaptureFPS = "capture_fps"
 )
 
 // TrackInfo describes one video track of a finished recording.

@@ -42,14 +42,13 @@ type frameFacts struct {
 	Cut int64
 }
 
-// frameDecision is what the capture does with a frame, in order: repeat the frame last
-// encoded at RepeatAt (when Repeat is not shotNone), convert the frame, then encode Encode at
-// the frame's Pts (when not shotNone).
+// frameDecision is what the capture does with a frame, in order: convert the frame, then
+// encode Encode at the frame's Pts (when not shotNone). A frame lasts until the next one, or
+// until its file's end (a sink's end, a segment cut, the stop), which the muxer is told: no
+// frame is repeated to close a file.
 type frameDecision struct {
-	Repeat   shot
-	RepeatAt int64
-	Convert  conversion
-	Encode   shot
+	Convert conversion
+	Encode  shot
 }
 
 // schedule makes the per-frame decisions of a change-tracking track: a frame is converted only
@@ -75,14 +74,6 @@ func (s *schedule) pts(ms int64) int64 { return max(0, ms, s.lastPts+1) }
 // frame decides what to do with one frame.
 func (s *schedule) frame(f frameFacts) frameDecision {
 	var d frameDecision
-	// A sink ending or a segment cut since the last encoded frame: the file or segment
-	// before it lasts until then. (The repeated frame lies before both, so it changes
-	// neither.)
-	end := f.Ending
-	if f.Cut <= f.Pts {
-		end = min(end, f.Cut)
-	}
-	d.Repeat, d.RepeatAt = s.closeOut(end)
 	changed := false
 	if f.Masked {
 		s.stale = s.stale || f.Changed
@@ -105,18 +96,6 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 	}
 	s.lastPts, s.shown = f.Pts, d.Encode
 	return d
-}
-
-// closeOut repeats the last frame just before end (a sink's end, a segment cut, or the stop)
-// when the screen has been still since before it, so that the file or segment lasts until
-// then: it returns what to encode again and at which timestamp, or shotNone. end is in the
-// past, or noEnd.
-func (s *schedule) closeOut(end int64) (shot, int64) {
-	if s.shown == shotNone || end == noEnd || end-1 <= s.lastPts {
-		return shotNone, 0
-	}
-	s.lastPts = end - 1
-	return s.shown, end - 1
 }
 
 // restart begins again after the track's source and converter were replaced (a screen

@@ -22,10 +22,6 @@ func withCut(f frameFacts, cut int64) frameFacts    { f.Cut = cut; return f }
 func withEnding(f frameFacts, end int64) frameFacts { f.Ending = end; return f }
 func encodes(s shot) frameDecision                  { return frameDecision{Encode: s} }
 func convert(c conversion, s shot) frameDecision    { return frameDecision{Convert: c, Encode: s} }
-func repeat(s shot, at int64, d frameDecision) frameDecision {
-	d.Repeat, d.RepeatAt = s, at
-	return d
-}
 
 var skip = frameDecision{}
 
@@ -78,13 +74,13 @@ func TestSchedule(t *testing.T) {
 			{masked(still(100)), skip},
 			{still(200), convert(convertWhole, shotPicture)},
 		}},
-		{"a cut since the last frame closes the segment with a repeat just before it", []step{
+		{"a cut since the last frame is encoded as the next segment's first frame", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
 			{still(100), skip},
-			{withCut(still(600), 500), repeat(shotPicture, 499, encodes(shotPicture))},
+			{withCut(still(600), 500), encodes(shotPicture)},
 			{still(700), skip},
 		}},
-		{"a cut right after the last frame needs no repeat", []step{
+		{"a cut right after the last frame", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
 			{withCut(still(100), 1), encodes(shotPicture)},
 		}},
@@ -92,22 +88,22 @@ func TestSchedule(t *testing.T) {
 			{changed(0), convert(convertWhole, shotPicture)},
 			{withCut(still(100), 500), skip},
 		}},
-		{"a sink ending repeats the last frame just before its end, then encodes", []step{
+		{"a sink ending encodes a frame at or after its end, which ends it", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
-			{withEnding(still(400), 300), repeat(shotPicture, 299, encodes(shotPicture))},
+			{withEnding(still(400), 300), encodes(shotPicture)},
 		}},
-		{"a sink ending while masked repeats the slate", []step{
+		{"a sink ending while masked encodes the slate", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
 			{masked(still(100)), encodes(shotSlate)},
-			{withEnding(masked(still(400)), 300), repeat(shotSlate, 299, encodes(shotSlate))},
+			{withEnding(masked(still(400)), 300), encodes(shotSlate)},
 		}},
-		{"an end and a cut: the earlier one closes out", []step{
+		{"an end and a cut in one frame", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
-			{withEnding(withCut(still(400), 200), 300), repeat(shotPicture, 199, encodes(shotPicture))},
+			{withEnding(withCut(still(400), 200), 300), encodes(shotPicture)},
 		}},
 		{"a change and a cut in one frame", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
-			{withCut(changed(400), 300), repeat(shotPicture, 299, convert(convertChanged, shotPicture))},
+			{withCut(changed(400), 300), convert(convertChanged, shotPicture)},
 		}},
 	}
 	for _, c := range cases {
@@ -132,36 +128,5 @@ func TestSchedulePts(t *testing.T) {
 		if got := s.pts(c.ms); got != c.want {
 			t.Errorf("pts(%d) after a frame at 40 = %d, want %d", c.ms, got, c.want)
 		}
-	}
-}
-
-func TestScheduleCloseOut(t *testing.T) {
-	cases := []struct {
-		name   string
-		steps  []frameFacts
-		end    int64
-		want   shot
-		wantAt int64
-	}{
-		{"nothing encoded yet", nil, 500, shotNone, 0},
-		{"no end", []frameFacts{changed(0)}, noEnd, shotNone, 0},
-		{"stopped long after the last frame", []frameFacts{changed(0), still(100)}, 800, shotPicture, 799},
-		{"stopped right after the last frame", []frameFacts{changed(0)}, 1, shotNone, 0},
-		{"stopped while masked", []frameFacts{changed(0), masked(still(100))}, 800, shotSlate, 799},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := newSchedule(time.Second)
-			for _, f := range c.steps {
-				s.frame(f)
-			}
-			got, at := s.closeOut(c.end)
-			if got != c.want || at != c.wantAt {
-				t.Fatalf("closeOut(%d) = %v at %d, want %v at %d", c.end, got, at, c.want, c.wantAt)
-			}
-			if again, _ := s.closeOut(c.end); again != shotNone {
-				t.Errorf("a second closeOut(%d) repeated %v again", c.end, again)
-			}
-		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,7 @@ type Sink struct {
 	lastPts  []int64 // guarded by c.mu
 	meta     map[string]string
 	failed   error // a write error; guarded by c.mu
+	end      int64 // where the files end once finished (mux.NoEnd: unknown); guarded by c.mu
 	once     sync.Once
 	done     chan struct{}
 	segments []mux.Segment
@@ -78,7 +80,7 @@ func (c *Capture) Attach(cfg SinkConfig) (*Sink, error) {
 	start := c.now()
 	startTime := c.start.Add(time.Duration(start) * time.Millisecond)
 	s := &Sink{c: c, start: start, ended: make([]bool, len(c.tracks)), written: make([]int64, len(c.tracks)),
-		lastPts: make([]int64, len(c.tracks)), done: make(chan struct{})}
+		lastPts: make([]int64, len(c.tracks)), done: make(chan struct{}), end: mux.NoEnd}
 	for i, t := range c.tracks {
 		s.ended[i] = t.gone != "" // its monitor was disconnected before this recording
 	}
@@ -107,6 +109,7 @@ func (c *Capture) metadata(start time.Time) map[string]string {
 	m[MetaLayout] = string(c.spec.Layout)
 	m[MetaEncoder] = c.Encoder()
 	m[MetaDisplay] = c.screen.Display
+	m[MetaCaptureFPS] = strconv.Itoa(c.spec.FPS)
 	for k, v := range c.geometryTags() {
 		m[k] = v
 	}
@@ -213,8 +216,15 @@ func (s *Sink) Fail(cause error) {
 // finish closes the sink's files; it runs once, outside c.mu.
 func (s *Sink) finish(captureErr error) {
 	s.once.Do(func() {
-		segs, err := s.seg.Close()
+		// The files end where the recording did, their last frames lasting until then; an
+		// end not asked for (the capture failed) leaves them their frame interval.
+		end := s.stopAt.Load()
+		if end == math.MaxInt64 {
+			end = mux.NoEnd
+		}
+		segs, err := s.seg.CloseAt(end)
 		s.c.mu.Lock()
+		s.end = end
 		failed := s.failed
 		s.c.mu.Unlock()
 		s.segments = segs
@@ -255,12 +265,15 @@ func (s *Sink) Frames() []int64 {
 }
 
 // Duration is the span of the frames written so far: from the start to the end of the last
-// frame of the first track.
+// frame of the first track; once finished, to where the files end.
 func (s *Sink) Duration() time.Duration {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
 	if s.written[0] == 0 {
 		return 0
+	}
+	if s.end != mux.NoEnd {
+		return time.Duration(s.end-s.start) * time.Millisecond
 	}
 	ms := s.lastPts[0] - s.start
 	return time.Duration(ms)*time.Millisecond + time.Second/time.Duration(s.c.spec.FPS)
