@@ -323,3 +323,79 @@ func uploadOf(t *testing.T, base, id string) admin.Upload {
 	}
 	return ups.Uploads[0]
 }
+
+// procCPU is the CPU time (user and system) process pid has used.
+func procCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which ends at the last ')': utime and stime are the
+	// 12th and 13th of them, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// TestConsoleMeasure measures the console (it asserts nothing; set E2E_CONSOLE_MEASURE=1
+// to run it (not a RECORDER_ variable: recorder run refuses unknown ones), e.g. go test -run TestConsoleMeasure -v ./e2e): time to first paint and the
+// page's weight, and the CPU of the recorder process (which serves the admin API) recording
+// three monitors with the console closed, open (three thumbnails every 3 s, the chart and
+// the queue polled), and closed again.
+func TestConsoleMeasure(t *testing.T) {
+	if os.Getenv("E2E_CONSOLE_MEASURE") == "" {
+		t.Skip("a measurement: set E2E_CONSOLE_MEASURE=1")
+	}
+	requireChromium(t)
+	mediatestSkip(t)
+	window := 30 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("E2E_CONSOLE_WINDOW")); err == nil {
+		window = v
+	}
+	svc, srv, adminAddr, probe := consoleService(t, xvfb.ThreeMonitors)
+	paint(t, srv)
+	var s engine.Session
+	if code := probe.do("POST", "/sessions", engine.StartRequest{Owner: "agent-m", Frontend: "probe",
+		Source: engine.Source{Display: srv.Display, Layout: engine.LayoutTracks}}, false, &s); code != 201 {
+		t.Fatalf("start: %d", code)
+	}
+	pid := svc.cmd.Process.Pid
+	measure := func() float64 {
+		c0, t0 := procCPU(t, pid), time.Now()
+		time.Sleep(window)
+		return 100 * float64(procCPU(t, pid)-c0) / float64(time.Since(t0))
+	}
+	time.Sleep(3 * time.Second) // past the start
+	closed1 := measure()
+
+	b := newBrowser(t, "http://"+adminAddr+"/console/")
+	var load struct {
+		FP     float64 `json:"fp"`
+		FCP    float64 `json:"fcp"`
+		Bytes  int64   `json:"bytes"`
+		Files  int     `json:"files"`
+		Decode int64   `json:"decoded"`
+	}
+	b.waitFor("paint entries", `performance.getEntriesByType('paint').length >= 2`, `performance.getEntriesByType('paint').length`)
+	b.eval(`(() => {
+  const p = Object.fromEntries(performance.getEntriesByType('paint').map((e) => [e.name, e.startTime]));
+  const all = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+  return {fp: p['first-paint'], fcp: p['first-contentful-paint'], files: all.length,
+    bytes: all.reduce((n, e) => n + e.transferSize, 0), decoded: all.reduce((n, e) => n + e.decodedBodySize, 0)};
+})()`, &load)
+	b.run("log in", chromedp.SendKeys("#token", adminToken, chromedp.ByID), chromedp.Click(`#login-form button`, chromedp.ByQuery))
+	b.waitFor("three thumbnails", `[...document.querySelectorAll('#sessions img')].filter((i) => i.naturalWidth > 0).length === 3`,
+		`document.querySelectorAll('#sessions img').length`)
+	var thumbBytes int64
+	b.eval(`performance.getEntriesByType('resource').filter((e) => e.name.includes('/thumbnail')).slice(-3).reduce((n, e) => n + e.transferSize, 0)`, &thumbBytes)
+	open := measure()
+	b.run("close", chromedp.Navigate("about:blank"))
+	closed2 := measure()
+	t.Logf("page: first paint %.0f ms, first contentful paint %.0f ms; %d files, %d bytes transferred (%d decoded); three thumbnails %d bytes",
+		load.FP, load.FCP, load.Files, load.Bytes, load.Decode, thumbBytes)
+	t.Logf("recorder process CPU, three monitors recording (%s windows): console closed %.2f %%, open %.2f %%, closed again %.2f %%; extra %.2f %% of a core",
+		window, closed1, open, closed2, open-(closed1+closed2)/2)
+}

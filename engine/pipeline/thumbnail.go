@@ -1,11 +1,18 @@
 package pipeline
 
+/*
+#cgo pkg-config: libavutil
+#include <libavutil/frame.h>
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"sync"
+	"unsafe"
 
 	"github.com/asticode/go-astiav"
 )
@@ -22,9 +29,8 @@ var (
 // the track's goroutine points it at the frame it hands to the encoder and converts into that
 // frame under mu, so a thumbnail reads a whole frame, and nothing is copied unless asked.
 type lastFrame struct {
-	mu  sync.Mutex
-	f   *astiav.Frame // the converter's output or the slate; nil when there is none
-	buf []byte        // the frame's pixels, copied under mu when a thumbnail is asked for
+	mu sync.Mutex
+	f  *astiav.Frame // the converter's output or the slate; nil when there is none
 }
 
 // keep points it at f. Only the track's goroutine calls it.
@@ -37,7 +43,7 @@ func (s *lastFrame) keep(f *astiav.Frame) {
 // forget drops the reference before the frame it names is freed or replaced.
 func (s *lastFrame) forget() {
 	s.mu.Lock()
-	s.f, s.buf = nil, nil
+	s.f = nil
 	s.mu.Unlock()
 }
 
@@ -50,8 +56,8 @@ func (s *lastFrame) convert(fn func() (*astiav.Frame, error)) (*astiav.Frame, er
 
 // Thumbnail returns track idx's current picture scaled to at most maxWidth pixels wide
 // (0: full size), as the recording shows it: a masked capture gives its mask colour, never
-// the screen. It costs one copy of the frame and a scaled sampling; the capture itself does
-// no extra work. Errors: ErrNoTrack, ErrNoFrame.
+// the screen. It costs a scaled sampling of the frame, under the track's lock; the capture itself does
+// no extra work, and the frame is read in place (no copy). Errors: ErrNoTrack, ErrNoFrame.
 func (c *Capture) Thumbnail(idx, maxWidth int) (*image.YCbCr, error) {
 	if idx < 0 || idx >= len(c.tracks) {
 		return nil, fmt.Errorf("%w: track %d of %d", ErrNoTrack, idx, len(c.tracks))
@@ -77,19 +83,34 @@ func (c *Capture) Thumbnail(idx, maxWidth int) (*image.YCbCr, error) {
 	if pf != astiav.PixelFormatYuv420P && pf != astiav.PixelFormatNv12 {
 		return nil, fmt.Errorf("%w: track %d: frames are %s, thumbnails take yuv420p or nv12", ErrNoFrame, idx, pf)
 	}
-	n, err := f.ImageBufferSize(1)
-	if err != nil {
-		return nil, fmt.Errorf("%w: track %d: %w", ErrNoFrame, idx, err)
-	}
-	if cap(t.last.buf) < n {
-		t.last.buf = make([]byte, n)
-	}
-	buf := t.last.buf[:n]
-	if _, err := f.ImageCopyToBuffer(buf, 1); err != nil {
-		return nil, fmt.Errorf("%w: track %d: %w", ErrNoFrame, idx, err)
-	}
 	tw, th = thumbSize(fw, fh, maxWidth)
-	return sample(buf, fw, fh, pf == astiav.PixelFormatNv12, tw, th), nil
+	return sample(framePlanes(f, fh), fw, fh, pf == astiav.PixelFormatNv12, tw, th), nil
+}
+
+// planes are a frame's pixel planes (Y, then U and V or interleaved UV) and their strides,
+// over the frame's own memory: valid while the frame is, and read only.
+type planes struct {
+	p      [3][]byte
+	stride [3]int
+}
+
+// framePlanes views f's planes in place (a thumbnail reads a few thousand pixels of them:
+// no copy of the frame). h is the frame's height.
+func framePlanes(f *astiav.Frame, h int) planes {
+	cf := (*C.AVFrame)(f.UnsafePointer())
+	var out planes
+	for i := range 3 {
+		if cf.data[i] == nil {
+			continue
+		}
+		rows := (h + 1) / 2
+		if i == 0 {
+			rows = h
+		}
+		out.stride[i] = int(cf.linesize[i])
+		out.p[i] = unsafe.Slice((*byte)(unsafe.Pointer(cf.data[i])), out.stride[i]*rows)
+	}
+	return out
 }
 
 // thumbSize fits w×h into maxWidth, keeping the aspect ratio; even sizes, at least 2×2.
@@ -133,17 +154,17 @@ func sign(v int) int {
 	return 0
 }
 
-// sample scales a packed yuv420p (or nv12) w×h image down to tw×th: each output pixel is the
-// mean of a 2×2 block of luma around its source position (chroma: the nearest sample). A
+// sample scales a yuv420p (or nv12) w×h picture down to tw×th: each output pixel is the
+// mean of a 2×2 block of luma at its source position (chroma: the nearest sample). A
 // thumbnail needs no more, and it costs four reads a pixel whatever the source size.
-func sample(buf []byte, w, h int, nv12 bool, tw, th int) *image.YCbCr {
+func sample(src planes, w, h int, nv12 bool, tw, th int) *image.YCbCr {
 	img := image.NewYCbCr(image.Rect(0, 0, tw, th), image.YCbCrSubsampleRatio420)
 	cw, ch := (w+1)/2, (h+1)/2
-	yp := buf[:w*h]
+	ys := src.stride[0]
 	for y := range th {
 		sy := min(h-2, y*h/th)
-		row := yp[sy*w:]
-		next := yp[(sy+1)*w:]
+		row := src.p[0][sy*ys:]
+		next := src.p[0][(sy+1)*ys:]
 		out := img.Y[y*img.YStride:]
 		for x := range tw {
 			sx := min(w-2, x*w/tw)
@@ -158,11 +179,10 @@ func sample(buf []byte, w, h int, nv12 bool, tw, th int) *image.YCbCr {
 			sx := min(cw-1, x*cw/tcw)
 			var u, v byte
 			if nv12 {
-				i := w*h + sy*cw*2 + sx*2
-				u, v = buf[i], buf[i+1]
+				i := sy*src.stride[1] + sx*2
+				u, v = src.p[1][i], src.p[1][i+1]
 			} else {
-				u = buf[w*h+sy*cw+sx]
-				v = buf[w*h+cw*ch+sy*cw+sx]
+				u, v = src.p[1][sy*src.stride[1]+sx], src.p[2][sy*src.stride[2]+sx]
 			}
 			o := y*img.CStride + x
 			img.Cb[o], img.Cr[o] = chromaFull[u], chromaFull[v]

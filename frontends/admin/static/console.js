@@ -5,7 +5,9 @@
 
 const $ = (id) => document.getElementById(id);
 const THUMB_EVERY = 3000; // ms between thumbnail refreshes
-const POLL_EVERY = 3000;  // ms between session, queue and stats polls
+const POLL_EVERY = 3000;  // ms between session polls
+const STATS_EVERY = 5000; // ms between stats polls (the chart)
+const QUEUE_EVERY = 10000; // ms between upload queue polls
 const CHART_SPAN = 300;   // s of history in the charts
 
 let timers = [];
@@ -79,10 +81,12 @@ function showApp() {
   refreshUploads();
   refreshStats();
   searchRecordings();
-  timers.push(setInterval(refreshSessions, POLL_EVERY));
-  timers.push(setInterval(refreshThumbnails, THUMB_EVERY));
-  timers.push(setInterval(refreshUploads, POLL_EVERY));
-  timers.push(setInterval(refreshStats, POLL_EVERY));
+  // A hidden page (another tab, minimised) asks for nothing.
+  const whenVisible = (fn) => () => { if (document.visibilityState === 'visible') fn(); };
+  timers.push(setInterval(whenVisible(refreshSessions), POLL_EVERY));
+  timers.push(setInterval(whenVisible(refreshThumbnails), THUMB_EVERY));
+  timers.push(setInterval(whenVisible(refreshUploads), QUEUE_EVERY));
+  timers.push(setInterval(whenVisible(refreshStats), STATS_EVERY));
 }
 
 $('login-form').addEventListener('submit', async (ev) => {
@@ -170,7 +174,6 @@ function sessionCard(s) {
 }
 
 function refreshThumbnails() {
-  if (document.visibilityState !== 'visible') return; // nobody looks: no cost
   for (const [img, url] of thumbs) {
     // Load off-screen, then swap: no flicker, and a failed load keeps the last picture.
     const next = new Image();
