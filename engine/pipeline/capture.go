@@ -33,6 +33,7 @@ type track struct {
 	frames    atomic.Int64
 	dropped   atomic.Int64
 	unchanged atomic.Int64
+	last      lastFrame // the last encoded frame, for thumbnails (thumbnail.go)
 }
 
 // Capture grabs, converts and encodes one screen area once for every Sink attached to it.
@@ -285,7 +286,7 @@ func (c *Capture) runTrack(ctx context.Context, idx int, t *track) error {
 		if c.mask.at(ts) {
 			frame, err = c.slateOf(t)
 		} else {
-			frame, err = t.conv.Convert(raw)
+			frame, err = t.last.convert(func() (*astiav.Frame, error) { return t.conv.Convert(raw) })
 		}
 		raw.Unref()
 		if err != nil {
@@ -329,6 +330,7 @@ func (e *trackEncoder) encode(f *astiav.Frame, pts int64) error {
 	if key {
 		e.lastCut = cut
 	}
+	e.t.last.keep(f)
 	began := time.Now()
 	if err := e.t.enc.Encode(f, key, e.emit); err != nil {
 		return err
@@ -407,7 +409,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			if d.Convert == convertWhole {
 				rects = []image.Rectangle{image.Rect(0, 0, w, h)}
 			}
-			if picture, err = t.conv.Update(ch.Frame, rects); err != nil {
+			if picture, err = t.last.convert(func() (*astiav.Frame, error) { return t.conv.Update(ch.Frame, rects) }); err != nil {
 				return err
 			}
 		}
@@ -495,6 +497,7 @@ func (c *Capture) detach(gone []*Sink) {
 
 func (c *Capture) closeTracks() {
 	for _, t := range c.tracks {
+		t.last.forget()
 		if t.conv != nil {
 			t.conv.Close()
 		}

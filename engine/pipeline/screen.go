@@ -99,6 +99,7 @@ func (c *Capture) screenChanged(ctx context.Context, t *track) bool {
 // the track's size did not change), or done when the track has ended (err nil: its monitor
 // was disconnected, the capture goes on).
 func (c *Capture) applyChange(ctx context.Context, idx int, t *track, ch *screenChange, flush func() error) (cut int64, done bool, err error) {
+	t.last.forget() // its frame belongs to the converter or slate about to be replaced
 	if ch.err != nil {
 		_ = flush()
 		return -1, true, ch.err

@@ -90,6 +90,13 @@ type Engine interface {
 	CheckDisplay(ctx context.Context, display string) error
 	// CheckSpace reports whether a start would find room (quota, free-space floor).
 	CheckSpace(ctx context.Context) error
+	// Thumbnail returns a JPEG of what track idx of a running session shows now (its mask
+	// when masked), at most maxWidth wide.
+	Thumbnail(ctx context.Context, id string, idx, maxWidth int) ([]byte, error)
+	// RetryUpload puts a failed upload job back in the queue.
+	RetryUpload(ctx context.Context, jobID int64) (api.UploadJob, error)
+	// Counters returns the engine's running totals (frames, bytes, …).
+	Counters(ctx context.Context) (api.Counters, error)
 }
 
 // Plugins tells whether the service's plugins are up; *host.Host implements it.
@@ -120,6 +127,8 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 	http *httpkit.Server
+	// console are the web console's logins (console.go).
+	console consoleSessions
 }
 
 // New checks cfg and deps and returns a server that is not serving yet; it has no side
@@ -159,6 +168,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		HandlerTimeout: func() time.Duration { return cfg.StopTimeout + cfg.ReadyTimeout },
 		StopTimeout:    ShutdownTimeout,
 		Log:            cfg.Logger,
+		Headers: func(h http.Header, _ *http.Request) {
+			h.Set("Content-Security-Policy", ContentSecurityPolicy)
+			h.Set("Referrer-Policy", "no-referrer")
+		},
 	})
 	s.routes(s.http.Echo())
 	return s, nil

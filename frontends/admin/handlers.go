@@ -52,6 +52,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET(PathRecording, s.recording, auth)
 	e.GET(PathUploads, s.uploads, auth)
 	e.POST(PathMask, s.mask, auth)
+	s.consoleRoutes(e)
 }
 
 // requireToken lets a request through only with the configured bearer token.
@@ -60,6 +61,9 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(ec echo.Context) error {
 		r := ec.Request()
 		h := r.Header.Get("Authorization")
+		if h == "" && s.consoleCookie(r) {
+			return next(ec) // the web console, logged in with the token (console.go)
+		}
 		if h == "" {
 			return unauthorized("", "missing Authorization header: send \"Authorization: Bearer <admin token>\"")
 		}

@@ -34,6 +34,7 @@ type Session struct {
 	MaskedMS    int64             `json:"masked_ms"`
 	Masks       []Interval        `json:"masked_intervals,omitempty"`
 	Segments    []Segment         `json:"segments,omitempty"`
+	Tracks      []Track           `json:"tracks,omitempty"`
 	Interrupted bool              `json:"interrupted,omitempty"`
 }
 
@@ -60,6 +61,15 @@ type Segment struct {
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256,omitempty"`
 	Closed bool   `json:"closed"`
+}
+
+// Track is one video track of a recording (a monitor, the canvas of all, or a region).
+type Track struct {
+	Name     string `json:"name"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Monitors int    `json:"monitors"`
+	Frames   int64  `json:"frames"`
 }
 
 // Upload is the upload of one segment to one target.
@@ -148,6 +158,9 @@ func toSession(s api.Session) Session {
 	}
 	for _, sg := range s.Segments {
 		out.Segments = append(out.Segments, Segment{Index: sg.Index, Path: sg.Path, Bytes: sg.Bytes, SHA256: sg.SHA256, Closed: sg.Closed})
+	}
+	for _, tr := range s.Tracks {
+		out.Tracks = append(out.Tracks, Track{Name: tr.Name, Width: tr.Width, Height: tr.Height, Monitors: tr.Monitors, Frames: tr.Frames})
 	}
 	return out
 }
