@@ -234,7 +234,6 @@ func (c *Client) netError(ctx, rctx context.Context, op Operation, err error) er
 	return fmt.Errorf("%s: %w", op.Op, api.WrapFailure(err))
 }
 
-
 // responseError reads an S3 error document.
 func responseError(op Op, status int, raw []byte) error {
 	var doc struct {

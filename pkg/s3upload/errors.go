@@ -63,7 +63,8 @@ func (e *ResponseError) Kind() error {
 	switch e.Code {
 	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken",
 		"InvalidToken", "AuthorizationHeaderMalformed", "AuthorizationQueryParametersError",
-		"RequestTimeTooSkewed", "InvalidSecurity":
+		"RequestTimeTooSkewed", "InvalidSecurity",
+		"XAdminUserNotFound": // versitygw: no user with that access key id
 		return api.ErrAuth
 	case "BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch",
 		"InvalidChecksum":

@@ -95,7 +95,7 @@ type LocalSigner struct {
 	Bucket   string
 	// PathStyle puts the bucket in the path (endpoint/bucket/key) rather than in the host name
 	// (bucket.endpoint/key).
-	PathStyle bool
+	PathStyle                                  bool
 	AccessKeyID, SecretAccessKey, SessionToken string
 	SSE                                        SSE
 	// Expiry is how long a signature holds; 0: DefaultExpiry.
