@@ -63,8 +63,8 @@ type Server struct {
 	// Root is the POSIX backend's folder: one directory per bucket.
 	Root string
 
-	t       testing.TB
 	bin     string
+	proxy   *http.Server
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -75,33 +75,55 @@ type Server struct {
 	requests  atomic.Int64
 }
 
-// Start builds (once, cached) and starts a server with the bucket Bucket. It is stopped on
-// t's cleanup.
+// Start builds (once, cached) and starts a server with the bucket Bucket over a temporary
+// root. It is stopped on t's cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New builds (once, cached) and starts a server with the bucket Bucket over root, for
+// programs without a testing.T (benchmarks); Close stops it.
+func New(root string) (*Server, error) {
 	bin, err := Binary()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &Server{t: t, bin: bin, Root: t.TempDir()}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, Root: root}
 	if err := s.startBackend(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(s.Kill)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		s.Kill()
+		return nil, err
 	}
-	proxy := &http.Server{Handler: http.HandlerFunc(s.serveProxy), ReadHeaderTimeout: time.Minute}
-	go proxy.Serve(ln)
-	t.Cleanup(func() { proxy.Close() })
+	s.proxy = &http.Server{Handler: http.HandlerFunc(s.serveProxy), ReadHeaderTimeout: time.Minute}
+	go s.proxy.Serve(ln)
 	s.URL = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.Client().MakeBucket(ctx, Bucket, minio.MakeBucketOptions{Region: Region}); err != nil {
-		t.Fatalf("s3server: make bucket: %v", err)
+		s.Close()
+		return nil, fmt.Errorf("s3server: make bucket: %w", err)
 	}
-	return s
+	return s, nil
+}
+
+// Close stops the server and the proxy.
+func (s *Server) Close() {
+	s.Kill()
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
 }
 
 // Client is a minio-go client of the server (through the proxy), for checking what it holds.
@@ -109,7 +131,7 @@ func (s *Server) Client() *minio.Client {
 	u, _ := url.Parse(s.URL)
 	c, err := minio.New(u.Host, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), Region: Region})
 	if err != nil {
-		s.t.Fatal(err)
+		panic(err) // only a malformed endpoint fails, and URL is the proxy's own
 	}
 	return c
 }
@@ -155,12 +177,7 @@ func (s *Server) Kill() {
 }
 
 // Restart starts the server again over the same root (after Kill).
-func (s *Server) Restart() {
-	s.t.Helper()
-	if err := s.startBackend(); err != nil {
-		s.t.Fatal(err)
-	}
-}
+func (s *Server) Restart() error { return s.startBackend() }
 
 // startBackend starts versitygw on a free loopback port and waits until it answers.
 func (s *Server) startBackend() error {

@@ -18,7 +18,9 @@ func TestStartKillRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Kill()
-	s.Restart()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	obj, err := s.Client().GetObject(ctx, Bucket, "a/b.mp4", minio.GetObjectOptions{})
 	if err != nil {
 		t.Fatal(err)

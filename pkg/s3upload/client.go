@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -225,6 +227,11 @@ func (c *Client) do(ctx context.Context, op Operation, body io.ReadSeeker, size 
 // netError names a failure that got no answer by its kind; the parent context's end is
 // returned as itself.
 func (c *Client) netError(ctx, rctx context.Context, op Operation, err error) error {
+	// The URL holds a signature valid for a while: it stays out of messages.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", op.Op, ctx.Err())
 	}

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -175,6 +174,9 @@ func TestServerKilledMidMultipartResumes(t *testing.T) {
 	if err == nil || errors.Is(err, sdk.ErrPermanent) {
 		t.Fatalf("upload with the server killed: %v, want a retryable error", err)
 	}
+	if strings.Contains(err.Error(), "X-Amz-Signature") {
+		t.Errorf("error shows a pre-signed URL: %v", err)
+	}
 	kind := api.ClassifyFailure(err)
 	if kind != api.FailureReset && kind != api.FailureRefused {
 		t.Errorf("kind %q of %v, want reset or refused", kind, err)
@@ -183,7 +185,9 @@ func TestServerKilledMidMultipartResumes(t *testing.T) {
 		t.Errorf("confirmed offset %d, want %d (two parts)", got, 2*testPart)
 	}
 	srv.SetFault(nil)
-	srv.Restart()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	sentBefore := srv.BodyBytes()
 	// A new uploader, as after a restart of the recorder: only the State carries over.
 	u2 := configure(t, srv, nil)
@@ -295,5 +299,3 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
-
-var _ = time.Second
