@@ -394,14 +394,30 @@ func hashSection(ctx context.Context, f *os.File, off, size int64, also hash.Has
 	if also != nil {
 		w = io.MultiWriter(h, also)
 	}
-	n, err := io.Copy(w, io.NewSectionReader(f, off, size))
+	n, err := io.Copy(w, ctxReader{ctx, io.NewSectionReader(f, off, size)})
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
 		return "", fmt.Errorf("s3: read segment: %w", err)
 	}
 	if n != size {
 		return "", fmt.Errorf("s3: segment shorter than %d bytes: %w", off+size, ErrSegmentChanged)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading when ctx ends, so that hashing a large segment can be cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // permanentError is a failure retrying cannot fix: it wraps its cause and sdk.ErrPermanent

@@ -21,6 +21,7 @@ import (
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/internal/s3server"
 	"github.com/screenrec/recorder/plugins/sdk"
+	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
 
 const testPart = MinPartSize // 5 MiB parts: a few parts per test segment
@@ -298,4 +299,22 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%v: diagnostics %+v, want an error about %q", m, diags, c.want)
 		}
 	}
+}
+
+// The SDK's conformance suite, directly and through the plugin protocol's gRPC shims.
+func TestConformance(t *testing.T) {
+	srv := s3server.Start(t)
+	req := segment(t, testPart+99)
+	big := filepath.Join(t.TempDir(), "big.mp4")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 1<<30); err != nil { // sparse: no disk
+		t.Fatal(err)
+	}
+	slow := sdk.UploadRequest{JobID: 2, RecordingID: "big", SegmentIndex: 1, SegmentPath: big, Size: 1 << 30}
+	good, _ := json.Marshal(map[string]any{"endpoint": srv.URL, "bucket": s3server.Bucket, "path_style": true,
+		"access_key_id": s3server.AccessKey, "secret_access_key": s3server.SecretKey, "part_size": testPart})
+	bad := []byte(`{"endpoint":"ftp://s3.example.com","bucket":"B","part_size":"1KiB","key_template":"{nope}","colour":"blue"}`)
+	sdktest.Uploader(t, func() sdk.Uploader { return New() }, good, bad, req, sdktest.SlowUpload(slow))
 }
