@@ -12,6 +12,7 @@ import (
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/uploaders/noop"
 	"github.com/screenrec/recorder/uploaders/rws"
+	s3 "github.com/screenrec/recorder/uploaders/s3"
 )
 
 // Executable is the file name of the binary that serves built-in adapters as plugin
@@ -34,6 +35,7 @@ var registrations = []Registration{
 	{Name: cloud.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return cloud.New() }},
 	{Name: probe.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return probe.New() }, Test: true},
 	{Name: rws.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return rws.New() }},
+	{Name: s3.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return s3.New() }},
 	{Name: noop.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return noop.New() }, Test: true},
 }
 

@@ -39,7 +39,7 @@ func (c config) builtinExecutable() string {
 }
 
 // allSuites are the suites this command runs, in order.
-var allSuites = []string{"sessions", "plugins", "srs", "cloud", "telemetry", "upload"}
+var allSuites = []string{"sessions", "plugins", "srs", "cloud", "telemetry", "upload", "s3"}
 
 func main() {
 	var c config
@@ -48,7 +48,7 @@ func main() {
 	flag.DurationVar(&c.Duration, "duration", 20*time.Second, "length of each run")
 	flag.IntVar(&c.FPS, "fps", 15, "frames per second")
 	flag.IntVar(&c.Rounds, "rounds", 3, "rounds of the sessions and telemetry suites; who goes first alternates")
-	suites := flag.String("suites", "sessions,plugins,srs,cloud,telemetry,upload", "comma-separated suites to run: sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), telemetry (CPU of record with telemetry on vs off), upload (rws throughput vs curl PUT, bytes re-sent); recorder vs the ffmpeg CLI is recorder-bench")
+	suites := flag.String("suites", "sessions,plugins,srs,cloud,telemetry,upload,s3", "comma-separated suites to run: sessions (shared encode, start latency), plugins (plugin boundary), srs (login latency, ping throughput), cloud (start latency, 200 vs 202), telemetry (CPU of record with telemetry on vs off), upload (rws throughput vs curl PUT, bytes re-sent), s3 (s3 uploader vs curl SigV4 PUT to versitygw, bytes re-sent and stored under interruptions); recorder vs the ffmpeg CLI is recorder-bench")
 	flag.Parse()
 	c.Width, c.Height = 1920, 1080
 	if *childMode != "" {
@@ -114,7 +114,12 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 	if slices.Contains(c.Suites, "upload") {
-		return runUpload(ctx, c)
+		if err := runUpload(ctx, c); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Suites, "s3") {
+		return runS3(ctx, c)
 	}
 	return nil
 }

@@ -1,0 +1,430 @@
+// Package s3 is the "s3" uploader: it archives finished segments to S3-compatible object
+// storage (AWS S3, MinIO, Ceph, SeaweedFS, versitygw, Wasabi…), verified by sha256
+// checksums and resumed after interruptions and restarts. Signing and sending are apart
+// (pkg/s3upload): here a LocalSigner signs with the configured credentials.
+//
+// # Objects
+//
+// A segment goes to the key the template renders (default
+// {owner}/{date}/{recording_id}/{segment}.mp4; owner is the metadata's userId, date the UTC
+// date of its startTime), with the recording's metadata as user metadata (x-amz-meta-*,
+// kebab-case keys, sha256 always among them) and, when configured, server-side encryption.
+//
+// # Checksums and resume
+//
+// A segment of at most part_size bytes is one PUT carrying its x-amz-checksum-sha256. A
+// larger one is a multipart upload with SHA256 checksums: its id and key are reported as the
+// job's resume State right after it is created, each part carries its own sha256, and the
+// completion's composite checksum is checked against the one computed here. A later attempt
+// (after a failure or a restart) lists the parts the server holds and sends only those
+// missing or whose checksum differs; an upload the server no longer knows is looked up as an
+// object (its answer may have been lost after it completed) and else started over. Upload
+// returns nil only when the server holds the whole object with the segment's checksum.
+package s3
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/pkg/s3upload"
+	"github.com/screenrec/recorder/plugins/sdk"
+)
+
+// Name is the plugin's name.
+const Name = "s3"
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Uploader is the s3 uploader.
+type Uploader struct {
+	mu     sync.Mutex
+	cfg    *Config
+	tmpl   *keyTemplate
+	client *s3upload.Client
+	signer *s3upload.LocalSigner
+}
+
+var _ sdk.Uploader = (*Uploader)(nil)
+
+// New returns an unconfigured uploader.
+func New() *Uploader { return &Uploader{} }
+
+// Info identifies the plugin.
+func (u *Uploader) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: Name, Kind: sdk.KindUploader, Version: Version}, nil
+}
+
+// ConfigSchema describes the config section.
+func (u *Uploader) ConfigSchema(context.Context) (sdk.Schema, error) { return schema, nil }
+
+// Configure checks and applies the config; a config with errors is refused and the previous
+// one kept.
+func (u *Uploader) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg, tmpl, diags := decodeConfig(raw)
+	for _, d := range diags {
+		if d.Severity == sdk.SeverityError {
+			return diags, nil
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = cfg.ConnectTimeout
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3: ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return []sdk.Diagnostic{{Severity: sdk.SeverityError, Field: "ca_file", Summary: "no certificate in CA file", Detail: cfg.CAFile}}, nil
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	signer := &s3upload.LocalSigner{Endpoint: cfg.Endpoint, Region: cfg.Region, Bucket: cfg.Bucket, PathStyle: cfg.PathStyle,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey,
+		SSE: s3upload.SSE{Mode: cfg.SSE, KMSKeyID: cfg.KMSKeyID}}
+	client := &s3upload.Client{Signer: signer, HTTP: &http.Client{Transport: tr}, Timeout: cfg.Timeout, UserAgent: "screenrec-s3/" + Version}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.client != nil {
+		u.client.HTTP.CloseIdleConnections()
+	}
+	u.cfg, u.tmpl, u.client, u.signer = &cfg, tmpl, client, signer
+	return diags, nil
+}
+
+// resumeState is the job's resume State: the multipart upload under way.
+type resumeState struct {
+	Bucket   string `json:"bucket"`
+	Key      string `json:"key"`
+	UploadID string `json:"upload_id,omitempty"`
+	PartSize int64  `json:"part_size,omitempty"`
+	// Put says a single PUT was started (its answer may be lost: ask the server first).
+	Put bool `json:"put,omitempty"`
+}
+
+func (s resumeState) encode() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Upload sends one segment; see the package comment.
+func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress func(sdk.Progress)) (sdk.UploadResult, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.UploadResult{}, err
+	}
+	u.mu.Lock()
+	cfg, tmpl, client := u.cfg, u.tmpl, u.client
+	u.mu.Unlock()
+	if cfg == nil {
+		return sdk.UploadResult{}, sdk.ErrNotConfigured
+	}
+	f, err := os.Open(req.SegmentPath)
+	if err != nil {
+		return sdk.UploadResult{}, permanent(fmt.Errorf("s3: segment: %w", err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return sdk.UploadResult{}, permanent(fmt.Errorf("s3: segment: %w", err))
+	}
+	size := fi.Size()
+	if req.Size > 0 && req.Size != size {
+		return sdk.UploadResult{}, permanent(fmt.Errorf("s3: segment %s: %d bytes, recorded %d: %w", req.SegmentPath, size, req.Size, ErrSegmentChanged))
+	}
+	sum := req.SHA256
+	if sum == "" {
+		if sum, err = hashSection(ctx, f, 0, size, nil); err != nil {
+			return sdk.UploadResult{}, err
+		}
+	}
+	key := tmpl.render(req)
+	up := &upload{cfg: cfg, client: client, f: f, size: size, sum: sum, key: key,
+		meta: objectMetadata(req, sum), req: req, progress: progress}
+	loc := cfg.Endpoint + "/" + cfg.Bucket + "/" + key
+	if err := up.run(ctx); err != nil {
+		if ctx.Err() != nil {
+			return sdk.UploadResult{}, fmt.Errorf("s3: %s: %w", loc, ctx.Err())
+		}
+		var re *s3upload.ResponseError
+		if errors.As(err, &re) && re.Permanent() || errors.Is(err, ErrSegmentChanged) || errors.Is(err, s3upload.ErrBadMetadata) {
+			return sdk.UploadResult{}, permanent(fmt.Errorf("s3: %s: %w", loc, err))
+		}
+		return sdk.UploadResult{}, fmt.Errorf("s3: %s: %w", loc, err)
+	}
+	return sdk.UploadResult{Location: loc, Bytes: size}, nil
+}
+
+// upload is one attempt of one segment.
+type upload struct {
+	cfg      *Config
+	client   *s3upload.Client
+	f        *os.File
+	size     int64
+	sum      string
+	key      string
+	meta     map[string]string
+	req      sdk.UploadRequest
+	progress func(sdk.Progress)
+	state    resumeState
+}
+
+func (up *upload) report(offset int64) {
+	if up.progress != nil {
+		up.progress(sdk.Progress{Location: up.key, Offset: offset, Size: up.size, State: up.state.encode()})
+	}
+}
+
+func (up *upload) run(ctx context.Context) error {
+	var prev resumeState
+	if s := up.req.Resume.State; s != "" {
+		_ = json.Unmarshal([]byte(s), &prev) // a state not ours: start afresh
+	}
+	same := prev.Bucket == up.cfg.Bucket && prev.Key == up.key
+	if prev.UploadID != "" && !same {
+		// The key or bucket changed (config): the old upload is garbage.
+		up.abort(ctx, prev)
+		prev = resumeState{}
+	}
+	// An earlier attempt may have stored the object and lost the answer.
+	if same && (prev.Put || prev.UploadID != "") {
+		if ok, err := up.stored(ctx); err != nil || ok {
+			return err
+		}
+	}
+	if up.size <= up.cfg.PartSize {
+		return up.put(ctx)
+	}
+	partSize := up.cfg.PartSize
+	if same && prev.UploadID != "" && prev.PartSize >= MinPartSize {
+		partSize = prev.PartSize // the parts the server holds are cut this way
+	}
+	if n := (up.size + partSize - 1) / partSize; n > s3upload.MaxParts {
+		partSize = (up.size + s3upload.MaxParts - 1) / s3upload.MaxParts
+	}
+	err := up.multipart(ctx, prev, partSize)
+	if errors.Is(err, errStartOver) {
+		return up.multipart(ctx, resumeState{}, up.cfg.PartSize)
+	}
+	return err
+}
+
+// errStartOver: the server no longer has the multipart upload.
+var errStartOver = errors.New("start over")
+
+// put sends the segment in one request.
+func (up *upload) put(ctx context.Context) error {
+	up.state = resumeState{Bucket: up.cfg.Bucket, Key: up.key, Put: true}
+	up.report(0)
+	obj, err := up.client.Put(ctx, up.key, io.NewSectionReader(up.f, 0, up.size), up.size, up.sum, up.meta)
+	if err != nil {
+		return err
+	}
+	want, _ := s3upload.Base64SHA256(up.sum)
+	if obj.ChecksumSHA256 != want {
+		// No checksum in the answer: the server must show it holds the right bytes.
+		if ok, err := up.stored(ctx); err != nil || !ok {
+			return errors.Join(err, fmt.Errorf("put: %w", ErrNotStored))
+		}
+	}
+	up.report(up.size)
+	return nil
+}
+
+// stored says whether the server holds the segment complete under its key: size and sha256
+// metadata match, and the checksum when the server gives it.
+func (up *upload) stored(ctx context.Context) (bool, error) {
+	obj, err := up.client.Head(ctx, up.key)
+	if errors.Is(err, s3upload.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if obj.Size != up.size || obj.Metadata["sha256"] != up.sum {
+		return false, nil
+	}
+	if whole, _ := s3upload.Base64SHA256(up.sum); obj.ChecksumSHA256 != "" && obj.ChecksumSHA256 != whole &&
+		!compositeOK(obj.ChecksumSHA256) {
+		return false, nil
+	}
+	up.report(up.size)
+	return true, nil
+}
+
+// compositeOK accepts a composite checksum ("…-N"): the parts were each checked on upload
+// and the sha256 metadata names the whole.
+func compositeOK(c string) bool {
+	for i := len(c) - 1; i > 0; i-- {
+		if c[i] == '-' {
+			_, err := strconv.Atoi(c[i+1:])
+			return err == nil
+		}
+	}
+	return false
+}
+
+// multipart creates (or resumes) a multipart upload, sends the missing parts and completes it.
+func (up *upload) multipart(ctx context.Context, prev resumeState, partSize int64) error {
+	held := map[int]s3upload.Part{}
+	if prev.UploadID != "" {
+		parts, err := up.client.ListParts(ctx, up.key, prev.UploadID)
+		switch {
+		case errors.Is(err, s3upload.ErrNoSuchUpload):
+			prev = resumeState{}
+			partSize = up.cfg.PartSize
+		case err != nil:
+			return err
+		}
+		for _, p := range parts {
+			held[p.Number] = p
+		}
+	}
+	if prev.UploadID != "" {
+		up.state = prev
+	} else {
+		id, err := up.client.Create(ctx, up.key, up.meta)
+		if err != nil {
+			return err
+		}
+		up.state = resumeState{Bucket: up.cfg.Bucket, Key: up.key, UploadID: id, PartSize: partSize}
+		up.report(0) // the id is kept before any part is sent
+	}
+	whole := sha256.New()
+	var parts []s3upload.Part
+	var digests []byte
+	var confirmed int64
+	contiguous := true
+	for off, n := int64(0), 1; off < up.size; off, n = off+partSize, n+1 {
+		size := min(partSize, up.size-off)
+		sum, err := hashSection(ctx, up.f, off, size, whole)
+		if err != nil {
+			return err
+		}
+		raw, _ := hex.DecodeString(sum)
+		digests = append(digests, raw...)
+		b64 := base64.StdEncoding.EncodeToString(raw)
+		p, ok := held[n]
+		if !ok || p.Size != size || p.ChecksumSHA256 != b64 {
+			if p, err = up.client.UploadPart(ctx, up.key, up.state.UploadID, n, io.NewSectionReader(up.f, off, size), size, sum); err != nil {
+				if errors.Is(err, s3upload.ErrNoSuchUpload) {
+					return errStartOver
+				}
+				return err
+			}
+		}
+		p.ChecksumSHA256 = b64
+		parts = append(parts, p)
+		if contiguous {
+			confirmed += size
+			up.report(confirmed)
+		}
+	}
+	if got := hex.EncodeToString(whole.Sum(nil)); got != up.sum {
+		up.abort(ctx, up.state)
+		return fmt.Errorf("%w: read %s, recorded %s", ErrSegmentChanged, got, up.sum)
+	}
+	composite := sha256.Sum256(digests)
+	want := base64.StdEncoding.EncodeToString(composite[:]) + "-" + strconv.Itoa(len(parts))
+	obj, err := up.client.Complete(ctx, up.key, up.state.UploadID, parts)
+	if err != nil {
+		var re *s3upload.ResponseError
+		switch {
+		case errors.Is(err, s3upload.ErrNoSuchUpload):
+			// Completed by an attempt whose answer was lost, or gone.
+			if ok, herr := up.stored(ctx); herr != nil || ok {
+				return herr
+			}
+			return errStartOver
+		case errors.As(err, &re) && (re.Code == "InvalidPart" || errors.Is(err, api.ErrChecksum)):
+			// The server refused the parts as a whole: this upload cannot be completed.
+			up.abort(ctx, up.state)
+			up.state = resumeState{Bucket: up.cfg.Bucket, Key: up.key}
+			up.report(0)
+		}
+		return err
+	}
+	if obj.ChecksumSHA256 != "" && obj.ChecksumSHA256 != want {
+		return fmt.Errorf("complete: composite sha256 %s, computed %s: %w: %w", obj.ChecksumSHA256, want, ErrNotStored, api.ErrChecksum)
+	}
+	if ok, err := up.stored(ctx); err != nil || !ok {
+		return errors.Join(err, fmt.Errorf("complete: %w", ErrNotStored))
+	}
+	return nil
+}
+
+// abort removes an abandoned multipart upload, best effort (S3 lifecycle rules clear what
+// is left).
+func (up *upload) abort(ctx context.Context, s resumeState) {
+	if s.UploadID != "" {
+		_ = up.client.Abort(ctx, s.Key, s.UploadID)
+	}
+}
+
+// hashSection is the hex sha256 of size bytes at off, also written to also when not nil.
+func hashSection(ctx context.Context, f *os.File, off, size int64, also hash.Hash) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	w := io.Writer(h)
+	if also != nil {
+		w = io.MultiWriter(h, also)
+	}
+	n, err := io.Copy(w, ctxReader{ctx, io.NewSectionReader(f, off, size)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", fmt.Errorf("s3: read segment: %w", err)
+	}
+	if n != size {
+		return "", fmt.Errorf("s3: segment shorter than %d bytes: %w", off+size, ErrSegmentChanged)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading when ctx ends, so that hashing a large segment can be cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// permanentError is a failure retrying cannot fix: it wraps its cause and sdk.ErrPermanent
+// and keeps the cause's message (the server's, e.g. "InvalidAccessKeyId: …").
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() []error { return []error{e.err, sdk.ErrPermanent} }
+
+func permanent(err error) error { return &permanentError{err: err} }
