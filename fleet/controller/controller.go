@@ -130,6 +130,7 @@ type Controller struct {
 	mu        sync.Mutex
 	userCache map[string]UserEntry
 	userRev   map[string]uint64
+	claims    chan struct{} // bounds the presence writes in flight
 }
 
 var (
@@ -156,12 +157,15 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Controller, error)
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192), jetstream.WithPublishAsyncErrHandler(
+		func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			opts.Log.Warn("fleet: record heartbeat", "subject", m.Subject, "err", err)
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("controller: jetstream: %w", err)
 	}
 	c := &Controller{opts: opts, nc: nc, js: js, log: opts.Log.With("part", "fleet-controller"),
-		userCache: map[string]UserEntry{}, userRev: map[string]uint64{}}
+		userCache: map[string]UserEntry{}, userRev: map[string]uint64{}, claims: make(chan struct{}, 32)}
 	buckets := []struct {
 		kv  *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig
@@ -301,13 +305,50 @@ func (c *Controller) onHeartbeat(m *nats.Msg) {
 	hb.Machine = machine
 	rec := Machine{Heartbeat: hb, Seen: time.Now()}
 	b, _ := json.Marshal(rec)
-	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
-	defer cancel()
-	if _, err := c.machines.Put(ctx, machine, b); err != nil {
+	// A put into the machines bucket, without waiting for its acknowledgement: thousands of
+	// machines heartbeat, and one handler goroutine waiting on each write would fall behind
+	// (a failed write is logged; the next heartbeat writes again).
+	if _, err := c.js.PublishAsync("$KV."+BucketMachines+"."+machine, b); err != nil {
 		c.log.Warn("fleet: record heartbeat", "machine", machine, "err", err)
 		return
 	}
-	c.claim(ctx, machine, hb.Users)
+	if !c.claimNeeded(machine, hb.Users) {
+		return
+	}
+	// Presence changed: written in the background, a few at a time.
+	select {
+	case c.claims <- struct{}{}:
+	case <-c.ctx.Done():
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.claims }()
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		defer cancel()
+		c.claim(ctx, machine, hb.Users)
+	}()
+}
+
+// claimNeeded reports whether machine's presence differs from the users bucket (as mirrored).
+func (c *Controller) claimNeeded(machine string, users []fleet.Presence) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, p := range users {
+		cur, ok := c.userCache[UserKey(p.User)]
+		if !ok || cur.Machine != machine || cur.Display != p.Display || !cur.Since.Equal(p.Since.UTC()) {
+			return true
+		}
+		n++
+	}
+	for _, u := range c.userCache {
+		if u.Machine == machine {
+			n--
+		}
+	}
+	return n != 0
 }
 
 // claim points the users present on machine at it (the most recent presence wins), and
