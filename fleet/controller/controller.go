@@ -131,6 +131,10 @@ type Controller struct {
 	userCache map[string]UserEntry
 	userRev   map[string]uint64
 	claims    chan struct{} // bounds the presence writes in flight
+
+	idMu      sync.Mutex
+	idWaiting []chan idResult // callers of NextContactID waiting for the next batch
+	idRunning bool
 }
 
 var (
@@ -482,12 +486,60 @@ func (c *Controller) Lock(ctx context.Context, user string) (func(), error) {
 }
 
 // NextContactID allocates the next contact id of the fleet: compare-and-set on one counter
-// in JetStream, so ids are unique and increasing across replicas and restarts.
+// in JetStream, so ids are unique and increasing across replicas and restarts. Concurrent
+// calls in one replica are combined into one compare-and-set of as many ids (a hot counter
+// key would otherwise spend its time in conflicts); an id whose caller gave up is not reused.
 func (c *Controller) NextContactID(ctx context.Context) (int64, error) {
+	ch := make(chan idResult, 1)
+	c.idMu.Lock()
+	c.idWaiting = append(c.idWaiting, ch)
+	if !c.idRunning {
+		c.idRunning = true
+		c.wg.Add(1)
+		go c.allocate()
+	}
+	c.idMu.Unlock()
+	select {
+	case r := <-ch:
+		return r.id, r.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("controller: contact id: %w", ctx.Err())
+	}
+}
+
+type idResult struct {
+	id  int64
+	err error
+}
+
+// allocate serves the waiting callers, a batch at a time, until none wait.
+func (c *Controller) allocate() {
+	defer c.wg.Done()
+	for {
+		c.idMu.Lock()
+		batch := c.idWaiting
+		c.idWaiting = nil
+		if len(batch) == 0 {
+			c.idRunning = false
+			c.idMu.Unlock()
+			return
+		}
+		c.idMu.Unlock()
+		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+		first, err := c.reserve(ctx, int64(len(batch)))
+		cancel()
+		for i, ch := range batch {
+			ch <- idResult{first + int64(i), err}
+		}
+	}
+}
+
+// reserve takes n ids from the counter and returns the first.
+func (c *Controller) reserve(ctx context.Context, n int64) (int64, error) {
 	for {
 		e, err := c.counters.Get(ctx, keyContactID)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			_, err := c.counters.Create(ctx, keyContactID, []byte(strconv.FormatInt(c.opts.ContactIDBase, 10)))
+			_, err := c.counters.Create(ctx, keyContactID, []byte(strconv.FormatInt(c.opts.ContactIDBase+n-1, 10)))
 			if err == nil {
 				return c.opts.ContactIDBase, nil
 			}
@@ -503,16 +555,15 @@ func (c *Controller) NextContactID(ctx context.Context) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("%w: contact-id counter %q", fleet.ErrProtocol, e.Value())
 		}
-		next := last + 1
-		_, err = c.counters.Update(ctx, keyContactID, []byte(strconv.FormatInt(next, 10)), e.Revision())
+		_, err = c.counters.Update(ctx, keyContactID, []byte(strconv.FormatInt(last+n, 10)), e.Revision())
 		if err == nil {
-			return next, nil
+			return last + 1, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return 0, fmt.Errorf("controller: contact id: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("controller: contact id: %w", err)
 		}
 	}
 }

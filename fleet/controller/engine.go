@@ -115,7 +115,7 @@ func (c *Controller) Start(ctx context.Context, req api.StartRequest) (api.Sessi
 	if err != nil {
 		return s, err
 	}
-	c.index(context.WithoutCancel(ctx), u.Machine, s, time.Now())
+	c.indexLater(u.Machine, s)
 	return s, nil
 }
 
@@ -128,7 +128,7 @@ func (c *Controller) Stop(ctx context.Context, id string) (api.Session, error) {
 	rep, err := c.rpc(ctx, machine, fleet.OpStop, fleet.Request{ID: local})
 	s, err := one(machine, rep, err)
 	if err == nil {
-		c.index(context.WithoutCancel(ctx), machine, s, time.Now())
+		c.indexLater(machine, s)
 	}
 	return s, err
 }
@@ -261,6 +261,16 @@ func recordKey(machine string, s api.Session) string {
 	}
 	// A recording the fleet did not start (an SRS one): by the machine's own ids.
 	return owner + "." + machine + "-" + UserKey(s.ID[len(machine)+1:])
+}
+
+// indexLater indexes s off the caller's path: the answer does not wait for the index.
+func (c *Controller) indexLater(machine string, s api.Session) {
+	at := time.Now()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.index(c.ctx, machine, s, at)
+	}()
 }
 
 // index writes s into the index of recordings, unless the index already holds a later view
