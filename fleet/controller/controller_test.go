@@ -290,3 +290,41 @@ func TestLockAcrossReplicas(t *testing.T) {
 	}
 	unlock2()
 }
+
+// A user logged in through SRS on a machine (the srs front end records them from login to
+// logout) is present there: the cloud API records them beside the SRS recording, on the
+// login's display; after logout they are present nowhere.
+func TestSRSLoginIsPresence(t *testing.T) {
+	srv := startServer(t, controller.ServerConfig{})
+	url := srv.ClientURL()
+	ctrl := openController(t, url, controller.Options{})
+	eng := fakeEngine(t)
+	startAgent(t, []string{url}, "desk-1", eng, nil, nil)
+	login := eng.Add(api.StartRequest{Owner: "agent7", Frontend: "srs", Source: api.Source{Display: ":5"}}, api.StateRecording)
+	waitPresent(t, ctrl, "agent7")
+	a := serveCloud(t, ctrl, "5s")
+	got := a.start(t, "agent7", 60)
+	if !okStart(got) {
+		t.Fatalf("start of a user logged in through SRS: %+v", got)
+	}
+	var cloudRec *api.Session
+	for _, s := range eng.Owned("agent7") {
+		if s.Frontend == "cloud" {
+			cloudRec = &s
+		}
+	}
+	if cloudRec == nil || cloudRec.Source.Display != ":5" {
+		t.Fatalf("cloud recording beside the SRS one: %+v", eng.Owned("agent7"))
+	}
+	eng.SetState(login.ID, api.StateCompleted) // logout
+	eng.SetState(cloudRec.ID, api.StateCompleted)
+	waitFor(t, "agent7 gone", 30*time.Second, func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := ctrl.Locate(ctx, "agent7")
+		return errors.Is(err, api.ErrNotFound), fmt.Sprint(err)
+	})
+	if got := a.start(t, "agent7", 60); got.Status != http.StatusNotFound {
+		t.Errorf("start after logout: %+v, want 404", got)
+	}
+}

@@ -132,10 +132,15 @@ type agent struct {
 	wg     sync.WaitGroup
 	kick   chan struct{} // a heartbeat now (reconnected, presence changed)
 
-	mu    sync.Mutex
-	users []fleet.Presence
-	rev   int64
+	mu     sync.Mutex
+	users  []fleet.Presence // configured
+	logins []fleet.Presence // SRS logins: the owners of the machine's running srs sessions
+	rev    int64
 }
+
+// SRSFrontend is the front end whose sessions are logins: the srs front end records an agent
+// from login to logout, so the owner of a running srs session is logged in on this machine.
+const SRSFrontend = "srs"
 
 func startAgent(cfg Config, eng sdk.Engine) (*agent, error) {
 	a := &agent{cfg: cfg, eng: eng, started: time.Now(), kick: make(chan struct{}, 1),
@@ -234,17 +239,44 @@ func (a *agent) setUsers(users []User) {
 	}
 }
 
+// presence is everyone present: the configured users, then the SRS logins of other users.
 func (a *agent) presence() ([]fleet.Presence, int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return slices.Clone(a.users), a.rev
+	return a.presentLocked(), a.rev
+}
+
+func (a *agent) presentLocked() []fleet.Presence {
+	out := slices.Clone(a.users)
+	for _, p := range a.logins {
+		if !slices.ContainsFunc(out, func(q fleet.Presence) bool { return q.User == p.User }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// setLogins sets the SRS logins from the machine's running sessions.
+func (a *agent) setLogins(running []api.Session) {
+	var logins []fleet.Presence
+	for _, s := range running {
+		if s.Frontend == SRSFrontend && !slices.ContainsFunc(logins, func(p fleet.Presence) bool { return p.User == s.Owner }) {
+			logins = append(logins, fleet.Presence{User: s.Owner, Display: s.Source.Display, Since: s.CreatedAt.UTC(), Source: "srs"})
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.EqualFunc(logins, a.logins, func(x, y fleet.Presence) bool { return x == y }) {
+		a.logins = logins
+		a.rev++
+	}
 }
 
 // present returns the presence of user on this machine.
 func (a *agent) present(user string) (fleet.Presence, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, p := range a.users {
+	for _, p := range a.presentLocked() {
 		if p.User == user {
 			return p, true
 		}
@@ -281,13 +313,14 @@ func (a *agent) sendHeartbeat(seq int64) {
 	if !a.nc.IsConnected() {
 		return // a heartbeat buffered through an outage would arrive stale; the reconnect kicks one
 	}
-	users, rev := a.presence()
 	running := 0
 	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.Heartbeat)
 	if list, err := a.eng.List(ctx, api.ListFilter{States: []api.State{api.StateStarting, api.StateRecording, api.StateMasked, api.StateStopping, api.StateFinalizing}}); err == nil {
 		running = len(list)
+		a.setLogins(list)
 	}
 	cancel()
+	users, rev := a.presence()
 	hb := fleet.Heartbeat{Version: fleet.Version, Machine: a.cfg.Machine, Seq: seq, PresenceRev: rev, Users: users,
 		Sessions: running, Started: a.started, Interval: a.cfg.Heartbeat, Agent: Version, Sent: time.Now()}
 	if users == nil {
@@ -320,6 +353,9 @@ func (a *agent) forward(events <-chan api.Event) {
 			ctx, cancel := context.WithTimeout(a.ctx, defaultRequestTimeout)
 			if s, err := a.eng.Get(ctx, ev.SessionID); err == nil {
 				msg.Session = &s
+				if s.Frontend == SRSFrontend && ev.Kind == api.EventStateChanged {
+					a.heartbeatNow() // a login or logout: the presence changed
+				}
 			}
 			cancel()
 		}
