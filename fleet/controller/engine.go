@@ -383,4 +383,31 @@ func (c *Controller) onPresign(m *nats.Msg) {
 		return
 	}
 	reply(r)
+	c.noteArchive(ctx, req, r.Key)
+}
+
+// noteArchive records in the index where a segment of a fleet recording goes.
+func (c *Controller) noteArchive(ctx context.Context, req fleet.PresignRequest, object string) {
+	if req.ContactID <= 0 || req.Owner == "" || object == "" {
+		return
+	}
+	key := UserKey(req.Owner) + "." + strconv.FormatInt(req.ContactID, 10)
+	for range 5 {
+		e, err := c.recordings.Get(ctx, key)
+		if err != nil {
+			return // not a recording of the fleet's
+		}
+		var rec Record
+		if json.Unmarshal(e.Value(), &rec) != nil || rec.Machine != req.Machine {
+			return // only the machine that recorded it says where its segments go
+		}
+		if rec.Archive == nil {
+			rec.Archive = map[int]string{}
+		}
+		rec.Archive[req.Segment] = object
+		b, _ := json.Marshal(rec)
+		if _, err := c.recordings.Update(ctx, key, b, e.Revision()); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return
+		}
+	}
 }
