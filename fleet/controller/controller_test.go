@@ -385,3 +385,25 @@ func TestPresignSeam(t *testing.T) {
 		t.Errorf("presign without an archive: %v %+v", err, rep)
 	}
 }
+
+// A replica that dies holding a user's lock does not lock the user out: the lock ages out
+// after the lock TTL.
+func TestLockOfADeadReplicaAgesOut(t *testing.T) {
+	srv := startServer(t, controller.ServerConfig{})
+	c1 := openController(t, srv.ClientURL(), controller.Options{LockTTL: 2 * time.Second})
+	c2 := openController(t, srv.ClientURL(), controller.Options{LockTTL: 2 * time.Second})
+	if _, err := c1.Lock(context.Background(), "1234567"); err != nil { // never released
+		t.Fatal(err)
+	}
+	c1.Close()
+	if _, err := c2.Lock(context.Background(), "1234567"); !errors.Is(err, api.ErrBusy) {
+		t.Fatalf("lock held by the dead replica: %v, want ErrBusy", err)
+	}
+	waitFor(t, "the lock aged out", 30*time.Second, func() (bool, string) {
+		unlock, err := c2.Lock(context.Background(), "1234567")
+		if err == nil {
+			unlock()
+		}
+		return err == nil, fmt.Sprint(err)
+	})
+}
