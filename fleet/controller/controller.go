@@ -448,6 +448,9 @@ func (c *Controller) Locate(ctx context.Context, user string) (string, error) {
 
 func (c *Controller) where(ctx context.Context, user string) (UserEntry, error) {
 	e, err := c.users.Get(ctx, UserKey(user))
+	for err != nil && transient(ctx, err) {
+		e, err = c.users.Get(ctx, UserKey(user))
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return UserEntry{}, fleet.NotPresent(user)
 	}
@@ -470,6 +473,9 @@ func (c *Controller) where(ctx context.Context, user string) (UserEntry, error) 
 func (c *Controller) Lock(ctx context.Context, user string) (func(), error) {
 	key := UserKey(user)
 	rev, err := c.locks.Create(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	for err != nil && transient(ctx, err) {
+		rev, err = c.locks.Create(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("controller: user %q: a start or stop is in progress: %w", user, api.ErrBusy)
 	}
@@ -549,6 +555,9 @@ func (c *Controller) reserve(ctx context.Context, n int64) (int64, error) {
 			return 0, fmt.Errorf("controller: contact id: %w", err)
 		}
 		if err != nil {
+			if transient(ctx, err) {
+				continue
+			}
 			return 0, fmt.Errorf("controller: contact id: %w", err)
 		}
 		last, err := strconv.ParseInt(string(e.Value()), 10, 64)
@@ -559,11 +568,28 @@ func (c *Controller) reserve(ctx context.Context, n int64) (int64, error) {
 		if err == nil {
 			return last + 1, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !transient(ctx, err) {
 			return 0, fmt.Errorf("controller: contact id: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
 			return 0, fmt.Errorf("controller: contact id: %w", err)
 		}
+	}
+}
+
+// transient reports whether err may go away by itself (a JetStream leader being elected after
+// a node was lost, a reconnection) and ctx leaves time to try again; it then pauses briefly.
+func transient(ctx context.Context, err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) ||
+		errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return false
+	}
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
