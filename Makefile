@@ -34,10 +34,12 @@ test: deps
 	$(GO) test $(TEST_FLAGS) ./...
 
 # The encoder suite (recorder vs the ffmpeg CLI, every scene × resolution; it prints its time
-# estimate first, about 20 minutes on 2 cores), then the service suites. See benchmarks/README.md.
+# estimate first, about 20 minutes on 2 cores), then the service suites, then the fleet
+# controller with simulated agents (about 3 minutes). See benchmarks/README.md.
 bench: bench-build
 	$(BIN)/recorder-bench --out benchmarks/results $(BENCH_ARGS)
 	$(GO) run ./benchmarks/cmd/bench -recorder $(BIN)/recorder -out benchmarks/results
+	$(GO) run ./benchmarks/fleetbench -out benchmarks/results
 
 # The encoder suite's small matrix (1080p idle and typing, one round): about a minute.
 bench-quick: bench-build

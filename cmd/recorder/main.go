@@ -43,7 +43,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.AddCommand(newMonitorsCmd(), newEncodersCmd(), newRecordCmd(), newRunCmd(), newPluginsCmd(), newUploadsCmd(),
-		newConfigCmd(), newCatalogCmd(), newExportCmd(), newVersionCmd())
+		newConfigCmd(), newCatalogCmd(), newExportCmd(), newVersionCmd(), newControllerCmd())
 	return root
 }
 

@@ -32,6 +32,7 @@ func TestPluginsListsBuiltinAndDiscovered(t *testing.T) {
 	want := map[string]pluginRow{
 		"srs":   {Name: "srs", Kind: "frontend", Version: "1.0.0", Source: "built-in"},
 		"cloud": {Name: "cloud", Kind: "frontend", Version: "1.0.0", Source: "built-in"},
+		"fleet": {Name: "fleet", Kind: "frontend", Version: "0.1.0", Source: "built-in"},
 		"rws":   {Name: "rws", Kind: "uploader", Version: "1.0.0", Source: "built-in"},
 		"probe": {Name: "probe", Kind: "frontend", Version: "0.1.0-test", Source: "built-in (test)"},
 		"noop":  {Name: "noop", Kind: "uploader", Version: "0.1.0-test", Source: "built-in (test)"},

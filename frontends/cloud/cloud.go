@@ -48,12 +48,31 @@ type Cloud struct {
 
 	locks userLocks
 	bg    inflight // engine calls that outlive their request (stops finishing)
+
+	dir Directory // where users are and their locks, for a front end serving a fleet; nil: the config's users
+}
+
+// Directory finds users and holds their start/stop locks for a front end that serves many
+// machines at once (the fleet controller, which finds users where they are present and locks
+// them across its replicas). The front end New returns uses its users config and locks in its
+// own process instead.
+type Directory interface {
+	// Locate returns the display user is recorded on; an error wrapping api.ErrNotFound is
+	// answered 404, one wrapping context.DeadlineExceeded 504.
+	Locate(ctx context.Context, user string) (display string, err error)
+	// Lock takes user's start/stop lock and returns its release; an error wrapping
+	// api.ErrBusy (held elsewhere) is answered 425.
+	Lock(ctx context.Context, user string) (unlock func(), err error)
 }
 
 var _ sdk.Frontend = (*Cloud)(nil)
 
 // New returns an unconfigured front end; it has no side effects.
 func New() *Cloud { return &Cloud{} }
+
+// NewWithDirectory returns an unconfigured front end that asks dir where users are and for
+// their locks: its config takes no users.
+func NewWithDirectory(dir Directory) *Cloud { return &Cloud{dir: dir} }
 
 // Info identifies the plugin.
 func (c *Cloud) Info(ctx context.Context) (sdk.Info, error) {
@@ -73,7 +92,7 @@ func (c *Cloud) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	st, diags := loadSettings(raw)
+	st, diags := loadSettingsFor(raw, c.dir != nil)
 	if st == nil {
 		return diags, nil
 	}

@@ -155,12 +155,21 @@ var displayRE = regexp.MustCompile(`^[A-Za-z0-9._/-]*:[0-9]+(\.[0-9]+)?$`)
 
 // loadSettings decodes and checks a config section and loads its files. The settings are nil
 // when a diagnostic is an error.
-func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) {
+func loadSettings(raw []byte) (*settings, []sdk.Diagnostic) { return loadSettingsFor(raw, false) }
+
+// loadSettingsFor is loadSettings; with a directory, users come from it: the section has none.
+func loadSettingsFor(raw []byte, directory bool) (*settings, []sdk.Diagnostic) {
 	d := &decoder{}
 	cfg := DefaultConfig()
 	st := &settings{users: map[string]string{}, keys: map[string]accessKey{}, signing: map[string][]byte{}}
 	if !d.Decode(raw, &cfg) && d.HasError("") {
 		return nil, d.Diags
+	}
+	if directory {
+		d.Diags = slices.DeleteFunc(d.Diags, func(g sdk.Diagnostic) bool { return g.Field == "users" })
+		if len(cfg.Users) > 0 {
+			d.Errorf("users", "users come from the fleet", "where users are is what the machines announce; remove users")
+		}
 	}
 
 	d.listeners(&cfg, st)

@@ -199,6 +199,10 @@ func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpkit.Error)
 	if herr := parse(q); herr != nil {
 		return nil, herr
 	}
+	req := &request{st: st, r: r, arrival: arrival(ec), key: key, user: user}
+	if h.c.dir != nil {
+		return req, h.locate(req)
+	}
 	display, known := st.users[user]
 	if !known {
 		return nil, notFound("user %q is unknown to this recorder: no screen is mapped to it", httpkit.Clip(user))
@@ -207,7 +211,31 @@ func (h *handlers) begin(ec echo.Context, parse func(url.Values) *httpkit.Error)
 	if !ok {
 		return nil, tooEarly("a previous start or stop for user %q is still being processed; retry when it has finished", user)
 	}
-	return &request{st: st, r: r, arrival: arrival(ec), key: key, user: user, display: display, unlock: unlock}, nil
+	req.display, req.unlock = display, unlock
+	return req, nil
+}
+
+// locate asks the directory where req's user is (404 when nowhere) and takes their lock (425
+// when held).
+func (h *handlers) locate(req *request) error {
+	ctx, cancel := req.engineCtx()
+	defer cancel()
+	display, err := h.c.dir.Locate(ctx, req.user)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return notFound("user %q is present on no machine: %v", httpkit.Clip(req.user), err)
+	case err != nil:
+		return engineError("locate", err, req.st.cfg.EngineTimeout)
+	}
+	unlock, err := h.c.dir.Lock(ctx, req.user)
+	switch {
+	case errors.Is(err, api.ErrBusy):
+		return tooEarly("a previous start or stop for user %q is still being processed; retry when it has finished", req.user)
+	case err != nil:
+		return engineError("lock", err, req.st.cfg.EngineTimeout)
+	}
+	req.display, req.unlock = display, unlock
+	return nil
 }
 
 // engineCtx bounds an engine call by engine_timeout. It does not end when the client hangs
@@ -243,6 +271,9 @@ func (h *handlers) start(ec echo.Context) error {
 	})
 	if errors.Is(err, api.ErrAlreadyRecording) {
 		return h.alreadyRecording(ec, req, err)
+	}
+	if err != nil && h.c.dir != nil && errors.Is(err, api.ErrNotFound) {
+		return notFound("user %q is no longer present where they were: %v", httpkit.Clip(req.user), err)
 	}
 	if err != nil {
 		return engineError("start", err, req.st.cfg.EngineTimeout)

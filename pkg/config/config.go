@@ -102,6 +102,9 @@ type Config struct {
 	Admin Admin `cfg:"admin"`
 	// Telemetry configures traces and metrics (see telemetry.go).
 	Telemetry Telemetry `cfg:"telemetry"`
+	// Controller configures `recorder controller`, the fleet controller (see controller.go);
+	// nil when absent.
+	Controller *Controller `cfg:"controller"`
 
 	src *source // where the values came from, for errors after loading (nil for Default)
 }
@@ -279,6 +282,7 @@ func parse(name, base string, data []byte, environ []string) (*Config, error) {
 	resolveSecretFiles(base, c.Frontends)
 	resolveSecretFiles(base, c.Uploaders)
 	c.Admin.resolvePaths(base)
+	c.Controller.resolvePaths(base)
 
 	if err := applyEnv(c, environ, src); err != nil {
 		return fail(err)
@@ -299,6 +303,17 @@ func (c *Config) fillDefaults() {
 	}
 	if len(c.Engine.Encoders) == 0 {
 		c.Engine.Encoders = []string{EncoderAuto}
+	}
+	if ct := c.Controller; ct != nil {
+		if ct.NATS.Listen == "" {
+			ct.NATS.Listen = DefaultControllerNATSListen
+		}
+		if ct.DataDir == "" {
+			ct.DataDir = DefaultControllerDataDir
+		}
+		if ct.Replicas == 0 {
+			ct.Replicas = 1
+		}
 	}
 }
 

@@ -64,7 +64,7 @@ func TestParseErrors(t *testing.T) {
 		), `x.yaml:2: spool_dirr: unknown key; did you mean "spool_dir"?`, ErrUnknownKey},
 		{"unknown top-level key, no near match", doc(
 			"colour: red",
-		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload, admin, telemetry)`, ErrUnknownKey},
+		), `x.yaml:1: colour: unknown key (valid keys: spool_dir, display, plugin_dir, log, engine, frontends, uploaders, upload, admin, telemetry, controller)`, ErrUnknownKey},
 		{"unknown nested key", doc(
 			"engine:",
 			"  fps: 10",

@@ -68,6 +68,9 @@ func (c *Config) validate() *Error {
 	if err := c.Telemetry.validate(); err != nil {
 		return err
 	}
+	if err := c.Controller.validate(); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/screenrec/recorder/frontends/cloud"
+	"github.com/screenrec/recorder/frontends/fleet"
 	"github.com/screenrec/recorder/frontends/probe"
 	"github.com/screenrec/recorder/frontends/srs"
 	"github.com/screenrec/recorder/plugins/sdk"
@@ -33,6 +34,7 @@ type Registration struct {
 var registrations = []Registration{
 	{Name: srs.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return srs.New() }},
 	{Name: cloud.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return cloud.New() }},
+	{Name: fleet.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return fleet.New() }},
 	{Name: probe.Name, Kind: sdk.KindFrontend, New: func() sdk.Plugin { return probe.New() }, Test: true},
 	{Name: rws.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return rws.New() }},
 	{Name: s3.Name, Kind: sdk.KindUploader, New: func() sdk.Plugin { return s3.New() }},

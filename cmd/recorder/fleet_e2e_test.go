@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/screenrec/recorder/engine/mux"
+	"github.com/screenrec/recorder/frontends/cloud"
+	"github.com/screenrec/recorder/pkg/fleet"
+)
+
+// lineWaiter reads a process's stdout lines.
+func lineWaiter(t *testing.T, cmd *exec.Cmd) chan string {
+	t.Helper()
+	stdout, _ := cmd.StdoutPipe()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
+}
+
+// waitLine waits for a line containing marker and returns what follows it.
+func waitLine(t *testing.T, lines chan string, marker string, stderr *bytes.Buffer) string {
+	t.Helper()
+	deadline := time.After(90 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("exited before %q: %s", marker, stderr.String())
+			}
+			if _, rest, ok := strings.Cut(l, marker); ok {
+				return rest
+			}
+		case <-deadline:
+			t.Fatalf("no %q within 90 s: %s", marker, stderr.String())
+		}
+	}
+}
+
+// The fleet end to end, with real processes: `recorder controller` (embedded NATS) and two
+// `recorder run`s on two Xvfb displays whose fleet front ends (plugin processes) join with
+// their own credentials. The cloud API starts each user's recording on their machine, a
+// repeat start answers the same ids, stops finalise valid files that carry the fleet's
+// contact id.
+func TestFleetEndToEnd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const secret = "ops-secret-0123456789abcdef0123456789abcdef"
+	ccfg := writeConfig(t, fmt.Sprintf(`spool_dir: %s
+controller:
+  data_dir: %s
+  nats: {listen: "127.0.0.1:%d"}
+  agents:
+    - {machine: desk-1, user: desk-1, password: {env: PW_DESK_1}}
+    - {machine: desk-2, user: desk-2, password: {env: PW_DESK_2}}
+  cloud:
+    listen: "127.0.0.1:0"
+    confirm_window: 5s
+    access_keys: [{id: ops, secret_sha256: %q, permissions: [RecordScreenInteraction]}]
+    signing_keys: [{id: k, key: {env: SIGNING_KEY}}]
+`, dir, filepath.Join(dir, "js"), freePort(t), cloud.HashSecret(secret)))
+	ctl := exec.Command(recorderBin, "controller", "--config", ccfg)
+	ctl.Env = append(os.Environ(), "PW_DESK_1=pw-1", "PW_DESK_2=pw-2", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef")
+	var ctlErr bytes.Buffer
+	ctl.Stderr = &ctlErr
+	ctlLines := lineWaiter(t, ctl)
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ctl.Process.Kill(); _ = ctl.Wait() })
+	natsURL := waitLine(t, ctlLines, "embedded NATS listening on ", &ctlErr)
+	apiURL := waitLine(t, ctlLines, "cloud API http listening on ", &ctlErr)
+
+	type agent struct {
+		cmd   *exec.Cmd
+		spool string
+		err   bytes.Buffer
+	}
+	var agents []*agent
+	for i, user := range []string{"1001", "1002"} {
+		d := newDesk(t)
+		a := &agent{spool: t.TempDir()}
+		cfg := writeConfig(t, fmt.Sprintf(`spool_dir: %s
+display: %q
+engine: {segment_duration: 0s}
+upload: {keep_uploaded: true}
+frontends:
+  - name: fleet
+    config:
+      urls: [%q]
+      machine: desk-%d
+      user: desk-%d
+      password: {env: FLEET_PASSWORD}
+      heartbeat: 200ms
+      users: [{id: %q, display: %q}]
+uploaders:
+  - name: noop
+`, a.spool, d.srv.Display, natsURL, i+1, i+1, user, d.srv.Display))
+		a.cmd = exec.Command(recorderBin, "run", "--config", cfg)
+		a.cmd.Env = append(d.srv.Env(), fmt.Sprintf("FLEET_PASSWORD=pw-%d", i+1))
+		a.cmd.Stderr = &a.err
+		lines := lineWaiter(t, a.cmd)
+		if err := a.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.cmd.Process.Kill(); _ = a.cmd.Wait() })
+		waitLine(t, lines, "front end fleet: nats listening on", &a.err)
+		go func() {
+			for range lines {
+			}
+		}()
+		agents = append(agents, a)
+	}
+
+	resp, err := http.Post(apiURL+cloud.PathToken, "application/json", strings.NewReader(`{"accessKeyId":"ops","accessKeySecret":"`+secret+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	type answer struct {
+		status        int
+		ContactID     int64  `json:"contactId"`
+		InteractionID string `json:"interactionId"`
+		body          string
+	}
+	call := func(path, query string) answer {
+		req, _ := http.NewRequest(http.MethodPost, apiURL+path+"?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var a answer
+		_ = json.Unmarshal(b, &a)
+		a.status, a.body = resp.StatusCode, string(b)
+		return a
+	}
+	start := func(user string) answer {
+		var a answer
+		for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if a = call(cloud.PathStart, "recordingDuration=600&userId="+user); a.status != http.StatusNotFound {
+				break // 404 until the machine's first heartbeat is in
+			}
+		}
+		if a.status != http.StatusOK && a.status != http.StatusAccepted {
+			t.Fatalf("start %s: %d %s", user, a.status, a.body)
+		}
+		return a
+	}
+	s1, s2 := start("1001"), start("1002")
+	if s2.ContactID <= s1.ContactID {
+		t.Errorf("contact ids %d then %d", s1.ContactID, s2.ContactID)
+	}
+	if again := call(cloud.PathStart, "recordingDuration=900&userId=1001"); again.status != http.StatusOK || again.ContactID != s1.ContactID {
+		t.Errorf("repeat start: %d %s", again.status, again.body)
+	}
+	time.Sleep(2 * time.Second)
+	for _, s := range []struct {
+		user    string
+		contact int64
+	}{{"1001", s1.ContactID}, {"1002", s2.ContactID}} {
+		if got := call(cloud.PathStop, fmt.Sprintf("userId=%s&contactId=%d", s.user, s.contact)); got.status != http.StatusOK && got.status != http.StatusAccepted {
+			t.Errorf("stop %s: %d %s", s.user, got.status, got.body)
+		}
+	}
+	// Each machine holds its own user's recording, and only that one.
+	for i, a := range agents {
+		want := []int64{s1.ContactID, s2.ContactID}[i]
+		var files []string
+		var found []string
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			files, _ = filepath.Glob(filepath.Join(a.spool, "*", "*.mp4"))
+			found = found[:0]
+			for _, f := range files {
+				if res, err := mux.Inspect(f); err == nil && res.Complete {
+					found = append(found, f)
+				}
+			}
+			if len(found) == 1 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if len(found) != 1 {
+			t.Fatalf("desk-%d: complete files %v of %v, want 1: %s", i+1, found, files, a.err.String())
+		}
+		tags, err := mux.Tags(found[0])
+		if err != nil || tags["label_"+fleet.LabelContactID] != fmt.Sprint(want) {
+			t.Errorf("desk-%d: tags %v %v, want label_%s %d", i+1, tags, err, fleet.LabelContactID, want)
+		}
+		if res, _ := mux.Inspect(found[0]); res.Duration < time.Second {
+			t.Errorf("desk-%d: %s lasts %s", i+1, found[0], res.Duration)
+		}
+	}
+	for _, a := range agents {
+		_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	_ = ctl.Process.Signal(syscall.SIGTERM)
+}

@@ -1,0 +1,413 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/pkg/fleet"
+)
+
+// rpc asks machine for op and decodes the reply. A machine with no agent subscribed is asked
+// again until ctx ends (an agent reconnecting after a NATS node restart): nothing was
+// delivered, so asking again is safe. No answer within ctx is fleet.Unreachable (504).
+func (c *Controller) rpc(ctx context.Context, machine, op string, req fleet.Request) (fleet.Reply, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		// The agent bounds its engine call a little inside ours, so its answer still arrives.
+		req.Timeout = time.Until(dl) * 9 / 10
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return fleet.Reply{}, err
+	}
+	subject := fleet.RPCSubject(machine, op)
+	for {
+		msg, err := c.nc.RequestWithContext(ctx, subject, data)
+		if errors.Is(err, nats.ErrNoResponders) {
+			t := time.NewTimer(noRespondersRetry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fleet.Reply{}, fleet.Unreachable(machine, err)
+			case <-t.C:
+				continue
+			}
+		}
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+				return fleet.Reply{}, fleet.Unreachable(machine, err)
+			}
+			return fleet.Reply{}, fmt.Errorf("controller: %s on %s: %w", op, machine, err)
+		}
+		var rep fleet.Reply
+		if err := json.Unmarshal(msg.Data, &rep); err != nil {
+			return fleet.Reply{}, fmt.Errorf("%w: %s answer of %s: %w", fleet.ErrProtocol, op, machine, err)
+		}
+		return rep, nil
+	}
+}
+
+// one turns a reply carrying one session into the fleet's view of it.
+func one(machine string, rep fleet.Reply, err error) (api.Session, error) {
+	if err != nil {
+		return api.Session{}, err
+	}
+	if rep.Error != nil {
+		if rerr := rep.Error.Err(); rerr != nil {
+			var are *api.AlreadyRecordingError
+			if errors.As(rerr, &are) {
+				return api.Session{}, &api.AlreadyRecordingError{Session: fleet.Value(machine, are.Session)}
+			}
+			return api.Session{}, fmt.Errorf("machine %s: %w", machine, rerr)
+		}
+	}
+	if rep.Session == nil {
+		return api.Session{}, fmt.Errorf("%w: machine %s answered no session", fleet.ErrProtocol, machine)
+	}
+	return fleet.Value(machine, *rep.Session), nil
+}
+
+func many(machine string, rep fleet.Reply, err error) ([]api.Session, error) {
+	if err != nil {
+		return nil, err
+	}
+	if rep.Error != nil {
+		return nil, fmt.Errorf("machine %s: %w", machine, rep.Error.Err())
+	}
+	out := make([]api.Session, 0, len(rep.Sessions))
+	for _, s := range rep.Sessions {
+		out = append(out, fleet.Value(machine, s))
+	}
+	return out, nil
+}
+
+// Start starts a recording of req.Owner on the machine where they are present, with a contact
+// id allocated for the whole fleet (label fleet.LabelContactID). A user present nowhere is an
+// error wrapping api.ErrNotFound; a machine that does not answer in time one wrapping
+// context.DeadlineExceeded; a user already recorded through req.Frontend an
+// *api.AlreadyRecordingError with that recording, as the engine's.
+func (c *Controller) Start(ctx context.Context, req api.StartRequest) (api.Session, error) {
+	u, err := c.where(ctx, req.Owner)
+	if err != nil {
+		return api.Session{}, err
+	}
+	contact, err := c.NextContactID(ctx)
+	if err != nil {
+		return api.Session{}, err
+	}
+	labels := maps.Clone(req.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[fleet.LabelContactID] = strconv.FormatInt(contact, 10)
+	req.Labels = labels
+	rep, err := c.rpc(ctx, u.Machine, fleet.OpStart, fleet.Request{Start: &req})
+	s, err := one(u.Machine, rep, err)
+	if err != nil {
+		return s, err
+	}
+	c.indexLater(u.Machine, s)
+	return s, nil
+}
+
+// Stop stops a session by its fleet id (machine/id).
+func (c *Controller) Stop(ctx context.Context, id string) (api.Session, error) {
+	machine, local, err := fleet.SplitSessionID(id)
+	if err != nil {
+		return api.Session{}, err
+	}
+	rep, err := c.rpc(ctx, machine, fleet.OpStop, fleet.Request{ID: local})
+	s, err := one(machine, rep, err)
+	if err == nil {
+		c.indexLater(machine, s)
+	}
+	return s, err
+}
+
+// Get returns a session by its fleet id.
+func (c *Controller) Get(ctx context.Context, id string) (api.Session, error) {
+	machine, local, err := fleet.SplitSessionID(id)
+	if err != nil {
+		return api.Session{}, err
+	}
+	rep, err := c.rpc(ctx, machine, fleet.OpGet, fleet.Request{ID: local})
+	return one(machine, rep, err)
+}
+
+// machinesOf lists the machines that may hold owner's sessions: where they are present and
+// where the index has recordings of theirs that have not ended.
+func (c *Controller) machinesOf(ctx context.Context, owner string) ([]string, error) {
+	var out []string
+	if u, err := c.where(ctx, owner); err == nil {
+		out = append(out, u.Machine)
+	} else if !errors.Is(err, api.ErrNotFound) {
+		return nil, err
+	}
+	recs, err := c.Recordings(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if !r.Session.State.Terminal() && !slices.Contains(out, r.Machine) {
+			out = append(out, r.Machine)
+		}
+	}
+	return out, nil
+}
+
+// List lists sessions of f.Owner on the machines that may hold them (an owner is required:
+// listing a whole fleet is the index's job, see Recordings).
+func (c *Controller) List(ctx context.Context, f api.ListFilter) ([]api.Session, error) {
+	if f.Owner == "" {
+		return nil, fmt.Errorf("%w: the fleet lists sessions by owner", api.ErrInvalidRequest)
+	}
+	machines, err := c.machinesOf(ctx, f.Owner)
+	if err != nil {
+		return nil, err
+	}
+	var out []api.Session
+	for _, m := range machines {
+		rep, err := c.rpc(ctx, m, fleet.OpList, fleet.Request{List: &fleet.ListFilter{Owner: f.Owner, States: f.States, Limit: f.Limit}})
+		ss, err := many(m, rep, err)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+// Mask masks or unmasks every recording of target.Owner on the machines that may hold them.
+// A display alone names no machine: it is refused.
+func (c *Controller) Mask(ctx context.Context, target api.MaskTarget, on bool) ([]api.Session, error) {
+	if target.Owner == "" {
+		return nil, fmt.Errorf("%w: the fleet masks by owner (a display alone names no machine)", api.ErrInvalidRequest)
+	}
+	machines, err := c.machinesOf(ctx, target.Owner)
+	if err != nil {
+		return nil, err
+	}
+	if len(machines) == 0 {
+		return nil, fleet.NotPresent(target.Owner)
+	}
+	var out []api.Session
+	for _, m := range machines {
+		rep, err := c.rpc(ctx, m, fleet.OpMask, fleet.Request{Mask: &api.MaskTarget{Owner: target.Owner}, On: on})
+		ss, err := many(m, rep, err)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+// Events streams the fleet's session events (session ids are fleet ids) until ctx ends.
+func (c *Controller) Events(ctx context.Context) (<-chan api.Event, error) {
+	ch := make(chan api.Event, 256)
+	msgs := make(chan *nats.Msg, 1024)
+	sub, err := c.nc.ChanSubscribe(fleet.AllEvents, msgs)
+	if err != nil {
+		return nil, fmt.Errorf("controller: events: %w", err)
+	}
+	go func() {
+		defer close(ch)
+		defer func() { _ = sub.Unsubscribe() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-msgs:
+				var em fleet.EventMessage
+				machine := fleet.MachineOf(m.Subject)
+				if json.Unmarshal(m.Data, &em) != nil {
+					continue
+				}
+				ev := em.Event
+				if ev.SessionID != "" {
+					ev.SessionID = fleet.SessionID(machine, ev.SessionID)
+				}
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// SetUploadAuth is not served across the fleet: credentials are lent on the agent's own
+// machine, by its SRS front end.
+func (c *Controller) SetUploadAuth(context.Context, string, *api.UploadAuth) error {
+	return fmt.Errorf("%w: upload credentials are lent on the agent's machine, not through the fleet", api.ErrInvalidRequest)
+}
+
+// recordKey is a recording's key in the index.
+func recordKey(machine string, s api.Session) string {
+	owner := UserKey(s.Owner)
+	if _, ok := s.Labels[fleet.LabelContactID]; ok {
+		return owner + "." + strconv.FormatInt(s.ContactID, 10)
+	}
+	// A recording the fleet did not start (an SRS one): by the machine's own ids.
+	return owner + "." + machine + "-" + UserKey(s.ID[len(machine)+1:])
+}
+
+// indexLater indexes s off the caller's path: the answer does not wait for the index.
+func (c *Controller) indexLater(machine string, s api.Session) {
+	at := time.Now()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.index(c.ctx, machine, s, at)
+	}()
+}
+
+// index writes s into the index of recordings, unless the index already holds a later view
+// of it (events arrive through several replicas, in any order).
+func (c *Controller) index(ctx context.Context, machine string, s api.Session, at time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	key := recordKey(machine, s)
+	for range 5 {
+		e, err := c.recordings.Get(ctx, key)
+		var rec Record
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+		case err != nil:
+			c.log.Warn("fleet: index", "key", key, "err", err)
+			return
+		default:
+			if json.Unmarshal(e.Value(), &rec) == nil && (rec.Updated.After(at) || rec.Session.State.Terminal() && !s.State.Terminal()) {
+				return
+			}
+		}
+		rec.ContactID, rec.Machine, rec.Session, rec.Updated = s.ContactID, machine, s, at
+		b, _ := json.Marshal(rec)
+		if e == nil {
+			_, err = c.recordings.Create(ctx, key, b)
+		} else {
+			_, err = c.recordings.Update(ctx, key, b, e.Revision())
+		}
+		if err == nil || !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return
+		}
+	}
+}
+
+// onEvent indexes one event of the events stream (each to one replica).
+func (c *Controller) onEvent(m jetstream.Msg) {
+	var em fleet.EventMessage
+	machine := fleet.MachineOf(m.Subject())
+	if json.Unmarshal(m.Data(), &em) == nil && em.Session != nil && fleet.CheckMachine(machine) == nil {
+		at := em.Event.Time
+		if at.IsZero() {
+			at = time.Now()
+		}
+		c.index(c.ctx, machine, fleet.Value(machine, *em.Session), at)
+	}
+	_ = m.Ack()
+}
+
+// Recordings lists the index's recordings of owner.
+func (c *Controller) Recordings(ctx context.Context, owner string) ([]Record, error) {
+	lister, err := c.recordings.ListKeysFiltered(ctx, UserKey(owner)+".>")
+	if err != nil {
+		return nil, fmt.Errorf("controller: index: %w", err)
+	}
+	var out []Record
+	for key := range lister.Keys() {
+		e, err := c.recordings.Get(ctx, key)
+		if err != nil {
+			continue
+		}
+		var r Record
+		if json.Unmarshal(e.Value(), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Machines lists the machines present now, with their last heartbeat.
+func (c *Controller) Machines(ctx context.Context) ([]Machine, error) {
+	lister, err := c.machines.ListKeys(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("controller: machines: %w", err)
+	}
+	var out []Machine
+	for key := range lister.Keys() {
+		if m, err := c.machine(ctx, key); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// onPresign answers an agent's request for pre-signed archive URLs, and notes in the index
+// where the segment goes.
+func (c *Controller) onPresign(m *nats.Msg) {
+	machine := fleet.MachineOf(m.Subject)
+	reply := func(r fleet.PresignReply) {
+		b, _ := json.Marshal(r)
+		_ = m.Respond(b)
+	}
+	var req fleet.PresignRequest
+	if err := json.Unmarshal(m.Data, &req); err != nil {
+		reply(fleet.PresignReply{Error: fleet.ErrorOf(fmt.Errorf("%w: presign request: %w", api.ErrInvalidRequest, err))})
+		return
+	}
+	req.Machine = machine // the subject's, which the agent's permissions tie to it
+	if c.opts.Presigner == nil {
+		reply(fleet.PresignReply{Error: fleet.ErrorOf(fmt.Errorf("controller: %w: no archive to pre-sign uploads for", fleet.ErrNotConfigured))})
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	r, err := c.opts.Presigner.Presign(ctx, req)
+	if err != nil {
+		reply(fleet.PresignReply{Error: fleet.ErrorOf(err)})
+		return
+	}
+	reply(r)
+	c.noteArchive(ctx, req, r.Key)
+}
+
+// noteArchive records in the index where a segment of a fleet recording goes.
+func (c *Controller) noteArchive(ctx context.Context, req fleet.PresignRequest, object string) {
+	if req.ContactID <= 0 || req.Owner == "" || object == "" {
+		return
+	}
+	key := UserKey(req.Owner) + "." + strconv.FormatInt(req.ContactID, 10)
+	for range 5 {
+		e, err := c.recordings.Get(ctx, key)
+		if err != nil {
+			return // not a recording of the fleet's
+		}
+		var rec Record
+		if json.Unmarshal(e.Value(), &rec) != nil || rec.Machine != req.Machine {
+			return // only the machine that recorded it says where its segments go
+		}
+		if rec.Archive == nil {
+			rec.Archive = map[int]string{}
+		}
+		rec.Archive[req.Segment] = object
+		b, _ := json.Marshal(rec)
+		if _, err := c.recordings.Update(ctx, key, b, e.Revision()); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return
+		}
+	}
+}
