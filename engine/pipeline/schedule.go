@@ -40,6 +40,10 @@ type frameFacts struct {
 	// Cut is the earliest timestamp at which a sink needs a keyframe (its start or its next
 	// segment), or noEnd.
 	Cut int64
+	// Holding: the encoder still holds the last frame that showed something new (lookahead,
+	// B-frames). Only more frames bring it out, so a still screen is encoded at the capture
+	// rate until it is on disk, rather than every MaxFrameGap.
+	Holding bool
 }
 
 // frameDecision is what the capture does with a frame, in order: repeat the frame last
@@ -50,11 +54,15 @@ type frameDecision struct {
 	RepeatAt int64
 	Convert  conversion
 	Encode   shot
+	// Content: the encoded frame shows something the previous one did not (a change, the
+	// mask switched, the first picture).
+	Content bool
 }
 
 // schedule makes the per-frame decisions of a change-tracking track: a frame is converted only
 // where it changed, and encoded only when something changed, the mask switched, a keyframe is
-// due, a sink needs its last frame, or the screen has been still for the frame gap. It is pure
+// due, a sink needs its last frame, the encoder still holds the last change, or the screen has
+// been still for the frame gap. It is pure
 // (no clock, no I/O): the capture feeds it each frame's facts and carries out its decisions.
 type schedule struct {
 	gap        int64 // the longest a still screen goes without an encoded frame, ms
@@ -93,12 +101,13 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 		}
 		s.stale, changed = false, true
 	}
-	need := changed || f.Masked != s.lastMasked || s.shown == shotNone || f.Pts-s.lastPts >= s.gap ||
-		f.Cut <= f.Pts || f.Ending != noEnd
+	content := changed || f.Masked != s.lastMasked || s.shown == shotNone
+	need := content || f.Pts-s.lastPts >= s.gap || f.Cut <= f.Pts || f.Ending != noEnd || f.Holding
 	s.lastMasked = f.Masked
 	if !need {
 		return d
 	}
+	d.Content = content
 	d.Encode = shotPicture
 	if f.Masked {
 		d.Encode = shotSlate
