@@ -144,7 +144,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestVariants(t *testing.T) {
-	vs, err := variants([]string{"libx264", "libvpx-vp9"}, []string{"ultrafast", "veryfast"})
+	vs, err := variants([]string{"libx264", "libvpx-vp9"}, []string{"ultrafast", "veryfast"}, BaselineSameOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +159,14 @@ func TestVariants(t *testing.T) {
 	if o := vs[1].Options; o["preset"] != "veryfast" || o["tune"] != "zerolatency" || o["crf"] != "23" {
 		t.Errorf("libx264/veryfast options: %v", o)
 	}
-	vs, _ = variants([]string{"libx264"}, nil)
+	vs, _ = variants([]string{"libx264"}, nil, BaselineSameOptions)
 	if len(vs) != 1 || vs[0].Preset != "superfast" {
 		t.Errorf("default preset: %+v", vs)
 	}
 }
 
 func TestCLIEncodeArgsMatchEngine(t *testing.T) {
-	vs, _ := variants([]string{"libx264"}, nil)
+	vs, _ := variants([]string{"libx264"}, nil, BaselineSameOptions)
 	got := strings.Join(cliEncodeArgs(vs[0], 15), " ")
 	want := "-c:v libx264 -crf:v 23 -forced-idr:v 1 -preset:v superfast -tune:v zerolatency -g 30 -pix_fmt yuv420p " +
 		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 500000"

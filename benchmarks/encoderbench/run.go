@@ -106,7 +106,7 @@ func NewPlan(ctx context.Context, c Config) (Plan, error) {
 		return Plan{}, err
 	}
 	p.Skipped = append(p.Skipped, skipped...)
-	if p.Variants, err = variants(names, c.Presets); err != nil {
+	if p.Variants, err = variants(names, c.Presets, c.Baseline); err != nil {
 		return Plan{}, err
 	}
 	maxCanvas := c.MaxCanvasPixels

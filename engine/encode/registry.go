@@ -39,14 +39,19 @@ var Candidates = []Candidate{
 	//   - mbtree with a short lookahead: the static parts of the screen, which every later
 	//     frame references, are coded once at a higher quality and then skipped; typing and
 	//     scrolling −15 %. qcomp 0.8 (x264's 0.6 lets mbtree starve full-motion areas: the
-	//     video scene lost 0.004 SSIM) and crf 22 keep every scene's SSIM within 0.002 of
+	//     video scene lost 0.004 SSIM) and crf 21 keep every scene's SSIM within 0.002 of
 	//     the CLI's.
+	//   - rc-lookahead 4, no B-frames, one thread: as small as the same frames came out
+	//     (lookahead 15 with 3 B-frames and frame threads saved nothing more), and the encoder
+	//     holds only 4 frames (threads add one each, B-frames reorder), which a still screen
+	//     must push out (see below). One thread also costs the least CPU and memory; a busy
+	//     4K or three-monitor canvas may want "threads": "0" (FFmpeg's choice).
 	//   - motion-est hex, subq 2: scrolling text is found at its new place (−5 %).
 	//   - psy 0: psychovisual tuning adds grain-like detail; text has none (−2…5 %).
-	//   - no tune zerolatency: it turns mbtree, lookahead and B-frames off and cuts frames
-	//     into slices (+30…45 % bytes). The lookahead delays packets by a few frames, which a
-	//     recording does not mind; the pipeline keeps encoding a still screen at the capture
-	//     rate until the last change is out of the encoder (crash safety).
+	//   - no tune zerolatency: it turns mbtree and the lookahead off and cuts frames into
+	//     slices (+30…45 % bytes with the 2 s keyframes). The lookahead delays packets by 4
+	//     frames, which a recording does not mind; on a still screen the pipeline encodes
+	//     the picture again every 250 ms until the last change is out (≤ 1 s, crash safety).
 	//   - force-cfr: x264 weighs each frame's quality by its duration; with the engine's
 	//     variable frame rate a frame before a still second would be coded at a much higher
 	//     quality than the same frame in a CLI recording. Rate control then sees a constant
@@ -54,8 +59,8 @@ var Candidates = []Candidate{
 	//     when overriding x264-params.
 	//   - forced-idr: forced keyframes (segment cuts, joining recordings) are IDR frames.
 	{Name: "libx264", Codec: "h264",
-		Defaults: map[string]string{"preset": "superfast", "crf": "22", "mbtree": "1", "rc-lookahead": "8", "bf": "2",
-			"qcomp": "0.8", "motion-est": "hex", "subq": "2", "psy": "0", "x264-params": "force-cfr=1", "forced-idr": "1"}},
+		Defaults: map[string]string{"preset": "superfast", "crf": "21", "mbtree": "1", "rc-lookahead": "4", "bf": "0",
+			"threads": "1", "qcomp": "0.8", "motion-est": "hex", "subq": "2", "psy": "0", "x264-params": "force-cfr=1", "forced-idr": "1"}},
 	{Name: "libx265", Codec: "hevc",
 		Defaults: map[string]string{"preset": "ultrafast", "crf": "28", "forced-idr": "1", "x265-params": "log-level=error"}},
 	{Name: "libvpx-vp9", Codec: "vp9",

@@ -8,6 +8,12 @@ import (
 // noEnd stands for "no end" and "no cut" in a schedule's times.
 const noEnd = math.MaxInt64
 
+// drainGap is how often a still screen is encoded while the encoder holds the last change:
+// libx264's 4-frame lookahead then lets it out within a second of the screen going still
+// (what a crash may lose), at a few frames per second rather than the capture rate (a caret
+// blinking every 530 ms costs about 2 extra frames per blink, not 7).
+const drainGap = 250 // ms
+
 // shot is what a change-tracking track encodes for a frame time.
 type shot uint8
 
@@ -40,9 +46,9 @@ type frameFacts struct {
 	// Cut is the earliest timestamp at which a sink needs a keyframe (its start or its next
 	// segment), or noEnd.
 	Cut int64
-	// Holding: the encoder still holds the last frame that showed something new (lookahead,
-	// B-frames). Only more frames bring it out, so a still screen is encoded at the capture
-	// rate until it is on disk, rather than every MaxFrameGap.
+	// Holding: the encoder still holds the last frame that showed something new (its
+	// lookahead). Only more frames bring it out, so a still screen is encoded again every
+	// drainGap until it is out, rather than every MaxFrameGap.
 	Holding bool
 }
 
@@ -61,8 +67,8 @@ type frameDecision struct {
 
 // schedule makes the per-frame decisions of a change-tracking track: a frame is converted only
 // where it changed, and encoded only when something changed, the mask switched, a keyframe is
-// due, a sink needs its last frame, the encoder still holds the last change, or the screen has
-// been still for the frame gap. It is pure
+// due, a sink needs its last frame, the encoder still holds the last change (every drainGap),
+// or the screen has been still for the frame gap. It is pure
 // (no clock, no I/O): the capture feeds it each frame's facts and carries out its decisions.
 type schedule struct {
 	gap        int64 // the longest a still screen goes without an encoded frame, ms
@@ -102,7 +108,8 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 		s.stale, changed = false, true
 	}
 	content := changed || f.Masked != s.lastMasked || s.shown == shotNone
-	need := content || f.Pts-s.lastPts >= s.gap || f.Cut <= f.Pts || f.Ending != noEnd || f.Holding
+	need := content || f.Pts-s.lastPts >= s.gap || f.Cut <= f.Pts || f.Ending != noEnd ||
+		f.Holding && f.Pts-s.lastPts >= drainGap
 	s.lastMasked = f.Masked
 	if !need {
 		return d
