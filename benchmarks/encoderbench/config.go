@@ -100,10 +100,10 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultOut          = "benchmarks/results"
-	DefaultDuration     = 10 * time.Second
-	DefaultRounds       = 2
-	DefaultFPS          = 15
+	DefaultOut      = "benchmarks/results"
+	DefaultDuration = 10 * time.Second
+	DefaultRounds   = 2
+	DefaultFPS      = 15
 	// DefaultClipDuration is long enough that keyframes (every 10 s for the recorder, 250
 	// frames for the CLI) weigh in the file as in a recording, and that process start-up, the
 	// same for both tools, stays a few percent.
