@@ -350,7 +350,6 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 	sched := newSchedule(c.spec.MaxFrameGap)
 	w, h := t.src.Size()
 	var picture *astiav.Frame // the converted screen, kept up to date while unmasked
-	contentPts := int64(-1)   // of the last encoded frame that showed something new
 	// encodeShot encodes what s names at pts.
 	encodeShot := func(s shot, pts int64) error {
 		f := picture
@@ -415,7 +414,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
-			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: t.enc.HoldsUntil(contentPts)})
+			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: t.enc.Held() > 0})
 		if d.Repeat != shotNone {
 			if err := encodeShot(d.Repeat, d.RepeatAt); err != nil {
 				return err
@@ -440,9 +439,6 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		if err := encodeShot(d.Encode, pts); err != nil {
 			return err
-		}
-		if d.Content {
-			contentPts = pts
 		}
 	}
 }

@@ -8,10 +8,11 @@ import (
 // noEnd stands for "no end" and "no cut" in a schedule's times.
 const noEnd = math.MaxInt64
 
-// drainGap is how often a still screen is encoded while the encoder holds the last change:
-// libx264's 4-frame lookahead then lets it out within a second of the screen going still
-// (what a crash may lose), at a few frames per second rather than the capture rate (a caret
-// blinking every 530 ms costs about 2 extra frames per blink, not 7).
+// drainGap is how often a still screen is encoded while the encoder holds frames: libx264's
+// 4-frame lookahead then lets each change, and the time the screen stayed still, out within a
+// second (what a crash may lose), at 4 frames per second rather than the capture rate. An
+// encoder without delay (rc-lookahead=0, mbtree=0, or zerolatency) holds none and a still
+// screen costs one frame per MaxFrameGap.
 const drainGap = 250 // ms
 
 // shot is what a change-tracking track encodes for a frame time.
@@ -46,9 +47,9 @@ type frameFacts struct {
 	// Cut is the earliest timestamp at which a sink needs a keyframe (its start or its next
 	// segment), or noEnd.
 	Cut int64
-	// Holding: the encoder still holds the last frame that showed something new (its
-	// lookahead). Only more frames bring it out, so a still screen is encoded again every
-	// drainGap until it is out, rather than every MaxFrameGap.
+	// Holding: the encoder holds frames (its lookahead). Only more frames bring them out, so
+	// a still screen is encoded every drainGap rather than every MaxFrameGap: what is on disk
+	// then lags the screen by at most the lookahead × drainGap (1 s), as a crash may lose.
 	Holding bool
 }
 
@@ -60,8 +61,9 @@ type frameDecision struct {
 	RepeatAt int64
 	Convert  conversion
 	Encode   shot
-	// Content: the encoded frame shows something the previous one did not (a change, the
-	// mask switched, the first picture).
+	// Content: the encoded frame must reach the files soon: it shows something the previous
+	// one did not (a change, the mask switched, the first picture), starts a file or segment
+	// (a forced keyframe) or ends a sink.
 	Content bool
 }
 
@@ -107,9 +109,8 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 		}
 		s.stale, changed = false, true
 	}
-	content := changed || f.Masked != s.lastMasked || s.shown == shotNone
-	need := content || f.Pts-s.lastPts >= s.gap || f.Cut <= f.Pts || f.Ending != noEnd ||
-		f.Holding && f.Pts-s.lastPts >= drainGap
+	content := changed || f.Masked != s.lastMasked || s.shown == shotNone || f.Cut <= f.Pts || f.Ending != noEnd
+	need := content || f.Pts-s.lastPts >= s.gap || f.Holding && f.Pts-s.lastPts >= drainGap
 	s.lastMasked = f.Masked
 	if !need {
 		return d

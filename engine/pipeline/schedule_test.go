@@ -146,6 +146,8 @@ func TestScheduleDrainsTheEncoder(t *testing.T) {
 		{still(10_000), false, false},
 		{holding(changed(10_066)), true, true},
 		{masked(still(10_132)), true, true},
+		{withCut(still(10_200), 10_150), true, true}, // a file's first keyframe
+		{withEnding(still(10_300), 10_250), true, true},
 	}
 	for i, st := range steps {
 		d := s.frame(st.facts)
