@@ -101,12 +101,12 @@ func (s *sheet) start() {
 			s.paintValue(c, r, valueAt(c, r, 0))
 		}
 	}
-	s.select_(true)
+	s.drawSelection(true)
 	s.l.flush(s.p)
 }
 
-// select_ draws (or erases) the selection ring of the selected cell.
-func (s *sheet) select_(on bool) {
+// drawSelection draws (or erases) the selection ring of the selected cell.
+func (s *sheet) drawSelection(on bool) {
 	cr := s.cell(s.selCol, s.selRow)
 	ink := inkBorder
 	if on {
@@ -130,13 +130,13 @@ func (s *sheet) update() {
 		s.typed++
 		s.paintValue(s.selCol, s.selRow, s.typed)
 		s.l.flush(s.p)
-		s.select_(true)
+		s.drawSelection(true)
 		s.l.flush(s.p)
 		return
 	}
 	s.typed = 0
 	s.entries++
-	s.select_(false)
+	s.drawSelection(false)
 	s.paintValue(s.selCol, s.selRow, sheetEntryLen)
 	if s.entries%sheetRecalcEvery == 0 {
 		c := (s.selCol + 1) % s.cols
@@ -151,6 +151,6 @@ func (s *sheet) update() {
 	}
 	s.paintValue(s.selCol, s.selRow, 0)
 	s.l.flush(s.p)
-	s.select_(true)
+	s.drawSelection(true)
 	s.l.flush(s.p)
 }
