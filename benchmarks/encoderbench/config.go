@@ -75,6 +75,21 @@ const (
 	EncodeOnlyOff EncodeOnlyMode = "off"
 )
 
+// Baselines: what the ffmpeg CLI is given.
+const (
+	// BaselineCLIDefaults gives the CLI its own defaults for libx264 and libx265 (-preset,
+	// -crf 23 / 28, its own keyframe interval, B-frames and lookahead), what someone recording
+	// with `ffmpeg -c:v libx264 -preset superfast` gets; the recorder runs with its registry
+	// defaults. Other encoders get the same options on both sides.
+	BaselineCLIDefaults = "cli-defaults"
+	// BaselineSameOptions gives both tools the registry's options and keyframe interval: it
+	// compares the tools (capture, conversion, muxing), not the settings.
+	BaselineSameOptions = "same-options"
+)
+
+// cliCRF is the CLI's default quality of the encoders a cli-defaults baseline applies to.
+var cliCRF = map[string]string{"libx264": "23", "libx265": "28"}
+
 // Encoder selections besides explicit names.
 const (
 	// EncodersAuto is the encoder `recorder record --encoder auto` picks on this machine.
@@ -85,16 +100,19 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultOut          = "benchmarks/results"
-	DefaultDuration     = 10 * time.Second
-	DefaultRounds       = 2
-	DefaultFPS          = 15
-	DefaultClipDuration = 3 * time.Second
-	// DefaultEncodeFrames is how many frames each encode-only run encodes (the stored clip is
-	// looped): enough that process start-up, the same for both tools, stays a few percent.
-	DefaultEncodeFrames = 150
-	// DefaultClipBytes bounds a stored raw clip: 4K bgr0 is 33 MB a frame.
-	DefaultClipBytes = 1 << 30
+	DefaultOut      = "benchmarks/results"
+	DefaultDuration = 10 * time.Second
+	DefaultRounds   = 2
+	DefaultFPS      = 15
+	// DefaultClipDuration is long enough that keyframes (every 10 s for the recorder, 250
+	// frames for the CLI) weigh in the file as in a recording, and that process start-up, the
+	// same for both tools, stays a few percent.
+	DefaultClipDuration = 20 * time.Second
+	// DefaultEncodeFrames is how many frames each encode-only run encodes: the default clip,
+	// once (a looped clip jumps back, a scene cut no real screen has).
+	DefaultEncodeFrames = 300
+	// DefaultClipBytes bounds a stored raw clip: 1080p bgr0 is 8.3 MB a frame, 4K 33 MB.
+	DefaultClipBytes = 4 << 30
 	// DefaultMaxCanvasPixels is the largest canvas captured live: 4K's area. Larger ones (the
 	// mixed-3 canvas at 1440p and 4K) cannot be captured in real time by one tool on the
 	// 2-core machines we run on, so they are skipped with a reason unless this is raised.
@@ -136,6 +154,8 @@ type Config struct {
 	ClipBytes int64 `json:"clip_bytes"`
 	// EncodeFrames is how many frames each encode-only run encodes, looping the clip.
 	EncodeFrames int `json:"encode_frames"`
+	// Baseline is what the CLI is given: BaselineCLIDefaults (default) or BaselineSameOptions.
+	Baseline string `json:"baseline"`
 	// MaxCanvasPixels skips live cells whose canvas is larger (0: DefaultMaxCanvasPixels).
 	MaxCanvasPixels int `json:"max_canvas_pixels"`
 	// Log receives progress lines (nil: none).
@@ -157,6 +177,7 @@ func DefaultConfig() Config {
 		ClipBytes:       DefaultClipBytes,
 		EncodeFrames:    DefaultEncodeFrames,
 		MaxCanvasPixels: DefaultMaxCanvasPixels,
+		Baseline:        BaselineCLIDefaults,
 	}
 }
 
@@ -224,6 +245,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: encode-frames: %d must be at least 2", ErrInvalidConfig, c.EncodeFrames)
 	case c.ClipBytes < 0:
 		return fmt.Errorf("%w: clip-bytes: %d is negative", ErrInvalidConfig, c.ClipBytes)
+	case c.Baseline != BaselineCLIDefaults && c.Baseline != BaselineSameOptions:
+		return fmt.Errorf("%w: baseline: %q: want %s or %s", ErrInvalidConfig, c.Baseline, BaselineCLIDefaults, BaselineSameOptions)
 	case c.MaxCanvasPixels < 0:
 		return fmt.Errorf("%w: max-canvas-pixels: %d is negative", ErrInvalidConfig, c.MaxCanvasPixels)
 	case c.Recorder == "":
@@ -293,9 +316,15 @@ type Variant struct {
 	Encoder string `json:"encoder"`
 	// Preset is the preset run ("" for an encoder without a preset option).
 	Preset string `json:"preset,omitempty"`
-	// Options are the private options both tools get: the registry's defaults for screen
+	// Options are the private options the recorder gets: the registry's defaults for screen
 	// content, with the preset on top.
 	Options map[string]string `json:"options"`
+	// CLIOptions are the options the ffmpeg CLI gets: Options, or with a cli-defaults
+	// baseline the CLI's own defaults (preset and crf only).
+	CLIOptions map[string]string `json:"cli_options"`
+	// CLIGOP gives the CLI the engine's keyframe interval (-g); without it the CLI keeps its
+	// own (250 frames for libx264).
+	CLIGOP bool `json:"cli_gop"`
 }
 
 // Label is "encoder/preset" (or the encoder alone).
@@ -307,8 +336,9 @@ func (v Variant) Label() string {
 }
 
 // variants expands encoders × presets; an encoder without a preset option runs once with its
-// defaults, and with no presets given each runs its registry default.
-func variants(encoders, presets []string) ([]Variant, error) {
+// defaults, and with no presets given each runs its registry default. baseline says what the
+// CLI gets.
+func variants(encoders, presets []string, baseline string) ([]Variant, error) {
 	var out []Variant
 	for _, e := range encoders {
 		cand, err := encode.Lookup(e)
@@ -330,7 +360,12 @@ func variants(encoders, presets []string) ([]Variant, error) {
 			if p != "" {
 				opts["preset"] = p
 			}
-			out = append(out, Variant{Encoder: e, Preset: opts["preset"], Options: opts})
+			v := Variant{Encoder: e, Preset: opts["preset"], Options: opts, CLIOptions: opts, CLIGOP: true}
+			if crf, ok := cliCRF[e]; ok && baseline == BaselineCLIDefaults {
+				v.CLIOptions = map[string]string{"preset": opts["preset"], "crf": crf}
+				v.CLIGOP = false
+			}
+			out = append(out, v)
 		}
 	}
 	return out, nil

@@ -116,6 +116,10 @@ type LiveRatios struct {
 	CPU  *float64 `json:"cpu,omitempty"`
 	RSS  *float64 `json:"max_rss,omitempty"`
 	Kbps *float64 `json:"kbps,omitempty"`
+	// CPURounds and KbpsRounds are the ratios of each round (recorder / CLI of the same
+	// round): their spread shows how noisy the medians are.
+	CPURounds  []float64 `json:"cpu_rounds,omitempty"`
+	KbpsRounds []float64 `json:"kbps_rounds,omitempty"`
 }
 
 // QualityPair is both tools' quality for one cell.
@@ -223,6 +227,26 @@ func (c *LiveCell) summarize(d time.Duration) {
 	}
 	c.Ratios = LiveRatios{CPU: ratio(c.Recorder.CPU, c.FFmpeg.CPU), RSS: ratio(c.Recorder.MaxRSS, c.FFmpeg.MaxRSS),
 		Kbps: ratio(c.Recorder.Kbps, c.FFmpeg.Kbps)}
+	byRound := map[int]map[string]LiveRun{}
+	for _, r := range c.Runs {
+		if byRound[r.Round] == nil {
+			byRound[r.Round] = map[string]LiveRun{}
+		}
+		byRound[r.Round][r.Tool] = r
+	}
+	for round := 0; round < len(byRound); round++ {
+		rec, ok1 := byRound[round][ToolRecorder]
+		cli, ok2 := byRound[round][ToolFFmpeg]
+		if !ok1 || !ok2 {
+			continue
+		}
+		if r := ratio(rec.CPU, cli.CPU); r != nil {
+			c.Ratios.CPURounds = append(c.Ratios.CPURounds, *r)
+		}
+		if r := ratio(rec.Kbps, cli.Kbps); r != nil {
+			c.Ratios.KbpsRounds = append(c.Ratios.KbpsRounds, *r)
+		}
+	}
 }
 
 // summarize computes the medians of each tool and the ratios.

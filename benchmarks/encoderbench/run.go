@@ -106,7 +106,7 @@ func NewPlan(ctx context.Context, c Config) (Plan, error) {
 		return Plan{}, err
 	}
 	p.Skipped = append(p.Skipped, skipped...)
-	if p.Variants, err = variants(names, c.Presets); err != nil {
+	if p.Variants, err = variants(names, c.Presets, c.Baseline); err != nil {
 		return Plan{}, err
 	}
 	maxCanvas := c.MaxCanvasPixels
@@ -457,8 +457,8 @@ func (r *runner) encodeOnly(ctx context.Context, st Stage, raw string, v Variant
 			if run.Quality != nil {
 				q = fmt.Sprintf("  SSIM %.4f  PSNR %s dB", run.Quality.SSIM, run.Quality.PSNR)
 			}
-			r.logf("  encode-only %-15s round %d %-8s %6.1f fps  %6.2f ms CPU/frame  rss %6.1f MiB%s",
-				v.Label(), round+1, tool, run.FPS, run.CPUMsPerFrame, run.MaxRSS, q)
+			r.logf("  encode-only %-15s round %d %-8s %6.1f fps  %6.2f ms CPU/frame  rss %6.1f MiB  %8.1f kb/s%s",
+				v.Label(), round+1, tool, run.FPS, run.CPUMsPerFrame, run.MaxRSS, run.Kbps, q)
 		}
 	}
 	cell.summarize()

@@ -19,6 +19,8 @@ var sceneRates = map[string]int{
 	xscene.SceneTyping:    10,
 	xscene.SceneScrolling: 30,
 	xscene.SceneVideo:     30,
+	xscene.SceneSheet:     8,  // digits typed per second, an Enter every seventh
+	xscene.SceneTerminal:  10, // lines of output per second
 }
 
 // sceneRate is the update rate of a scene (30 for one sceneRates does not list).

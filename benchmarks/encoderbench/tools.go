@@ -50,7 +50,8 @@ func measure(tool string, cmd *exec.Cmd) (benchmarks.Usage, []byte, error) {
 	return u, stdout.Bytes(), nil
 }
 
-// gopFrames is the engine's keyframe interval in frames (encode.Params: 2 s at the frame rate).
+// gopFrames is the engine's keyframe interval in frames (encode.DefaultKeyframeInterval at the
+// frame rate).
 func gopFrames(fps int) int {
 	return max(1, int(encode.DefaultKeyframeInterval.Seconds()*float64(fps)))
 }
@@ -72,17 +73,20 @@ func cliHWArgs(v Variant) []string {
 	return nil
 }
 
-// cliEncodeArgs make the CLI encode as the engine does: the same encoder and private options
-// (the registry's screen-content defaults, which the recorder is also given explicitly), the
-// same keyframe interval and pixel format, FFmpeg's automatic thread count (the engine's
-// encode.Params{Threads: 0}), and the same fragmented MP4 layout.
+// cliEncodeArgs make the CLI's command line: the same encoder with the variant's CLI options
+// (the CLI's own defaults, or the registry's screen-content defaults the recorder gets), the
+// engine's keyframe interval when the variant says so, the same pixel format, FFmpeg's
+// automatic thread count (the engine's encode.Params{Threads: 0}), and the same fragmented
+// MP4 layout.
 func cliEncodeArgs(v Variant, fps int) []string {
 	args := []string{"-c:v", v.Encoder}
-	for _, k := range sortedKeys(v.Options) {
+	for _, k := range sortedKeys(v.CLIOptions) {
 		// The :v specifier makes every key a codec option, private (preset) or generic (b).
-		args = append(args, "-"+k+":v", v.Options[k])
+		args = append(args, "-"+k+":v", v.CLIOptions[k])
 	}
-	args = append(args, "-g", strconv.Itoa(gopFrames(fps)))
+	if v.CLIGOP {
+		args = append(args, "-g", strconv.Itoa(gopFrames(fps)))
+	}
 	cand, _ := encode.Lookup(v.Encoder)
 	switch {
 	case v.Encoder == "h264_vaapi":

@@ -58,6 +58,12 @@ func Markdown(rep *Report) string {
 	fmt.Fprintf(&b, " Load average (1 min) %.2f before, %.2f after: on a busy machine wall-clock figures (encode-only fps) are noisy, CPU figures much less.\n\n",
 		m.LoadBefore, m.LoadAfter)
 
+	if c.Baseline == BaselineCLIDefaults {
+		b.WriteString("Baseline: the CLI with its own defaults for libx264 (`-preset superfast -crf 23`: keyframes every 250 frames, " +
+			"3 B-frames) against the recorder's registry defaults. Live CPU and bytes ratios show the spread of the per-round ratios in brackets.\n\n")
+	} else {
+		b.WriteString("Baseline: both tools get the registry's options and keyframe interval.\n\n")
+	}
 	b.WriteString("## Goals\n\n| goal | cell | value | target | result |\n|---|---|---|---|---|\n")
 	for _, g := range rep.Goals {
 		v := "—"
@@ -73,8 +79,8 @@ func Markdown(rep *Report) string {
 
 	if len(rep.Live) > 0 {
 		b.WriteString("\n## Live runs: capture + encode + mux of the scene, same settings\n\n")
-		b.WriteString("| scene | res | canvas | encoder | tool | CPU s | % core | max RSS MiB | frames | dropped | kb/s | SSIM† | PSNR dB† |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| scene | res | canvas | encoder | tool | CPU s | % core | max RSS MiB | frames | dropped | kb/s | bits/px | MB/h | SSIM† | PSNR dB† |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, lc := range rep.Live {
 			head := fmt.Sprintf("| %s | %s | %dx%d | %s ", lc.Scene, lc.Resolution, lc.Width, lc.Height, lc.Variant.Label())
 			var qr, qf *Quality
@@ -86,15 +92,17 @@ func Markdown(rep *Report) string {
 				s    LiveSummary
 				q    *Quality
 			}{{"ffmpeg", lc.FFmpeg, qf}, {"recorder", lc.Recorder, qr}} {
-				fmt.Fprintf(&b, "%s| %s | %.2f | %.1f | %.1f | %.0f | %.0f | %.0f | %s | %s |\n", head, t.name,
-					t.s.CPU, t.s.CPUPct, t.s.MaxRSS, t.s.Frames, t.s.Dropped, t.s.Kbps, ssimText(t.q), psnrText(t.q))
+				fmt.Fprintf(&b, "%s| %s | %.2f | %.1f | %.1f | %.0f | %.0f | %.0f | %.4f | %.1f | %s | %s |\n", head, t.name,
+					t.s.CPU, t.s.CPUPct, t.s.MaxRSS, t.s.Frames, t.s.Dropped, t.s.Kbps, bitsPerPixel(t.s.Kbps, lc.Width, lc.Height, c.FPS),
+					mbPerHour(t.s.Kbps), ssimText(t.q), psnrText(t.q))
 			}
 			var sd, pd *float64
 			if qr != nil && qf != nil {
 				sd, pd = delta(qr.SSIM, qf.SSIM), delta(float64(qr.PSNR), float64(qf.PSNR))
 			}
-			fmt.Fprintf(&b, "%s| **ratio** | **%s** | | **%s** | | | **%s** | %s | %s |\n", head,
-				ratioText(lc.Ratios.CPU), ratioText(lc.Ratios.RSS), ratioText(lc.Ratios.Kbps), deltaText(sd, 4), deltaText(pd, 2))
+			fmt.Fprintf(&b, "%s| **ratio** | **%s** %s | | **%s** | | | **%s** %s | | | %s | %s |\n", head,
+				ratioText(lc.Ratios.CPU), spreadText(lc.Ratios.CPURounds), ratioText(lc.Ratios.RSS), ratioText(lc.Ratios.Kbps),
+				spreadText(lc.Ratios.KbpsRounds), deltaText(sd, 4), deltaText(pd, 2))
 		}
 		b.WriteString("\n† from the encode-only runs of the same scene, resolution and encoder: a live capture has no exact " +
 			"reference frame for each encoded one. Frames are those in the file; dropped is each tool's own count " +
@@ -103,18 +111,19 @@ func Markdown(rep *Report) string {
 
 	if len(rep.EncodeOnly) > 0 {
 		b.WriteString("\n## Encode-only: the same stored frames through each tool's conversion, encoder and muxer\n\n")
-		b.WriteString("| scene | res | encoder | tool | fps | ms CPU/frame | max RSS MiB | kb/s | SSIM | PSNR dB |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| scene | res | encoder | tool | fps | ms CPU/frame | max RSS MiB | kb/s | bits/px | MB/h | SSIM | PSNR dB |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, ec := range rep.EncodeOnly {
 			head := fmt.Sprintf("| %s | %s | %s ", ec.Scene, ec.Resolution, ec.Variant.Label())
 			for _, t := range []struct {
 				name string
 				s    EncodeSummary
 			}{{"ffmpeg", ec.FFmpeg}, {"recorder", ec.Recorder}} {
-				fmt.Fprintf(&b, "%s| %s | %.1f | %.2f | %.1f | %.0f | %s | %s |\n", head, t.name,
-					t.s.FPS, t.s.CPUMsPerFrame, t.s.MaxRSS, t.s.Kbps, ssimText(t.s.Quality), psnrText(t.s.Quality))
+				fmt.Fprintf(&b, "%s| %s | %.1f | %.2f | %.1f | %.0f | %.4f | %.1f | %s | %s |\n", head, t.name,
+					t.s.FPS, t.s.CPUMsPerFrame, t.s.MaxRSS, t.s.Kbps, bitsPerPixel(t.s.Kbps, ec.Width, ec.Height, c.FPS),
+					mbPerHour(t.s.Kbps), ssimText(t.s.Quality), psnrText(t.s.Quality))
 			}
-			fmt.Fprintf(&b, "%s| **ratio** | **%s** | **%s** | **%s** | **%s** | %s | %s |\n", head,
+			fmt.Fprintf(&b, "%s| **ratio** | **%s** | **%s** | **%s** | **%s** | | | %s | %s |\n", head,
 				ratioText(ec.Ratios.FPS), ratioText(ec.Ratios.CPUPerFrame), ratioText(ec.Ratios.RSS), ratioText(ec.Ratios.Kbps),
 				deltaText(ec.Ratios.SSIMDelta, 4), deltaText(ec.Ratios.PSNRDelta, 2))
 		}
@@ -188,4 +197,27 @@ func psnrText(q *Quality) string {
 		return "—"
 	}
 	return q.PSNR.String()
+}
+
+// bitsPerPixel is bits per pixel per frame at the nominal rate.
+func bitsPerPixel(kbps float64, w, h, fps int) float64 {
+	if w*h*fps == 0 {
+		return 0
+	}
+	return kbps * 1000 / float64(w*h*fps)
+}
+
+// mbPerHour is how many megabytes (10^6) an hour at kbps takes.
+func mbPerHour(kbps float64) float64 { return kbps * 1000 / 8 * 3600 / 1e6 }
+
+// spreadText is "[min–max]" of per-round ratios, empty with fewer than two.
+func spreadText(rs []float64) string {
+	if len(rs) < 2 {
+		return ""
+	}
+	lo, hi := rs[0], rs[0]
+	for _, r := range rs {
+		lo, hi = min(lo, r), max(hi, r)
+	}
+	return fmt.Sprintf("[%.2f–%.2f]", lo, hi)
 }

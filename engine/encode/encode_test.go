@@ -283,8 +283,8 @@ func TestEncodeLibx264(t *testing.T) {
 		t.Errorf("encoder = %s hardware=%v pixfmt=%s", e.Name(), e.Hardware(), e.PixelFormat())
 	}
 	cc := e.CodecContext()
-	if cc.Width() != 640 || cc.Height() != 360 || cc.TimeBase() != TimeBase || cc.GopSize() != 20 {
-		t.Errorf("codec context %dx%d tb %s gop %d, want 640x360 1/1000 gop 20", cc.Width(), cc.Height(), cc.TimeBase(), cc.GopSize())
+	if cc.Width() != 640 || cc.Height() != 360 || cc.TimeBase() != TimeBase || cc.GopSize() != 100 {
+		t.Errorf("codec context %dx%d tb %s gop %d, want 640x360 1/1000 gop 100 (10 s)", cc.Width(), cc.Height(), cc.TimeBase(), cc.GopSize())
 	}
 	if !cc.Flags().Has(astiav.CodecContextFlagGlobalHeader) || len(cc.ExtraData()) == 0 {
 		t.Errorf("global header flag %v, extradata %d bytes; want SPS/PPS in extradata",

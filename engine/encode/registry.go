@@ -32,17 +32,35 @@ var Candidates = []Candidate{
 	{Name: "h264_videotoolbox", Codec: "h264", Hardware: true, Defaults: map[string]string{"realtime": "1"}},
 	{Name: "h264_mf", Codec: "h264", Hardware: true, Defaults: map[string]string{"scenario": "display_remoting"}},
 	// Screen content: mostly static, sharp edges; unchanged frames are not encoded at all
-	// (capture.MethodXShm). superfast rather than ultrafast, measured with recorder bench
-	// (encode-only, 1080p, same frames): bitrate −55 % typing, −59 % scrolling, −12 % video
-	// for +48 %, +34 %, +82 % encode CPU per frame, SSIM within 0.0005; veryfast saves little
-	// more (−4…−14 %) for another 5–15 % CPU. Live, with unchanged frames skipped, recording
-	// typing at superfast costs less CPU than the ffmpeg CLI at ultrafast (0.68×).
-	// CRF keeps quality constant as activity varies.
-	// zerolatency swaps frame threads for slice threads: the first packet comes out with its
-	// frame instead of ~3 frames later (Start → first fragment on disk 350 → 100 ms at 15 fps),
-	// at the same CPU and bitrate and 22% less memory (make bench).
+	// (capture.MethodXShm). Chosen with recorder bench against the ffmpeg CLI's defaults
+	// (-preset superfast -crf 23: keyframes every 250 frames, 3 B-frames, no mbtree) on the
+	// same raw frames (benchmarks/README.md has the table):
+	//   - superfast: veryfast saves 5-10 % more for 25-40 % more CPU.
+	//   - mbtree with a short lookahead: the static parts of the screen, which every later
+	//     frame references, are coded once at a higher quality and then skipped; typing and
+	//     scrolling −15 %. qcomp 0.8 (x264's 0.6 lets mbtree starve full-motion areas: the
+	//     video scene lost 0.004 SSIM) and crf 21 keep every scene's SSIM within 0.002 of
+	//     the CLI's.
+	//   - rc-lookahead 4, no B-frames, one thread: as small as the same frames came out
+	//     (lookahead 15 with 3 B-frames and frame threads saved nothing more), and the encoder
+	//     holds only 4 frames (threads add one each, B-frames reorder), which a still screen
+	//     must push out (see below). One thread also costs the least CPU and memory; a busy
+	//     4K or three-monitor canvas may want "threads": "0" (FFmpeg's choice).
+	//   - motion-est hex, subq 2: scrolling text is found at its new place (−5 %).
+	//   - psy 0: psychovisual tuning adds grain-like detail; text has none (−2…5 %).
+	//   - no tune zerolatency: it turns mbtree and the lookahead off and cuts frames into
+	//     slices (+30…45 % bytes with the 2 s keyframes). The lookahead delays packets by 4
+	//     frames, which a recording does not mind; while the encoder holds frames the pipeline
+	//     encodes a still screen every 250 ms, so what is on disk lags ≤ 1 s (crash safety).
+	//   - force-cfr: x264 weighs each frame's quality by its duration; with the engine's
+	//     variable frame rate a frame before a still second would be coded at a much higher
+	//     quality than the same frame in a CLI recording. Rate control then sees a constant
+	//     rate, as with the CLI and with zerolatency before (which set it). Give it again
+	//     when overriding x264-params.
+	//   - forced-idr: forced keyframes (segment cuts, joining recordings) are IDR frames.
 	{Name: "libx264", Codec: "h264",
-		Defaults: map[string]string{"preset": "superfast", "tune": "zerolatency", "crf": "23", "forced-idr": "1"}},
+		Defaults: map[string]string{"preset": "superfast", "crf": "21", "mbtree": "1", "rc-lookahead": "4", "bf": "0",
+			"threads": "1", "qcomp": "0.8", "motion-est": "hex", "subq": "2", "psy": "0", "x264-params": "force-cfr=1", "forced-idr": "1"}},
 	{Name: "libx265", Codec: "hevc",
 		Defaults: map[string]string{"preset": "ultrafast", "crf": "28", "forced-idr": "1", "x265-params": "log-level=error"}},
 	{Name: "libvpx-vp9", Codec: "vp9",

@@ -402,7 +402,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
-			Ending: c.endingBy(pts), Cut: c.nextCut()})
+			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: t.enc.Held() > 0})
 		converted := time.Now()
 		if d.Convert != convertNone {
 			rects := ch.Rects

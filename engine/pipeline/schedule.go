@@ -8,6 +8,13 @@ import (
 // noEnd stands for "no end" and "no cut" in a schedule's times.
 const noEnd = math.MaxInt64
 
+// drainGap is how often a still screen is encoded while the encoder holds frames: libx264's
+// 4-frame lookahead then lets each change, and the time the screen stayed still, out within a
+// second (what a crash may lose), at 4 frames per second rather than the capture rate. An
+// encoder without delay (rc-lookahead=0, mbtree=0, or zerolatency) holds none and a still
+// screen costs one frame per MaxFrameGap.
+const drainGap = 250 // ms
+
 // shot is what a change-tracking track encodes for a frame time.
 type shot uint8
 
@@ -40,6 +47,10 @@ type frameFacts struct {
 	// Cut is the earliest timestamp at which a sink needs a keyframe (its start or its next
 	// segment), or noEnd.
 	Cut int64
+	// Holding: the encoder holds frames (its lookahead). Only more frames bring them out, so
+	// a still screen is encoded every drainGap rather than every MaxFrameGap: what is on disk
+	// then lags the screen by at most the lookahead × drainGap (1 s), as a crash may lose.
+	Holding bool
 }
 
 // frameDecision is what the capture does with a frame, in order: convert the frame, then
@@ -49,11 +60,16 @@ type frameFacts struct {
 type frameDecision struct {
 	Convert conversion
 	Encode  shot
+	// Content: the encoded frame must reach the files soon: it shows something the previous
+	// one did not (a change, the mask switched, the first picture), starts a file or segment
+	// (a forced keyframe) or ends a sink.
+	Content bool
 }
 
 // schedule makes the per-frame decisions of a change-tracking track: a frame is converted only
 // where it changed, and encoded only when something changed, the mask switched, a keyframe is
-// due, a sink needs its last frame, or the screen has been still for the frame gap. It is pure
+// due, a sink needs its last frame, the encoder still holds the last change (every drainGap),
+// or the screen has been still for the frame gap. It is pure
 // (no clock, no I/O): the capture feeds it each frame's facts and carries out its decisions.
 type schedule struct {
 	gap        int64 // the longest a still screen goes without an encoded frame, ms
@@ -84,12 +100,13 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 		}
 		s.stale, changed = false, true
 	}
-	need := changed || f.Masked != s.lastMasked || s.shown == shotNone || f.Pts-s.lastPts >= s.gap ||
-		f.Cut <= f.Pts || f.Ending != noEnd
+	content := changed || f.Masked != s.lastMasked || s.shown == shotNone || f.Cut <= f.Pts || f.Ending != noEnd
+	need := content || f.Pts-s.lastPts >= s.gap || f.Holding && f.Pts-s.lastPts >= drainGap
 	s.lastMasked = f.Masked
 	if !need {
 		return d
 	}
+	d.Content = content
 	d.Encode = shotPicture
 	if f.Masked {
 		d.Encode = shotSlate

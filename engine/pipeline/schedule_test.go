@@ -110,11 +110,46 @@ func TestSchedule(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := newSchedule(gap * time.Millisecond)
 			for i, st := range c.steps {
-				if got := s.frame(st.facts); got != st.want {
+				got := s.frame(st.facts)
+				got.Content = false // TestScheduleDrainsTheEncoder checks it
+				if got != st.want {
 					t.Fatalf("frame %d %+v: decision %+v, want %+v", i, st.facts, got, st.want)
 				}
 			}
 		})
+	}
+}
+
+func holding(f frameFacts) frameFacts { f.Holding = true; return f }
+
+// While the encoder holds the last change (its lookahead), a still screen is encoded every
+// drainGap instead of every MaxFrameGap, so the change reaches the file within a second; once
+// it is out, only the gap applies again. Content marks the frames that showed something new.
+func TestScheduleDrainsTheEncoder(t *testing.T) {
+	s := newSchedule(time.Minute)
+	steps := []struct {
+		facts   frameFacts
+		encode  bool
+		content bool
+	}{
+		{changed(0), true, true},
+		{holding(still(66)), false, false},
+		{holding(still(drainGap - 1)), false, false},
+		{holding(still(drainGap)), true, false},
+		{holding(still(drainGap + 66)), false, false},
+		{holding(still(2 * drainGap)), true, false},
+		{still(3 * drainGap), false, false}, // out: nothing more until the gap
+		{still(10_000), false, false},
+		{holding(changed(10_066)), true, true},
+		{masked(still(10_132)), true, true},
+		{withCut(still(10_200), 10_150), true, true}, // a file's first keyframe
+		{withEnding(still(10_300), 10_250), true, true},
+	}
+	for i, st := range steps {
+		d := s.frame(st.facts)
+		if (d.Encode != shotNone) != st.encode || d.Content != st.content {
+			t.Fatalf("frame %d %+v: decision %+v, want encode %v content %v", i, st.facts, d, st.encode, st.content)
+		}
 	}
 }
 

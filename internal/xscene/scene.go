@@ -21,6 +21,8 @@ const (
 	SceneTyping    = "typing"
 	SceneScrolling = "scrolling"
 	SceneVideo     = "video"
+	SceneSheet     = "spreadsheet"
+	SceneTerminal  = "terminal"
 )
 
 // scenes maps each scene name, in the order Scenes lists them, to the
@@ -34,10 +36,13 @@ var scenes = []struct {
 	{SceneTyping, func(p *Painter, area image.Rectangle, _ int) player { return newTyping(p, area) }},
 	{SceneScrolling, func(p *Painter, area image.Rectangle, _ int) player { return newScrolling(p, area) }},
 	{SceneVideo, func(p *Painter, area image.Rectangle, _ int) player { return newVideo(p, area) }},
+	{SceneSheet, func(p *Painter, area image.Rectangle, _ int) player { return newSheet(p, area) }},
+	{SceneTerminal, func(p *Painter, area image.Rectangle, _ int) player { return newTerminal(p, area) }},
 }
 
 // Scenes lists the scene names Play accepts, in a fixed order: idle,
-// typing, scrolling, video. The slice is the caller's to modify.
+// typing, scrolling, video, spreadsheet, terminal. The slice is the
+// caller's to modify.
 func Scenes() []string {
 	names := make([]string, len(scenes))
 	for i, s := range scenes {
@@ -89,6 +94,12 @@ type player interface {
 //   - SceneVideo: a static document page with a 16:9 region of at most
 //     640×360 whose pixels all change every update (moving colour waves
 //     with grain), drawn with PutImage.
+//   - SceneSheet: a spreadsheet grid of right-aligned numbers; one digit
+//     per update is typed into the selected cell, Enter moves the
+//     selection down, and every fourth entry rewrites 16 cells of the
+//     next column (a recalculation).
+//   - SceneTerminal: a dark terminal printing one line of output per
+//     update, the whole text scrolling up a line at a time once full.
 //
 // An unknown name returns an error wrapping ErrUnknownScene.
 func (p *Painter) Play(ctx context.Context, name string, area image.Rectangle, fps int) error {

@@ -20,7 +20,7 @@ var vga = []xvfb.Monitor{{Name: "M0", Width: 640, Height: 480}}
 
 func TestScenesAndMixed3(t *testing.T) {
 	t.Parallel()
-	want := []string{SceneIdle, SceneTyping, SceneScrolling, SceneVideo}
+	want := []string{SceneIdle, SceneTyping, SceneScrolling, SceneVideo, SceneSheet, SceneTerminal}
 	if got := Scenes(); !slices.Equal(got, want) {
 		t.Errorf("Scenes() = %q, want %q", got, want)
 	}

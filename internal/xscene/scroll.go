@@ -20,6 +20,7 @@ type scroller struct {
 	l      layers
 	doc    document
 	chrome *window // painted once by start; nil when the document fills the area
+	step   int     // pixels scrolled per update (0: scrollStep)
 
 	hasBlock   bool
 	block      image.Rectangle // where the block is drawn now, in root coordinates
@@ -61,7 +62,10 @@ func newScrolling(p *Painter, area image.Rectangle) *scroller {
 // and the block on top.
 func (s *scroller) start() {
 	if s.chrome != nil {
-		s.chrome.paint(&s.l)
+		// The window's chrome in the standard colours, whatever the document's.
+		chrome := newLayers(s.l.clip)
+		s.chrome.paint(&chrome)
+		chrome.flush(s.p)
 	}
 	s.doc.paint(&s.l, s.doc.area)
 	if s.hasBlock {
@@ -86,7 +90,11 @@ func (s *scroller) update() {
 		s.l.flush(s.p)
 	}
 
-	scroll := min(scrollStep, a.Dy())
+	step := s.step
+	if step == 0 {
+		step = scrollStep
+	}
+	scroll := min(step, a.Dy())
 	if h := a.Dy() - scroll; h > 0 {
 		xproto.CopyArea(s.p.conn, xproto.Drawable(s.p.root), xproto.Drawable(s.p.root), s.p.gc,
 			int16(a.Min.X), int16(a.Min.Y+scroll), int16(a.Min.X), int16(a.Min.Y),

@@ -17,7 +17,7 @@ import (
 // benchFlags are recorder-bench's flags as given; lists are comma-separated.
 type benchFlags struct {
 	out, scenes, resolutions, encoders, presets, encodeOnly string
-	recorder, logLevel                                      string
+	recorder, logLevel, baseline                            string
 	duration, clip                                          time.Duration
 	rounds, fps, encodeFrames, maxCanvas                    int
 	quick, planOnly                                         bool
@@ -61,8 +61,9 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&bf.rounds, "rounds", def.Rounds, "runs per tool and cell; who goes first alternates")
 	f.IntVar(&bf.fps, "fps", def.FPS, "capture frame rate")
 	f.StringVar(&bf.encodeOnly, "encode-only", string(def.EncodeOnly), "encode-only mode: also (after the live runs), only, or off")
-	f.DurationVar(&bf.clip, "clip", def.ClipDuration, "encode-only: length of the stored raw clip (bounded to 1 GiB)")
+	f.DurationVar(&bf.clip, "clip", def.ClipDuration, "encode-only: length of the stored raw clip (bounded to 4 GiB)")
 	f.IntVar(&bf.encodeFrames, "encode-frames", def.EncodeFrames, "encode-only: frames each run encodes, looping the clip")
+	f.StringVar(&bf.baseline, "baseline", def.Baseline, "what the ffmpeg CLI is given: cli-defaults (its own libx264/libx265 defaults) or same-options (the recorder's)")
 	f.IntVar(&bf.maxCanvas, "max-canvas-pixels", def.MaxCanvasPixels, "skip live cells with a larger canvas (default: 4K's area)")
 	f.BoolVar(&bf.quick, "quick", false, "a small matrix: 1080p idle and typing, 1 round of 5s (explicit flags still win)")
 	f.BoolVar(&bf.planOnly, "plan", false, "print the plan and its time estimate, run nothing")
@@ -118,6 +119,9 @@ func benchConfig(cmd *cobra.Command, bf benchFlags) (encoderbench.Config, error)
 	}
 	if set("encode-frames") {
 		c.EncodeFrames = bf.encodeFrames
+	}
+	if set("baseline") {
+		c.Baseline = bf.baseline
 	}
 	if set("max-canvas-pixels") {
 		c.MaxCanvasPixels = bf.maxCanvas
