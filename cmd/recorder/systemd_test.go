@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -222,5 +224,49 @@ func TestRunWatchdogStopsWhenCatalogDamaged(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr.String(), "engine unhealthy") {
 		t.Errorf("stderr does not say why the watchdog is not petted:\n%s", r.stderr.String())
+	}
+}
+
+// stuckEngine answers the health checks as told: block makes CheckCatalog wait for release
+// (ignoring its context, as a deadlocked engine would).
+type stuckEngine struct {
+	block            chan struct{}
+	catalog, display error
+}
+
+func (e *stuckEngine) CheckCatalog(ctx context.Context) error {
+	if e.block != nil {
+		<-e.block
+	}
+	return e.catalog
+}
+func (e *stuckEngine) CheckDisplay(context.Context, string) error { return e.display }
+func (e *stuckEngine) CheckSpace(context.Context) error           { return nil }
+
+// The watchdog withholds its pet when a check does not answer in time or the catalog fails,
+// and not for a display that does not answer (a restart cannot fix that).
+func TestWatchdogCheckWhatWithholdsThePet(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	cases := []struct {
+		name          string
+		eng           *stuckEngine
+		wantUnhealthy bool
+	}{
+		{"healthy", &stuckEngine{}, false},
+		{"hung catalog", &stuckEngine{block: release}, true},
+		{"damaged catalog", &stuckEngine{catalog: errors.New("catalog: malformed")}, true},
+		{"display gone", &stuckEngine{display: errors.New("display :9: refused")}, false},
+	}
+	for _, c := range cases {
+		start := time.Now()
+		err := watchdogCheck(context.Background(), c.eng, []string{":9"}, 200*time.Millisecond)
+		if got := errors.Is(err, errUnhealthy); got != c.wantUnhealthy {
+			t.Errorf("%s: %v (unhealthy %v), want unhealthy %v", c.name, err, got, c.wantUnhealthy)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("%s: the check took %v, past its 200 ms deadline", c.name, took)
+		}
 	}
 }
