@@ -54,7 +54,9 @@ func TestPackageInstallsInCleanDebian12(t *testing.T) {
 		t.Skip("needs root: dpkg -i and systemd-analyze run in a chroot")
 	}
 	tmp := t.TempDir()
+	start := time.Now()
 	deb := buildPackage(t, tmp)
+	t.Logf("make package: %v", time.Since(start).Round(time.Second))
 
 	// Contents.
 	listing := string(run(t, "dpkg-deb", "-c", deb))
@@ -83,7 +85,9 @@ func TestPackageInstallsInCleanDebian12(t *testing.T) {
 	// A clean Debian 12 root with systemd and the Depends (which proves their names exist
 	// there); dpkg -i then checks the versions, runs the postinst.
 	root := filepath.Join(tmp, "root")
+	start = time.Now()
 	extractRoot(t, depends, root)
+	t.Logf("Debian 12 root ready: %v", time.Since(start).Round(time.Second))
 	if err := os.WriteFile(filepath.Join(root, "tmp/recorder.deb"), mustRead(t, deb), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +129,15 @@ func TestPackageInstallsInCleanDebian12(t *testing.T) {
 	chroot(t, root, "/usr/bin/recorder", "config", "check", "--config", "/etc/recorder/recorder.yaml")
 
 	// Debian 12's systemd-analyze on the installed units: no error, no warning.
-	out, err := chrootOut(root, "systemd-analyze", "verify", "recorder.service", "recorder-xvfb.service")
+	out, err := chrootOut(root, "systemd-analyze", "verify", "recorder.service")
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+		t.Errorf("systemd-analyze verify recorder.service: %v\n%s", err, out)
+	}
+	// The virtual display's unit runs Xvfb, which is only recommended (not in this root):
+	// that is the one thing verify may say of it.
+	out, _ = chrootOut(root, "systemd-analyze", "verify", "recorder-xvfb.service")
+	if s := strings.TrimSpace(string(out)); s != "" && s != "recorder-xvfb.service: Command /usr/bin/Xvfb is not executable: No such file or directory" {
+		t.Errorf("systemd-analyze verify recorder-xvfb.service:\n%s", out)
 	}
 	// Its exposure score (0 safe … 10 unsafe), for the record; a regression past "OK" fails.
 	sec, err := chrootOut(root, "systemd-analyze", "security", "--offline=yes", "--no-pager", "recorder.service")
