@@ -11,7 +11,7 @@ RUN_ARGS    ?=
 # e.g. BENCH_ARGS="--scenes typing --resolutions 1080p"; see `bin/recorder-bench -h`.
 BENCH_ARGS  ?=
 
-.PHONY: deps build bench-build run test bench bench-quick lint fmt clean
+.PHONY: deps build bench-build run test bench bench-quick lint fmt clean package
 
 deps:
 	@./scripts/deps.sh
@@ -49,6 +49,19 @@ bench-quick: bench-build
 # carries no benchmark code.
 bench-build: build
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/recorder-bench ./benchmarks/cmd/recorder-bench
+
+# The Debian package (packaging/: nfpm.yaml, the systemd units, the maintainer scripts) of
+# what `make build` made: $(DEB). nfpm is pinned and run with `go run`, so it stays out of
+# the module's go.mod. Untagged trees get a version Debian sorts: 0.0~gitDATE.HASH.
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+DEB_VERSION ?= $(shell v=$$(git describe --tags --abbrev=0 2>/dev/null | sed 's/^v//'); \
+	[ -n "$$v" ] && git describe --tags 2>/dev/null | sed 's/^v//; s/-\([0-9]*\)-g/+\1.g/' || \
+	echo 0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null).$$(git rev-parse --short HEAD 2>/dev/null))
+DEB_ARCH    ?= $(shell dpkg --print-architecture)
+DEB         ?= $(BIN)/recorder_$(DEB_VERSION)_$(DEB_ARCH).deb
+package: build
+	BIN='$(BIN)' VERSION='$(DEB_VERSION)' ARCH='$(DEB_ARCH)' $(GO) run $(NFPM) package \
+		--config packaging/nfpm.yaml --packager deb --target '$(DEB)'
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

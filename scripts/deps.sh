@@ -11,6 +11,7 @@ packages=(
   ffmpeg
   xvfb xauth x11-utils x11-xserver-utils xdotool
   chromium curl
+  mmdebstrap   # the package test's clean Debian 12 root (packaging/)
 )
 # Node.js and npm run the OpenAPI linter of the tests. Only when the commands are missing: a
 # Node.js from elsewhere (NodeSource's nodejs carries its own npm) conflicts with Debian's npm.

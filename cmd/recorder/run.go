@@ -213,7 +213,16 @@ func run(cmd *cobra.Command, cfg *config.Config, ec engine.Config, specs []host.
 			slog.Info("plugin event", "plugin", ev.Plugin, "type", ev.Type, "pid", ev.Pid, "down", ev.Down, "err", ev.Err)
 		}
 	}()
+	// Under systemd: ready now that everything serves; the watchdog from here on.
+	notifyReady("running: spool " + cfg.SpoolDir)
+	watchdogDone := make(chan struct{})
+	go func() {
+		defer close(watchdogDone)
+		runWatchdog(ctx, eng, serviceDisplays(cfg))
+	}()
 	<-ctx.Done()
+	notifyStopping()
+	<-watchdogDone
 	say("recorder: stopping: finalising recordings")
 	if err := shutdown(); err != nil {
 		return err
