@@ -90,7 +90,7 @@ func discoverX11(display string) (*Screen, error) {
 }
 
 func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
-	if err := xgbext.Init(conn, "RANDR", randr.Init); err != nil {
+	if _, err := xgbext.Init(conn, "RANDR"); err != nil {
 		return nil, err
 	}
 	v, err := randr.QueryVersion(conn, 1, 5).Reply()
@@ -117,7 +117,7 @@ func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
 }
 
 func xineramaMonitors(conn *xgb.Conn) ([]Monitor, error) {
-	if err := xgbext.Init(conn, "XINERAMA", xinerama.Init); err != nil {
+	if _, err := xgbext.Init(conn, "XINERAMA"); err != nil {
 		return nil, err
 	}
 	active, err := xinerama.IsActive(conn).Reply()
