@@ -56,7 +56,7 @@ type shmSource struct {
 	// polledOnce: polling has compared a first grab.
 	polledOnce bool
 	once       sync.Once
-	done    chan struct{} // closed when the event reader has ended
+	done       chan struct{} // closed when the event reader has ended
 
 	mu          sync.Mutex        // guards what the event reader collects:
 	damaged     []image.Rectangle // frame coordinates, since the last read
