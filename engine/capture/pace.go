@@ -43,3 +43,11 @@ func (p *Pacer) Wait(ctx context.Context) (int, error) {
 	p.next = p.next.Add(p.Interval)
 	return missed, nil
 }
+
+// Resync makes a frame overdue since the reader slept on purpose due now, without counting
+// the time slept as missed frames; a frame not yet due stays so (the rate holds).
+func (p *Pacer) Resync() {
+	if p.next.Before(time.Now()) {
+		p.next = time.Time{}
+	}
+}

@@ -63,6 +63,13 @@ type shmSource struct {
 	shapeChange bool              // the pointer's image changed since the last read
 	readErr     error             // the connection failed or an X error arrived
 	closing     bool
+	notify      chan struct{} // signalled when any of the above is recorded
+	markSeen    uint32        // the last marker event read (see sync)
+	marked      *sync.Cond    // on mu: markSeen or ended changed
+	ended       bool          // the event reader has ended
+
+	marker   xproto.Window // an unmapped window of this client that marker events go to
+	markSent uint32
 
 	// roundTrips counts requests ReadChange waited on a reply for: what a still screen costs.
 	roundTrips atomic.Int64
@@ -77,6 +84,7 @@ type cursorState struct {
 var (
 	_ Source       = (*shmSource)(nil)
 	_ ChangeSource = (*shmSource)(nil)
+	_ ChangeWaiter = (*shmSource)(nil)
 )
 
 // maxDamaged bounds the damaged areas kept between two reads; more are merged into their
@@ -135,6 +143,13 @@ func openShm(t Track, o SourceOptions) (_ *shmSource, err error) {
 		if err := damage.CreateChecked(conn, s.dmg, xproto.Drawable(s.root), damage.ReportLevelDeltaRectangles).Check(); err != nil {
 			return nil, fmt.Errorf("%w: create damage: %w", ErrOpen, err)
 		}
+		if s.marker, err = xproto.NewWindowId(conn); err != nil {
+			return nil, fmt.Errorf("%w: window id: %w", ErrOpen, err)
+		}
+		if err := xproto.CreateWindowChecked(conn, 0, s.marker, s.root, 0, 0, 1, 1, 0,
+			xproto.WindowClassInputOnly, 0, 0, nil).Check(); err != nil {
+			return nil, fmt.Errorf("%w: marker window: %w", ErrOpen, err)
+		}
 	} else {
 		s.prev = make([]byte, len(s.buf))
 	}
@@ -150,6 +165,7 @@ func openShm(t Track, o SourceOptions) (_ *shmSource, err error) {
 	avext.SetFrameData(s.frame, unsafe.Pointer(&s.buf[0]), s.w*4)
 	// Started last: it reads the fields set above. Events sent before wait in xgb's queue.
 	s.done = make(chan struct{})
+	s.notify = make(chan struct{}, 1)
 	go s.readEvents()
 	return s, nil
 }
@@ -169,7 +185,10 @@ func (s *shmSource) readEvents() {
 			if !s.closing && s.readErr == nil {
 				s.readErr = errors.New("connection to the X server lost")
 			}
+			s.ended = true
+			s.markedCond().Broadcast()
 			s.mu.Unlock()
+			s.signal()
 			return
 		case xerr != nil:
 			if s.readErr == nil {
@@ -184,9 +203,97 @@ func (s *shmSource) readEvents() {
 				if _, ok := e.(xfixes.CursorNotifyEvent); ok {
 					s.shapeChange = true
 				}
+			} else if m, ok := ev.(xproto.ClientMessageEvent); ok && m.Window == s.marker && s.marker != 0 {
+				s.markSeen = m.Data.Data32[0]
+				s.markedCond().Broadcast()
 			}
 		}
+		pending := len(s.damaged) > 0 || s.shapeChange || s.readErr != nil
 		s.mu.Unlock()
+		if pending {
+			s.signal()
+		}
+	}
+}
+
+// markedCond is s.marked, made on first use; s.mu is held.
+func (s *shmSource) markedCond() *sync.Cond {
+	if s.marked == nil {
+		s.marked = sync.NewCond(&s.mu)
+	}
+	return s.marked
+}
+
+// sync returns once every event the server sent before now has been read: it sends itself a
+// marker event (through the server, so it comes after them) and waits for the reader to see
+// it. A frame read with no damage reported uses it, so that a change just drawn is not missed
+// because its event was still on the way; a still screen is read at most once a frame gap
+// (see WaitChange), so this costs about one exchange with the server then.
+func (s *shmSource) sync() {
+	s.markSent++
+	ev := xproto.ClientMessageEvent{Format: 32, Window: s.marker,
+		Data: xproto.ClientMessageDataUnionData32New([]uint32{s.markSent, 0, 0, 0, 0})}
+	xproto.SendEvent(s.conn, false, s.marker, 0, string(ev.Bytes()))
+	s.roundTrips.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for int32(s.markSeen-s.markSent) < 0 && !s.ended {
+		s.markedCond().Wait()
+	}
+}
+
+// signal wakes WaitChange.
+func (s *shmSource) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// WaitChange sleeps until a change is reported, until, wake, or ctx. With the pointer drawn
+// it also looks where the pointer is once a frame interval (its motion reaches no client as
+// events over other clients' windows, and xgb cannot read XInput2's raw events) and returns
+// when it moved. Polling (no DAMAGE), it returns at once.
+func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) {
+	if s.dmg == 0 {
+		return
+	}
+	defer s.pace.Resync()
+	for {
+		s.mu.Lock()
+		pending := len(s.damaged) > 0 || s.shapeChange || s.readErr != nil
+		s.mu.Unlock()
+		if pending {
+			return
+		}
+		d := time.Until(until)
+		if s.mouse && s.image != nil {
+			d = min(d, s.pace.Interval)
+		}
+		if d <= 0 {
+			return
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-s.notify:
+			t.Stop()
+			continue // it may have been signalled for what the last read took
+		case <-wake:
+			t.Stop()
+			return
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if !time.Now().Before(until) || !s.mouse || s.image == nil {
+			return
+		}
+		s.roundTrips.Add(1)
+		p, err := xproto.QueryPointer(s.conn, s.root).Reply()
+		if err != nil || (p.SameScreen && (p.RootX != s.image.X || p.RootY != s.image.Y)) {
+			return // ReadChange reports the error, or paints the pointer where it went
+		}
 	}
 }
 
@@ -287,6 +394,14 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 		return Change{}, err
 	}
 	at := time.Now()
+	if s.dmg != 0 && s.started {
+		s.mu.Lock()
+		none := len(s.damaged) == 0
+		s.mu.Unlock()
+		if none {
+			s.sync()
+		}
+	}
 	s.mu.Lock()
 	changed := s.damaged
 	s.damaged = nil
