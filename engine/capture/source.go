@@ -53,8 +53,9 @@ type ChangeWaiter interface {
 	ChangeSource
 	// WaitChange blocks until the screen (or the pointer drawn into it) may have changed
 	// since the last read, until, wake receives, or ctx ends. The next ReadChange is then due
-	// at once and counts no frame as missed for the time slept.
-	WaitChange(ctx context.Context, until time.Time, wake <-chan struct{})
+	// at once and counts no frame as missed for the time slept: WaitChange returns how many
+	// frame times it slept through (unchanged frames, not read).
+	WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) (unchanged int)
 }
 
 // Capture methods for SourceOptions.Method.

@@ -254,25 +254,26 @@ func (s *shmSource) signal() {
 // it also looks where the pointer is once a frame interval (its motion reaches no client as
 // events over other clients' windows, and xgb cannot read XInput2's raw events) and returns
 // when it moved. Polling (no DAMAGE), it returns at once.
-func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) {
+func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) int {
 	if s.dmg == 0 {
-		return
+		return 0
 	}
-	defer s.pace.Resync()
+	slept := false
 	for {
 		s.mu.Lock()
 		pending := len(s.damaged) > 0 || s.shapeChange || s.readErr != nil
 		s.mu.Unlock()
 		if pending {
-			return
+			break
 		}
 		d := time.Until(until)
 		if s.mouse && s.image != nil {
 			d = min(d, s.pace.Interval)
 		}
 		if d <= 0 {
-			return
+			break
 		}
+		slept = true
 		t := time.NewTimer(d)
 		select {
 		case <-s.notify:
@@ -280,21 +281,24 @@ func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan
 			continue // it may have been signalled for what the last read took
 		case <-wake:
 			t.Stop()
-			return
 		case <-ctx.Done():
 			t.Stop()
-			return
 		case <-t.C:
+			if time.Now().Before(until) && s.mouse && s.image != nil {
+				s.roundTrips.Add(1)
+				p, err := xproto.QueryPointer(s.conn, s.root).Reply()
+				if err == nil && (!p.SameScreen || (p.RootX == s.image.X && p.RootY == s.image.Y)) {
+					continue // not moved: sleep on
+				}
+				// Moved (ReadChange paints it where it went), or an error ReadChange reports.
+			}
 		}
-		if !time.Now().Before(until) || !s.mouse || s.image == nil {
-			return
-		}
-		s.roundTrips.Add(1)
-		p, err := xproto.QueryPointer(s.conn, s.root).Reply()
-		if err != nil || (p.SameScreen && (p.RootX != s.image.X || p.RootY != s.image.Y)) {
-			return // ReadChange reports the error, or paints the pointer where it went
-		}
+		break
 	}
+	if !slept {
+		return 0 // not idle: lateness is the pacer's to count as missed frames
+	}
+	return s.pace.Resync()
 }
 
 // addDamage records a damaged root area; s.mu is held.

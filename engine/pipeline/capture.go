@@ -436,10 +436,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		if w, ok := cs.(capture.ChangeWaiter); ok && still {
 			// A still screen: sleep until it changes or something else is due, instead of
 			// reading it frame by frame.
-			slept := time.Now()
-			w.WaitChange(ctx, c.wakeBy(sched), t.wake)
-			// The frame times slept through were unchanged frames, not read.
-			t.unchanged.Add(int64(time.Since(slept) / (time.Second / time.Duration(c.spec.FPS))))
+			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched), t.wake)))
 			select {
 			case <-c.stop:
 				continue
