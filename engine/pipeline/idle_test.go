@@ -112,7 +112,8 @@ func TestStillScreenKeepAliveAndCaretBlink(t *testing.T) {
 		}
 		// A 2-pixel bar shares its chroma cells with the background: compare loosely.
 		if px := img.RGBAAt(centre.X, centre.Y); !mediatest.Near(px, want, 60) {
-			t.Errorf("blink %d (on=%t): frame at %.3fs shows %v at the caret %v, want %v", i, b.on, first, px, centre, want)
+			t.Errorf("blink %d (on=%t) at %.3fs: frame at %.3fs shows %v at the caret %v, want %v (frames %v, track %+v)",
+				i, b.on, at, first, px, centre, want, times, tr)
 		}
 	}
 }
