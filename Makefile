@@ -40,6 +40,7 @@ bench: bench-build
 	$(BIN)/recorder-bench --out benchmarks/results $(BENCH_ARGS)
 	$(GO) run ./benchmarks/cmd/bench -recorder $(BIN)/recorder -out benchmarks/results
 	$(GO) run ./benchmarks/fleetbench -out benchmarks/results
+	$(GO) run ./benchmarks/cmd/idlebench -recorder $(BIN)/recorder -out benchmarks/results
 
 # The encoder suite's small matrix (1080p idle and typing, one round): about a minute.
 bench-quick: bench-build

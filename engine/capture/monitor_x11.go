@@ -4,8 +4,11 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/randr"
@@ -43,20 +46,87 @@ func Discover(ctx context.Context, display string) (*Screen, error) {
 	}
 }
 
-func discoverX11(display string) (*Screen, error) {
+// screenConns keeps one X connection per display for discovery, which a capture repeats every
+// second to follow screen changes: connecting anew each time (socket, authority file, setup)
+// cost more than everything else a still screen does. A connection unused for
+// screenConnIdle is closed; one that fails is replaced once.
+var screenConns = struct {
+	sync.Mutex
+	m map[string]*screenConn
+}{m: map[string]*screenConn{}}
+
+const screenConnIdle = 10 * time.Second
+
+// screenConn is a kept discovery connection; mu serialises its queries.
+type screenConn struct {
+	mu      sync.Mutex
+	conn    *xgb.Conn
+	display string
+	idle    *time.Timer
+	randr   bool // RANDR initialised and recent enough
+	atoms   map[xproto.Atom]string
+}
+
+// screenConnFor returns display's kept connection, connecting when there is none.
+func screenConnFor(display string) (*screenConn, error) {
+	screenConns.Lock()
+	defer screenConns.Unlock()
+	if sc := screenConns.m[display]; sc != nil {
+		sc.idle.Reset(screenConnIdle)
+		return sc, nil
+	}
 	conn, err := xgb.NewConnDisplay(display)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrDisplayUnreachable, display, err)
 	}
-	defer conn.Close()
+	sc := &screenConn{conn: conn, display: display, atoms: map[xproto.Atom]string{}}
+	sc.idle = time.AfterFunc(screenConnIdle, sc.drop)
+	screenConns.m[display] = sc
+	return sc, nil
+}
+
+// drop forgets and closes the connection.
+func (sc *screenConn) drop() {
+	screenConns.Lock()
+	if screenConns.m[sc.display] == sc {
+		delete(screenConns.m, sc.display)
+	}
+	screenConns.Unlock()
+	sc.idle.Stop()
+	sc.conn.Close()
+}
+
+func discoverX11(display string) (*Screen, error) {
+	for attempt := 0; ; attempt++ {
+		sc, err := screenConnFor(display)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sc.discover()
+		if err == nil || attempt > 0 || errors.Is(err, ErrNoMonitors) {
+			return s, err
+		}
+		sc.drop() // the server may have restarted: try once on a new connection
+	}
+}
+
+func (sc *screenConn) discover() (*Screen, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	conn, display := sc.conn, sc.display
 	setup := xproto.Setup(conn)
 	if len(setup.Roots) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoMonitors, display)
 	}
 	root := setup.DefaultScreen(conn)
-	s := &Screen{Display: display, Width: int(root.WidthInPixels), Height: int(root.HeightInPixels)}
+	// The setup's size is the one at connection time: ask for the current one.
+	geo, err := xproto.GetGeometry(conn, xproto.Drawable(root.Root)).Reply()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrDisplayUnreachable, display, err)
+	}
+	s := &Screen{Display: display, Width: int(geo.Width), Height: int(geo.Height)}
 
-	mons, err := randrMonitors(conn, root.Root)
+	mons, err := sc.randrMonitors(root.Root)
 	if err != nil || len(mons) == 0 {
 		mons, err = xineramaMonitors(conn)
 	}
@@ -89,16 +159,20 @@ func discoverX11(display string) (*Screen, error) {
 	return s, nil
 }
 
-func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
-	if err := xgbext.Init(conn, "RANDR", randr.Init); err != nil {
-		return nil, err
-	}
-	v, err := randr.QueryVersion(conn, 1, 5).Reply()
-	if err != nil {
-		return nil, err
-	}
-	if v.MajorVersion < 1 || (v.MajorVersion == 1 && v.MinorVersion < 5) {
-		return nil, fmt.Errorf("randr %d.%d has no monitors", v.MajorVersion, v.MinorVersion)
+func (sc *screenConn) randrMonitors(root xproto.Window) ([]Monitor, error) {
+	conn := sc.conn
+	if !sc.randr {
+		if _, err := xgbext.Init(conn, "RANDR"); err != nil {
+			return nil, err
+		}
+		v, err := randr.QueryVersion(conn, 1, 5).Reply()
+		if err != nil {
+			return nil, err
+		}
+		if v.MajorVersion < 1 || (v.MajorVersion == 1 && v.MinorVersion < 5) {
+			return nil, fmt.Errorf("randr %d.%d has no monitors", v.MajorVersion, v.MinorVersion)
+		}
+		sc.randr = true
 	}
 	reply, err := randr.GetMonitors(conn, root, true).Reply()
 	if err != nil {
@@ -106,9 +180,12 @@ func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
 	}
 	out := make([]Monitor, 0, len(reply.Monitors))
 	for _, mi := range reply.Monitors {
-		name := ""
-		if an, err := xproto.GetAtomName(conn, mi.Name).Reply(); err == nil {
-			name = an.Name
+		name, known := sc.atoms[mi.Name] // atoms are never renamed: ask once
+		if !known {
+			if an, err := xproto.GetAtomName(conn, mi.Name).Reply(); err == nil {
+				name = an.Name
+				sc.atoms[mi.Name] = name
+			}
 		}
 		out = append(out, Monitor{Name: name, X: int(mi.X), Y: int(mi.Y),
 			Width: int(mi.Width), Height: int(mi.Height), Primary: mi.Primary})
@@ -117,7 +194,7 @@ func randrMonitors(conn *xgb.Conn, root xproto.Window) ([]Monitor, error) {
 }
 
 func xineramaMonitors(conn *xgb.Conn) ([]Monitor, error) {
-	if err := xgbext.Init(conn, "XINERAMA", xinerama.Init); err != nil {
+	if _, err := xgbext.Init(conn, "XINERAMA"); err != nil {
 		return nil, err
 	}
 	active, err := xinerama.IsActive(conn).Reply()

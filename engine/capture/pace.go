@@ -43,3 +43,16 @@ func (p *Pacer) Wait(ctx context.Context) (int, error) {
 	p.next = p.next.Add(p.Interval)
 	return missed, nil
 }
+
+// Resync makes a frame overdue since the reader slept on purpose due now, and returns how
+// many frame times went by in the meantime (unread: nothing had changed) instead of counting
+// them as missed; a frame not yet due stays so (the rate holds).
+func (p *Pacer) Resync() int {
+	now := time.Now()
+	if p.next.IsZero() || now.Before(p.next) {
+		return 0
+	}
+	n := int(now.Sub(p.next) / p.Interval)
+	p.next = time.Time{}
+	return n
+}

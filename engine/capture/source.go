@@ -46,6 +46,18 @@ type ChangeSource interface {
 	ReadChange(ctx context.Context) (Change, error)
 }
 
+// ChangeWaiter is a ChangeSource that learns of changes as they happen (X DAMAGE events), so
+// that a reader need not read a still screen frame by frame: it sleeps in WaitChange until
+// something changes or it has something of its own to do.
+type ChangeWaiter interface {
+	ChangeSource
+	// WaitChange blocks until the screen (or the pointer drawn into it) may have changed
+	// since the last read, until, wake receives, or ctx ends. The next ReadChange is then due
+	// at once and counts no frame as missed for the time slept: WaitChange returns how many
+	// frame times it slept through (unchanged frames, not read).
+	WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) (unchanged int)
+}
+
 // Capture methods for SourceOptions.Method.
 const (
 	// MethodAuto uses MethodXShm where the display allows it, else MethodX11Grab.

@@ -3,12 +3,14 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -25,25 +27,52 @@ import (
 	"github.com/screenrec/recorder/internal/xgbquiet"
 )
 
-// shmSource grabs a root-window area into one persistent MIT-SHM image and uses the DAMAGE
-// extension to learn what changed: an unchanged screen costs one round trip per frame, and a
-// change costs a grab of the rows it touched. The pointer (XFIXES) is painted into the image
-// and its old place repaired when it moves.
+// shmSource grabs a root-window area into one persistent MIT-SHM image and learns what
+// changed from DAMAGE events, read by a goroutine of its own as the server sends them: an
+// unchanged screen costs no request at all, and a change costs a grab of the rows it touched.
+// The pointer (XFIXES) is painted into the image and its old place repaired when it moves; its
+// position is the one thing asked for every frame (X reports pointer motion to a client only
+// over windows that let it through, and xgb cannot read XInput2's generic events).
+//
+// Without DAMAGE (a server started with it disabled) the source polls: it grabs the whole
+// area every frame and compares it with the previous one, so still frames are still skipped.
 type shmSource struct {
 	conn    *xgb.Conn
 	root    xproto.Window
 	grab    image.Rectangle // root coordinates
 	w, h    int
 	buf     []byte // the shared image, w*h*4 bytes of bgr0
+	prev    []byte // polling only: the image as last read
 	seg     shm.Seg
-	dmg     damage.Damage
-	region  xfixes.Region
+	dmg     damage.Damage // 0 when polling
+	damage  xgbext.Ext
+	xfixes  xgbext.Ext
 	frame   *astiav.Frame // over buf
 	pace    Pacer
 	mouse   bool
 	cursor  cursorState
+	image   *xfixes.GetCursorImageReply // the pointer's image as last fetched
 	started bool
-	once    sync.Once
+	// polledOnce: polling has compared a first grab.
+	polledOnce bool
+	once       sync.Once
+	done       chan struct{} // closed when the event reader has ended
+
+	mu          sync.Mutex        // guards what the event reader collects:
+	damaged     []image.Rectangle // frame coordinates, since the last read
+	shapeChange bool              // the pointer's image changed since the last read
+	readErr     error             // the connection failed or an X error arrived
+	closing     bool
+	notify      chan struct{} // signalled when any of the above is recorded
+	markSeen    uint32        // the last marker event read (see sync)
+	marked      *sync.Cond    // on mu: markSeen or ended changed
+	ended       bool          // the event reader has ended
+
+	marker   xproto.Window // an unmapped window of this client that marker events go to
+	markSent uint32
+
+	// roundTrips counts requests ReadChange waited on a reply for: what a still screen costs.
+	roundTrips atomic.Int64
 }
 
 // cursorState is the pointer as last painted into the image.
@@ -55,11 +84,16 @@ type cursorState struct {
 var (
 	_ Source       = (*shmSource)(nil)
 	_ ChangeSource = (*shmSource)(nil)
+	_ ChangeWaiter = (*shmSource)(nil)
 )
 
+// maxDamaged bounds the damaged areas kept between two reads; more are merged into their
+// bounding box (a busy frame is grabbed nearly whole anyway).
+const maxDamaged = 256
+
 // openShm opens the change-tracking source, or fails when the display cannot do it (no
-// MIT-SHM, as for a remote display; no DAMAGE or XFIXES; a pixel layout other than 32-bit
-// little-endian xRGB).
+// MIT-SHM, as for a remote display; no XFIXES; a pixel layout other than 32-bit little-endian
+// xRGB). Without DAMAGE it polls.
 func openShm(t Track, o SourceOptions) (_ *shmSource, err error) {
 	xgbquiet.Do()
 	conn, err := xgb.NewConnDisplay(o.Display)
@@ -79,44 +113,210 @@ func openShm(t Track, o SourceOptions) (_ *shmSource, err error) {
 	if err := checkLayout(setup, screen); err != nil {
 		return nil, err
 	}
-	for _, ext := range []struct {
-		name string
-		init func(*xgb.Conn) error
-	}{{"MIT-SHM", shm.Init}, {"XFIXES", xfixes.Init}, {"DAMAGE", damage.Init}} {
-		if err := xgbext.Init(conn, ext.name, ext.init); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrOpen, err)
-		}
+	if _, err := xgbext.Init(conn, "MIT-SHM"); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
 	}
-	// Both extensions refuse requests until the client has announced its version.
+	if s.xfixes, err = xgbext.Init(conn, "XFIXES"); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
+	}
+	// Extensions refuse requests until the client has announced its version.
 	if _, err := xfixes.QueryVersion(conn, 4, 0).Reply(); err != nil {
 		return nil, fmt.Errorf("%w: XFIXES version: %w", ErrOpen, err)
 	}
-	if _, err := damage.QueryVersion(conn, 1, 1).Reply(); err != nil {
-		return nil, fmt.Errorf("%w: DAMAGE version: %w", ErrOpen, err)
+	if s.damage, err = xgbext.Init(conn, "DAMAGE"); err == nil {
+		if _, err := damage.QueryVersion(conn, 1, 1).Reply(); err != nil {
+			return nil, fmt.Errorf("%w: DAMAGE version: %w", ErrOpen, err)
+		}
+	} else if !errors.Is(err, xgbext.ErrMissing) {
+		return nil, fmt.Errorf("%w: %w", ErrOpen, err)
 	}
 	if err := s.attach(); err != nil {
 		return nil, err
 	}
-	if s.dmg, err = damage.NewDamageId(conn); err != nil {
-		return nil, fmt.Errorf("%w: damage id: %w", ErrOpen, err)
+	if s.damage.Major != 0 {
+		if s.dmg, err = damage.NewDamageId(conn); err != nil {
+			return nil, fmt.Errorf("%w: damage id: %w", ErrOpen, err)
+		}
+		// DeltaRectangles: an event for each area the damage grows by, so nothing need be
+		// fetched; the damage is emptied (Subtract) whenever areas are taken, or drawing over
+		// an area already damaged would go unreported.
+		if err := damage.CreateChecked(conn, s.dmg, xproto.Drawable(s.root), damage.ReportLevelDeltaRectangles).Check(); err != nil {
+			return nil, fmt.Errorf("%w: create damage: %w", ErrOpen, err)
+		}
+		if s.marker, err = xproto.NewWindowId(conn); err != nil {
+			return nil, fmt.Errorf("%w: window id: %w", ErrOpen, err)
+		}
+		if err := xproto.CreateWindowChecked(conn, 0, s.marker, s.root, 0, 0, 1, 1, 0,
+			xproto.WindowClassInputOnly, 0, 0, nil).Check(); err != nil {
+			return nil, fmt.Errorf("%w: marker window: %w", ErrOpen, err)
+		}
+	} else {
+		s.prev = make([]byte, len(s.buf))
 	}
-	// NonEmpty: the server sends one event until the damage is fetched, not one per drawing
-	// request; the region is fetched every frame anyway.
-	if err := damage.CreateChecked(conn, s.dmg, xproto.Drawable(s.root), damage.ReportLevelNonEmpty).Check(); err != nil {
-		return nil, fmt.Errorf("%w: create damage: %w", ErrOpen, err)
-	}
-	if s.region, err = xfixes.NewRegionId(conn); err != nil {
-		return nil, fmt.Errorf("%w: region id: %w", ErrOpen, err)
-	}
-	if err := xfixes.CreateRegionChecked(conn, s.region, nil).Check(); err != nil {
-		return nil, fmt.Errorf("%w: create region: %w", ErrOpen, err)
+	if s.mouse {
+		if err := xfixes.SelectCursorInputChecked(conn, s.root, xfixes.CursorNotifyMaskDisplayCursor).Check(); err != nil {
+			return nil, fmt.Errorf("%w: select cursor changes: %w", ErrOpen, err)
+		}
 	}
 	s.frame = astiav.AllocFrame()
 	s.frame.SetWidth(s.w)
 	s.frame.SetHeight(s.h)
 	s.frame.SetPixelFormat(astiav.PixelFormatBgr0)
 	avext.SetFrameData(s.frame, unsafe.Pointer(&s.buf[0]), s.w*4)
+	// Started last: it reads the fields set above. Events sent before wait in xgb's queue.
+	s.done = make(chan struct{})
+	s.notify = make(chan struct{}, 1)
+	go s.readEvents()
 	return s, nil
+}
+
+// Polling reports whether the source polls (the display has no DAMAGE).
+func (s *shmSource) Polling() bool { return s.dmg == 0 }
+
+// readEvents collects what the server reports, until the connection closes: the areas
+// damaged, a pointer image change, the errors of requests not waited on.
+func (s *shmSource) readEvents() {
+	defer close(s.done)
+	for {
+		ev, xerr := s.conn.WaitForEvent()
+		s.mu.Lock()
+		switch {
+		case ev == nil && xerr == nil:
+			if !s.closing && s.readErr == nil {
+				s.readErr = errors.New("connection to the X server lost")
+			}
+			s.ended = true
+			s.markedCond().Broadcast()
+			s.mu.Unlock()
+			s.signal()
+			return
+		case xerr != nil:
+			if s.readErr == nil {
+				s.readErr = xerr
+			}
+		default:
+			if e, ok := s.damage.Event(ev); ok {
+				if n, ok := e.(damage.NotifyEvent); ok && n.Damage == s.dmg {
+					s.addDamage(n.Area)
+				}
+			} else if e, ok := s.xfixes.Event(ev); ok {
+				if _, ok := e.(xfixes.CursorNotifyEvent); ok {
+					s.shapeChange = true
+				}
+			} else if m, ok := ev.(xproto.ClientMessageEvent); ok && m.Window == s.marker && s.marker != 0 {
+				s.markSeen = m.Data.Data32[0]
+				s.markedCond().Broadcast()
+			}
+		}
+		pending := len(s.damaged) > 0 || s.shapeChange || s.readErr != nil
+		s.mu.Unlock()
+		if pending {
+			s.signal()
+		}
+	}
+}
+
+// markedCond is s.marked, made on first use; s.mu is held.
+func (s *shmSource) markedCond() *sync.Cond {
+	if s.marked == nil {
+		s.marked = sync.NewCond(&s.mu)
+	}
+	return s.marked
+}
+
+// sync returns once every event the server sent before now has been read: it sends itself a
+// marker event (through the server, so it comes after them) and waits for the reader to see
+// it. A frame read with no damage reported uses it, so that a change just drawn is not missed
+// because its event was still on the way; a still screen is read at most once a frame gap
+// (see WaitChange), so this costs about one exchange with the server then.
+func (s *shmSource) sync() {
+	s.markSent++
+	ev := xproto.ClientMessageEvent{Format: 32, Window: s.marker,
+		Data: xproto.ClientMessageDataUnionData32New([]uint32{s.markSent, 0, 0, 0, 0})}
+	xproto.SendEvent(s.conn, false, s.marker, 0, string(ev.Bytes()))
+	s.roundTrips.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for int32(s.markSeen-s.markSent) < 0 && !s.ended {
+		s.markedCond().Wait()
+	}
+}
+
+// signal wakes WaitChange.
+func (s *shmSource) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// WaitChange sleeps until a change is reported, until, wake, or ctx. With the pointer drawn
+// it also looks where the pointer is once a frame interval (its motion reaches no client as
+// events over other clients' windows, and xgb cannot read XInput2's raw events) and returns
+// when it moved. Polling (no DAMAGE), it returns at once.
+func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) int {
+	if s.dmg == 0 {
+		return 0
+	}
+	slept := false
+	for {
+		s.mu.Lock()
+		pending := len(s.damaged) > 0 || s.shapeChange || s.readErr != nil
+		s.mu.Unlock()
+		if pending {
+			break
+		}
+		d := time.Until(until)
+		if s.mouse && s.image != nil {
+			d = min(d, s.pace.Interval)
+		}
+		if d <= 0 {
+			break
+		}
+		slept = true
+		t := time.NewTimer(d)
+		select {
+		case <-s.notify:
+			t.Stop()
+			continue // it may have been signalled for what the last read took
+		case <-wake:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+			if time.Now().Before(until) && s.mouse && s.image != nil {
+				s.roundTrips.Add(1)
+				p, err := xproto.QueryPointer(s.conn, s.root).Reply()
+				if err == nil && (!p.SameScreen || (p.RootX == s.image.X && p.RootY == s.image.Y)) {
+					continue // not moved: sleep on
+				}
+				// Moved (ReadChange paints it where it went), or an error ReadChange reports.
+			}
+		}
+		break
+	}
+	if !slept {
+		return 0 // not idle: lateness is the pacer's to count as missed frames
+	}
+	return s.pace.Resync()
+}
+
+// addDamage records a damaged root area; s.mu is held.
+func (s *shmSource) addDamage(a xproto.Rectangle) {
+	r := image.Rect(int(a.X), int(a.Y), int(a.X)+int(a.Width), int(a.Y)+int(a.Height)).
+		Intersect(s.grab).Sub(s.grab.Min)
+	if r.Empty() {
+		return
+	}
+	if len(s.damaged) >= maxDamaged {
+		u := r
+		for _, d := range s.damaged {
+			u = u.Union(d)
+		}
+		s.damaged = append(s.damaged[:0], u)
+		return
+	}
+	s.damaged = append(s.damaged, r)
 }
 
 // checkLayout accepts the one pixel layout the source converts: 32 bits per pixel, least
@@ -189,55 +389,75 @@ func (s *shmSource) Read(ctx context.Context, f *astiav.Frame) error {
 	return nil
 }
 
-// ReadChange waits until the next frame is due and brings the image up to date.
+// ReadChange waits until the next frame is due and brings the image up to date: it grabs
+// the rows of the areas damaged since the last read, and only those (all of them the first
+// time, or every time when polling).
 func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 	missed, err := s.pace.Wait(ctx)
 	if err != nil {
 		return Change{}, err
 	}
 	at := time.Now()
-	// Events are not needed (the region is fetched every frame) but must be read, or xgb's
-	// queue fills; errors of unchecked requests arrive here too.
-	for {
-		ev, xerr := s.conn.PollForEvent()
-		if xerr != nil {
-			return Change{}, fmt.Errorf("%w: %s", ErrRead, xerr)
-		}
-		if ev == nil {
-			break
+	if s.dmg != 0 && s.started {
+		s.mu.Lock()
+		none := len(s.damaged) == 0
+		s.mu.Unlock()
+		if none {
+			s.sync()
 		}
 	}
-	damage.Subtract(s.conn, s.dmg, xfixes.Region(0), s.region)
-	regionC := xfixes.FetchRegion(s.conn, s.region)
-	var cursorC xfixes.GetCursorImageCookie
-	if s.mouse {
-		cursorC = xfixes.GetCursorImage(s.conn)
+	s.mu.Lock()
+	changed := s.damaged
+	s.damaged = nil
+	shape := s.shapeChange
+	s.shapeChange = false
+	xerr := s.readErr
+	s.mu.Unlock()
+	if xerr != nil {
+		return Change{}, fmt.Errorf("%w: %w", ErrRead, xerr)
 	}
-	region, err := regionC.Reply()
-	if err != nil {
-		return Change{}, fmt.Errorf("%w: fetch damage: %w", ErrRead, err)
-	}
-	var changed []image.Rectangle
 	bounds := image.Rect(0, 0, s.w, s.h)
-	if !s.started {
-		changed = append(changed, bounds)
+	switch {
+	case !s.started:
+		changed = []image.Rectangle{bounds}
 		s.started = true
-	} else {
-		for _, r := range region.Rectangles {
-			rr := image.Rect(int(r.X), int(r.Y), int(r.X)+int(r.Width), int(r.Y)+int(r.Height)).
-				Intersect(s.grab).Sub(s.grab.Min)
-			if !rr.Empty() {
-				changed = append(changed, rr)
-			}
-		}
+	case s.dmg == 0:
+		changed = []image.Rectangle{bounds} // polled: grabbed whole, then compared
+	}
+	if len(changed) > 0 && s.dmg != 0 {
+		// Emptied before the grab: whatever is drawn from now on is reported again, and what
+		// was drawn before is in the grab.
+		damage.Subtract(s.conn, s.dmg, xfixes.Region(0), xfixes.Region(0))
 	}
 	var cur *xfixes.GetCursorImageReply
+	var pointerC xproto.QueryPointerCookie
+	var imageC xfixes.GetCursorImageCookie
 	if s.mouse {
-		if cur, err = cursorC.Reply(); err != nil {
-			return Change{}, fmt.Errorf("%w: cursor: %w", ErrRead, err)
+		// The image (with the position) when it changed, else only the position: 32 bytes.
+		if shape || s.image == nil {
+			imageC = xfixes.GetCursorImage(s.conn)
+		} else {
+			pointerC = xproto.QueryPointer(s.conn, s.root)
 		}
 	}
 	grab := changed
+	if s.mouse {
+		s.roundTrips.Add(1)
+		if shape || s.image == nil {
+			if s.image, err = imageC.Reply(); err != nil {
+				return Change{}, fmt.Errorf("%w: cursor: %w", ErrRead, err)
+			}
+		} else {
+			p, err := pointerC.Reply()
+			if err != nil {
+				return Change{}, fmt.Errorf("%w: pointer: %w", ErrRead, err)
+			}
+			if p.SameScreen { // elsewhere the position is meaningless: keep the last one
+				s.image.X, s.image.Y = p.RootX, p.RootY
+			}
+		}
+		cur = s.image
+	}
 	var newCursor image.Rectangle
 	moved := false
 	if cur != nil {
@@ -249,20 +469,30 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 		}
 	}
 	bands := rowBands(grab, s.h)
-	if err := s.grabRows(bands); err != nil {
-		return Change{}, err
+	if len(bands) > 0 {
+		if err := s.grabRows(bands); err != nil {
+			return Change{}, err
+		}
+	}
+	if s.dmg == 0 && len(changed) > 0 && s.prev != nil {
+		changed = s.compare(bands, changed)
 	}
 	if cur != nil {
-		repainted := moved
+		overwritten := false // the grab replaced pointer pixels: paint it again
 		for _, b := range bands {
-			repainted = repainted || (b[0] < newCursor.Max.Y && b[1] > newCursor.Min.Y)
+			overwritten = overwritten || (b[0] < newCursor.Max.Y && b[1] > newCursor.Min.Y)
 		}
-		if repainted {
+		if moved || overwritten {
+			// Where it is changed only if it moved or the screen under it changed.
+			shown := moved
+			for _, r := range changed {
+				shown = shown || r.Overlaps(newCursor)
+			}
 			if moved && !s.cursor.rect.Empty() {
 				changed = append(changed, s.cursor.rect.Intersect(bounds))
 			}
 			s.paintCursor(cur, newCursor)
-			if vis := newCursor.Intersect(bounds); !vis.Empty() {
+			if vis := newCursor.Intersect(bounds); !vis.Empty() && shown {
 				changed = append(changed, vis)
 			}
 			s.cursor = cursorState{serial: cur.CursorSerial, rect: newCursor}
@@ -270,6 +500,37 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 	}
 	s.frame.SetPts(at.UnixMicro())
 	return Change{Frame: s.frame, Rects: changed, Missed: missed, Took: time.Since(at)}, nil
+}
+
+// compare is polling's change detection: it returns the row bands of the grabbed image that
+// differ from the previous grab (before the pointer is painted) and keeps the image for the
+// next comparison. The first grab is all changed.
+func (s *shmSource) compare(bands [][2]int, changed []image.Rectangle) []image.Rectangle {
+	first := changed[0] == image.Rect(0, 0, s.w, s.h) && !s.polledOnce
+	s.polledOnce = true
+	var out []image.Rectangle
+	stride := s.w * 4
+	for _, b := range bands {
+		y0 := -1
+		for y := b[0]; y <= b[1]; y++ {
+			diff := false
+			if y < b[1] {
+				row := s.buf[y*stride : (y+1)*stride]
+				diff = first || !bytes.Equal(row, s.prev[y*stride:(y+1)*stride])
+				if diff {
+					copy(s.prev[y*stride:], row)
+				}
+			}
+			switch {
+			case diff && y0 < 0:
+				y0 = y
+			case !diff && y0 >= 0:
+				out = append(out, image.Rect(0, y0, s.w, y))
+				y0 = -1
+			}
+		}
+	}
+	return out
 }
 
 // rowBands returns the sorted, merged row ranges [y0,y1) that rects cover within [0,h).
@@ -343,7 +604,13 @@ func (s *shmSource) Close() error {
 			s.frame.Free()
 		}
 		if s.conn != nil {
-			s.conn.Close() // the server frees the connection's damage, region and segment
+			s.mu.Lock()
+			s.closing = true
+			s.mu.Unlock()
+			s.conn.Close() // the server frees the connection's damage and segment
+			if s.done != nil {
+				<-s.done // the reader ends when xgb closes its event queue
+			}
 		}
 		if s.buf != nil {
 			_ = unix.SysvShmDetach(s.buf)

@@ -33,7 +33,8 @@ type track struct {
 	frames    atomic.Int64
 	dropped   atomic.Int64
 	unchanged atomic.Int64
-	last      lastFrame // the last encoded frame, for thumbnails (thumbnail.go)
+	last      lastFrame     // the last encoded frame, for thumbnails (thumbnail.go)
+	wake      chan struct{} // poke: something other than the screen needs the track's attention
 }
 
 // Capture grabs, converts and encodes one screen area once for every Sink attached to it.
@@ -89,7 +90,7 @@ func OpenCapture(ctx context.Context, spec CaptureSpec) (_ *Capture, err error) 
 		}
 	}()
 	for i, pt := range plan {
-		t := &track{info: pt, fanout: astiav.AllocPacket()}
+		t := &track{info: pt, fanout: astiav.AllocPacket(), wake: make(chan struct{}, 1)}
 		c.tracks = append(c.tracks, t)
 		if t.src, err = spec.Backend.Open(ctx, pt, capture.SourceOptions{Display: display, FPS: spec.FPS,
 			DrawMouse: spec.DrawMouse, Method: spec.Method}); err != nil {
@@ -189,11 +190,47 @@ func (c *Capture) Stop() {
 	c.stopping = true
 	c.mu.Unlock()
 	c.stopOnce.Do(func() { close(c.stop) })
+	c.poke()
+}
+
+// poke wakes the tracks that sleep on a still screen (capture.ChangeWaiter): a sink was
+// attached or stopped, the mask switched, the screen changed, or the capture stops. Each
+// track then decides at once, as for any frame, what that needs.
+func (c *Capture) poke() {
+	for _, t := range c.tracks {
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wakeBy is when a track whose screen stays still must next read a frame: when the last
+// encoded frame has lasted the frame gap, a segment must cut, or a sink's set duration ends.
+func (c *Capture) wakeBy(s *schedule, holding bool) time.Time {
+	at := min(c.nextCut(), c.endingBy(noEnd-1))
+	if s.lastPts >= 0 && s.shown != shotNone {
+		at = min(at, s.lastPts+s.gap)
+		if holding {
+			// The encoder holds the last change: the schedule drains it every drainGap.
+			at = min(at, s.lastPts+drainGap)
+		}
+	} else {
+		at = 0
+	}
+	if at > c.now()+time.Hour.Milliseconds() {
+		return time.Now().Add(time.Hour)
+	}
+	return c.start.Add(time.Duration(at) * time.Millisecond)
 }
 
 // SetMasked masks (or unmasks) every frame captured from now on and returns the moment it
 // took effect.
-func (c *Capture) SetMasked(on bool) time.Time { return c.mask.set(on) }
+func (c *Capture) SetMasked(on bool) time.Time {
+	at := c.mask.set(on)
+	c.poke()
+	return at
+}
 
 // Masked reports whether frames captured now are masked.
 func (c *Capture) Masked() bool { return c.mask.at(time.Now().UnixMicro()) }
@@ -352,6 +389,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 	sched := newSchedule(c.spec.MaxFrameGap)
 	w, h := t.src.Size()
 	var picture *astiav.Frame // the converted screen, kept up to date while unmasked
+	still := false            // the last frame read showed no change
 	// encodeShot encodes what s names at pts.
 	encodeShot := func(s shot, pts int64) error {
 		f := picture
@@ -387,6 +425,19 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			enc = c.newTrackEncoder(idx, t)
 			emit = enc.emit
 		}
+		if w, ok := cs.(capture.ChangeWaiter); ok && still {
+			// A still screen: sleep until it changes or something else is due, instead of
+			// reading it frame by frame.
+			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched, t.enc.Held() > 0), t.wake)))
+			select {
+			case <-c.stop:
+				continue
+			default:
+			}
+			if t.change.Load() != nil {
+				continue
+			}
+		}
 		ch, err := cs.ReadChange(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -398,6 +449,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			_ = t.enc.Flush(emit) // keep what was encoded before the failure
 			return err
 		}
+		still = len(ch.Rects) == 0
 		t.dropped.Add(int64(ch.Missed))
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)

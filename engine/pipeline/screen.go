@@ -71,6 +71,7 @@ func (c *Capture) replan(ctx context.Context) error {
 		for _, t := range live {
 			t.change.Store(&screenChange{err: err})
 		}
+		c.poke()
 		return err
 	}
 	c.mu.Lock()
@@ -84,6 +85,7 @@ func (c *Capture) replan(ctx context.Context) error {
 			t.change.Store(&screenChange{track: plan[i]})
 		}
 	}
+	c.poke()
 	return nil
 }
 

@@ -101,6 +101,7 @@ func (c *Capture) Attach(cfg SinkConfig) (*Sink, error) {
 	}
 	s.seg = seg
 	c.sinks = append(c.sinks, s)
+	c.poke() // its first keyframe is due now
 	return s, nil
 }
 
@@ -194,6 +195,7 @@ func (s *Sink) Stop() {
 		}
 	}
 	c.mu.Unlock()
+	c.poke() // its last frame is due now
 	if active == 0 {
 		// Nothing else needs this capture: stop it so the encoder is flushed and every frame
 		// before the stop reaches the file at once.

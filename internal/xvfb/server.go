@@ -67,6 +67,10 @@ type Options struct {
 	// StartTimeout bounds how long Start waits for Xvfb to become ready;
 	// zero means 10 seconds. The context passed to Start can cut it short.
 	StartTimeout time.Duration
+
+	// Args are more Xvfb arguments, e.g. "-extension", "DAMAGE" for a
+	// server without DAMAGE.
+	Args []string
 }
 
 // Server is a running Xvfb instance. Its exported fields describe it and
@@ -81,6 +85,7 @@ type Server struct {
 	// Depth is the screen's colour depth in bits.
 	Depth int
 
+	args   []string
 	cmd    *exec.Cmd
 	log    *syncBuffer
 	exited chan struct{} // closed once the process has been reaped
@@ -148,6 +153,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			Width:    width,
 			Height:   height,
 			Depth:    depth,
+			args:     slices.Clone(opts.Args),
 		}
 		err := s.launch(ctx, num)
 		if errors.Is(err, errDisplayInUse) {
@@ -201,13 +207,14 @@ func (s *Server) launch(ctx context.Context, num int) error {
 
 	s.log = &syncBuffer{}
 	s.exited = make(chan struct{})
-	s.cmd = exec.Command("Xvfb", s.Display,
+	args := []string{s.Display,
 		"-displayfd", "3", // ExtraFiles[0] becomes descriptor 3
 		"-screen", "0", fmt.Sprintf("%dx%dx%d", s.Width, s.Height, s.Depth),
 		"-nolisten", "tcp",
 		"-noreset", // without it the monitors vanish when the last client disconnects
 		"-br",      // black root window instead of the retro weave, for predictable pixels
-	)
+	}
+	s.cmd = exec.Command("Xvfb", append(args, s.args...)...)
 	s.cmd.ExtraFiles = []*os.File{readyW}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
@@ -321,6 +328,10 @@ func (s *Server) xrandr(ctx context.Context, args ...string) ([]byte, error) {
 	}
 	return stdout.Bytes(), nil
 }
+
+// Pid is the Xvfb process's id (tests stop and continue it to check what a client does while
+// the server does not answer).
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // Env returns the current process environment with DISPLAY pointing at
 // the server, ready for exec.Cmd.Env. (exec uses the last value of a
