@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/screenrec/recorder/benchmarks/encoderbench"
 	"github.com/screenrec/recorder/internal/mediatest"
 	"github.com/screenrec/recorder/internal/testbin"
 )
@@ -48,7 +49,7 @@ func TestBenchFlagValidation(t *testing.T) {
 		args []string
 		says []string
 	}{
-		{[]string{"--scenes", "idle,gaming"}, []string{`unknown scene "gaming"`, "idle, typing, scrolling, video, mixed-3"}},
+		{[]string{"--scenes", "idle,gaming"}, []string{`unknown scene "gaming"`, strings.Join(encoderbench.SceneNames(), ", ")}},
 		{[]string{"--resolutions", "1080p,8k"}, []string{`unknown resolution "8k"`, "720p, 1080p, 1440p, 4k"}},
 		{[]string{"--encoders", "h266"}, []string{`unknown encoder "h266"`, "auto, all", "libx264"}},
 		{[]string{"--encoders", "libx264", "--presets", "turbo"}, []string{`unknown preset "turbo" for libx264`, "ultrafast"}},
