@@ -34,6 +34,7 @@ func TestPluginsListsBuiltinAndDiscovered(t *testing.T) {
 		"cloud": {Name: "cloud", Kind: "frontend", Version: "1.0.0", Source: "built-in"},
 		"fleet": {Name: "fleet", Kind: "frontend", Version: "0.1.0", Source: "built-in"},
 		"rws":   {Name: "rws", Kind: "uploader", Version: "1.0.0", Source: "built-in"},
+		"s3":    {Name: "s3", Kind: "uploader", Version: "1.0.0", Source: "built-in"},
 		"probe": {Name: "probe", Kind: "frontend", Version: "0.1.0-test", Source: "built-in (test)"},
 		"noop":  {Name: "noop", Kind: "uploader", Version: "0.1.0-test", Source: "built-in (test)"},
 		"ext":   {Name: "ext", Kind: "frontend", Version: "9.9.9", Source: filepath.Join(dir, "recorder-plugin-ext")},

@@ -41,15 +41,17 @@ var Candidates = []Candidate{
 	//     scrolling −15 %. qcomp 0.8 (x264's 0.6 lets mbtree starve full-motion areas: the
 	//     video scene lost 0.004 SSIM) and crf 21 keep every scene's SSIM within 0.002 of
 	//     the CLI's.
-	//   - rc-lookahead 4, no B-frames, one thread: as small as the same frames came out
-	//     (lookahead 15 with 3 B-frames and frame threads saved nothing more), and the encoder
-	//     holds only 4 frames (threads add one each, B-frames reorder), which a still screen
-	//     must push out (see below). One thread also costs the least CPU and memory; a busy
+	//   - rc-lookahead 2, no B-frames, one thread: the encoder holds only 2 frames (threads
+	//     add one each, B-frames reorder), which a still screen must push out (see below).
+	//     Lookahead 4 came out a little smaller, but a moving screen then had up to 1.12 s
+	//     on its way to the disk at 10 fps (4 frames, the sample the muxer holds until the
+	//     next one, the open 0.5 s fragment), over the promised second for kill -9; lookahead
+	//     15 with 3 B-frames and frame threads saved nothing more. One thread also costs the least CPU and memory; a busy
 	//     4K or three-monitor canvas may want "threads": "0" (FFmpeg's choice).
 	//   - motion-est hex, subq 2: scrolling text is found at its new place (−5 %).
 	//   - psy 0: psychovisual tuning adds grain-like detail; text has none (−2…5 %).
 	//   - no tune zerolatency: it turns mbtree and the lookahead off and cuts frames into
-	//     slices (+30…45 % bytes with the 2 s keyframes). The lookahead delays packets by 4
+	//     slices (+30…45 % bytes with the 2 s keyframes). The lookahead delays packets by 2
 	//     frames, which a recording does not mind; while the encoder holds frames the pipeline
 	//     encodes a still screen every 250 ms, so what is on disk lags ≤ 1 s (crash safety).
 	//   - force-cfr: x264 weighs each frame's quality by its duration; with the engine's
@@ -59,7 +61,7 @@ var Candidates = []Candidate{
 	//     when overriding x264-params.
 	//   - forced-idr: forced keyframes (segment cuts, joining recordings) are IDR frames.
 	{Name: "libx264", Codec: "h264",
-		Defaults: map[string]string{"preset": "superfast", "crf": "21", "mbtree": "1", "rc-lookahead": "4", "bf": "0",
+		Defaults: map[string]string{"preset": "superfast", "crf": "21", "mbtree": "1", "rc-lookahead": "2", "bf": "0",
 			"threads": "1", "qcomp": "0.8", "motion-est": "hex", "subq": "2", "psy": "0", "x264-params": "force-cfr=1", "forced-idr": "1"}},
 	{Name: "libx265", Codec: "hevc",
 		Defaults: map[string]string{"preset": "ultrafast", "crf": "28", "forced-idr": "1", "x265-params": "log-level=error"}},
