@@ -52,7 +52,10 @@ func (p *Pacer) Resync() int {
 	if p.next.IsZero() || now.Before(p.next) {
 		return 0
 	}
+	// The frame times before the last one due went by unread; the last one is read now.
+	// Keeping the phase (rather than starting again from now) drops no fraction of a frame
+	// time at each sleep, so the frame times add up to the recording's length.
 	n := int(now.Sub(p.next) / p.Interval)
-	p.next = time.Time{}
+	p.next = p.next.Add(time.Duration(n) * p.Interval)
 	return n
 }
