@@ -47,6 +47,10 @@ type (
 	Track = api.Track
 	// Uploader ships one segment somewhere; RunUploads drives it.
 	Uploader = api.Uploader
+	// FailureKind says why an upload attempt failed (refused, reset, timeout, …).
+	FailureKind = api.FailureKind
+	// Counters are the engine's own counters (frames, bytes, CPU), for a console's chart.
+	Counters = api.Counters
 	// UploadRequest hands an uploader one segment.
 	UploadRequest = api.UploadRequest
 	// UploadResult is a finished upload.
@@ -126,7 +130,41 @@ var (
 	ErrPermanent         = api.ErrPermanent
 	ErrBadSelection      = api.ErrBadSelection
 	ErrBadLayout         = api.ErrBadLayout
+	ErrRefused           = api.ErrRefused
+	ErrReset             = api.ErrReset
+	ErrTimeout           = api.ErrTimeout
+	ErrTLS               = api.ErrTLS
+	ErrDNS               = api.ErrDNS
+	ErrHTTP              = api.ErrHTTP
+	ErrChecksum          = api.ErrChecksum
+	ErrAuth              = api.ErrAuth
 )
+
+// The kinds of upload failure.
+const (
+	FailureRefused  = api.FailureRefused
+	FailureReset    = api.FailureReset
+	FailureTimeout  = api.FailureTimeout
+	FailureTLS      = api.FailureTLS
+	FailureDNS      = api.FailureDNS
+	FailureHTTP     = api.FailureHTTP
+	FailureChecksum = api.FailureChecksum
+	FailureAuth     = api.FailureAuth
+	FailureCanceled = api.FailureCanceled
+	FailureOther    = api.FailureOther
+)
+
+// ClassifyFailure says what kind of upload failure err is (see api.ClassifyFailure).
+func ClassifyFailure(err error) FailureKind { return api.ClassifyFailure(err) }
+
+// WrapFailure wraps err with its kind's sentinel (see api.WrapFailure).
+func WrapFailure(err error) error { return api.WrapFailure(err) }
+
+// FailureKinds lists every failure kind.
+func FailureKinds() []FailureKind { return api.FailureKinds() }
+
+// FailureSentinels returns the failure sentinels by kind.
+func FailureSentinels() map[FailureKind]error { return api.FailureSentinels() }
 
 // ParseLayout parses a layout's name ("" is canvas).
 func ParseLayout(s string) (Layout, error) { return api.ParseLayout(s) }
