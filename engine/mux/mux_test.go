@@ -41,9 +41,12 @@ func TestSegmentPath(t *testing.T) {
 	}
 }
 
+// openEncoder opens libx264 without lookahead: each frame's packet comes out of Encode at
+// once, as the muxer's tests feed them (the default settings hold frames back).
 func openEncoder(t *testing.T, w, h int) *encode.Encoder {
 	t.Helper()
-	e, err := encode.Open("libx264", encode.Params{Width: w, Height: h, FPS: 10})
+	e, err := encode.Open("libx264", encode.Params{Width: w, Height: h, FPS: 10,
+		Options: map[string]string{"rc-lookahead": "0", "mbtree": "0"}})
 	if err != nil {
 		t.Fatalf("open libx264: %v", err)
 	}
