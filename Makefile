@@ -11,7 +11,7 @@ RUN_ARGS    ?=
 # e.g. BENCH_ARGS="--scenes typing --resolutions 1080p"; see `bin/recorder-bench -h`.
 BENCH_ARGS  ?=
 
-.PHONY: deps build bench-build run test bench bench-quick lint fmt clean package
+.PHONY: deps build bench-build run test test-package bench bench-quick lint fmt clean package
 
 deps:
 	@./scripts/deps.sh
@@ -32,6 +32,11 @@ run: build
 
 test: deps
 	$(GO) test $(TEST_FLAGS) ./...
+
+# The package test with a clean Debian 12 root built first when none is cached (about 10
+# minutes the first time; then make test runs it too).
+test-package: deps
+	RECORDER_TEST_PACKAGE=1 $(GO) test -count=1 -timeout 30m -run TestPackageInstallsInCleanDebian12 ./packaging/
 
 # The encoder suite (recorder vs the ffmpeg CLI, every scene × resolution; it prints its time
 # estimate first, about 20 minutes on 2 cores), then the service suites, then the fleet

@@ -120,12 +120,14 @@ func TestEngineConfigUnknownEncoder(t *testing.T) {
 	}
 }
 
-// Every shipped config maps onto an engine config the engine accepts.
+// Every shipped config (the samples and the package's) maps onto an engine config the
+// engine accepts.
 func TestShippedConfigsMapOntoTheEngine(t *testing.T) {
 	paths, err := filepath.Glob("../../configs/*.yaml")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no configs: %v", err)
 	}
+	paths = append(paths, "../../packaging/recorder.yaml")
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
