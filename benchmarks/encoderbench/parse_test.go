@@ -169,7 +169,7 @@ func TestCLIEncodeArgsMatchEngine(t *testing.T) {
 	vs, _ := variants([]string{"libx264"}, nil, BaselineSameOptions)
 	got := strings.Join(cliEncodeArgs(vs[0], 15), " ")
 	want := "-c:v libx264 -bf:v 0 -crf:v 21 -forced-idr:v 1 -mbtree:v 1 -motion-est:v hex -preset:v superfast -psy:v 0 " +
-		"-qcomp:v 0.8 -rc-lookahead:v 4 -subq:v 2 -threads:v 1 -x264-params:v force-cfr=1 -g 150 -pix_fmt yuv420p " +
+		"-qcomp:v 0.8 -rc-lookahead:v 2 -subq:v 2 -threads:v 1 -x264-params:v force-cfr=1 -g 150 -pix_fmt yuv420p " +
 		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 500000"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
