@@ -11,6 +11,7 @@ import (
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/internal/nettest"
+	"github.com/screenrec/recorder/internal/waittest"
 )
 
 // refusedErr dials a loopback port nothing listens on and returns what the dial said.
@@ -95,19 +96,10 @@ func TestUploadTargetsEachOnceFileGoesLast(t *testing.T) {
 	}
 }
 
-// waitSeen polls cond until it holds or testDeadline passes, then fails with what it last saw.
+// waitSeen polls cond until it holds or testDeadline passes (waittest.Until).
 func waitSeen(t *testing.T, what string, cond func() (bool, any)) {
 	t.Helper()
-	deadline := time.Now().Add(testDeadline)
-	var seen any
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, seen = cond(); ok {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; last seen %+v", what, testDeadline, seen)
+	waittest.Until(t, what, testDeadline, cond)
 }
 
 // testDeadline bounds waiting for a condition: generous, for a loaded 2-core machine.

@@ -23,6 +23,7 @@ import (
 	"github.com/screenrec/recorder/fleet/controller"
 	fleetfe "github.com/screenrec/recorder/frontends/fleet"
 	"github.com/screenrec/recorder/internal/testbin"
+	"github.com/screenrec/recorder/internal/waittest"
 	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
 
@@ -155,19 +156,10 @@ func openReplica(t *testing.T, nodes []*node) (*controller.Controller, *nats.Con
 	}
 }
 
+// waitFor polls cond until it holds or d passes (waittest.Until).
 func waitFor(t *testing.T, what string, d time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		last = seen
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; last seen: %s", what, d, last)
+	waittest.Until(t, what, d, cond)
 }
 
 func present(c *controller.Controller, user string) func() (bool, string) {

@@ -16,6 +16,7 @@ import (
 	"github.com/screenrec/recorder/fleet/controller"
 	"github.com/screenrec/recorder/frontends/cloud"
 	fleetfe "github.com/screenrec/recorder/frontends/fleet"
+	"github.com/screenrec/recorder/internal/waittest"
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
@@ -188,20 +189,10 @@ func (a *cloudAPI) stop(t *testing.T, user string, contact int64) answer {
 	return a.call(t, cloud.PathStop, fmt.Sprintf("userId=%s&contactId=%d", user, contact))
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds or d passes (waittest.Until).
 func waitFor(t *testing.T, what string, d time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		last = seen
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s; last seen: %s", what, d, last)
+	waittest.Until(t, what, d, cond)
 }
 
 // waitPresent waits until c finds user on a machine.
