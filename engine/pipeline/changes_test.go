@@ -13,7 +13,6 @@ import (
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/internal/mediatest"
-	"github.com/screenrec/recorder/internal/xscene"
 )
 
 // change is one thing painted during a recording and when it was on screen.
@@ -30,17 +29,8 @@ type change struct {
 // one before it is erased where it was.
 func TestChangesAppearOnTimeAndNothingStale(t *testing.T) {
 	t.Parallel()
-	srv := startDisplay(t)
-	p, err := xscene.Connect(srv.Display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	m := srv.Monitors[2].Bounds()
 	bg := color.RGBA{40, 60, 200, 255}
-	if err := p.Fill(m, bg); err != nil {
-		t.Fatal(err)
-	}
+	srv, p, m := paintedDisplay(t, 2, bg)
 	out := filepath.Join(t.TempDir(), "changes.mp4")
 	const fps = 15
 	rec, err := Start(context.Background(), Spec{CaptureSpec: CaptureSpec{Display: srv.Display, FPS: fps,
@@ -148,17 +138,8 @@ func TestChangesAppearOnTimeAndNothingStale(t *testing.T) {
 // the screen again.
 func TestPointerMovesWithoutTrail(t *testing.T) {
 	t.Parallel()
-	srv := startDisplay(t)
-	p, err := xscene.Connect(srv.Display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	m := srv.Monitors[0].Bounds()
 	bg := color.RGBA{250, 250, 250, 255} // the default pointer is black and white: visible on it
-	if err := p.Fill(m, bg); err != nil {
-		t.Fatal(err)
-	}
+	srv, _, _ := paintedDisplay(t, 0, bg)
 	conn, err := xgb.NewConnDisplay(srv.Display)
 	if err != nil {
 		t.Fatal(err)

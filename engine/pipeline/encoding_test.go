@@ -10,7 +10,6 @@ import (
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/internal/mediatest"
-	"github.com/screenrec/recorder/internal/xscene"
 )
 
 // The encoder keeps the last few frames for its lookahead, and a still screen is encoded only
@@ -20,17 +19,8 @@ import (
 // screen.
 func TestStillScreenChangeReachesTheFile(t *testing.T) {
 	t.Parallel()
-	srv := startDisplay(t)
-	p, err := xscene.Connect(srv.Display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	m := srv.Monitors[1].Bounds()
 	bg, fg := color.RGBA{30, 90, 160, 255}, color.RGBA{240, 200, 30, 255}
-	if err := p.Fill(m, bg); err != nil {
-		t.Fatal(err)
-	}
+	srv, p, m := paintedDisplay(t, 1, bg)
 	out := filepath.Join(t.TempDir(), "still.mp4")
 	rec, err := Start(context.Background(), Spec{CaptureSpec: CaptureSpec{Display: srv.Display, FPS: 15,
 		Monitors: capture.Selection{Indexes: []int{1}}, Method: capture.MethodXShm, MaxFrameGap: time.Minute}, Out: out})

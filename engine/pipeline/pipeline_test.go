@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,8 +13,26 @@ import (
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/xscene"
 	"github.com/screenrec/recorder/internal/xvfb"
 )
+
+// paintedDisplay starts a test display and fills monitor with bg; it returns the display, a
+// painter on it (closed on cleanup) and the monitor's bounds.
+func paintedDisplay(t *testing.T, monitor int, bg color.RGBA) (*xvfb.Server, *xscene.Painter, image.Rectangle) {
+	t.Helper()
+	srv := startDisplay(t)
+	p, err := xscene.Connect(srv.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	m := srv.Monitors[monitor].Bounds()
+	if err := p.Fill(m, bg); err != nil {
+		t.Fatal(err)
+	}
+	return srv, p, m
+}
 
 func startDisplay(t *testing.T) *xvfb.Server {
 	t.Helper()
