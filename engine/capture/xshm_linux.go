@@ -60,6 +60,7 @@ type shmSource struct {
 
 	mu          sync.Mutex        // guards what the event reader collects:
 	damaged     []image.Rectangle // frame coordinates, since the last read
+	settle      []image.Rectangle // damaged at the last read: grabbed once more (capture goroutine only)
 	shapeChange bool              // the pointer's image changed since the last read
 	readErr     error             // the connection failed or an X error arrived
 	closing     bool
@@ -261,7 +262,7 @@ func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan
 	slept := false
 	for {
 		s.mu.Lock()
-		pending := len(s.damaged) > 0 || s.shapeChange || s.readErr != nil
+		pending := len(s.damaged) > 0 || len(s.settle) > 0 || s.shapeChange || s.readErr != nil
 		s.mu.Unlock()
 		if pending {
 			break
@@ -409,6 +410,14 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 	s.mu.Lock()
 	changed := s.damaged
 	s.damaged = nil
+	if s.dmg != 0 {
+		// The areas damaged at the last read are grabbed once more: the server may report
+		// damage before a drawing has reached the frame buffer (a grab racing it saw the old
+		// pixels), and reports no more while the area stays damaged.
+		recheck := s.settle
+		s.settle = append([]image.Rectangle(nil), changed...)
+		changed = append(changed, recheck...)
+	}
 	shape := s.shapeChange
 	s.shapeChange = false
 	xerr := s.readErr

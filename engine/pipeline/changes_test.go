@@ -80,10 +80,11 @@ func TestChangesAppearOnTimeAndNothingStale(t *testing.T) {
 		// drawn, before the painter hears back).
 		first := -1.0
 		for _, ft := range times {
-			// Timestamps are whole milliseconds: a frame captured in the same millisecond
-			// as the paint returned is after it. (The last change's frame is the file's last:
-			// no frame is repeated at the stop.)
-			if ft >= at-0.001 {
+			// Timestamps are whole milliseconds, and a frame read on the paint's damage
+			// may be taken while the paint is still on its way: only a frame a millisecond
+			// after the paint returned must show it (one before may, checked below). (The
+			// last change's frame is the file's last: no frame is repeated at the stop.)
+			if ft > at+0.001 {
 				first = ft
 				break
 			}
