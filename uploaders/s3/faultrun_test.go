@@ -12,6 +12,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/internal/s3server"
 	"github.com/screenrec/recorder/internal/uploadfault"
 )
@@ -52,6 +53,15 @@ func TestRandomFaultRun(t *testing.T) {
 	stopChaos()
 	<-chaosDone
 	t.Logf("%d kills, %d attempts, %d failures by kind %v, %v", kills.Load(), rep.Attempts, rep.Failures, rep.Kinds, rep.Elapsed)
+	for _, j := range jobs {
+		_, errs := j.Attempts()
+		for _, e := range errs {
+			// Killed servers fail connections: every failure has its network kind.
+			if k := api.ClassifyFailure(e); k == api.FailureOther {
+				t.Errorf("failure of kind %s: %v", k, e)
+			}
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
