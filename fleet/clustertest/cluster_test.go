@@ -230,7 +230,10 @@ func TestClusterNodeAndReplicaFailures(t *testing.T) {
 	if s := eng1.Owned("u1"); len(s) != 1 || s[0].State != api.StateRecording {
 		t.Fatalf("desk-1's recording with its NATS node dead: %+v", s)
 	}
-	s2 := start(c2, "u2") // the rest of the fleet works meanwhile
+	// The rest of the fleet works meanwhile, once the cluster has settled without the node
+	// (desk-2 may have been on it too, and the presence bucket may be electing a leader).
+	waitFor(t, "u2 present with a node dead", time.Minute, present(c2, "u2"))
+	s2 := start(c2, "u2")
 	note(s2)
 	nodes[0].start(t)
 	waitFor(t, "u1 present again", time.Minute, present(c2, "u1"))
