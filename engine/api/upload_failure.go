@@ -139,8 +139,9 @@ func classifyNetError(err error) FailureKind {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return FailureRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		// An EOF from an HTTP client: the server closed the connection without an answer.
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		// An EOF from an HTTP client: the server closed the connection without an answer; a
+		// write on a connection the transport closed after the peer went away.
 		return FailureReset
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return FailureTimeout

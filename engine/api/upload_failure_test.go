@@ -25,6 +25,7 @@ func TestClassifyFailure(t *testing.T) {
 		{fmt.Errorf("read: %w", syscall.ECONNRESET), FailureReset},
 		{fmt.Errorf("s3: head: %w", io.EOF), FailureReset},
 		{fmt.Errorf("patch: %w", io.ErrUnexpectedEOF), FailureReset},
+		{&net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}, FailureReset},
 		{fmt.Errorf("slow: %w", context.DeadlineExceeded), FailureTimeout},
 		{&net.DNSError{Err: "no such host", Name: "rws.invalid"}, FailureDNS},
 		{context.Canceled, FailureCanceled},
