@@ -150,7 +150,7 @@ func startAgent(cfg Config, eng sdk.Engine) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(joinURLs(cfg.URLs), opts...)
+	nc, err := nats.Connect(cfg.URL(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS %v: %w", cfg.URLs, err)
 	}
@@ -173,27 +173,12 @@ func startAgent(cfg Config, eng sdk.Engine) (*agent, error) {
 	return a, nil
 }
 
-func joinURLs(urls []string) string {
-	out := ""
-	for i, u := range urls {
-		if i > 0 {
-			out += ","
-		}
-		out += u
-	}
-	return out
-}
-
 func (a *agent) natsOptions() ([]nats.Option, error) {
-	c := a.cfg
-	opts := []nats.Option{
-		nats.Name("recorder fleet agent " + c.Machine),
-		nats.CustomInboxPrefix(fleet.InboxPrefix(c.Machine)),
-		// Desktops come and go and NATS nodes restart: never give up, never fail Serve for it.
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(c.ReconnectWait),
-		nats.ReconnectJitter(c.ReconnectWait/2, c.ReconnectWait/2),
+	opts, err := a.cfg.Options("recorder fleet agent")
+	if err != nil {
+		return nil, err
+	}
+	return append(opts,
 		nats.ConnectHandler(func(*nats.Conn) { a.log.Info("fleet: connected to NATS"); a.heartbeatNow() }),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			a.log.Info("fleet: reconnected to NATS", "url", nc.ConnectedUrlRedacted())
@@ -202,26 +187,7 @@ func (a *agent) natsOptions() ([]nats.Option, error) {
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			a.log.Warn("fleet: NATS connection lost; recordings go on", "err", err)
 		}),
-	}
-	switch {
-	case c.User != "":
-		opts = append(opts, nats.UserInfo(c.User, c.Password))
-	case c.NKeySeedFile != "":
-		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
-		if err != nil {
-			return nil, fmt.Errorf("nkey_seed_file: %w", err)
-		}
-		opts = append(opts, o)
-	case c.CredsFile != "":
-		opts = append(opts, nats.UserCredentials(c.CredsFile))
-	}
-	if c.CAFile != "" {
-		opts = append(opts, nats.RootCAs(c.CAFile))
-	}
-	if c.CertFile != "" {
-		opts = append(opts, nats.ClientCert(c.CertFile, c.KeyFile))
-	}
-	return opts, nil
+	), nil
 }
 
 // setUsers sets the static presence.

@@ -16,6 +16,9 @@
 // messages, and an environment override holds the secret itself, so the key becomes the
 // reference {env: NAME}. size: an integer field written as a byte size ("4MiB").
 //
+// An embedded struct field without a cfg tag declares its keys as the outer struct's (one
+// declaration shared by several sections).
+//
 // Types: string, bool, ints, floats, time.Duration and Duration (strings such as "10m"),
 // ByteSize, slices, maps with string keys, nested structs, pointers to these, and any (taken
 // as it is).
@@ -91,6 +94,18 @@ func fieldsOf(t reflect.Type, v reflect.Value, prefix string) []Field {
 	var out []Field
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
+		if inline(sf) {
+			// An embedded struct without a tag: its keys are the outer struct's.
+			var ev reflect.Value
+			if v.IsValid() {
+				ev = v.Field(i)
+			}
+			for _, f := range fieldsOf(sf.Type, ev, prefix) {
+				f.index = append(append([]int(nil), sf.Index...), f.index...)
+				out = append(out, f)
+			}
+			continue
+		}
 		f, ok := parseField(sf)
 		if !ok {
 			continue
@@ -117,6 +132,12 @@ func fieldsOf(t reflect.Type, v reflect.Value, prefix string) []Field {
 		out = append(out, f)
 	}
 	return out
+}
+
+// inline reports an embedded struct field without a cfg tag, whose keys are promoted.
+func inline(sf reflect.StructField) bool {
+	_, tagged := sf.Tag.Lookup(TagKey)
+	return sf.Anonymous && !tagged && sf.Type.Kind() == reflect.Struct && sf.IsExported() && !isSpecial(sf.Type)
 }
 
 // parseField reads a struct field's tags; ok is false for fields that are not keys.
