@@ -17,6 +17,7 @@ import (
 	"github.com/screenrec/recorder/fleet/controller"
 	"github.com/screenrec/recorder/frontends/cloud"
 	"github.com/screenrec/recorder/pkg/config"
+	"github.com/screenrec/recorder/pkg/s3upload"
 	"github.com/screenrec/recorder/pkg/secret"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -64,6 +65,32 @@ func resolveSecret(path string, v any) (string, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
+}
+
+// controllerArchive is the archive of the controller section (nil when it has none), its
+// credentials resolved from their references.
+func controllerArchive(a *config.ControllerArchive) (*controller.Archive, error) {
+	if a == nil {
+		return nil, nil
+	}
+	var creds [3]string
+	for i, s := range []struct {
+		key string
+		v   any
+	}{{"access_key_id", a.AccessKeyID}, {"secret_access_key", a.SecretAccessKey}, {"session_token", a.SessionToken}} {
+		v, err := resolveSecret("controller.archive."+s.key, s.v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		creds[i] = v
+	}
+	arch, err := controller.NewArchive(controller.ArchiveConfig{Endpoint: a.Endpoint, Region: a.Region, Bucket: a.Bucket,
+		PathStyle: a.PathStyle, AccessKeyID: creds[0], SecretAccessKey: creds[1], SessionToken: creds[2], Prefix: a.Prefix,
+		SSE: s3upload.SSE{Mode: a.SSE, KMSKeyID: a.KMSKeyID}, Expiry: a.URLExpiry.Std()})
+	if err != nil {
+		return nil, fmt.Errorf("%w: controller.archive: %w", errUsage, err)
+	}
+	return arch, nil
 }
 
 // controllerNATS connects the controller to its NATS: an embedded server it starts (returned,
@@ -152,9 +179,20 @@ func runController(ctx context.Context, say announcer, ct *config.Controller) er
 	if srv != nil {
 		say("controller: embedded NATS listening on "+srv.ClientURL(), "url", srv.ClientURL(), "store", ct.DataDir)
 	}
+	archive, err := controllerArchive(ct.Archive)
+	if err != nil {
+		return err
+	}
+	if archive != nil {
+		say("controller: archive "+ct.Archive.Endpoint+"/"+ct.Archive.Bucket, "endpoint", ct.Archive.Endpoint, "bucket", ct.Archive.Bucket)
+	}
 	octx, cancel := context.WithTimeout(ctx, time.Minute)
-	ctrl, err := controller.Open(octx, nc, controller.Options{Replicas: ct.Replicas, PresenceTTL: ct.PresenceTTL.Std(),
-		LockTTL: ct.LockTTL.Std(), ContactIDBase: ct.ContactIDBase})
+	opts := controller.Options{Replicas: ct.Replicas, PresenceTTL: ct.PresenceTTL.Std(),
+		LockTTL: ct.LockTTL.Std(), ContactIDBase: ct.ContactIDBase}
+	if archive != nil {
+		opts.Presigner = archive
+	}
+	ctrl, err := controller.Open(octx, nc, opts)
 	cancel()
 	if err != nil {
 		return err

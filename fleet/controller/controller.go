@@ -70,19 +70,11 @@ type Options struct {
 	LockTTL time.Duration
 	// ContactIDBase is the first contact id of a new fleet.
 	ContactIDBase int64
-	// Presigner issues pre-signed archive URLs to agents; nil: agents asking are told the
+	// Presigner signs agents' archive uploads (an *Archive); nil: agents asking are told the
 	// archive is not configured.
 	Presigner Presigner
 	// Log is the logger (slog.Default when nil).
 	Log *slog.Logger
-}
-
-// Presigner issues pre-signed upload URLs for the archive. It is the seam for the s3
-// uploader's signing part: the controller holds the archive's credentials, agents only ever
-// see URLs.
-type Presigner interface {
-	// Presign returns where and how req's segment is to be uploaded.
-	Presign(ctx context.Context, req fleet.PresignRequest) (fleet.PresignReply, error)
 }
 
 // Machine is a machine's entry in BucketMachines.
@@ -106,8 +98,10 @@ type Record struct {
 	Machine   string      `json:"machine"`
 	Session   api.Session `json:"session"` // the fleet's view (fleet.Value)
 	Updated   time.Time   `json:"updated"`
-	// Archive maps segment indexes to the archive object each was pre-signed for.
-	Archive map[int]string `json:"archive,omitempty"`
+	// Archive maps segment indexes to where each went in the archive: pending once a request
+	// that completes the object was signed, landed once the agent confirmed the upload and
+	// the controller saw the object in the bucket (with its size and sha256).
+	Archive map[int]fleet.ArchiveObject `json:"archive,omitempty"`
 }
 
 // Controller is the fleet's routing engine and directory. Create it with Open.

@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/fleet/controller"
@@ -329,60 +327,6 @@ func TestSRSLoginIsPresence(t *testing.T) {
 	})
 	if got := a.start(t, "agent7", 60); got.Status != http.StatusNotFound {
 		t.Errorf("start after logout: %+v, want 404", got)
-	}
-}
-
-// presigner is a test archive: it names the object after the request.
-type presigner struct{}
-
-func (presigner) Presign(_ context.Context, r fleet.PresignRequest) (fleet.PresignReply, error) {
-	key := fmt.Sprintf("%s/%d/%03d.mp4", r.Owner, r.ContactID, r.Segment)
-	return fleet.PresignReply{Key: key, URLs: []string{"https://archive.example/" + key + "?X-Amz-Signature=x"}, Expires: time.Now().Add(time.Hour)}, nil
-}
-
-// An agent asks for pre-signed URLs on its own subject and gets them in its own inbox; the
-// index notes where the segment goes. Without a presigner the answer says not configured.
-func TestPresignSeam(t *testing.T) {
-	srv := startServer(t, controller.ServerConfig{ControllerUser: "ctl", ControllerPassword: "ctl-pass",
-		Agents: []controller.Agent{{Machine: "desk-1", User: "desk-1", Password: "pw-1"}}})
-	url := srv.ClientURL()
-	ctrl := openController(t, url, controller.Options{Presigner: presigner{}}, nats.UserInfo("ctl", "ctl-pass"))
-	eng := fakeEngine(t)
-	startAgent(t, []string{url}, "desk-1", eng, []user{{"1234567", ":11"}}, map[string]any{"user": "desk-1", "password": "pw-1"})
-	waitPresent(t, ctrl, "1234567")
-	got := serveCloud(t, ctrl, "5s").start(t, "1234567", 60)
-	if !okStart(got) {
-		t.Fatal(got)
-	}
-	waitFor(t, "indexed", 10*time.Second, func() (bool, string) {
-		recs, err := ctrl.Recordings(context.Background(), "1234567")
-		return err == nil && len(recs) == 1, fmt.Sprint(recs, err)
-	})
-	agent := connect(t, url, nats.UserInfo("desk-1", "pw-1"), nats.CustomInboxPrefix(fleet.InboxPrefix("desk-1")))
-	body, _ := json.Marshal(fleet.PresignRequest{Machine: "desk-2", ContactID: got.ContactID, Owner: "1234567", Segment: 1, Bytes: 1000, Parts: 1})
-	m, err := agent.Request(fleet.PresignSubject("desk-1"), body, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep fleet.PresignReply
-	if err := json.Unmarshal(m.Data, &rep); err != nil || rep.Error != nil || len(rep.URLs) != 1 {
-		t.Fatalf("presign: %v %+v", err, rep)
-	}
-	waitFor(t, "archive noted", 10*time.Second, func() (bool, string) {
-		recs, _ := ctrl.Recordings(context.Background(), "1234567")
-		return len(recs) == 1 && recs[0].Archive[1] == rep.Key, fmt.Sprint(recs)
-	})
-
-	// A controller without an archive says so.
-	bare := startServer(t, controller.ServerConfig{})
-	openController(t, bare.ClientURL(), controller.Options{})
-	m, err = connect(t, bare.ClientURL()).Request(fleet.PresignSubject("desk-9"), body, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep = fleet.PresignReply{}
-	if err := json.Unmarshal(m.Data, &rep); err != nil || rep.Error == nil || rep.Error.Code != fleet.CodeNotConfigured {
-		t.Errorf("presign without an archive: %v %+v", err, rep)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/pkg/fleet"
+	"github.com/screenrec/recorder/pkg/s3upload"
 )
 
 // rpc asks machine for op and decodes the reply. A machine with no agent subscribed is asked
@@ -357,57 +358,148 @@ func (c *Controller) Machines(ctx context.Context) ([]Machine, error) {
 	return out, nil
 }
 
-// onPresign answers an agent's request for pre-signed archive URLs, and notes in the index
-// where the segment goes.
+// onPresign answers an agent's archive request: it signs one S3 operation on the agent's
+// own key space, or, on a confirmation, checks the object with the controller's credentials
+// and records in the index that the segment landed. A request that completes an object
+// (complete, a single put) is noted in the index as pending before the answer goes out, so
+// that the landing recorded later is never overwritten by it.
 func (c *Controller) onPresign(m *nats.Msg) {
-	machine := fleet.MachineOf(m.Subject)
+	machine := fleet.MachineOf(m.Subject) // the subject's, which the agent's permissions tie to it
 	reply := func(r fleet.PresignReply) {
 		b, _ := json.Marshal(r)
 		_ = m.Respond(b)
 	}
+	fail := func(err error) { reply(fleet.PresignReply{Error: fleet.ErrorOf(err)}) }
 	var req fleet.PresignRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
-		reply(fleet.PresignReply{Error: fleet.ErrorOf(fmt.Errorf("%w: presign request: %w", api.ErrInvalidRequest, err))})
+		fail(fmt.Errorf("%w: presign request: %w", api.ErrInvalidRequest, err))
 		return
 	}
-	req.Machine = machine // the subject's, which the agent's permissions tie to it
+	if err := fleet.CheckMachine(machine); err != nil {
+		fail(err)
+		return
+	}
 	if c.opts.Presigner == nil {
-		reply(fleet.PresignReply{Error: fleet.ErrorOf(fmt.Errorf("controller: %w: no archive to pre-sign uploads for", fleet.ErrNotConfigured))})
+		fail(fmt.Errorf("controller: %w: no archive to sign uploads for (the controller config has no archive section)", fleet.ErrNotConfigured))
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
-	r, err := c.opts.Presigner.Presign(ctx, req)
-	if err != nil {
-		reply(fleet.PresignReply{Error: fleet.ErrorOf(err)})
-		return
-	}
-	reply(r)
-	c.noteArchive(ctx, req, r.Key)
-}
-
-// noteArchive records in the index where a segment of a fleet recording goes.
-func (c *Controller) noteArchive(ctx context.Context, req fleet.PresignRequest, object string) {
-	if req.ContactID <= 0 || req.Owner == "" || object == "" {
-		return
-	}
-	key := UserKey(req.Owner) + "." + strconv.FormatInt(req.ContactID, 10)
-	for range 5 {
-		e, err := c.recordings.Get(ctx, key)
+	if req.Confirm {
+		obj, err := c.opts.Presigner.Landed(ctx, machine, req.Key, req.Segment)
 		if err != nil {
-			return // not a recording of the fleet's
-		}
-		var rec Record
-		if json.Unmarshal(e.Value(), &rec) != nil || rec.Machine != req.Machine {
-			return // only the machine that recorded it says where its segments go
-		}
-		if rec.Archive == nil {
-			rec.Archive = map[int]string{}
-		}
-		rec.Archive[req.Segment] = object
-		b, _ := json.Marshal(rec)
-		if _, err := c.recordings.Update(ctx, key, b, e.Revision()); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			fail(err)
 			return
 		}
+		if err := c.noteArchive(ctx, machine, req.Segment, obj); err != nil {
+			fail(err)
+			return
+		}
+		reply(fleet.PresignReply{Object: &obj})
+		return
+	}
+	if req.Operation == nil {
+		fail(fmt.Errorf("%w: presign request without operation or confirm", api.ErrInvalidRequest))
+		return
+	}
+	signed, obj, err := c.opts.Presigner.Presign(ctx, machine, *req.Operation)
+	if err != nil {
+		if errors.Is(err, fleet.ErrForbidden) {
+			c.log.Warn("fleet: archive request refused", "machine", machine, "op", req.Operation.Op, "key", req.Operation.Key, "err", err)
+		}
+		fail(err)
+		return
+	}
+	if op := req.Operation.Op; op == s3upload.OpComplete || op == s3upload.OpPut {
+		if err := c.noteArchive(ctx, machine, req.Segment, obj); err != nil {
+			c.log.Warn("fleet: index archive", "machine", machine, "key", obj.Key, "err", err)
+		}
+	}
+	reply(fleet.PresignReply{Signed: &signed, Object: &obj})
+}
+
+// indexWait bounds how long a segment's archive note waits for its recording to appear in
+// the index (its events may still be on their way).
+const indexWait = 5 * time.Second
+
+// noteArchive records in the index where a segment of machine's recording went. A pending
+// object does not replace the same object landed. A recording the index does not hold (one
+// made before the machine joined the fleet) is logged and skipped; an index that cannot be
+// written is an error.
+func (c *Controller) noteArchive(ctx context.Context, machine string, seg fleet.Segment, obj fleet.ArchiveObject) error {
+	if seg.RecordingID == "" || seg.Owner == "" || seg.Index < 1 {
+		return fmt.Errorf("%w: archive request without the segment's recording, owner and index", api.ErrInvalidRequest)
+	}
+	deadline := time.Now().Add(indexWait)
+	for {
+		key, e, err := c.findRecord(ctx, machine, seg)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			if time.Now().Before(deadline) && !sleepCtx(ctx, 200*time.Millisecond) {
+				continue
+			}
+			c.log.Warn("fleet: archive of a recording not in the index", "machine", machine, "recording", seg.RecordingID, "key", obj.Key)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("controller: index: %w", err)
+		}
+		var rec Record
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return fmt.Errorf("%w: index %s: %w", fleet.ErrProtocol, key, err)
+		}
+		if rec.Archive == nil {
+			rec.Archive = map[int]fleet.ArchiveObject{}
+		}
+		if cur, ok := rec.Archive[seg.Index]; ok && cur.State == fleet.ArchiveLanded && obj.State == fleet.ArchivePending && cur.Key == obj.Key {
+			return nil
+		}
+		rec.Archive[seg.Index] = obj
+		b, _ := json.Marshal(rec)
+		_, err = c.recordings.Update(ctx, key, b, e.Revision())
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !transient(ctx, err) {
+			return fmt.Errorf("controller: index %s: %w", key, err)
+		}
+	}
+}
+
+// findRecord finds the index entry of machine's recording seg.RecordingID: by its key when the
+// fleet did not start it, else among its owner's recordings.
+func (c *Controller) findRecord(ctx context.Context, machine string, seg fleet.Segment) (string, jetstream.KeyValueEntry, error) {
+	id := fleet.SessionID(machine, seg.RecordingID)
+	key := recordKey(machine, api.Session{ID: id, Owner: seg.Owner})
+	if e, err := c.recordings.Get(ctx, key); err == nil {
+		return key, e, nil
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil, err
+	}
+	lister, err := c.recordings.ListKeysFiltered(ctx, UserKey(seg.Owner)+".>")
+	if err != nil {
+		return "", nil, err
+	}
+	for k := range lister.Keys() {
+		e, err := c.recordings.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var rec Record
+		if json.Unmarshal(e.Value(), &rec) == nil && rec.Machine == machine && rec.Session.ID == id {
+			return k, e, nil
+		}
+	}
+	return "", nil, jetstream.ErrKeyNotFound
+}
+
+// sleepCtx pauses for d; it reports whether ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return true
+	case <-t.C:
+		return false
 	}
 }

@@ -41,6 +41,28 @@ type Controller struct {
 	// Cloud is the cloud API's section, as the cloud front end's without users (the machines
 	// say where users are).
 	Cloud map[string]any `cfg:"cloud,required"`
+	// Archive is the S3 archive agents upload to with requests the controller signs (their
+	// s3 uploader's signer fleet); nil: agents asking are told it is not configured.
+	Archive *ControllerArchive `cfg:"archive" desc:"the S3 archive the agents' s3 uploaders (signer: fleet) upload to through requests the controller signs; absent: not configured"`
+}
+
+// ControllerArchive is the fleet's S3 archive, its credentials held by the controller only.
+type ControllerArchive struct {
+	Endpoint  string `cfg:"endpoint,required" desc:"the S3 server's root URL, http:// or https://"`
+	Region    string `cfg:"region" desc:"the signing region (us-east-1 when empty)"`
+	Bucket    string `cfg:"bucket,required" desc:"the bucket; it must exist"`
+	PathStyle bool   `cfg:"path_style" desc:"address the bucket in the path (endpoint/bucket/key) rather than the host name"`
+	// The credentials, by reference only.
+	AccessKeyID     any `cfg:"access_key_id,required,secret" desc:"the access key id, as {env: NAME} or {file: PATH}"`
+	SecretAccessKey any `cfg:"secret_access_key,required,secret" desc:"the secret access key, as {env: NAME} or {file: PATH}"`
+	SessionToken    any `cfg:"session_token,secret" desc:"a session token for temporary credentials, as {env: NAME} or {file: PATH}"`
+	// Prefix starts every key, before the machine's id: <prefix>/<machine>/<the agent's key>.
+	Prefix string `cfg:"prefix" desc:"key prefix; each machine's objects go under <prefix>/<machine>/, and an agent can sign requests for nothing else"`
+	SSE    string `cfg:"sse" desc:"server-side encryption: empty (the bucket's default), AES256 or aws:kms"`
+	// KMSKeyID is the KMS key of aws:kms.
+	KMSKeyID string `cfg:"sse_kms_key_id" desc:"the KMS key for sse aws:kms; empty: the account's default key"`
+	// URLExpiry is how long a signed request holds.
+	URLExpiry Duration `cfg:"url_expiry" min:"1m" max:"168h" desc:"how long a signed request holds (a part must start within it)"`
 }
 
 // ControllerNATS is the controller's NATS.
@@ -113,6 +135,27 @@ func (c *Controller) validate() *Error {
 	}
 	if err := check("controller.nats.password", c.NATS.Password); err != nil {
 		return err
+	}
+	if a := c.Archive; a != nil {
+		for _, s := range []struct {
+			key string
+			v   any
+		}{{"access_key_id", a.AccessKeyID}, {"secret_access_key", a.SecretAccessKey}, {"session_token", a.SessionToken}} {
+			if err := check("controller.archive."+s.key, s.v); err != nil {
+				return err
+			}
+		}
+		if !strings.HasPrefix(a.Endpoint, "http://") && !strings.HasPrefix(a.Endpoint, "https://") {
+			return valueErr("controller.archive.endpoint", "%q: want an http:// or https:// URL", a.Endpoint)
+		}
+		switch a.SSE {
+		case "", "AES256", "aws:kms":
+		default:
+			return valueErr("controller.archive.sse", "%q: want AES256 or aws:kms (or leave sse out)", a.SSE)
+		}
+		if a.KMSKeyID != "" && a.SSE != "aws:kms" {
+			return valueErr("controller.archive.sse_kms_key_id", "set sse to aws:kms too")
+		}
 	}
 	seen := map[string]int{}
 	for i, a := range c.Agents {

@@ -22,6 +22,9 @@ var (
 	ErrNotPresent = errors.New("user present on no machine")
 	// ErrNotConfigured: the controller has no archive to pre-sign uploads for.
 	ErrNotConfigured = errors.New("not configured")
+	// ErrForbidden: an agent asked for what it may not do (an operation or a key outside
+	// its machine's key space in the archive).
+	ErrForbidden = errors.New("forbidden")
 	// ErrProtocol: a message that does not decode, or an answer that is not one.
 	ErrProtocol = errors.New("fleet protocol error")
 )
@@ -43,6 +46,7 @@ const (
 	CodeClosed            = "closed"
 	CodeTimeout           = "timeout"
 	CodeNotConfigured     = "not_configured"
+	CodeForbidden         = "forbidden"
 	CodeInternal          = "internal"
 )
 
@@ -66,6 +70,7 @@ var codes = []struct {
 	{CodeClosed, api.ErrClosed, http.StatusInternalServerError},
 	{CodeTimeout, context.DeadlineExceeded, http.StatusGatewayTimeout},
 	{CodeNotConfigured, ErrNotConfigured, http.StatusNotImplemented},
+	{CodeForbidden, ErrForbidden, http.StatusForbidden},
 }
 
 // Error is an error on the wire: a code naming the sentinel, the HTTP status the cloud API

@@ -1,8 +1,9 @@
 // Package fleet is the fleet protocol: what a recorder on an agent's desktop (the `fleet`
 // front end) and the fleet controller (`recorder controller`) say to each other over NATS.
 // It holds the subjects, the JSON messages and the mapping of the engine's errors onto the
-// wire and back; it imports only engine/api (no NATS client, no cgo), so a third party can
-// speak the protocol with any NATS client.
+// wire and back; it imports only engine/api and pkg/s3upload's message types (no NATS client,
+// no cgo), so a third party can speak the protocol with any NATS client. The agent's side of
+// the archive (a signer asking the controller) is package pkg/fleet/fleetsign.
 //
 // Every subject of a machine starts with Prefix and the machine's id, so that NATS
 // permissions can confine an agent to its own subjects (see AgentPublish, AgentSubscribe):
@@ -10,7 +11,7 @@
 //	recorder.fleet.<machine>.hb           agent → controllers (queue): Heartbeat, the presence with it
 //	recorder.fleet.<machine>.bye          agent → controllers: Goodbye, the agent stops cleanly
 //	recorder.fleet.<machine>.events       agent → JetStream stream FLEET_EVENTS: EventMessage
-//	recorder.fleet.<machine>.presign      agent → controllers, request/reply: PresignRequest → PresignReply
+//	recorder.fleet.<machine>.presign      agent → controllers, request/reply: PresignRequest → PresignReply (archive)
 //	recorder.fleet.<machine>.rpc.<op>     controller → agent, request/reply: Request → Reply
 //
 // The agent's own requests (presign) receive their replies under InboxPrefix(machine), never
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
+	"github.com/screenrec/recorder/pkg/s3upload"
 )
 
 // Version is the protocol version carried in every heartbeat; a controller refuses nothing
@@ -87,7 +89,7 @@ func GoodbyeSubject(machine string) string { return MachineSubject(machine) + ".
 // EventsSubject is where machine publishes its session events.
 func EventsSubject(machine string) string { return MachineSubject(machine) + ".events" }
 
-// PresignSubject is where machine asks for pre-signed upload URLs.
+// PresignSubject is where machine asks the controller to sign its archive uploads.
 func PresignSubject(machine string) string { return MachineSubject(machine) + ".presign" }
 
 // RPCSubject is where machine serves op.
@@ -207,31 +209,66 @@ type EventMessage struct {
 	Session *api.Session `json:"session,omitempty"`
 }
 
-// PresignRequest asks the controller for pre-signed URLs to upload one segment to the
-// archive (the desktop holds no archive credentials).
-type PresignRequest struct {
-	Machine   string `json:"machine"`
-	SessionID string `json:"session_id"`
-	ContactID int64  `json:"contact_id"`
-	Owner     string `json:"owner"`
-	Segment   int    `json:"segment"`
-	Bytes     int64  `json:"bytes"`
-	SHA256    string `json:"sha256,omitempty"`
-	// Parts is how many parts the agent wants to send (1: a single PUT).
-	Parts int `json:"parts,omitempty"`
+// Segment names the recording segment an archive request is for: the machine's own ids
+// (the recording is found in the index by owner and the machine's recording id).
+type Segment struct {
+	// RecordingID is the machine's recording (session) id.
+	RecordingID string `json:"recording_id"`
+	// Index is the segment's index, from 1.
+	Index int `json:"index"`
+	// Owner is the recorded user.
+	Owner string `json:"owner,omitempty"`
+	// Bytes and SHA256 (hex) are the segment's size and checksum.
+	Bytes  int64  `json:"bytes,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
-// PresignReply is the controller's answer: where to PUT, until when.
-type PresignReply struct {
-	// Key is the object's key in the archive.
-	Key string `json:"key,omitempty"`
-	// URLs are the pre-signed PUT URLs, one per part.
-	URLs []string `json:"urls,omitempty"`
-	// Headers must be sent with each PUT.
-	Headers map[string]string `json:"headers,omitempty"`
-	Expires time.Time         `json:"expires,omitzero"`
-	Error   *Error            `json:"error,omitempty"`
+// PresignRequest asks the controller to sign one S3 operation of a segment's upload to the
+// archive (the desktop holds no archive credentials), or, with Confirm, to check that the
+// segment's object landed and record it in the index.
+//
+// Operation.Key is relative to the machine's key space: the controller puts it under its
+// own prefix and the machine's id (<prefix>/<machine>/<key>), so that no agent can name
+// another's objects; keys with empty, "." or ".." path segments are refused.
+type PresignRequest struct {
+	Segment Segment `json:"segment"`
+	// Operation is the S3 operation to sign (all but Confirm).
+	Operation *s3upload.Operation `json:"operation,omitempty"`
+	// Confirm: the upload of Segment to Key (relative, as in Operation.Key) is done; the
+	// controller checks the object with its own credentials and records where it landed.
+	Confirm bool   `json:"confirm,omitempty"`
+	Key     string `json:"key,omitempty"`
 }
+
+// PresignReply is the controller's answer: the signed request to send, or the object that
+// landed (Confirm), or the error.
+type PresignReply struct {
+	Signed *s3upload.SignedRequest `json:"signed,omitempty"`
+	// Object is where the segment goes (or went): bucket, full key, location.
+	Object *ArchiveObject `json:"object,omitempty"`
+	Error  *Error         `json:"error,omitempty"`
+}
+
+// ArchiveObject is where a segment went in the archive.
+type ArchiveObject struct {
+	Bucket string `json:"bucket"`
+	// Key is the object's full key (the controller's prefix and the machine's id first).
+	Key string `json:"key"`
+	// Location is the object's URL (endpoint/bucket/key, path style).
+	Location string `json:"location"`
+	// State is ArchivePending (a URL that completes the object was signed) or ArchiveLanded
+	// (the controller saw the object in the bucket, with Bytes and SHA256).
+	State  string    `json:"state"`
+	Bytes  int64     `json:"bytes,omitempty"`
+	SHA256 string    `json:"sha256,omitempty"`
+	Time   time.Time `json:"time"`
+}
+
+// The states of an ArchiveObject.
+const (
+	ArchivePending = "pending"
+	ArchiveLanded  = "landed"
+)
 
 // Value is the fleet's view of a session of machine: the id names the machine too
 // (SessionID), and the contact id is the fleet's (LabelContactID) when the recording has one,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/screenrec/recorder/pkg/fleet/fleetconn"
 	"github.com/screenrec/recorder/pkg/s3upload"
 	"github.com/screenrec/recorder/plugins/sdk"
 	"github.com/screenrec/recorder/plugins/sdk/sdkconfig"
@@ -30,17 +31,29 @@ const (
 	DefaultRegion = "us-east-1"
 )
 
+// The signers.
+const (
+	SignerLocal = "local"
+	SignerFleet = "fleet"
+)
+
 // Config is the uploader's config section, as decoded and checked by Configure. The access
 // key id and secret reach Configure already resolved by the host from {env: NAME} /
 // {file: PATH} references.
 type Config struct {
-	Endpoint  string `cfg:"endpoint,required" desc:"the S3 server's root URL, http:// or https://, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000"`
+	// Signer says who signs the requests: SignerLocal (this section's credentials) or
+	// SignerFleet (the fleet controller, over NATS; this machine holds no S3 credentials).
+	Signer string `cfg:"signer" desc:"who signs the requests: local (the credentials below) or fleet (the fleet controller over NATS, with the fleet section: the desktop holds no S3 credentials, and the controller's archive section names the endpoint, bucket and key prefix)"`
+	// Fleet is the connection to the fleet's NATS, with signer fleet.
+	Fleet *fleetconn.Config `cfg:"fleet" desc:"with signer fleet: the connection to the fleet's NATS, as the fleet front end's (urls, machine, user and password by reference, nkey_seed_file or creds_file, ca_file, cert_file, key_file)"`
+
+	Endpoint  string `cfg:"endpoint" desc:"the S3 server's root URL, http:// or https://, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000 (signer local)"`
 	Region    string `cfg:"region" desc:"the signing region"`
-	Bucket    string `cfg:"bucket,required" desc:"the bucket segments go to; it must exist"`
+	Bucket    string `cfg:"bucket" desc:"the bucket segments go to; it must exist (signer local)"`
 	PathStyle bool   `cfg:"path_style" desc:"address the bucket in the path (endpoint/bucket/key, MinIO, Ceph, SeaweedFS, versitygw) rather than in the host name (bucket.endpoint/key, AWS)"`
 	// AccessKeyID and SecretAccessKey sign the requests.
-	AccessKeyID     string `cfg:"access_key_id,required,secret" desc:"the access key id: a secret, given as {env: NAME} or {file: PATH}, never inline"`
-	SecretAccessKey string `cfg:"secret_access_key,required,secret" desc:"the secret access key: {env: NAME} or {file: PATH}, never inline"`
+	AccessKeyID     string `cfg:"access_key_id,secret" desc:"the access key id (signer local): a secret, given as {env: NAME} or {file: PATH}, never inline"`
+	SecretAccessKey string `cfg:"secret_access_key,secret" desc:"the secret access key (signer local): {env: NAME} or {file: PATH}, never inline"`
 	// PartSize is the multipart part size; a segment of at most one part is one PUT.
 	PartSize int64 `cfg:"part_size,size" min:"5MiB" max:"5GiB" desc:"bytes per multipart part (S3: at least 5MiB); a segment of at most one part goes in a single PUT"`
 	// CAFile adds a PEM CA bundle to the system's roots (a private CA).
@@ -57,7 +70,7 @@ type Config struct {
 
 // DefaultConfig returns the values used for keys that are absent.
 func DefaultConfig() Config {
-	return Config{Region: DefaultRegion, PartSize: DefaultPartSize, KeyTemplate: DefaultKeyTemplate,
+	return Config{Signer: SignerLocal, Region: DefaultRegion, PartSize: DefaultPartSize, KeyTemplate: DefaultKeyTemplate,
 		Timeout: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout}
 }
 
@@ -75,6 +88,7 @@ func decodeConfig(raw []byte) (Config, *keyTemplate, []sdk.Diagnostic) {
 		return cfg, nil, d.Diags
 	}
 	d.Decode(raw, &cfg)
+	checkSigner(d, &cfg)
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(strings.TrimSpace(cfg.Endpoint))
 		switch {
@@ -110,6 +124,44 @@ func decodeConfig(raw []byte) (Config, *keyTemplate, []sdk.Diagnostic) {
 		d.Errorf("key_template", "bad key template", "%v", err)
 	}
 	return cfg, tmpl, d.Diags
+}
+
+// checkSigner checks the keys that go with the signer: local wants the endpoint, bucket and
+// credentials; fleet wants the fleet section and none of the S3 credentials (the controller
+// holds them: credentials and the fleet signer are exclusive).
+func checkSigner(d *sdkconfig.Decoder, cfg *Config) {
+	switch cfg.Signer {
+	case SignerLocal:
+		for _, k := range []struct{ key, v string }{{"endpoint", cfg.Endpoint}, {"bucket", cfg.Bucket},
+			{"access_key_id", cfg.AccessKeyID}, {"secret_access_key", cfg.SecretAccessKey}} {
+			if k.v == "" && !d.HasError(k.key) {
+				d.Errorf(k.key, "missing "+k.key, "required with signer local")
+			}
+		}
+		if cfg.Fleet != nil {
+			d.Errorf("fleet", "fleet section without signer fleet", "set signer: fleet to have the fleet controller sign, or remove the fleet section")
+		}
+	case SignerFleet:
+		if cfg.Fleet == nil {
+			d.Errorf("fleet", "missing fleet", "signer fleet asks the fleet controller over NATS: give the fleet section (urls, machine, credentials)")
+		} else {
+			for _, p := range cfg.Fleet.Check() {
+				d.Errorf("fleet."+p.Field, p.Summary, "%s", p.Detail)
+			}
+		}
+		for _, k := range []struct{ key, v string }{{"access_key_id", cfg.AccessKeyID}, {"secret_access_key", cfg.SecretAccessKey}} {
+			if k.v != "" {
+				d.Errorf(k.key, "S3 credentials with signer fleet", "credentials and signer fleet are exclusive: the fleet controller signs and the desktop holds no S3 credentials; remove %s", k.key)
+			}
+		}
+		for _, k := range []struct{ key, v string }{{"endpoint", cfg.Endpoint}, {"bucket", cfg.Bucket}, {"sse", cfg.SSE}, {"sse_kms_key_id", cfg.KMSKeyID}} {
+			if k.v != "" {
+				d.Errorf(k.key, k.key+" with signer fleet", "the fleet controller's archive section names the endpoint, bucket and encryption; remove %s", k.key)
+			}
+		}
+	default:
+		d.Errorf("signer", "unknown signer", "%q: want local or fleet", cfg.Signer)
+	}
 }
 
 func loopback(host string) bool {

@@ -14,4 +14,6 @@ var (
 	// ErrNotStored: the server answered success but its object does not match the segment
 	// (size, checksum or sha256 metadata).
 	ErrNotStored = errors.New("object on the server does not match the segment")
+	// errClosed: the uploader was closed (or reconfigured) under an upload.
+	errClosed = errors.New("s3: uploader closed")
 )

@@ -58,7 +58,6 @@ type Uploader struct {
 	cfg    *Config
 	tmpl   *keyTemplate
 	client *s3upload.Client
-	signer *s3upload.LocalSigner
 }
 
 var _ sdk.Uploader = (*Uploader)(nil)
@@ -103,17 +102,38 @@ func (u *Uploader) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic,
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	signer := &s3upload.LocalSigner{Endpoint: cfg.Endpoint, Region: cfg.Region, Bucket: cfg.Bucket, PathStyle: cfg.PathStyle,
+	var signer s3upload.Signer = &s3upload.LocalSigner{Endpoint: cfg.Endpoint, Region: cfg.Region, Bucket: cfg.Bucket, PathStyle: cfg.PathStyle,
 		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey,
 		SSE: s3upload.SSE{Mode: cfg.SSE, KMSKeyID: cfg.KMSKeyID}}
+	if cfg.Signer == SignerFleet {
+		signer = &fleetSigner{cfg: *cfg.Fleet}
+	}
 	client := &s3upload.Client{Signer: signer, HTTP: &http.Client{Transport: tr}, Timeout: cfg.Timeout, UserAgent: "screenrec-s3/" + Version}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.client != nil {
-		u.client.HTTP.CloseIdleConnections()
-	}
-	u.cfg, u.tmpl, u.client, u.signer = &cfg, tmpl, client, signer
+	u.closeLocked()
+	u.cfg, u.tmpl, u.client = &cfg, tmpl, client
 	return diags, nil
+}
+
+// Close releases what the config holds: idle connections, and the fleet signer's NATS
+// connection.
+func (u *Uploader) Close() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.closeLocked()
+	u.cfg, u.client = nil, nil
+	return nil
+}
+
+func (u *Uploader) closeLocked() {
+	if u.client == nil {
+		return
+	}
+	u.client.HTTP.CloseIdleConnections()
+	if f, ok := u.client.Signer.(*fleetSigner); ok {
+		f.close()
+	}
 }
 
 // resumeState is the job's resume State: the multipart upload under way.
@@ -165,12 +185,28 @@ func (u *Uploader) Upload(ctx context.Context, req sdk.UploadRequest, progress f
 	up := &upload{cfg: cfg, client: client, f: f, size: size, sum: sum, key: key,
 		meta: objectMetadata(req, sum), req: req, progress: progress}
 	loc := cfg.Endpoint + "/" + cfg.Bucket + "/" + key
-	if err := up.run(ctx); err != nil {
+	confirmer, _ := client.Signer.(s3upload.Confirmer)
+	if cfg.Signer == SignerFleet {
+		loc = "fleet:" + key // the controller names the object's place
+	}
+	// A signer that asks elsewhere (the fleet controller) is told what it signs for.
+	ctx = s3upload.WithUpload(ctx, s3upload.Upload{RecordingID: req.RecordingID, Segment: req.SegmentIndex,
+		Owner: req.Metadata["userId"], Bytes: size, SHA256: sum})
+	err = up.run(ctx)
+	if err == nil && confirmer != nil {
+		// Done only once the signer's side has recorded where the segment landed.
+		var landed string
+		if landed, err = confirmer.Confirm(ctx, key); err == nil {
+			loc = landed
+		}
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return sdk.UploadResult{}, fmt.Errorf("s3: %s: %w", loc, ctx.Err())
 		}
 		var re *s3upload.ResponseError
-		if errors.As(err, &re) && re.Permanent() || errors.Is(err, ErrSegmentChanged) || errors.Is(err, s3upload.ErrBadMetadata) {
+		if errors.As(err, &re) && re.Permanent() || errors.Is(err, ErrSegmentChanged) || errors.Is(err, s3upload.ErrBadMetadata) ||
+			errors.Is(err, api.ErrPermanent) {
 			return sdk.UploadResult{}, permanent(fmt.Errorf("s3: %s: %w", loc, err))
 		}
 		return sdk.UploadResult{}, fmt.Errorf("s3: %s: %w", loc, err)
