@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
 	"github.com/screenrec/recorder/engine/mux"
 	"github.com/screenrec/recorder/frontends/cloud"
+	"github.com/screenrec/recorder/internal/s3server"
+	"github.com/screenrec/recorder/internal/waittest"
 	"github.com/screenrec/recorder/pkg/fleet"
 )
 
@@ -58,10 +63,14 @@ func waitLine(t *testing.T, lines chan string, marker string, stderr *bytes.Buff
 // `recorder run`s on two Xvfb displays whose fleet front ends (plugin processes) join with
 // their own credentials. The cloud API starts each user's recording on their machine, a
 // repeat start answers the same ids, stops finalise valid files that carry the fleet's
-// contact id.
+// contact id. Each machine's s3 uploader archives its segments to a real S3-compatible
+// server (versitygw) through requests the controller signs: the agents hold no S3
+// credentials, the objects land under each machine's key space, and the controller's fleet
+// view says where each segment landed.
 func TestFleetEndToEnd(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	s3srv := s3server.Start(t)
 	const secret = "ops-secret-0123456789abcdef0123456789abcdef"
 	ccfg := writeConfig(t, fmt.Sprintf(`spool_dir: %s
 controller:
@@ -70,14 +79,24 @@ controller:
   agents:
     - {machine: desk-1, user: desk-1, password: {env: PW_DESK_1}}
     - {machine: desk-2, user: desk-2, password: {env: PW_DESK_2}}
+  fleet_listen: "127.0.0.1:0"
+  archive:
+    endpoint: %q
+    region: %s
+    bucket: %s
+    path_style: true
+    access_key_id: {env: S3_ACCESS_KEY_ID}
+    secret_access_key: {env: S3_SECRET_ACCESS_KEY}
+    prefix: archive
   cloud:
     listen: "127.0.0.1:0"
     confirm_window: 5s
     access_keys: [{id: ops, secret_sha256: %q, permissions: [RecordScreenInteraction]}]
     signing_keys: [{id: k, key: {env: SIGNING_KEY}}]
-`, dir, filepath.Join(dir, "js"), freePort(t), cloud.HashSecret(secret)))
+`, dir, filepath.Join(dir, "js"), freePort(t), s3srv.URL, s3server.Region, s3server.Bucket, cloud.HashSecret(secret)))
 	ctl := exec.Command(recorderBin, "controller", "--config", ccfg)
-	ctl.Env = append(os.Environ(), "PW_DESK_1=pw-1", "PW_DESK_2=pw-2", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef")
+	ctl.Env = append(os.Environ(), "PW_DESK_1=pw-1", "PW_DESK_2=pw-2", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef",
+		"S3_ACCESS_KEY_ID="+s3server.AccessKey, "S3_SECRET_ACCESS_KEY="+s3server.SecretKey)
 	var ctlErr bytes.Buffer
 	ctl.Stderr = &ctlErr
 	ctlLines := lineWaiter(t, ctl)
@@ -87,6 +106,11 @@ controller:
 	t.Cleanup(func() { _ = ctl.Process.Kill(); _ = ctl.Wait() })
 	natsURL := waitLine(t, ctlLines, "embedded NATS listening on ", &ctlErr)
 	apiURL := waitLine(t, ctlLines, "cloud API http listening on ", &ctlErr)
+	viewURL := waitLine(t, ctlLines, "fleet view listening on ", &ctlErr)
+	go func() {
+		for range ctlLines {
+		}
+	}()
 
 	type agent struct {
 		cmd   *exec.Cmd
@@ -100,7 +124,6 @@ controller:
 		cfg := writeConfig(t, fmt.Sprintf(`spool_dir: %s
 display: %q
 engine: {segment_duration: 0s}
-upload: {keep_uploaded: true}
 frontends:
   - name: fleet
     config:
@@ -111,10 +134,22 @@ frontends:
       heartbeat: 200ms
       users: [{id: %q, display: %q}]
 uploaders:
-  - name: noop
-`, a.spool, d.srv.Display, natsURL, i+1, i+1, user, d.srv.Display))
+  - name: s3
+    config:
+      signer: fleet
+      fleet: {urls: [%q], machine: desk-%d, user: desk-%d, password: {env: FLEET_PASSWORD}, reconnect_wait: 200ms}
+upload: {targets: [s3], keep_uploaded: true}
+`, a.spool, d.srv.Display, natsURL, i+1, i+1, user, d.srv.Display, natsURL, i+1, i+1))
+		if b, _ := os.ReadFile(cfg); bytes.Contains(b, []byte(s3server.AccessKey)) || bytes.Contains(b, []byte(s3server.SecretKey)) {
+			t.Fatalf("the agent's config holds S3 credentials: %s", b)
+		}
 		a.cmd = exec.Command(recorderBin, "run", "--config", cfg)
 		a.cmd.Env = append(d.srv.Env(), fmt.Sprintf("FLEET_PASSWORD=pw-%d", i+1))
+		for _, e := range a.cmd.Env {
+			if strings.Contains(e, s3server.SecretKey) {
+				t.Fatalf("the agent's environment holds the S3 secret: %s", e)
+			}
+		}
 		a.cmd.Stderr = &a.err
 		lines := lineWaiter(t, a.cmd)
 		if err := a.cmd.Start(); err != nil {
@@ -214,6 +249,41 @@ uploaders:
 		}
 		if res, _ := mux.Inspect(found[0]); res.Duration < time.Second {
 			t.Errorf("desk-%d: %s lasts %s", i+1, found[0], res.Duration)
+		}
+	}
+	// Each machine's recording lands in the archive, byte-identical, under its own key space,
+	// and the controller's index says where.
+	for i, user := range []string{"1001", "1002"} {
+		files, _ := filepath.Glob(filepath.Join(agents[i].spool, "*", "*.mp4"))
+		var obj fleet.ArchiveObject
+		waittest.Until(t, fmt.Sprintf("desk-%d's segment landed and indexed", i+1), 90*time.Second, func() (bool, string) {
+			resp, err := http.Get(viewURL + "/fleet/v1/users/" + user + "/recordings")
+			if err != nil {
+				return false, err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var recs []struct {
+				Machine string                      `json:"machine"`
+				Archive map[int]fleet.ArchiveObject `json:"archive"`
+			}
+			if json.Unmarshal(b, &recs) != nil || len(recs) != 1 || recs[0].Archive[1].State != fleet.ArchiveLanded {
+				return false, string(b) + " " + agents[i].err.String()
+			}
+			obj = recs[0].Archive[1]
+			return true, ""
+		})
+		if len(files) != 1 || !strings.HasPrefix(obj.Key, fmt.Sprintf("archive/desk-%d/%s/", i+1, user)) || obj.Bucket != s3server.Bucket {
+			t.Fatalf("desk-%d: files %v, archived %+v", i+1, files, obj)
+		}
+		want, _ := os.ReadFile(files[0])
+		o, err := s3srv.Client().GetObject(context.Background(), s3server.Bucket, obj.Key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(o)
+		if err != nil || !bytes.Equal(got, want) || obj.Bytes != int64(len(want)) {
+			t.Errorf("desk-%d: %s holds %d bytes (%v), the file %d, the index says %d", i+1, obj.Key, len(got), err, len(want), obj.Bytes)
 		}
 	}
 	for _, a := range agents {
