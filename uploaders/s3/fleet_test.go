@@ -3,8 +3,11 @@ package s3
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/screenrec/recorder/plugins/sdk"
 )
@@ -59,4 +62,69 @@ func TestFleetSignerConfig(t *testing.T) {
 		}
 		_ = u.Close()
 	}
+}
+
+// The shipped samples' s3 sections configure the uploader without an error once their
+// secret references are resolved (by the host; here by hand); the fleet sample names no S3
+// credentials.
+func TestSampleConfigs(t *testing.T) {
+	for _, p := range []string{"../../configs/uploader-s3.yaml", "../../configs/uploader-s3-fleet.yaml"} {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sample struct {
+			Uploaders []struct {
+				Name   string         `yaml:"name"`
+				Config map[string]any `yaml:"config"`
+			} `yaml:"uploaders"`
+		}
+		if err := yaml.Unmarshal(raw, &sample); err != nil {
+			t.Fatal(err)
+		}
+		if len(sample.Uploaders) != 1 || sample.Uploaders[0].Name != Name {
+			t.Fatalf("%s: uploaders = %+v, want one s3", p, sample.Uploaders)
+		}
+		cfg := sample.Uploaders[0].Config
+		js, _ := json.Marshal(resolveByHand(cfg))
+		u := New()
+		diags, err := u.Configure(context.Background(), js)
+		for _, d := range diags {
+			if d.Severity == sdk.SeverityError {
+				t.Errorf("%s: %+v", p, d)
+			}
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		_ = u.Close()
+		if strings.Contains(p, "fleet") && (cfg["access_key_id"] != nil || cfg["secret_access_key"] != nil || cfg["signer"] != SignerFleet) {
+			t.Errorf("%s: the fleet sample's s3 section: %v", p, cfg)
+		}
+	}
+}
+
+// resolveByHand replaces every {env: …} or {file: …} reference in v by a value.
+func resolveByHand(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if _, ok := t["env"]; ok && len(t) == 1 {
+			return "resolved"
+		}
+		if _, ok := t["file"]; ok && len(t) == 1 {
+			return "resolved"
+		}
+		out := map[string]any{}
+		for k, x := range t {
+			out[k] = resolveByHand(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = resolveByHand(x)
+		}
+		return out
+	}
+	return v
 }
