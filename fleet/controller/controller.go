@@ -53,6 +53,9 @@ const (
 	DefaultLockTTL       = time.Minute
 	DefaultContactIDBase = int64(1_000_000_000)
 	DefaultEventsMaxAge  = 7 * 24 * time.Hour
+	// maxPresigns bounds the archive requests a replica handles at once (a confirmation
+	// waits on S3 and JetStream; signing alone is quick).
+	maxPresigns = 64
 	// noRespondersRetry is the pause before asking again a machine that has no subscriber
 	// right now (an agent reconnecting after a NATS node restart).
 	noRespondersRetry = 200 * time.Millisecond
@@ -125,6 +128,7 @@ type Controller struct {
 	userCache map[string]UserEntry
 	userRev   map[string]uint64
 	claims    chan struct{} // bounds the presence writes in flight
+	presigns  chan struct{} // bounds the archive requests in flight
 
 	idMu      sync.Mutex
 	idWaiting []chan idResult // callers of NextContactID waiting for the next batch
@@ -163,7 +167,8 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Controller, error)
 		return nil, fmt.Errorf("controller: jetstream: %w", err)
 	}
 	c := &Controller{opts: opts, nc: nc, js: js, log: opts.Log.With("part", "fleet-controller"),
-		userCache: map[string]UserEntry{}, userRev: map[string]uint64{}, claims: make(chan struct{}, 32)}
+		userCache: map[string]UserEntry{}, userRev: map[string]uint64{}, claims: make(chan struct{}, 32),
+		presigns: make(chan struct{}, maxPresigns)}
 	buckets := []struct {
 		kv  *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig
@@ -201,7 +206,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts Options) (*Controller, error)
 	for _, s := range []struct {
 		subject string
 		h       nats.MsgHandler
-	}{{fleet.AllHeartbeats, c.onHeartbeat}, {fleet.AllGoodbyes, c.onGoodbye}, {fleet.AllPresigns, c.onPresign}} {
+	}{{fleet.AllHeartbeats, c.onHeartbeat}, {fleet.AllGoodbyes, c.onGoodbye}, {fleet.AllPresigns, c.presignLater}} {
 		sub, err := nc.QueueSubscribe(s.subject, fleet.QueueGroup, s.h)
 		if err != nil {
 			c.Close()

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/fleet/controller"
 	"github.com/screenrec/recorder/pkg/fleet"

@@ -358,6 +358,22 @@ func (c *Controller) Machines(ctx context.Context) ([]Machine, error) {
 	return out, nil
 }
 
+// presignLater handles an archive request off the subscription's goroutine, a bounded
+// number at a time, so that one waiting on S3 or JetStream does not hold up the others.
+func (c *Controller) presignLater(m *nats.Msg) {
+	select {
+	case c.presigns <- struct{}{}:
+	case <-c.ctx.Done():
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.presigns }()
+		c.onPresign(m)
+	}()
+}
+
 // onPresign answers an agent's archive request: it signs one S3 operation on the agent's
 // own key space, or, on a confirmation, checks the object with the controller's credentials
 // and records in the index that the segment landed. A request that completes an object
@@ -391,7 +407,7 @@ func (c *Controller) onPresign(m *nats.Msg) {
 			fail(err)
 			return
 		}
-		if err := c.noteArchive(ctx, machine, req.Segment, obj); err != nil {
+		if err := c.noteArchive(ctx, machine, req.Segment, obj, indexWait); err != nil {
 			fail(err)
 			return
 		}
@@ -411,7 +427,7 @@ func (c *Controller) onPresign(m *nats.Msg) {
 		return
 	}
 	if op := req.Operation.Op; op == s3upload.OpComplete || op == s3upload.OpPut {
-		if err := c.noteArchive(ctx, machine, req.Segment, obj); err != nil {
+		if err := c.noteArchive(ctx, machine, req.Segment, obj, 0); err != nil {
 			c.log.Warn("fleet: index archive", "machine", machine, "key", obj.Key, "err", err)
 		}
 	}
@@ -423,14 +439,14 @@ func (c *Controller) onPresign(m *nats.Msg) {
 const indexWait = 5 * time.Second
 
 // noteArchive records in the index where a segment of machine's recording went. A pending
-// object does not replace the same object landed. A recording the index does not hold (one
-// made before the machine joined the fleet) is logged and skipped; an index that cannot be
-// written is an error.
-func (c *Controller) noteArchive(ctx context.Context, machine string, seg fleet.Segment, obj fleet.ArchiveObject) error {
+// object does not replace the same object landed. A recording the index does not hold within
+// wait (one made before the machine joined the fleet) is logged and skipped; an index that
+// cannot be written is an error.
+func (c *Controller) noteArchive(ctx context.Context, machine string, seg fleet.Segment, obj fleet.ArchiveObject, wait time.Duration) error {
 	if seg.RecordingID == "" || seg.Owner == "" || seg.Index < 1 {
 		return fmt.Errorf("%w: archive request without the segment's recording, owner and index", api.ErrInvalidRequest)
 	}
-	deadline := time.Now().Add(indexWait)
+	deadline := time.Now().Add(wait)
 	for {
 		key, e, err := c.findRecord(ctx, machine, seg)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
