@@ -22,6 +22,9 @@ var (
 	ErrNotPresent = errors.New("user present on no machine")
 	// ErrNotConfigured: the controller has no archive to pre-sign uploads for.
 	ErrNotConfigured = errors.New("not configured")
+	// ErrStateUnavailable: the controller cannot reach NATS or JetStream, where the fleet's
+	// state is.
+	ErrStateUnavailable = errors.New("fleet state unavailable")
 	// ErrProtocol: a message that does not decode, or an answer that is not one.
 	ErrProtocol = errors.New("fleet protocol error")
 )
