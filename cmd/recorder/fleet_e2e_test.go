@@ -209,8 +209,10 @@ uploaders:
 			t.Fatalf("desk-%d: complete files %v of %v, want 1: %s", i+1, found, files, a.err.String())
 		}
 		tags, err := mux.Tags(found[0])
-		if err != nil || tags["label_"+fleet.LabelContactID] != fmt.Sprint(want) {
-			t.Errorf("desk-%d: tags %v %v, want label_%s %d", i+1, tags, err, fleet.LabelContactID, want)
+		if err != nil || tags["label_"+fleet.LabelContactID] != fmt.Sprint(want) || tags["contact_id"] != fmt.Sprint(want) ||
+			tags["local_contact_id"] == "" {
+			t.Errorf("desk-%d: tags %v %v, want label_%s and contact_id %d, and the machine's own as local_contact_id",
+				i+1, tags, err, fleet.LabelContactID, want)
 		}
 		if res, _ := mux.Inspect(found[0]); res.Duration < time.Second {
 			t.Errorf("desk-%d: %s lasts %s", i+1, found[0], res.Duration)
