@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/engine/pipeline"
@@ -191,6 +193,11 @@ func validateRequest(req StartRequest) error {
 	}
 	if _, err := capture.ParseLayout(string(req.Source.Layout)); err != nil {
 		return bad("source.layout", "%v", err)
+	}
+	if v, ok := req.Labels[api.LabelContactID]; ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err != nil || id <= 0 {
+			return bad("labels."+api.LabelContactID, "%q: want a positive integer (a contact id)", v)
+		}
 	}
 	return nil
 }

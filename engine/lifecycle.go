@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/screenrec/recorder/engine/api"
 	"github.com/screenrec/recorder/engine/catalog"
 	"github.com/screenrec/recorder/engine/mux"
 	"github.com/screenrec/recorder/engine/pipeline"
@@ -142,9 +143,12 @@ func (s *session) open(ctx context.Context) error {
 	meta := map[string]string{
 		pipeline.MetaRecordingID: s.id,
 		pipeline.MetaOwner:       s.req.Owner,
-		"contact_id":             fmt.Sprint(rec.ContactID),
+		"contact_id":             fmt.Sprint(api.ContactIDOf(rec.ContactID, s.req.Labels)),
 		"interaction_id":         rec.InteractionID,
 		"frontend":               s.req.Frontend,
+	}
+	if id := api.ContactIDOf(rec.ContactID, s.req.Labels); id != rec.ContactID {
+		meta["local_contact_id"] = fmt.Sprint(rec.ContactID)
 	}
 	if s.req.Reason != "" {
 		meta["reason"] = s.req.Reason

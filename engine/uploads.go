@@ -382,7 +382,7 @@ func (e *Engine) uploadRequest(ctx context.Context, job catalog.UploadJob) (api.
 		"final":         strconv.FormatBool(final),
 		"agent":         rec.Owner,
 		"userId":        rec.Owner,
-		"contactId":     strconv.FormatInt(rec.ContactID, 10),
+		"contactId":     strconv.FormatInt(api.ContactIDOf(rec.ContactID, rec.Labels), 10),
 		"interactionId": rec.InteractionID,
 		"place":         rec.Labels["place"],
 		"startTime":     start.UTC().Format(time.RFC3339),

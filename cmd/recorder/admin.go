@@ -13,9 +13,9 @@ import (
 	"github.com/screenrec/recorder/plugins/host"
 )
 
-// adminServer is `recorder run`'s admin API (frontends/admin), as the config's admin section
-// asks for it: checked (token resolved) before anything starts, started once the engine and
-// the plugins are up, stopped first on shutdown.
+// adminServer is the admin API (frontends/admin) of `recorder run` and `recorder controller`,
+// as the config's admin section asks for it: checked (token resolved) before anything starts,
+// started once what it shows is up, stopped first on shutdown.
 type adminServer struct {
 	cfg      *admin.Config // nil: admin is disabled
 	displays []string      // what /readyz checks answer
@@ -64,10 +64,19 @@ func serviceDisplays(cfg *config.Config) []string {
 // start serves the API over eng and h (whose Ready /readyz checks); metrics serves /metrics
 // (nil: 404, telemetry is off). It returns the address it listens on ("" when disabled).
 func (a *adminServer) start(ctx context.Context, eng *engine.Engine, h *host.Host, spool string, metrics http.Handler) (string, error) {
+	return a.serve(ctx, admin.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics, Displays: a.displays})
+}
+
+// startFleet serves a fleet controller's API: the probes and the fleet view.
+func (a *adminServer) startFleet(ctx context.Context, f admin.Fleet) (string, error) {
+	return a.serve(ctx, admin.Deps{Fleet: f})
+}
+
+func (a *adminServer) serve(ctx context.Context, deps admin.Deps) (string, error) {
 	if a.cfg == nil {
 		return "", nil
 	}
-	srv, err := admin.New(*a.cfg, admin.Deps{Engine: eng, Plugins: h, SpoolDir: spool, Metrics: metrics, Displays: a.displays})
+	srv, err := admin.New(*a.cfg, deps)
 	if err != nil {
 		return "", fmt.Errorf("admin: %w", err)
 	}

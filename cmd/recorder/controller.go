@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -44,7 +42,7 @@ func newControllerCmd() *cobra.Command {
 				return fmt.Errorf("%w: %s has no controller section", errUsage, cfgPath)
 			}
 			setLogger(cmd, cfg.Log)
-			return runController(cmd.Context(), newAnnouncer(cmd.OutOrStdout(), cfg.Log), cfg.Controller)
+			return runController(cmd.Context(), newAnnouncer(cmd.OutOrStdout(), cfg.Log), cfg)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "configs/controller.yaml", "config file")
@@ -156,7 +154,12 @@ func controllerNATS(ct *config.Controller) (*nats.Conn, *server.Server, error) {
 	return nc, nil, nil
 }
 
-func runController(ctx context.Context, say announcer, ct *config.Controller) error {
+func runController(ctx context.Context, say announcer, cfg *config.Config) error {
+	ct := cfg.Controller
+	adm, err := newAdminServer(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
 	cloudSection, err := secret.ResolveAll(ct.Cloud, os.LookupEnv)
 	if err != nil {
 		return fmt.Errorf("%w: controller.cloud: %w", errUsage, err)
@@ -216,26 +219,20 @@ func runController(ctx context.Context, say announcer, ct *config.Controller) er
 	for _, ep := range eps {
 		say(fmt.Sprintf("controller: cloud API %s listening on %s", ep.Name, ep.URL), "endpoint", ep.Name, "url", ep.URL)
 	}
-	var view *http.Server
-	if ct.FleetListen != "" {
-		ln, err := net.Listen("tcp", ct.FleetListen)
-		if err != nil {
-			_ = api.Stop(context.Background())
-			return fmt.Errorf("controller: fleet view: %w", err)
-		}
-		view = &http.Server{Handler: controller.ViewHandler(ctrl), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = view.Serve(ln) }()
-		say("controller: fleet view listening on http://"+ln.Addr().String(), "url", "http://"+ln.Addr().String())
+	adminAddr, err := adm.startFleet(ctx, ctrl)
+	if err != nil {
+		_ = api.Stop(context.Background())
+		return fmt.Errorf("controller: %w", err)
+	}
+	if adminAddr != "" {
+		say("controller: admin API (fleet view) listening on http://"+adminAddr, "url", "http://"+adminAddr)
 	}
 	say("controller running")
 	<-ctx.Done()
 	say("controller: stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	err = api.Stop(sctx)
-	if view != nil {
-		err = errors.Join(err, view.Shutdown(sctx))
-	}
+	err = errors.Join(adm.stop(sctx), api.Stop(sctx))
 	say("controller: stopped")
 	return err
 }

@@ -15,33 +15,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/screenrec/recorder/frontends/admin"
 	"github.com/screenrec/recorder/frontends/cloud"
 	fleetfe "github.com/screenrec/recorder/frontends/fleet"
+	"github.com/screenrec/recorder/internal/waittest"
 	"github.com/screenrec/recorder/plugins/sdk/sdktest"
 )
 
 // `recorder controller` with the embedded NATS server: an agent with its configured
-// credentials joins, the cloud API starts a recording on it, the fleet view lists it, and
-// SIGTERM stops the controller cleanly.
+// credentials joins, the cloud API starts a recording on it, the admin API's fleet view
+// (behind the admin token) lists the machine, its user and the session, and SIGTERM stops the
+// controller cleanly.
 func TestControllerServesTheFleet(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	const secret = "ops-secret-0123456789abcdef0123456789abcdef"
+	const adminToken = "admin-token-0123456789abcdef"
 	cfg := fmt.Sprintf(`spool_dir: %s
 controller:
   data_dir: %s
   nats: {listen: "127.0.0.1:%d"}
   agents:
     - {machine: desk-1, user: desk-1, password: {env: FLEET_DESK_1_PASSWORD}}
-  fleet_listen: "127.0.0.1:0"
   cloud:
     listen: "127.0.0.1:0"
     access_keys: [{id: ops, secret_sha256: %q, permissions: [RecordScreenInteraction]}]
     signing_keys: [{id: k, key: {env: SIGNING_KEY}}]
+admin:
+  enabled: true
+  listen: "127.0.0.1:0"
+  token: {env: ADMIN_TOKEN}
 `, dir, filepath.Join(dir, "js"), freePort(t), cloud.HashSecret(secret))
 	path := writeConfig(t, cfg)
 	cmd := exec.Command(recorderBin, "controller", "--config", path)
-	cmd.Env = append(os.Environ(), "FLEET_DESK_1_PASSWORD=pw-desk-1", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef")
+	cmd.Env = append(os.Environ(), "FLEET_DESK_1_PASSWORD=pw-desk-1", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef",
+		"ADMIN_TOKEN="+adminToken)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -71,7 +79,7 @@ controller:
 			if _, u, ok := strings.Cut(l, "cloud API http listening on "); ok {
 				apiURL = u
 			}
-			if _, u, ok := strings.Cut(l, "fleet view listening on "); ok {
+			if _, u, ok := strings.Cut(l, "admin API (fleet view) listening on "); ok {
 				viewURL = u
 			}
 		case <-deadline:
@@ -122,14 +130,40 @@ controller:
 	if s := eng.Owned("1234567"); len(s) != 1 || s[0].Source.Display != ":7" {
 		t.Errorf("sessions on the agent: %+v", s)
 	}
-	resp, err = http.Get(viewURL + "/fleet/v1/machines")
-	if err != nil {
-		t.Fatal(err)
+	view := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, viewURL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	view, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(view), `"machine":"desk-1"`) || !strings.Contains(string(view), `"user":"1234567"`) {
-		t.Errorf("fleet view: %s", view)
+	if code, b := view(admin.PathFleetMachines, ""); code != http.StatusUnauthorized {
+		t.Errorf("fleet view without the token: %d %s", code, b)
+	}
+	if code, b := view(admin.PathFleetMachines, adminToken); code != http.StatusOK ||
+		!strings.Contains(b, `"machine":"desk-1"`) || !strings.Contains(b, `"user":"1234567"`) {
+		t.Errorf("fleet view, machines: %d %s", code, b)
+	}
+	if code, b := view(admin.PathReady, ""); code != http.StatusOK || !strings.Contains(b, `"name":"fleet","ok":true`) {
+		t.Errorf("readyz: %d %s", code, b)
+	}
+	// The session reaches the index through the events stream: wait for it.
+	waittest.Until(t, "the session in the fleet view", 30*time.Second, func() (bool, string) {
+		code, b := view(admin.PathFleetSessions, adminToken)
+		return code == http.StatusOK && strings.Contains(b, `"owner":"1234567"`), fmt.Sprint(code, " ", b)
+	})
+	if code, b := view("/api/v1/fleet/users/1234567/recordings", adminToken); code != http.StatusOK || !strings.Contains(b, `"machine":"desk-1"`) {
+		t.Errorf("fleet view, the user's recordings: %d %s", code, b)
+	}
+	if code, b := view(admin.PathSessions, adminToken); code != http.StatusNotFound {
+		t.Errorf("an engine operation on the controller: %d %s (want 404: it has no engine)", code, b)
 	}
 
 	_ = cmd.Process.Signal(syscall.SIGTERM)

@@ -72,6 +72,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	s3srv := s3server.Start(t)
 	const secret = "ops-secret-0123456789abcdef0123456789abcdef"
+	const adminToken = "admin-token-0123456789abcdef"
 	ccfg := writeConfig(t, fmt.Sprintf(`spool_dir: %s
 controller:
   data_dir: %s
@@ -79,7 +80,6 @@ controller:
   agents:
     - {machine: desk-1, user: desk-1, password: {env: PW_DESK_1}}
     - {machine: desk-2, user: desk-2, password: {env: PW_DESK_2}}
-  fleet_listen: "127.0.0.1:0"
   archive:
     endpoint: %q
     region: %s
@@ -93,10 +93,14 @@ controller:
     confirm_window: 5s
     access_keys: [{id: ops, secret_sha256: %q, permissions: [RecordScreenInteraction]}]
     signing_keys: [{id: k, key: {env: SIGNING_KEY}}]
+admin:
+  enabled: true
+  listen: "127.0.0.1:0"
+  token: {env: ADMIN_TOKEN}
 `, dir, filepath.Join(dir, "js"), freePort(t), s3srv.URL, s3server.Region, s3server.Bucket, cloud.HashSecret(secret)))
 	ctl := exec.Command(recorderBin, "controller", "--config", ccfg)
 	ctl.Env = append(os.Environ(), "PW_DESK_1=pw-1", "PW_DESK_2=pw-2", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef",
-		"S3_ACCESS_KEY_ID="+s3server.AccessKey, "S3_SECRET_ACCESS_KEY="+s3server.SecretKey)
+		"S3_ACCESS_KEY_ID="+s3server.AccessKey, "S3_SECRET_ACCESS_KEY="+s3server.SecretKey, "ADMIN_TOKEN="+adminToken)
 	var ctlErr bytes.Buffer
 	ctl.Stderr = &ctlErr
 	ctlLines := lineWaiter(t, ctl)
@@ -106,7 +110,7 @@ controller:
 	t.Cleanup(func() { _ = ctl.Process.Kill(); _ = ctl.Wait() })
 	natsURL := waitLine(t, ctlLines, "embedded NATS listening on ", &ctlErr)
 	apiURL := waitLine(t, ctlLines, "cloud API http listening on ", &ctlErr)
-	viewURL := waitLine(t, ctlLines, "fleet view listening on ", &ctlErr)
+	viewURL := waitLine(t, ctlLines, "admin API (fleet view) listening on ", &ctlErr)
 	go func() {
 		for range ctlLines {
 		}
@@ -244,8 +248,10 @@ upload: {targets: [s3], keep_uploaded: true}
 			t.Fatalf("desk-%d: complete files %v of %v, want 1: %s", i+1, found, files, a.err.String())
 		}
 		tags, err := mux.Tags(found[0])
-		if err != nil || tags["label_"+fleet.LabelContactID] != fmt.Sprint(want) {
-			t.Errorf("desk-%d: tags %v %v, want label_%s %d", i+1, tags, err, fleet.LabelContactID, want)
+		if err != nil || tags["label_"+fleet.LabelContactID] != fmt.Sprint(want) || tags["contact_id"] != fmt.Sprint(want) ||
+			tags["local_contact_id"] == "" {
+			t.Errorf("desk-%d: tags %v %v, want label_%s and contact_id %d, and the machine's own as local_contact_id",
+				i+1, tags, err, fleet.LabelContactID, want)
 		}
 		if res, _ := mux.Inspect(found[0]); res.Duration < time.Second {
 			t.Errorf("desk-%d: %s lasts %s", i+1, found[0], res.Duration)
@@ -257,20 +263,28 @@ upload: {targets: [s3], keep_uploaded: true}
 		files, _ := filepath.Glob(filepath.Join(agents[i].spool, "*", "*.mp4"))
 		var obj fleet.ArchiveObject
 		waittest.Until(t, fmt.Sprintf("desk-%d's segment landed and indexed", i+1), 90*time.Second, func() (bool, string) {
-			resp, err := http.Get(viewURL + "/fleet/v1/users/" + user + "/recordings")
+			req, _ := http.NewRequest(http.MethodGet, viewURL+"/api/v1/fleet/users/"+user+"/recordings", nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				return false, err.Error()
 			}
 			defer resp.Body.Close()
 			b, _ := io.ReadAll(resp.Body)
-			var recs []struct {
-				Machine string                      `json:"machine"`
-				Archive map[int]fleet.ArchiveObject `json:"archive"`
+			var view struct {
+				Recordings []struct {
+					Machine string `json:"machine"`
+					Archive []struct {
+						Segment int `json:"segment"`
+						fleet.ArchiveObject
+					} `json:"archive"`
+				} `json:"recordings"`
 			}
-			if json.Unmarshal(b, &recs) != nil || len(recs) != 1 || recs[0].Archive[1].State != fleet.ArchiveLanded {
+			if json.Unmarshal(b, &view) != nil || len(view.Recordings) != 1 || len(view.Recordings[0].Archive) != 1 ||
+				view.Recordings[0].Archive[0].Segment != 1 || view.Recordings[0].Archive[0].State != fleet.ArchiveLanded {
 				return false, string(b) + " " + agents[i].err.String()
 			}
-			obj = recs[0].Archive[1]
+			obj = view.Recordings[0].Archive[0].ArchiveObject
 			return true, ""
 		})
 		if len(files) != 1 || !strings.HasPrefix(obj.Key, fmt.Sprintf("archive/desk-%d/%s/", i+1, user)) || obj.Bucket != s3server.Bucket {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"image"
+	"strconv"
 	"time"
 )
 
@@ -37,8 +38,27 @@ type StartRequest struct {
 	// Limits bound the session.
 	Limits Limits `json:"limits"`
 	// Labels are free key/values kept with the recording (contact id of the telephony
-	// system, place, …) and written into its files as label_<key> tags.
+	// system, place, …) and written into its files as label_<key> tags. LabelContactID is
+	// the one the engine reads.
 	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// LabelContactID is the label of a contact id allocated outside the engine, by a fleet
+// controller for the whole fleet: a positive integer. The world outside the machine knows
+// the recording by it, so the uploads' contactId and the files' contact_id tag carry it; the
+// engine's catalog keeps its own contact id (unique on the machine), in the files as
+// local_contact_id. A request whose label is not a positive integer is ErrInvalidRequest.
+const LabelContactID = "fleet_contact_id"
+
+// ContactIDOf returns the contact id the world outside the machine knows a recording by:
+// its LabelContactID when it has one, else the engine's own.
+func ContactIDOf(own int64, labels map[string]string) int64 {
+	if v, ok := labels[LabelContactID]; ok {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 {
+			return id
+		}
+	}
+	return own
 }
 
 // Interval is a span of a recording, as offsets from its start.

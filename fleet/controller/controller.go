@@ -81,11 +81,7 @@ type Options struct {
 }
 
 // Machine is a machine's entry in BucketMachines.
-type Machine struct {
-	fleet.Heartbeat
-	// Seen is when the controller received the heartbeat.
-	Seen time.Time `json:"seen"`
-}
+type Machine = fleet.Machine
 
 // UserEntry is a user's entry in BucketUsers.
 type UserEntry struct {
@@ -96,16 +92,7 @@ type UserEntry struct {
 }
 
 // Record is a recording's entry in the index (BucketRecordings).
-type Record struct {
-	ContactID int64       `json:"contact_id"`
-	Machine   string      `json:"machine"`
-	Session   api.Session `json:"session"` // the fleet's view (fleet.Value)
-	Updated   time.Time   `json:"updated"`
-	// Archive maps segment indexes to where each went in the archive: pending once a request
-	// that completes the object was signed, landed once the agent confirmed the upload and
-	// the controller saw the object in the bucket (with its size and sha256).
-	Archive map[int]fleet.ArchiveObject `json:"archive,omitempty"`
-}
+type Record = fleet.Record
 
 // Controller is the fleet's routing engine and directory. Create it with Open.
 type Controller struct {

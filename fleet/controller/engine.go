@@ -323,8 +323,11 @@ func (c *Controller) onEvent(m jetstream.Msg) {
 // Recordings lists the index's recordings of owner.
 func (c *Controller) Recordings(ctx context.Context, owner string) ([]Record, error) {
 	lister, err := c.recordings.ListKeysFiltered(ctx, UserKey(owner)+".>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("controller: index: %w", err)
+		return nil, fmt.Errorf("%w: index: %w", fleet.ErrStateUnavailable, err)
 	}
 	var out []Record
 	for key := range lister.Keys() {
@@ -347,7 +350,7 @@ func (c *Controller) Machines(ctx context.Context) ([]Machine, error) {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("controller: machines: %w", err)
+		return nil, fmt.Errorf("%w: machines: %w", fleet.ErrStateUnavailable, err)
 	}
 	var out []Machine
 	for key := range lister.Keys() {

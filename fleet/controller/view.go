@@ -3,42 +3,51 @@ package controller
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"time"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/screenrec/recorder/pkg/fleet"
 )
 
-// ViewHandler serves the fleet view, read-only JSON for operators: GET /fleet/v1/machines
-// (machines present, with their users and last heartbeat) and GET
-// /fleet/v1/users/{id}/recordings (the index's recordings of a user). Serve it on loopback or
-// behind the operators' proxy: it carries no authentication of its own.
-func ViewHandler(c *Controller) http.Handler {
-	mux := http.NewServeMux()
-	write := func(w http.ResponseWriter, v any, err error) {
-		w.Header().Set("Content-Type", "application/json")
-		if err != nil {
-			w.WriteHeader(http.StatusInternalServerError)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-			return
+// The fleet view: what the admin API (frontends/admin, Deps.Fleet) shows operators of the
+// fleet. Machines and Recordings are in engine.go beside the index they read.
+
+// Sessions lists the index's recordings that have not ended, across the fleet. It reads the
+// whole index (one KV read per recording ever indexed), so it is an operator's view, not a
+// path for every call.
+func (c *Controller) Sessions(ctx context.Context) ([]Record, error) {
+	lister, err := c.recordings.ListKeys(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
 		}
-		_ = json.NewEncoder(w).Encode(v)
+		return nil, fmt.Errorf("%w: index: %w", fleet.ErrStateUnavailable, err)
 	}
-	mux.HandleFunc("GET /fleet/v1/machines", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		ms, err := c.Machines(ctx)
-		if ms == nil {
-			ms = []Machine{}
+	var out []Record
+	for key := range lister.Keys() {
+		e, err := c.recordings.Get(ctx, key)
+		if err != nil {
+			continue // deleted since listed
 		}
-		write(w, ms, err)
-	})
-	mux.HandleFunc("GET /fleet/v1/users/{id}/recordings", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		recs, err := c.Recordings(ctx, r.PathValue("id"))
-		if recs == nil {
-			recs = []Record{}
+		var r Record
+		if json.Unmarshal(e.Value(), &r) == nil && !r.Session.State.Terminal() {
+			out = append(out, r)
 		}
-		write(w, recs, err)
-	})
-	return mux
+	}
+	return out, ctx.Err()
+}
+
+// Ping reports whether the controller can serve: connected to NATS, and JetStream answers
+// for the fleet's state.
+func (c *Controller) Ping(ctx context.Context) error {
+	if s := c.nc.Status(); s != nats.CONNECTED {
+		return fmt.Errorf("%w: NATS connection %s", fleet.ErrStateUnavailable, s)
+	}
+	if _, err := c.machines.Status(ctx); err != nil {
+		return fmt.Errorf("%w: JetStream: %w", fleet.ErrStateUnavailable, err)
+	}
+	return nil
 }

@@ -107,12 +107,15 @@ type Plugins interface {
 
 // Deps are what the server serves.
 type Deps struct {
-	// Engine is the engine the API shows and drives. Required.
+	// Engine is the engine the API shows and drives. Required unless Fleet is set: a fleet
+	// controller serves the fleet view alone.
 	Engine Engine
+	// Fleet, when set, is served as the fleet view (/api/v1/fleet/…) and checked by /readyz.
+	Fleet Fleet
 	// Plugins, when set, is checked by /readyz; nil means no plugins to wait for.
 	Plugins Plugins
 	// SpoolDir is the engine's spool folder; /readyz checks that a file can be written
-	// there. Required.
+	// there. Required with Engine.
 	SpoolDir string
 	// Displays are the X displays the service records; /readyz checks that each answers.
 	// Empty: the engine's default display ("" to Engine.CheckDisplay).
@@ -146,10 +149,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.StopTimeout < 0 || cfg.ReadyTimeout < 0 {
 		return bad("timeouts", "negative")
 	}
-	if deps.Engine == nil {
-		return bad("engine", "required")
+	if deps.Engine == nil && deps.Fleet == nil {
+		return bad("engine", "required (or a fleet to show)")
 	}
-	if deps.SpoolDir == "" {
+	if deps.Engine != nil && deps.SpoolDir == "" {
 		return bad("spool_dir", "required")
 	}
 	if cfg.StopTimeout == 0 {

@@ -46,6 +46,12 @@ func (s *Server) routes(e *echo.Echo) {
 	// Behind the token. (Unknown paths are 404 without it: the document is public anyway.)
 	auth := s.requireToken
 	e.GET(PathMetrics, s.metrics, auth)
+	if s.deps.Fleet != nil {
+		s.fleetRoutes(e)
+	}
+	if s.deps.Engine == nil {
+		return // a fleet controller: no engine of its own to show
+	}
 	e.GET(PathSessions, s.sessions, auth)
 	e.POST(PathStop, s.stop, auth)
 	e.GET(PathRecordings, s.recordings, auth)
@@ -114,9 +120,8 @@ func (s *Server) health(ec echo.Context) error {
 	return httpkit.WriteJSON(ec, http.StatusOK, Health{Status: "ok"})
 }
 
-// ready runs the readiness checks: the engine answers, its catalog is healthy, each display
-// answers, the plugins are up, the spool takes a file. The checks run one after the other,
-// each within ReadyTimeout.
+// ready runs the readiness checks: the fleet's state answers (a controller), the engine's
+// (engineChecks). The checks run one after the other, each within ReadyTimeout.
 func (s *Server) ready(ec echo.Context) error {
 	ctx := ec.Request().Context()
 	check := func(c Check, fn func(context.Context) error) Check {
@@ -129,6 +134,26 @@ func (s *Server) ready(ec echo.Context) error {
 		c.OK = true
 		return c
 	}
+	var checks []Check
+	if s.deps.Fleet != nil {
+		checks = append(checks, check(Check{Name: CheckFleet}, s.deps.Fleet.Ping))
+	}
+	if s.deps.Engine != nil {
+		checks = append(checks, s.engineChecks(check)...)
+	}
+	out := Readiness{Status: "ready", Checks: checks}
+	status := http.StatusOK
+	for _, c := range checks {
+		if !c.OK {
+			out.Status, status = "not_ready", http.StatusServiceUnavailable
+		}
+	}
+	return httpkit.WriteJSON(ec, status, out)
+}
+
+// engineChecks are the readiness checks of the engine's side: it answers, its catalog is
+// healthy, each display answers, the plugins are up, the spool takes a file.
+func (s *Server) engineChecks(check func(Check, func(context.Context) error) Check) []Check {
 	checks := []Check{
 		check(Check{Name: CheckEngine}, s.deps.Engine.Ping),
 		check(Check{Name: CheckCatalog}, s.deps.Engine.CheckCatalog),
@@ -156,14 +181,7 @@ func (s *Server) ready(ec echo.Context) error {
 			return s.deps.Engine.CheckSpace(ctx)
 		}),
 	)
-	out := Readiness{Status: "ready", Checks: checks}
-	status := http.StatusOK
-	for _, c := range checks {
-		if !c.OK {
-			out.Status, status = "not_ready", http.StatusServiceUnavailable
-		}
-	}
-	return httpkit.WriteJSON(ec, status, out)
+	return checks
 }
 
 // writable checks that a file can be created, written and removed in dir.

@@ -140,6 +140,7 @@ const (
 	CheckDisplay = "display" // an X display the service records answers (one check each)
 	CheckPlugins = "plugins" // every plugin process is up
 	CheckSpool   = "spool"   // a file can be written in the spool folder, and a start finds room
+	CheckFleet   = "fleet"   // a fleet controller reaches NATS and the fleet's state in JetStream
 )
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }

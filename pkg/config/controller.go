@@ -35,9 +35,6 @@ type Controller struct {
 	LockTTL Duration `cfg:"lock_ttl" min:"1s" max:"1h"`
 	// ContactIDBase is the first contact id of a new fleet.
 	ContactIDBase int64 `cfg:"contact_id_base" min:"1"`
-	// FleetListen serves the fleet view (machines, users present, recordings) over HTTP;
-	// empty: not served.
-	FleetListen string `cfg:"fleet_listen" desc:"host:port of the fleet view (GET /fleet/v1/machines, /fleet/v1/users/{id}/recordings); empty: off"`
 	// Cloud is the cloud API's section, as the cloud front end's without users (the machines
 	// say where users are).
 	Cloud map[string]any `cfg:"cloud,required"`

@@ -25,6 +25,9 @@ var (
 	// ErrForbidden: an agent asked for what it may not do (an operation or a key outside
 	// its machine's key space in the archive).
 	ErrForbidden = errors.New("forbidden")
+	// ErrStateUnavailable: the controller cannot reach NATS or JetStream, where the fleet's
+	// state is.
+	ErrStateUnavailable = errors.New("fleet state unavailable")
 	// ErrProtocol: a message that does not decode, or an answer that is not one.
 	ErrProtocol = errors.New("fleet protocol error")
 )

@@ -56,11 +56,11 @@ const QueueGroup = "recorder-fleet-controller"
 const EventsStream = "FLEET_EVENTS"
 
 // LabelContactID is the label carrying the fleet's contact id on a recording started through
-// the fleet. The engine on the desktop keeps its own contact id (its catalog's, unique on
-// that machine); the fleet's, allocated centrally, is unique across the fleet and is the one
-// the cloud API answers. Labels reach the files as tags (label_fleet_contact_id) and the
-// upload metadata.
-const LabelContactID = "fleet_contact_id"
+// the fleet (api.LabelContactID). The engine on the desktop keeps its own contact id (its
+// catalog's, unique on that machine); the fleet's, allocated centrally, is unique across the
+// fleet and is the one the cloud API answers, the uploads' contactId and the files'
+// contact_id tag carry.
+const LabelContactID = api.LabelContactID
 
 // LabelLocalContactID is added to the fleet's view of a session: the machine's own contact id.
 const LabelLocalContactID = "machine_contact_id"
