@@ -161,7 +161,9 @@ func TestUploadSinglePutAndMultipart(t *testing.T) {
 
 func TestServerKilledMidMultipartResumes(t *testing.T) {
 	srv := s3server.Start(t)
-	u := configure(t, srv, func(m map[string]any) { m["timeout"] = "20s" })
+	// One part at a time: the parts before the killed one are confirmed, none after it
+	// (TestKilledWithPartsInFlight is the concurrent case).
+	u := configure(t, srv, func(m map[string]any) { m["timeout"] = "20s"; m["part_concurrency"] = 1 })
 	req := segment(t, 4*testPart+1000)
 	// The server dies 1 MiB into part 3.
 	srv.SetFault(func(r *http.Request) s3server.Action {
