@@ -10,8 +10,8 @@ import (
 // partFile is one part of the segment read through a file handle of its own, so that the
 // HTTP transport can hand it to the kernel: net's TCP ReadFrom sends from a syscall.Conn
 // with sendfile(2), from the handle's position, without copying through user space
-// (measured: docs/uploader-s3.md, "Throughput"). Read, Seek and WriteTo keep to the part's
-// bytes; positions are relative to its start.
+// (pkg/s3upload passes it through as such). Read and Seek keep to the part's bytes;
+// positions are relative to its start.
 type partFile struct {
 	f         *os.File
 	off, size int64
@@ -19,7 +19,6 @@ type partFile struct {
 
 var (
 	_ io.ReadSeeker     = (*partFile)(nil)
-	_ io.WriterTo       = (*partFile)(nil)
 	_ syscall.Conn      = (*partFile)(nil)
 	_ io.ReadSeekCloser = (*partFile)(nil)
 )
@@ -64,15 +63,6 @@ func (p *partFile) Read(b []byte) (int, error) {
 		b = b[:left]
 	}
 	return p.f.Read(b)
-}
-
-// WriteTo copies what is left of the part (io.Copy prefers it to Read).
-func (p *partFile) WriteTo(w io.Writer) (int64, error) {
-	left, err := p.remaining()
-	if err != nil || left <= 0 {
-		return 0, err
-	}
-	return io.Copy(w, io.LimitReader(p.f, left))
 }
 
 func (p *partFile) Seek(offset int64, whence int) (int64, error) {
