@@ -14,8 +14,9 @@
 //
 // A segment of at most part_size bytes is one PUT carrying its x-amz-checksum-sha256. A
 // larger one is a multipart upload with SHA256 checksums: its id and key are reported as the
-// job's resume State right after it is created, each part carries its own sha256, and the
-// completion's composite checksum is checked against the one computed here. A later attempt
+// job's resume State right after it is created, each part carries its own sha256 (up to
+// part_concurrency parts in flight; the State records the set the server confirmed), and
+// the completion's composite checksum is checked against the one computed here. A later attempt
 // (after a failure or a restart) lists the parts the server holds and sends only those
 // missing or whose checksum differs; an upload the server no longer knows is looked up as an
 // object (its answer may have been lost after it completed) and else started over. Upload
@@ -414,6 +415,11 @@ type sender struct {
 // start sends part n in the background once a slot is free; false when no more parts
 // should be started (a part failed, or ctx ended).
 func (s *sender) start(ctx context.Context, n int, off, size int64, sum string) bool {
+	select {
+	case <-s.stop: // before a free slot, which select could pick as well
+		return false
+	default:
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-s.stop:
