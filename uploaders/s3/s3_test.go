@@ -282,6 +282,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{func(m map[string]any) { m["key_template"] = "{owner}/{dat}/{segment}.mp4" }, "unknown key template variable: {dat}"},
 		{func(m map[string]any) { m["part_size"] = "1MiB" }, "part_size"},
+		{func(m map[string]any) { m["part_concurrency"] = 0 }, "part_concurrency"},
+		{func(m map[string]any) { m["part_concurrency"] = 65 }, "part_concurrency"},
 		{func(m map[string]any) { m["sse"] = "rot13" }, "rot13"},
 		{func(m map[string]any) { m["endpoint"] = "ftp://x" }, "http"},
 		{func(m map[string]any) { delete(m, "secret_access_key") }, "secret_access_key"},
