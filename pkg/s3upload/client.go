@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/screenrec/recorder/engine/api"
@@ -191,6 +192,9 @@ func (c *Client) do(ctx context.Context, op Operation, body io.ReadSeeker, size 
 			return nil, err
 		}
 		req.Body = io.NopCloser(body)
+		if fb, ok := body.(fileBody); ok {
+			req.Body = connBody{fb}
+		}
 		req.ContentLength = size
 		if size == 0 {
 			req.Body = http.NoBody
@@ -223,6 +227,20 @@ func (c *Client) do(ctx context.Context, op Operation, body io.ReadSeeker, size 
 	}
 	return resp.Header, nil
 }
+
+// fileBody is a body the kernel can send from: a file, or a part of one whose Read stops at
+// the part's end.
+type fileBody interface {
+	io.Reader
+	syscall.Conn
+}
+
+// connBody passes a fileBody to the transport so that net's TCP ReadFrom finds its
+// syscall.Conn and sends with sendfile(2), without a copy through user space (io.NopCloser
+// would hide it). Closing it leaves the file open: the caller owns it.
+type connBody struct{ fileBody }
+
+func (connBody) Close() error { return nil }
 
 // netError names a failure that got no answer by its kind; the parent context's end is
 // returned as itself.

@@ -20,6 +20,9 @@ const (
 	DefaultPartSize = 16 << 20
 	// MinPartSize is S3's smallest part (but the last).
 	MinPartSize = 5 << 20
+	// DefaultPartConcurrency is how many parts are in flight at once (measured:
+	// docs/uploader-s3.md, "Throughput").
+	DefaultPartConcurrency = 4
 	// DefaultTimeout bounds each request, a whole part included.
 	DefaultTimeout = 2 * time.Minute
 	// DefaultConnectTimeout bounds connecting (and the TLS handshake).
@@ -56,6 +59,8 @@ type Config struct {
 	SecretAccessKey string `cfg:"secret_access_key,secret" desc:"the secret access key (signer local): {env: NAME} or {file: PATH}, never inline"`
 	// PartSize is the multipart part size; a segment of at most one part is one PUT.
 	PartSize int64 `cfg:"part_size,size" min:"5MiB" max:"5GiB" desc:"bytes per multipart part (S3: at least 5MiB); a segment of at most one part goes in a single PUT"`
+	// PartConcurrency bounds the parts of one upload in flight at once.
+	PartConcurrency int `cfg:"part_concurrency" min:"1" max:"64" desc:"parts of one multipart upload sent at once, each on its own connection"`
 	// CAFile adds a PEM CA bundle to the system's roots (a private CA).
 	CAFile string `cfg:"ca_file" desc:"PEM file of CA certificates trusted besides the system's, for a server with a private CA"`
 	// KeyTemplate names each segment's object; see package doc for its variables.
@@ -70,7 +75,8 @@ type Config struct {
 
 // DefaultConfig returns the values used for keys that are absent.
 func DefaultConfig() Config {
-	return Config{Signer: SignerLocal, Region: DefaultRegion, PartSize: DefaultPartSize, KeyTemplate: DefaultKeyTemplate,
+	return Config{Signer: SignerLocal, Region: DefaultRegion, PartSize: DefaultPartSize, PartConcurrency: DefaultPartConcurrency,
+		KeyTemplate: DefaultKeyTemplate,
 		Timeout: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout}
 }
 

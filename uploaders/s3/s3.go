@@ -14,8 +14,9 @@
 //
 // A segment of at most part_size bytes is one PUT carrying its x-amz-checksum-sha256. A
 // larger one is a multipart upload with SHA256 checksums: its id and key are reported as the
-// job's resume State right after it is created, each part carries its own sha256, and the
-// completion's composite checksum is checked against the one computed here. A later attempt
+// job's resume State right after it is created, each part carries its own sha256 (up to
+// part_concurrency parts in flight; the State records the set the server confirmed), and
+// the completion's composite checksum is checked against the one computed here. A later attempt
 // (after a failure or a restart) lists the parts the server holds and sends only those
 // missing or whose checksum differs; an upload the server no longer knows is looked up as an
 // object (its answer may have been lost after it completed) and else started over. Upload
@@ -88,6 +89,8 @@ func (u *Uploader) Configure(ctx context.Context, raw []byte) ([]sdk.Diagnostic,
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = cfg.ConnectTimeout
+	// Every part in flight keeps its connection for the next part (the default keeps 2).
+	tr.MaxIdleConnsPerHost = cfg.PartConcurrency + 2
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -144,6 +147,10 @@ type resumeState struct {
 	PartSize int64  `json:"part_size,omitempty"`
 	// Put says a single PUT was started (its answer may be lost: ask the server first).
 	Put bool `json:"put,omitempty"`
+	// Done is the set of parts the server confirmed with their sha256 (partSet's ranges,
+	// "1-4,6"): parts finish out of order when several are in flight. States written
+	// before it have none; the server's list of parts is asked in any case.
+	Done string `json:"done,omitempty"`
 }
 
 func (s resumeState) encode() string {
@@ -323,7 +330,8 @@ func compositeOK(c string) bool {
 	return false
 }
 
-// multipart creates (or resumes) a multipart upload, sends the missing parts and completes it.
+// multipart creates (or resumes) a multipart upload, sends the missing parts, up to
+// part_concurrency at a time, and completes it.
 func (up *upload) multipart(ctx context.Context, prev resumeState, partSize int64) error {
 	held := map[int]s3upload.Part{}
 	if prev.UploadID != "" {
@@ -339,8 +347,10 @@ func (up *upload) multipart(ctx context.Context, prev resumeState, partSize int6
 			held[p.Number] = p
 		}
 	}
+	var confirmedBefore partSet
 	if prev.UploadID != "" {
 		up.state = prev
+		confirmedBefore = parsePartSet(prev.Done)
 	} else {
 		id, err := up.client.Create(ctx, up.key, up.meta)
 		if err != nil {
@@ -349,35 +359,46 @@ func (up *upload) multipart(ctx context.Context, prev resumeState, partSize int6
 		up.state = resumeState{Bucket: up.cfg.Bucket, Key: up.key, UploadID: id, PartSize: partSize}
 		up.report(0) // the id is kept before any part is sent
 	}
+	count := int((up.size + partSize - 1) / partSize)
+	parts := make([]s3upload.Part, count)
+	digests := make([]byte, count*sha256.Size)
+	s := &sender{up: up, parts: parts, done: partSet{}, stop: make(chan struct{}),
+		slots: make(chan struct{}, max(1, up.cfg.PartConcurrency))}
+	// Parts are hashed in order here (the whole segment's sha256 with them) while up to
+	// part_concurrency of the parts already hashed are on their way.
 	whole := sha256.New()
-	var parts []s3upload.Part
-	var digests []byte
-	var confirmed int64
-	contiguous := true
-	for off, n := int64(0), 1; off < up.size; off, n = off+partSize, n+1 {
+	var readErr error
+	for n := 1; n <= count; n++ {
+		off := int64(n-1) * partSize
 		size := min(partSize, up.size-off)
 		sum, err := hashSection(ctx, up.f, off, size, whole)
 		if err != nil {
-			return err
+			readErr = err
+			break
 		}
 		raw, _ := hex.DecodeString(sum)
-		digests = append(digests, raw...)
+		copy(digests[(n-1)*sha256.Size:], raw)
 		b64 := base64.StdEncoding.EncodeToString(raw)
-		p, ok := held[n]
-		if !ok || p.Size != size || p.ChecksumSHA256 != b64 {
-			if p, err = up.client.UploadPart(ctx, up.key, up.state.UploadID, n, io.NewSectionReader(up.f, off, size), size, sum); err != nil {
-				if errors.Is(err, s3upload.ErrNoSuchUpload) {
-					return errStartOver
-				}
-				return err
-			}
+		// A part the server lists is kept when it is this part: same size and sha256. A
+		// server that lists no checksums is trusted for the parts this upload saw it
+		// confirm (the State's set); the whole object's checks below hold either way.
+		if p, ok := held[n]; ok && p.Size == size && (p.ChecksumSHA256 == b64 || p.ChecksumSHA256 == "" && confirmedBefore.has(n)) {
+			p.ChecksumSHA256 = b64
+			s.confirm(n, p, false)
+			continue
 		}
-		p.ChecksumSHA256 = b64
-		parts = append(parts, p)
-		if contiguous {
-			confirmed += size
-			up.report(confirmed)
+		if !s.start(ctx, n, off, size, sum) {
+			break
 		}
+	}
+	if err := s.wait(); err != nil {
+		return err
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if got := hex.EncodeToString(whole.Sum(nil)); got != up.sum {
 		up.abort(ctx, up.state)
@@ -410,6 +431,90 @@ func (up *upload) multipart(ctx context.Context, prev resumeState, partSize int6
 		return errors.Join(err, fmt.Errorf("complete: %w", ErrNotStored))
 	}
 	return nil
+}
+
+// sender sends the parts of one multipart upload, a bounded number at once, and records
+// each part the server confirms in the resume State as soon as it is confirmed.
+type sender struct {
+	up    *upload
+	slots chan struct{} // one per part in flight
+	wg    sync.WaitGroup
+
+	mu        sync.Mutex
+	parts     []s3upload.Part
+	done      partSet
+	doneBytes int64
+	err       error         // the first failure; no part is started after it
+	stop      chan struct{} // closed at the first failure
+}
+
+// start sends part n in the background once a slot is free; false when no more parts
+// should be started (a part failed, or ctx ended).
+func (s *sender) start(ctx context.Context, n int, off, size int64, sum string) bool {
+	select {
+	case <-s.stop: // before a free slot, which select could pick as well
+		return false
+	default:
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.stop:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.slots }()
+		// The part is read again from the file (the page cache, just hashed), by the
+		// kernel where it can: the server refuses bytes other than the ones hashed.
+		var body io.ReadSeeker = io.NewSectionReader(s.up.f, off, size)
+		if pf, err := openPart(s.up.f.Name(), off, size); err == nil {
+			defer pf.Close()
+			body = pf
+		}
+		p, err := s.up.client.UploadPart(ctx, s.up.key, s.up.state.UploadID, n, body, size, sum)
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		s.confirm(n, p, true)
+	}()
+	return true
+}
+
+// confirm records part n as held by the server; report says to tell the engine now (a
+// part sent), else the next report carries it (a part an earlier attempt sent).
+func (s *sender) confirm(n int, p s3upload.Part, report bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.parts[n-1] = p
+	s.done.add(n)
+	s.doneBytes += p.Size
+	s.up.state.Done = s.done.String()
+	if report {
+		s.up.report(s.doneBytes)
+	}
+}
+
+func (s *sender) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+		close(s.stop)
+	}
+}
+
+// wait waits for the parts in flight (the ones still going are let finish: what they
+// send is kept) and returns the first failure.
+func (s *sender) wait() error {
+	s.wg.Wait()
+	if errors.Is(s.err, s3upload.ErrNoSuchUpload) {
+		return errStartOver
+	}
+	return s.err
 }
 
 // abort removes an abandoned multipart upload, best effort (S3 lifecycle rules clear what

@@ -161,7 +161,9 @@ func TestUploadSinglePutAndMultipart(t *testing.T) {
 
 func TestServerKilledMidMultipartResumes(t *testing.T) {
 	srv := s3server.Start(t)
-	u := configure(t, srv, func(m map[string]any) { m["timeout"] = "20s" })
+	// One part at a time: the parts before the killed one are confirmed, none after it
+	// (TestKilledWithPartsInFlight is the concurrent case).
+	u := configure(t, srv, func(m map[string]any) { m["timeout"] = "20s"; m["part_concurrency"] = 1 })
 	req := segment(t, 4*testPart+1000)
 	// The server dies 1 MiB into part 3.
 	srv.SetFault(func(r *http.Request) s3server.Action {
@@ -280,6 +282,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{func(m map[string]any) { m["key_template"] = "{owner}/{dat}/{segment}.mp4" }, "unknown key template variable: {dat}"},
 		{func(m map[string]any) { m["part_size"] = "1MiB" }, "part_size"},
+		{func(m map[string]any) { m["part_concurrency"] = 0 }, "part_concurrency"},
+		{func(m map[string]any) { m["part_concurrency"] = 65 }, "part_concurrency"},
 		{func(m map[string]any) { m["sse"] = "rot13" }, "rot13"},
 		{func(m map[string]any) { m["endpoint"] = "ftp://x" }, "http"},
 		{func(m map[string]any) { delete(m, "secret_access_key") }, "secret_access_key"},
