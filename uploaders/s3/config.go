@@ -77,7 +77,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Signer: SignerLocal, Region: DefaultRegion, PartSize: DefaultPartSize, PartConcurrency: DefaultPartConcurrency,
 		KeyTemplate: DefaultKeyTemplate,
-		Timeout: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout}
+		Timeout:     DefaultTimeout, ConnectTimeout: DefaultConnectTimeout}
 }
 
 // schema describes the config section, from its declaration.
