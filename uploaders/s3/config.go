@@ -76,8 +76,7 @@ type Config struct {
 // DefaultConfig returns the values used for keys that are absent.
 func DefaultConfig() Config {
 	return Config{Signer: SignerLocal, Region: DefaultRegion, PartSize: DefaultPartSize, PartConcurrency: DefaultPartConcurrency,
-		KeyTemplate: DefaultKeyTemplate,
-		Timeout:     DefaultTimeout, ConnectTimeout: DefaultConnectTimeout}
+		KeyTemplate: DefaultKeyTemplate, Timeout: DefaultTimeout, ConnectTimeout: DefaultConnectTimeout}
 }
 
 // schema describes the config section, from its declaration.
