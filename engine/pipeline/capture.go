@@ -397,6 +397,11 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 	w, h := t.src.Size()
 	var picture *astiav.Frame // the converted screen, kept up to date while unmasked
 	still := false            // the last frame read showed no change
+	lastContent := int64(-1)  // pts of the last encoded frame that showed something new
+	// holding: the encoder holds a frame that shows something the files do not have yet.
+	// Frames of a still screen after it it may hold as long as it likes: the muxer extends
+	// the last picture on disk as time goes by (mux.Options.Now).
+	holding := func() bool { return lastContent >= 0 && t.enc.HoldsUntil(lastContent) }
 	// encodeShot encodes what s names at pts.
 	encodeShot := func(s shot, pts int64) error {
 		f := picture
@@ -429,13 +434,14 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			cs, picture = next, nil
 			w, h = t.src.Size()
 			sched.restart(cut)
+			lastContent = -1
 			enc = c.newTrackEncoder(idx, t)
 			emit = enc.emit
 		}
 		if w, ok := cs.(capture.ChangeWaiter); ok && still {
 			// A still screen: sleep until it changes or something else is due, instead of
 			// reading it frame by frame.
-			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched, t.enc.Held() > 0), t.wake)))
+			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched, holding()), t.wake)))
 			select {
 			case <-c.stop:
 				continue
@@ -461,7 +467,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
-			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: t.enc.Held() > 0})
+			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: holding()})
 		converted := time.Now()
 		if d.Convert != convertNone {
 			rects := ch.Rects
@@ -481,6 +487,9 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		if err := encodeShot(d.Encode, pts); err != nil {
 			return err
+		}
+		if d.Content {
+			lastContent = pts
 		}
 	}
 }

@@ -8,11 +8,12 @@ import (
 // noEnd stands for "no end" and "no cut" in a schedule's times.
 const noEnd = math.MaxInt64
 
-// drainGap is how often a still screen is encoded while the encoder holds frames: libx264's
-// 4-frame lookahead then lets each change, and the time the screen stayed still, out within a
-// second (what a crash may lose), at 4 frames per second rather than the capture rate. An
-// encoder without delay (rc-lookahead=0, mbtree=0, or zerolatency) holds none and a still
-// screen costs one frame per MaxFrameGap.
+// drainGap is how often a still screen is encoded while the encoder holds a frame that shows
+// something new (a change, the mask, a cut's keyframe): libx264's lookahead then lets it out
+// within a second (what a crash may lose), at 4 frames per second rather than the capture
+// rate. Once it is out, the frames the encoder still holds show the same picture: the muxer
+// extends the last one on disk as time goes by (mux.Options.Now), and a still screen costs
+// one frame per MaxFrameGap.
 const drainGap = 250 // ms
 
 // shot is what a change-tracking track encodes for a frame time.
@@ -48,9 +49,10 @@ type frameFacts struct {
 	// segment), or noEnd. It stays the same until every track's keyframe is out of its
 	// encoder; the track's first frame at or after it is that keyframe.
 	Cut int64
-	// Holding: the encoder holds frames (its lookahead). Only more frames bring them out, so
-	// a still screen is encoded every drainGap rather than every MaxFrameGap: what is on disk
-	// then lags the screen by at most the lookahead × drainGap (1 s), as a crash may lose.
+	// Holding: the encoder holds a frame that showed something new (its lookahead). Only
+	// more frames bring it out, so a still screen is encoded every drainGap rather than
+	// every MaxFrameGap: what is on disk then lags the screen by at most the lookahead ×
+	// drainGap (1 s), as a crash may lose.
 	Holding bool
 }
 
