@@ -6,11 +6,21 @@ import (
 	"time"
 )
 
-// diskWatchInterval is how often the spool's space is checked while the engine runs. A
+// diskWatchInterval is how often the spool's space is checked while sessions write. A
 // session writes well under a megabyte a second: a few checks a second keep the floor from
 // being crossed by more than a trifle of it, at the cost of one statfs (and, with a quota, one
 // small catalog read) each.
 const diskWatchInterval = 250 * time.Millisecond
+
+// diskWatchIdle is the longest between checks: while the sessions write next to nothing (a
+// still screen) or none records, the interval doubles up to it, so that an idle engine does
+// not wake four times a second; an outside writer filling the disk is noticed within it (and
+// a failed write ends the session in any case, see watchDisk).
+const diskWatchIdle = 2 * time.Second
+
+// diskWatchBusy is what the sessions must have written since the last check for the next one
+// to come after diskWatchInterval again.
+const diskWatchBusy = 64 << 10
 
 // watchDisk keeps min_free_disk and spool_quota enforced while recording, not only at a
 // start: when the spool's file system drops below its floor, or the spool reaches its quota,
@@ -31,8 +41,10 @@ func (e *Engine) watchDisk(ctx context.Context, done chan<- struct{}) {
 	if e.cfg.MinFreeDisk <= 0 && e.cfg.SpoolQuota <= 0 {
 		return
 	}
-	t := time.NewTicker(diskWatchInterval)
+	interval := diskWatchInterval
+	t := time.NewTimer(interval)
 	defer t.Stop()
+	var written int64 // by the live sessions, at the last check
 	for {
 		select {
 		case <-ctx.Done():
@@ -40,6 +52,19 @@ func (e *Engine) watchDisk(ctx context.Context, done chan<- struct{}) {
 		case <-t.C:
 		}
 		live := e.recordingSessions()
+		var now int64
+		for _, s := range live {
+			s.mu.Lock()
+			now += s.sink.Bytes()
+			s.mu.Unlock()
+		}
+		if len(live) == 0 || now-written < diskWatchBusy {
+			interval = min(2*interval, diskWatchIdle)
+		} else {
+			interval = diskWatchInterval
+		}
+		written = now
+		t.Reset(interval)
 		if len(live) == 0 {
 			continue
 		}

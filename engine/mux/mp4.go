@@ -47,8 +47,14 @@ type Stream struct {
 type Options struct {
 	// FragmentDuration is the longest fragment (default DefaultFragmentDuration).
 	FragmentDuration time.Duration
-	// SyncInterval is how often data is fsynced (default 1 s; negative disables syncing).
+	// SyncInterval is how often data is fsynced (default 1 s; negative disables syncing),
+	// at most: only after something was written.
 	SyncInterval time.Duration
+	// Now, when set, is the current time in the streams' TimeBase, counted from the file's
+	// start as packets are. While a stream gets no packets, its last sample on disk is then
+	// extended to now at every sync: a crash loses at most a SyncInterval of a still screen,
+	// with no frame encoded for it (the frames an encoder holds show the same picture).
+	Now func() int64
 }
 
 // File is one MP4 file being written. WritePacket and Close may be called from several
@@ -74,7 +80,12 @@ type File struct {
 	prov     []provisional
 	firstOut bool // the first fragment is written
 	fragment time.Duration
+	now      func() int64  // Options.Now
+	every    time.Duration // Options.SyncInterval, or the default when syncing is off
+	dirty    bool          // written since the last fsync
 	stop     chan struct{}
+	kick     chan struct{} // the sync loop has new work to schedule
+	loopDue  time.Time     // when the sync loop wakes next; zero when it waits for a kick
 	synced   sync.WaitGroup
 	// ioErr is the operating system's error of the first failed write (e.g. ENOSPC): FFmpeg
 	// only sees "Unknown error occurred". From then on nothing more is written, the file is
@@ -103,7 +114,8 @@ func Create(path string, streams []Stream, metadata map[string]string, o Options
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCreate, err)
 	}
-	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), fragment: o.FragmentDuration,
+	m := &File{path: path, f: osf, streams: streams, stop: make(chan struct{}), kick: make(chan struct{}, 1),
+		fragment: o.FragmentDuration, now: o.Now, every: o.SyncInterval,
 		held: make([]*astiav.Packet, len(streams)), holds: make([]bool, len(streams)),
 		heldAt: make([]time.Time, len(streams)), prov: make([]provisional, len(streams))}
 	for i := range streams {
@@ -115,6 +127,9 @@ func Create(path string, streams []Stream, metadata map[string]string, o Options
 		osf.Close()
 		os.Remove(path)
 		return nil, err
+	}
+	if m.every < 0 {
+		m.every = DefaultSyncInterval
 	}
 	if o.SyncInterval > 0 {
 		m.synced.Add(1)
@@ -190,6 +205,7 @@ func (m *File) write(b []byte) (int, error) {
 	}
 	n, err := m.f.Write(b)
 	m.bytes.Add(int64(n))
+	m.dirty = true
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -239,20 +255,40 @@ func (m *File) seek(offset int64, whence int) (int64, error) {
 	return m.f.Seek(offset, whence&^avseekForce)
 }
 
+// syncLoop writes out idle frames, extends still streams' last samples (Options.Now) and
+// fsyncs, each only when due: it sleeps while nothing was written and no frame waits, so an
+// idle recording costs no wake-ups but the extension's, once a SyncInterval.
 func (m *File) syncLoop(every time.Duration) {
 	defer m.synced.Done()
-	// Idle fragments are looked for four times a fragment, so a still screen's last frame
-	// reaches the file within about three quarters of a fragment.
-	t := time.NewTicker(min(every, m.fragment/4))
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	synced := time.Now()
 	for {
+		m.mu.Lock()
+		due, ok := m.nextDue(synced, every)
+		m.loopDue = due // zero when !ok
+		m.mu.Unlock()
+		var wake <-chan time.Time
+		if ok {
+			t.Reset(time.Until(due))
+			wake = t.C
+		}
 		select {
 		case <-m.stop:
 			return
-		case now := <-t.C:
-			m.flushIdle()
-			if now.Sub(synced) >= every {
+		case <-m.kick:
+			t.Stop()
+			continue
+		case <-wake:
+		}
+		m.flushIdle()
+		if now := time.Now(); now.Sub(synced) >= every {
+			m.mu.Lock()
+			m.extend()
+			dirty := m.dirty
+			m.dirty = false
+			m.mu.Unlock()
+			if dirty {
 				if err := m.f.Sync(); err != nil {
 					m.mu.Lock()
 					if m.syncErr == nil {
@@ -260,10 +296,89 @@ func (m *File) syncLoop(every time.Duration) {
 					}
 					m.mu.Unlock()
 				}
-				synced = now
+			}
+			synced = now
+		}
+	}
+}
+
+// nextDue is when the sync loop has something to do: write out a frame that has waited half
+// a fragment for its successor (a still screen sends none), or, a SyncInterval after the last
+// sync, fsync what was written and extend still streams. ok is false when nothing is due
+// until a packet comes (which kicks the loop). m.mu is held.
+func (m *File) nextDue(synced time.Time, every time.Duration) (due time.Time, ok bool) {
+	if m.closed || m.ioErr != nil {
+		return due, false
+	}
+	for i := range m.streams {
+		if m.holds[i] {
+			if at := m.heldAt[i].Add(m.fragment / 2); !ok || at.Before(due) {
+				due, ok = at, true
 			}
 		}
 	}
+	if m.dirty || m.extendable() {
+		if at := synced.Add(every); !ok || at.Before(due) {
+			due, ok = at, true
+		}
+	}
+	return due, ok
+}
+
+// extendable reports whether a stream's last sample on disk may be extended (Options.Now).
+// m.mu is held.
+func (m *File) extendable() bool {
+	if m.now == nil {
+		return false
+	}
+	for i := range m.prov {
+		if m.prov[i].off >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// extend makes each stream's last sample on disk, written before its duration was known,
+// last until now: should the recorder die, the file still spans the time its screen was
+// still. The next packet, or the end, sets its real duration (release). m.mu is held.
+func (m *File) extend() {
+	if m.now == nil || m.ioErr != nil || m.closed {
+		return
+	}
+	now := m.now()
+	for i := range m.prov {
+		p := &m.prov[i]
+		if p.off < 0 {
+			continue
+		}
+		end := astiav.RescaleQ(now, m.streams[i].TimeBase, m.fc.Streams()[i].TimeBase())
+		if err := m.patchDuration(p, end-p.dts); err != nil {
+			return // in ioErr: reported by the next WritePacket or Close
+		}
+	}
+}
+
+// patchDuration writes d (if longer than what is there) as the duration of the provisional
+// sample p. m.mu is held.
+func (m *File) patchDuration(p *provisional, d int64) error {
+	d = min(d, math.MaxUint32)
+	if d <= p.ext {
+		return nil
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(d))
+	if _, err := m.f.WriteAt(b[:], p.off); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		m.ioErr = err
+		return err
+	}
+	p.ext = d
+	m.dirty = true
+	return nil
 }
 
 // flushIdle writes out the frames that have waited half a fragment for their successor: a
@@ -315,17 +430,55 @@ func (m *File) WritePacket(idx int, pkt *astiav.Packet) error {
 	pkt.SetStreamIndex(idx)
 	// The mp4 muxer picks its own stream time base in WriteHeader.
 	pkt.RescaleTs(m.streams[idx].TimeBase, m.fc.Streams()[idx].TimeBase())
+	// Where extend had put the stream's end on disk: a frame an encoder held while the
+	// screen was still comes out long after its time, and the file must not end at it.
+	extEnd := int64(-1)
+	if p := m.prov[idx]; p.off >= 0 && p.ext > 0 {
+		extEnd = p.dts + p.ext
+	}
 	if err := m.release(idx, pkt.Dts()); err != nil {
 		pkt.Unref()
 		return err
 	}
 	m.held[idx].MoveRef(pkt)
 	m.holds[idx], m.heldAt[idx] = true, time.Now()
+	dts := m.held[idx].Dts()
+	end := extEnd
+	if m.now != nil {
+		// A packet a sync interval old (the first one of a loaded start, a still frame the
+		// encoder let out late) is on disk and lasting until now at once, not at the next
+		// sync: a crash in between would lose the time since it.
+		now := astiav.RescaleQ(m.now(), m.streams[idx].TimeBase, m.fc.Streams()[idx].TimeBase())
+		if old := astiav.RescaleQ(m.every.Microseconds(), astiav.NewRational(1, 1_000_000), m.fc.Streams()[idx].TimeBase()); now-dts >= old {
+			end = max(end, now)
+		}
+	}
+	if m.loopDue.IsZero() || m.loopDue.After(m.heldAt[idx].Add(m.fragment/2)) {
+		// The sync loop sleeps longer than this packet may wait for its successor.
+		select {
+		case m.kick <- struct{}{}:
+		default:
+		}
+	}
 	if !m.firstOut && !slices.Contains(m.holds, false) {
 		// Write the first fragment now instead of after FragmentDuration: the file is
 		// playable, and survives a crash, from its first frame.
 		if err := m.flushProvisional(m.holds); err != nil {
 			return m.failed("first fragment: ", err)
+		}
+	}
+	if end > dts && m.firstOut {
+		if m.holds[idx] {
+			which := make([]bool, len(m.streams))
+			which[idx] = true
+			if err := m.flushProvisional(which); err != nil {
+				return m.failed("", err)
+			}
+		}
+		if p := &m.prov[idx]; p.off >= 0 && p.dts == dts {
+			if err := m.patchDuration(p, end-dts); err != nil {
+				return m.failed("", err)
+			}
 		}
 	}
 	return nil
@@ -366,6 +519,7 @@ type provisional struct {
 	off int64 // file offset of its 4-byte duration, -1 if none
 	dts int64 // in the muxer's time base
 	dur int64 // its packet's own duration, for a file closed without an end
+	ext int64 // the duration extend last wrote there (0: the placeholder)
 }
 
 // flushProvisional writes the held packets of the streams in which, with a duration of one

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -801,5 +802,81 @@ func TestFileTimelineContinuous(t *testing.T) {
 		if len(tl.Fragments) < 2 {
 			t.Errorf("track %d in %d fragments: the idle flush wrote none", i, len(tl.Fragments))
 		}
+	}
+}
+
+// A still stream's last sample on disk is extended as the clock (Options.Now) goes on, so
+// that what a crash leaves spans the time the screen was still, with no frame encoded for it;
+// the next packet still gives it its real duration.
+func TestFileExtendsStillStream(t *testing.T) {
+	e := openEncoder(t, 64, 36)
+	out := filepath.Join(t.TempDir(), "still.mp4")
+	var clock atomic.Int64
+	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
+		Options: Options{SyncInterval: 100 * time.Millisecond, FragmentDuration: 200 * time.Millisecond, Now: clock.Load}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := blackFrame(t, 64, 36)
+	encodeAt := func(pts int64) {
+		t.Helper()
+		f.SetPts(pts)
+		if err := e.Encode(f, pts == 0, func(p *astiav.Packet) error { return writeTimed(s, 0, p) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encodeAt(0)
+	encodeAt(100)
+	// What a crash would leave: a copy of the file as it is, cut back to its last complete
+	// fragment as recovery does.
+	crashed := func() time.Duration {
+		t.Helper()
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := filepath.Join(t.TempDir(), "crashed.mp4")
+		if err := os.WriteFile(cp, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := Repair(cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Duration
+	}
+	for _, now := range []int64{1500, 4000} {
+		clock.Store(now)
+		var got time.Duration
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if got = crashed(); got == time.Duration(now)*time.Millisecond {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("clock at %d ms: a crash would leave %s of a still stream", now, got)
+			}
+		}
+	}
+	// A frame an encoder held while the screen was still comes out now: the file's end on
+	// disk stays where it was.
+	encodeAt(200)
+	if got := crashed(); got != 4000*time.Millisecond {
+		t.Errorf("after a late packet of 200 ms a crash would leave %s, want 4s", got)
+	}
+	encodeAt(4200)
+	if _, err := s.CloseAt(4500); err != nil {
+		t.Fatal(err)
+	}
+	tls, err := mediatest.ReadTimelines(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, durs := tls[0].Samples()
+	var ms []time.Duration
+	for _, d := range durs {
+		ms = append(ms, d/time.Millisecond)
+	}
+	if want := []time.Duration{100, 100, 4000, 300}; !slices.Equal(ms, want) || len(tls[0].Gaps()) > 0 {
+		t.Errorf("sample durations %v ms, gaps %v; want %v", ms, tls[0].Gaps(), want)
 	}
 }

@@ -46,7 +46,9 @@ type SegmentsConfig struct {
 	// Tags, if set, gives the tags that differ per segment (e.g. its wall-clock start): start
 	// is the segment's offset from the recording's start. They override Metadata.
 	Tags func(index int, start time.Duration) map[string]string
-	// Options tune every file.
+	// Options tune every file. Options.Now, when set, is the current time as the packets'
+	// timestamps count it (from the capture's start, as Start): each file counts it from its
+	// own start.
 	Options Options
 	// Start is the pts (in the streams' time base) the recording starts at: each track's
 	// packets before its first keyframe at or after Start are dropped, and file timestamps
@@ -191,7 +193,11 @@ func (s *Segments) create(start int64) (*File, error) {
 			return nil, err
 		}
 	}
-	f, err := Create(path, s.live(), meta, s.cfg.Options)
+	o := s.cfg.Options
+	if now := o.Now; now != nil {
+		o.Now = func() int64 { return now() - start }
+	}
+	f, err := Create(path, s.live(), meta, o)
 	if err == nil {
 		s.index = index
 	}

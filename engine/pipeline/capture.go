@@ -207,9 +207,16 @@ func (c *Capture) poke() {
 
 // wakeBy is when a track whose screen stays still must next read a frame: when the last
 // encoded frame has lasted the frame gap, a segment must cut, or a sink's set duration ends.
+// A cut whose keyframe the track has encoded already waits for the other tracks' (or its
+// encoder): fanout pokes the tracks when the next cut is known.
 func (c *Capture) wakeBy(s *schedule, holding bool) time.Time {
-	at := min(c.nextCut(), c.endingBy(noEnd-1))
+	cut := c.nextCut()
+	if cut == s.cutDone {
+		cut = noEnd
+	}
+	at := min(cut, c.endingBy(noEnd-1))
 	if s.lastPts >= 0 && s.shown != shotNone {
+		at = max(at, s.lastPts+s.spacing) // see schedule.frame
 		at = min(at, s.lastPts+s.gap)
 		if holding {
 			// The encoder holds the last change: the schedule drains it every drainGap.
@@ -386,10 +393,15 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 	enc := c.newTrackEncoder(idx, t)
 	emit := enc.emit
 	startUs := c.start.UnixMicro()
-	sched := newSchedule(c.spec.MaxFrameGap)
+	sched := newSchedule(c.spec.MaxFrameGap, time.Second/time.Duration(c.spec.FPS))
 	w, h := t.src.Size()
 	var picture *astiav.Frame // the converted screen, kept up to date while unmasked
 	still := false            // the last frame read showed no change
+	lastContent := int64(-1)  // pts of the last encoded frame that showed something new
+	// holding: the encoder holds a frame that shows something the files do not have yet.
+	// Frames of a still screen after it it may hold as long as it likes: the muxer extends
+	// the last picture on disk as time goes by (mux.Options.Now).
+	holding := func() bool { return lastContent >= 0 && t.enc.HoldsUntil(lastContent) }
 	// encodeShot encodes what s names at pts.
 	encodeShot := func(s shot, pts int64) error {
 		f := picture
@@ -422,13 +434,14 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			cs, picture = next, nil
 			w, h = t.src.Size()
 			sched.restart(cut)
+			lastContent = -1
 			enc = c.newTrackEncoder(idx, t)
 			emit = enc.emit
 		}
 		if w, ok := cs.(capture.ChangeWaiter); ok && still {
 			// A still screen: sleep until it changes or something else is due, instead of
 			// reading it frame by frame.
-			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched, t.enc.Held() > 0), t.wake)))
+			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched, holding()), t.wake)))
 			select {
 			case <-c.stop:
 				continue
@@ -454,7 +467,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
-			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: t.enc.Held() > 0})
+			Ending: c.endingBy(pts), Cut: c.nextCut(), Holding: holding()})
 		converted := time.Now()
 		if d.Convert != convertNone {
 			rects := ch.Rects
@@ -474,6 +487,9 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		if err := encodeShot(d.Encode, pts); err != nil {
 			return err
+		}
+		if d.Content {
+			lastContent = pts
 		}
 	}
 }
@@ -496,6 +512,11 @@ func (c *Capture) endingBy(pts int64) int64 {
 func (c *Capture) nextCut() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nextCutLocked()
+}
+
+// nextCutLocked is nextCut with c.mu held.
+func (c *Capture) nextCutLocked() int64 {
 	cut := int64(noEnd)
 	for _, s := range c.sinks {
 		cut = min(cut, s.seg.NextCut())
@@ -507,6 +528,7 @@ func (c *Capture) nextCut() int64 {
 func (c *Capture) fanout(idx int, t *track, p *astiav.Packet) error {
 	c.mu.Lock()
 	var ended []*Sink
+	cut := c.nextCutLocked()
 	for _, s := range c.sinks {
 		if err := t.fanout.Ref(p); err != nil {
 			c.mu.Unlock()
@@ -521,7 +543,13 @@ func (c *Capture) fanout(idx int, t *track, p *astiav.Packet) error {
 		c.detach(ended)
 	}
 	idle := len(c.sinks) == 0 && len(ended) > 0
+	// A cut is done (every track's keyframe written) and the next one set: the tracks that
+	// sleep on a still screen learn when to wake for it.
+	cutMoved := c.nextCutLocked() != cut
 	c.mu.Unlock()
+	if cutMoved {
+		c.poke()
+	}
 	for _, s := range ended {
 		go s.finish(nil)
 	}

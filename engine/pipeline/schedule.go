@@ -8,11 +8,12 @@ import (
 // noEnd stands for "no end" and "no cut" in a schedule's times.
 const noEnd = math.MaxInt64
 
-// drainGap is how often a still screen is encoded while the encoder holds frames: libx264's
-// 4-frame lookahead then lets each change, and the time the screen stayed still, out within a
-// second (what a crash may lose), at 4 frames per second rather than the capture rate. An
-// encoder without delay (rc-lookahead=0, mbtree=0, or zerolatency) holds none and a still
-// screen costs one frame per MaxFrameGap.
+// drainGap is how often a still screen is encoded while the encoder holds a frame that shows
+// something new (a change, the mask, a cut's keyframe): libx264's lookahead then lets it out
+// within a second (what a crash may lose), at 4 frames per second rather than the capture
+// rate. Once it is out, the frames the encoder still holds show the same picture: the muxer
+// extends the last one on disk as time goes by (mux.Options.Now), and a still screen costs
+// one frame per MaxFrameGap.
 const drainGap = 250 // ms
 
 // shot is what a change-tracking track encodes for a frame time.
@@ -45,11 +46,13 @@ type frameFacts struct {
 	// Ending is the earliest end at or before Pts of a sink still recording, or noEnd.
 	Ending int64
 	// Cut is the earliest timestamp at which a sink needs a keyframe (its start or its next
-	// segment), or noEnd.
+	// segment), or noEnd. It stays the same until every track's keyframe is out of its
+	// encoder; the track's first frame at or after it is that keyframe.
 	Cut int64
-	// Holding: the encoder holds frames (its lookahead). Only more frames bring them out, so
-	// a still screen is encoded every drainGap rather than every MaxFrameGap: what is on disk
-	// then lags the screen by at most the lookahead × drainGap (1 s), as a crash may lose.
+	// Holding: the encoder holds a frame that showed something new (its lookahead). Only
+	// more frames bring it out, so a still screen is encoded every drainGap rather than
+	// every MaxFrameGap: what is on disk then lags the screen by at most the lookahead ×
+	// drainGap (1 s), as a crash may lose.
 	Holding bool
 }
 
@@ -73,14 +76,17 @@ type frameDecision struct {
 // (no clock, no I/O): the capture feeds it each frame's facts and carries out its decisions.
 type schedule struct {
 	gap        int64 // the longest a still screen goes without an encoded frame, ms
+	spacing    int64 // the least time after an encoded frame for one only a cut or end needs, ms
 	lastPts    int64 // of the last encoded frame; -1 before the first
 	shown      shot  // what the last encoded frame showed
 	stale      bool  // the picture misses changes (none converted yet, or made while masked)
 	lastMasked bool
+	cutDone    int64 // the cut whose keyframe was encoded; -1 for none
 }
 
-func newSchedule(gap time.Duration) *schedule {
-	return &schedule{gap: gap.Milliseconds(), lastPts: -1, stale: true}
+// newSchedule makes the schedule of a track captured every interval.
+func newSchedule(gap, interval time.Duration) *schedule {
+	return &schedule{gap: gap.Milliseconds(), spacing: interval.Milliseconds() / 2, lastPts: -1, stale: true, cutDone: -1}
 }
 
 // pts is the timestamp of a frame captured at ms: never negative, and after the last encoded
@@ -100,7 +106,19 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 		}
 		s.stale, changed = false, true
 	}
-	content := changed || f.Masked != s.lastMasked || s.shown == shotNone || f.Cut <= f.Pts || f.Ending != noEnd
+	// A cut needs one frame, its keyframe: the frames after it until the cut is done (every
+	// track's keyframe out of its encoder) are the screen's as any other, encoded at a change
+	// or the gaps. Encoding each of them too encoded a still screen at the capture rate for
+	// as long as the encoders held the keyframes.
+	cut := f.Cut <= f.Pts && f.Cut != s.cutDone
+	shows := changed || f.Masked != s.lastMasked || s.shown == shotNone
+	// A frame only a cut or a sink's end asks for shows what the last one did: right after
+	// it (a frame read on time after a late one comes a millisecond later), it would make
+	// that one a sample of a millisecond in every other sink's file. It waits for the next
+	// frame at least half a frame time later; the new file's first frame is stamped at its
+	// start all the same, and the ending sink writes nothing from its end on.
+	bookkeeping := (cut || f.Ending != noEnd) && (s.lastPts < 0 || f.Pts-s.lastPts >= s.spacing)
+	content := shows || bookkeeping
 	need := content || f.Pts-s.lastPts >= s.gap || f.Holding && f.Pts-s.lastPts >= drainGap
 	s.lastMasked = f.Masked
 	if !need {
@@ -112,6 +130,9 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 		d.Encode = shotSlate
 	}
 	s.lastPts, s.shown = f.Pts, d.Encode
+	if f.Cut <= f.Pts {
+		s.cutDone = f.Cut // the trackEncoder makes this frame the cut's keyframe
+	}
 	return d
 }
 
@@ -119,7 +140,7 @@ func (s *schedule) frame(f frameFacts) frameDecision {
 // change): nothing is shown yet and the picture must be converted whole. With cut ≥ 0 a new
 // encoder starts there, so no frame may come before it.
 func (s *schedule) restart(cut int64) {
-	s.shown, s.stale, s.lastMasked = shotNone, true, false
+	s.shown, s.stale, s.lastMasked, s.cutDone = shotNone, true, false, -1
 	if cut >= 0 {
 		s.lastPts = max(s.lastPts, cut-1)
 	}

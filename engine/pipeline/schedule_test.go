@@ -26,7 +26,7 @@ func convert(c conversion, s shot) frameDecision    { return frameDecision{Conve
 var skip = frameDecision{}
 
 func TestSchedule(t *testing.T) {
-	const gap = 1000 // ms
+	const gap, interval = 1000, 100 // ms
 	cases := []struct {
 		name  string
 		steps []step
@@ -84,6 +84,23 @@ func TestSchedule(t *testing.T) {
 			{changed(0), convert(convertWhole, shotPicture)},
 			{withCut(still(100), 1), encodes(shotPicture)},
 		}},
+		{"a cut is encoded once while it waits for the encoders", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{withCut(still(100), 50), encodes(shotPicture)},
+			{withCut(still(101), 50), skip}, // read right after a late one
+			{withCut(still(150), 50), skip},
+			{withCut(still(1100), 50), encodes(shotPicture)},   // the gap
+			{withCut(still(1200), 1150), encodes(shotPicture)}, // the next cut
+		}},
+		{"a cut or an end right after a frame waits half a frame time", []step{
+			{changed(0), convert(convertWhole, shotPicture)},
+			{changed(100), convert(convertChanged, shotPicture)},
+			{withCut(still(101), 100), skip}, // read on time right after a late one
+			{withEnding(still(102), 100), skip},
+			{withEnding(withCut(still(149), 100), 100), skip},
+			{withEnding(withCut(still(150), 100), 100), encodes(shotPicture)},
+			{withCut(changed(151), 151), convert(convertChanged, shotPicture)}, // a change does not wait
+		}},
 		{"a cut still ahead changes nothing", []step{
 			{changed(0), convert(convertWhole, shotPicture)},
 			{withCut(still(100), 500), skip},
@@ -108,7 +125,7 @@ func TestSchedule(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newSchedule(gap * time.Millisecond)
+			s := newSchedule(gap*time.Millisecond, interval*time.Millisecond)
 			for i, st := range c.steps {
 				got := s.frame(st.facts)
 				got.Content = false // TestScheduleDrainsTheEncoder checks it
@@ -126,7 +143,7 @@ func holding(f frameFacts) frameFacts { f.Holding = true; return f }
 // drainGap instead of every MaxFrameGap, so the change reaches the file within a second; once
 // it is out, only the gap applies again. Content marks the frames that showed something new.
 func TestScheduleDrainsTheEncoder(t *testing.T) {
-	s := newSchedule(time.Minute)
+	s := newSchedule(time.Minute, 100*time.Millisecond)
 	steps := []struct {
 		facts   frameFacts
 		encode  bool
@@ -154,7 +171,7 @@ func TestScheduleDrainsTheEncoder(t *testing.T) {
 }
 
 func TestSchedulePts(t *testing.T) {
-	s := newSchedule(time.Second)
+	s := newSchedule(time.Second, 100*time.Millisecond)
 	if got := s.pts(-5); got != 0 {
 		t.Errorf("pts(-5) before any frame = %d, want 0", got)
 	}

@@ -95,7 +95,11 @@ func (c *Capture) Attach(cfg SinkConfig) (*Sink, error) {
 	s.stopAt.Store(stop)
 	seg, err := mux.NewSegments(mux.SegmentsConfig{Out: cfg.Out, Every: cfg.SegmentEvery, Streams: c.streams,
 		Metadata: s.meta, Tags: func(_ int, off time.Duration) map[string]string { return startTags(startTime.Add(off)) },
-		Start: start, OnOpen: cfg.OnSegmentOpen, OnClose: cfg.OnSegmentClose})
+		Start: start, OnOpen: cfg.OnSegmentOpen, OnClose: cfg.OnSegmentClose,
+		// A still screen's last frame on disk is extended as time goes by (what a crash
+		// leaves spans it): the frames the encoder holds then show the same picture, and
+		// none needs encoding for it.
+		Options: mux.Options{Now: c.now}})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}

@@ -19,7 +19,8 @@ const MetricRestarts = "recorder.plugin.restarts"
 var (
 	RestartBackoff    = 50 * time.Millisecond
 	MaxRestartBackoff = time.Second
-	// exitPoll is how often a plugin process is checked for having exited.
+	// exitPoll is how often a plugin process is checked for having exited where the kernel
+	// cannot tell (no pidfd), and how often its client is checked once the process is gone.
 	exitPoll = 20 * time.Millisecond
 	// HealthyAfter resets the back-off once a plugin has stayed up this long: a single crash is
 	// restarted at once, a crash loop backs off (and still restarts within 2 s).
@@ -68,19 +69,12 @@ func (in *instance) supervise() {
 	defer in.h.wg.Done()
 	backoff := RestartBackoff
 	upSince := time.Now()
-	t := time.NewTicker(exitPoll)
-	defer t.Stop()
 	for {
-		select {
-		case <-in.done:
-			return
-		case <-t.C:
-		}
 		in.mu.Lock()
 		client, pid := in.client, in.pid
 		in.mu.Unlock()
-		if client == nil || !client.Exited() {
-			continue
+		if client == nil || !in.waitExited(client, pid) {
+			return
 		}
 		died := time.Now()
 		if died.Sub(upSince) > HealthyAfter {
@@ -117,4 +111,34 @@ func (in *instance) supervise() {
 		in.h.log.Info("plugin restarted", "plugin", in.spec.Name, "pid", pid, "down", upSince.Sub(died))
 		in.h.emit(Event{Plugin: in.spec.Name, Kind: in.spec.Kind, Type: EventRestarted, Down: upSince.Sub(died), Pid: pid})
 	}
+}
+
+// waitExited waits until the plugin process (client, pid) has exited and its client knows it
+// (go-plugin reaps it), or until the instance is closed: it reports false then. It sleeps on
+// the process's pidfd where the kernel has one; a supervised idle plugin then costs no
+// wake-ups (a 20 ms poll cost 1–1.6 % of a core for two plugins).
+func (in *instance) waitExited(client interface{ Exited() bool }, pid int) bool {
+	if exited, stop, ok := watchExit(pid); ok {
+		// A process that exited before the pidfd was opened is its client's to tell (below):
+		// go-plugin reaps it, so its pid is not reused while it is not.
+		if !client.Exited() {
+			select {
+			case <-in.done:
+				stop()
+				return false
+			case <-exited:
+			}
+		}
+		stop()
+	}
+	t := time.NewTicker(exitPoll)
+	defer t.Stop()
+	for !client.Exited() {
+		select {
+		case <-in.done:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
