@@ -183,3 +183,11 @@ func ParseState(name string) (State, error) { return api.ParseState(name) }
 
 // CanTransition reports whether a session may move from one state to another.
 func CanTransition(from, to State) bool { return api.CanTransition(from, to) }
+
+// LabelContactID is the label of a contact id allocated outside the engine (see
+// api.LabelContactID).
+const LabelContactID = api.LabelContactID
+
+// ContactIDOf returns the contact id the world outside the machine knows a recording by (see
+// api.ContactIDOf).
+func ContactIDOf(own int64, labels map[string]string) int64 { return api.ContactIDOf(own, labels) }

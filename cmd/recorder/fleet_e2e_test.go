@@ -41,7 +41,7 @@ func lineWaiter(t *testing.T, cmd *exec.Cmd) chan string {
 }
 
 // waitLine waits for a line containing marker and returns what follows it.
-func waitLine(t *testing.T, lines chan string, marker string, stderr *bytes.Buffer) string {
+func waitLine(t *testing.T, lines chan string, marker string, stderr fmt.Stringer) string {
 	t.Helper()
 	deadline := time.After(90 * time.Second)
 	for {
@@ -101,7 +101,7 @@ admin:
 	ctl := exec.Command(recorderBin, "controller", "--config", ccfg)
 	ctl.Env = append(os.Environ(), "PW_DESK_1=pw-1", "PW_DESK_2=pw-2", "SIGNING_KEY=signing-key-0123456789abcdef0123456789abcdef",
 		"S3_ACCESS_KEY_ID="+s3server.AccessKey, "S3_SECRET_ACCESS_KEY="+s3server.SecretKey, "ADMIN_TOKEN="+adminToken)
-	var ctlErr bytes.Buffer
+	var ctlErr lockedBuffer
 	ctl.Stderr = &ctlErr
 	ctlLines := lineWaiter(t, ctl)
 	if err := ctl.Start(); err != nil {
@@ -119,7 +119,7 @@ admin:
 	type agent struct {
 		cmd   *exec.Cmd
 		spool string
-		err   bytes.Buffer
+		err   lockedBuffer // read while the process writes it
 	}
 	var agents []*agent
 	for i, user := range []string{"1001", "1002"} {
