@@ -99,10 +99,23 @@ func probe(t *testing.T, path string) *mediatest.Probe {
 	return p
 }
 
+// decoded holds the video tracks a test has decoded, each once, by file and track: the tests
+// look at many times of each.
+type decoded map[string]*mediatest.Video
+
 // pixel is video track v's colour at the centre of the frame shown at sec.
-func pixel(t *testing.T, path string, v int, sec float64) color.RGBA {
+func (d decoded) pixel(t *testing.T, path string, v int, sec float64) color.RGBA {
 	t.Helper()
-	img, err := mediatest.FrameAt(context.Background(), path, v, sec)
+	key := path + "#" + strconv.Itoa(v)
+	video, ok := d[key]
+	if !ok {
+		var err error
+		if video, err = mediatest.DecodeVideo(context.Background(), path, v); err != nil {
+			t.Fatalf("%s track %d: %v", path, v, err)
+		}
+		d[key] = video
+	}
+	img, err := video.FrameAt(sec)
 	if err != nil {
 		t.Fatalf("%s track %d at %.2fs: %v", path, v, sec, err)
 	}
@@ -112,7 +125,7 @@ func pixel(t *testing.T, path string, v int, sec float64) color.RGBA {
 
 // recordedPixel is what the recording (its segments one after the other) shows on video track
 // v at sec: the centre pixel of the segment that holds sec.
-func recordedPixel(t *testing.T, sum *pipeline.Summary, v int, sec float64) color.RGBA {
+func (d decoded) recordedPixel(t *testing.T, sum *pipeline.Summary, v int, sec float64) color.RGBA {
 	t.Helper()
 	var start float64
 	for i, sg := range sum.Segments {
@@ -122,7 +135,7 @@ func recordedPixel(t *testing.T, sum *pipeline.Summary, v int, sec float64) colo
 		}
 		end := start + tls[v].End().Seconds()
 		if sec < end || i == len(sum.Segments)-1 {
-			return pixel(t, sg.Path, v, sec-start)
+			return d.pixel(t, sg.Path, v, sec-start)
 		}
 		start = end
 	}
@@ -182,10 +195,11 @@ func TestJoin(t *testing.T) {
 		t.Errorf("joined file: %d video tracks, tags %v; want 2, no segment tag, capture_fps 10", len(p.VideoStreams()), p.Format.Tags)
 	}
 	seen := map[color.RGBA]bool{}
+	frames := decoded{}
 	for v := 0; v < 2; v++ {
 		for _, at := range sampleTimes {
-			want := recordedPixel(t, sum, v, at)
-			if c := pixel(t, out, v, at); !mediatest.Near(c, want, 3) {
+			want := frames.recordedPixel(t, sum, v, at)
+			if c := frames.pixel(t, out, v, at); !mediatest.Near(c, want, 3) {
 				t.Errorf("track %d at %.2fs shows %v, the recording %v", v, at, c, want)
 			}
 			seen[want] = true
@@ -204,6 +218,7 @@ func TestCFR(t *testing.T) {
 	t.Parallel()
 	single := record(t, 0, 160)
 	segmented := record(t, time.Second, 160)
+	frames := decoded{}
 	for _, c := range []struct {
 		name string
 		sum  *pipeline.Summary
@@ -239,8 +254,8 @@ func TestCFR(t *testing.T) {
 					t.Errorf("track %d has %d frames, want %d (2.6 s at %d fps)", v, len(pk), want, fps)
 				}
 				for _, at := range sampleTimes {
-					want := recordedPixel(t, c.sum, v, at)
-					got := pixel(t, out, v, at)
+					want := frames.recordedPixel(t, c.sum, v, at)
+					got := frames.pixel(t, out, v, at)
 					if !mediatest.Near(got, want, 6) {
 						t.Errorf("track %d at %.2fs shows %v, the recording %v", v, at, got, want)
 					}

@@ -223,3 +223,51 @@ func TestNumberParsing(t *testing.T) {
 		}
 	}
 }
+
+// A stream decoded once shows, at every time, the very frame FrameAt decodes then: on a
+// variable-frame-rate clip with B-frames and colour changes, on frames, between them, in the
+// gaps and at both ends.
+func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
+	t.Parallel()
+	// Red, green and blue thirds at 10 fps, with frames 3 to 7 and 15 to 16 dropped (a
+	// still screen's gaps), B-frames on (libx264's default).
+	path := encode(t, "-filter_complex",
+		"color=c=red:s=64x48:d=1:r=10[a];color=c=green:s=64x48:d=1:r=10[b];color=c=blue:s=64x48:d=1:r=10[c];"+
+			"[a][b][c]concat=n=3,select='not(between(n\\,3\\,7)+between(n\\,15\\,16))'[v]",
+		"-map", "[v]", "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+	v, err := DecodeVideo(context.Background(), path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Times) != 23 || v.Width != 64 || v.Height != 48 {
+		t.Fatalf("decoded %d frames of %dx%d at %v; want 23 of 64x48", len(v.Times), v.Width, v.Height, v.Times)
+	}
+	colours := map[color.RGBA]bool{}
+	for _, at := range []float64{0, 0.25, 0.95, 1.0, 1.55, 2.45, 2.9} {
+		want, err := FrameAt(context.Background(), path, 0, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.FrameAt(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Bounds().Eq(want.Bounds()) || string(got.Pix) != string(want.Pix) {
+			t.Errorf("at %.2fs the decoded stream shows another frame than FrameAt (centre %v, FrameAt's %v)",
+				at, got.RGBAAt(32, 24), want.RGBAAt(32, 24))
+		}
+		colours[want.RGBAAt(32, 24)] = true
+	}
+	if len(colours) != 3 {
+		t.Errorf("the sample times show %d colours, want the three of the clip: %v", len(colours), colours)
+	}
+	if _, err := v.FrameAt(5); !errors.Is(err, ErrNoFrame) {
+		t.Errorf("FrameAt past the end = %v, want ErrNoFrame", err)
+	}
+	if _, err := v.FrameAt(-1); err == nil {
+		t.Error("FrameAt at a negative time succeeded")
+	}
+	if _, err := DecodeVideo(context.Background(), path, 1); !errors.Is(err, ErrNoVideoStream) {
+		t.Errorf("DecodeVideo(stream 1) = %v, want ErrNoVideoStream", err)
+	}
+}
