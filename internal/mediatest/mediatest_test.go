@@ -224,9 +224,9 @@ func TestNumberParsing(t *testing.T) {
 	}
 }
 
-// A stream decoded once shows, at every time, the very frame FrameAt decodes then: on a
-// variable-frame-rate clip with B-frames and colour changes, on frames, between them, in the
-// gaps and at both ends.
+// A stream decoded once (DecodeVideo, FramesAt) shows, at every time, the very frame FrameAt
+// decodes then: on a variable-frame-rate clip with B-frames and colour changes, on frames,
+// between them, in the gaps and at both ends.
 func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
 	t.Parallel()
 	// Red, green and blue thirds at 10 fps, with frames 3 to 7 and 15 to 16 dropped (a
@@ -243,7 +243,12 @@ func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
 		t.Fatalf("decoded %d frames of %dx%d at %v; want 23 of 64x48", len(v.Times), v.Width, v.Height, v.Times)
 	}
 	colours := map[color.RGBA]bool{}
-	for _, at := range []float64{0, 0.25, 0.95, 1.0, 1.55, 2.45, 2.9} {
+	sampleTimes := []float64{0, 0.25, 0.95, 1.0, 1.55, 2.45, 2.9, 0.25} // one twice
+	frames, err := FramesAt(context.Background(), path, 0, sampleTimes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range sampleTimes {
 		want, err := FrameAt(context.Background(), path, 0, at)
 		if err != nil {
 			t.Fatal(err)
@@ -256,6 +261,10 @@ func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
 			t.Errorf("at %.2fs the decoded stream shows another frame than FrameAt (centre %v, FrameAt's %v)",
 				at, got.RGBAAt(32, 24), want.RGBAAt(32, 24))
 		}
+		if got := frames[i]; !got.Bounds().Eq(want.Bounds()) || string(got.Pix) != string(want.Pix) {
+			t.Errorf("at %.2fs FramesAt shows another frame than FrameAt (centre %v, FrameAt's %v)",
+				at, got.RGBAAt(32, 24), want.RGBAAt(32, 24))
+		}
 		colours[want.RGBAAt(32, 24)] = true
 	}
 	if len(colours) != 3 {
@@ -266,6 +275,9 @@ func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
 	}
 	if _, err := v.FrameAt(-1); err == nil {
 		t.Error("FrameAt at a negative time succeeded")
+	}
+	if _, err := FramesAt(context.Background(), path, 0, 1, 5); !errors.Is(err, ErrNoFrame) {
+		t.Errorf("FramesAt past the end = %v, want ErrNoFrame", err)
 	}
 	if _, err := DecodeVideo(context.Background(), path, 1); !errors.Is(err, ErrNoVideoStream) {
 		t.Errorf("DecodeVideo(stream 1) = %v, want ErrNoVideoStream", err)

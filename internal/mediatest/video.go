@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Video is one video stream of a file decoded once, every frame kept in memory (rgb24), for
@@ -17,7 +19,8 @@ type Video struct {
 	Index int
 	// Width and Height are the coded size (rotation metadata is ignored, as by FrameAt).
 	Width, Height int
-	// Times are the frames' presentation times in seconds, ascending.
+	// Times are the frames' presentation times in seconds, ascending (their packets' times:
+	// every packet of a stream the recorder writes is one frame, which DecodeVideo checks).
 	Times []float64
 	// Duration is the container's duration in seconds (0 when unknown).
 	Duration float64
@@ -25,10 +28,10 @@ type Video struct {
 }
 
 // DecodeVideo decodes every frame of video stream videoIndex of path, with their times: one
-// ffprobe for the size and duration, one for the frame times and one ffmpeg for the
-// pictures, whatever the number of frames asked for later.
+// ffprobe for the size, the duration and the packets' times (FrameAt's frame times), and one
+// ffmpeg for the pictures, whatever the number of frames asked for later.
 func DecodeVideo(ctx context.Context, path string, videoIndex int) (*Video, error) {
-	p, err := probe(ctx, path, false)
+	p, packets, err := probePackets(ctx, path, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -39,12 +42,9 @@ func DecodeVideo(ctx context.Context, path string, videoIndex int) (*Video, erro
 	if vs.Width <= 0 || vs.Height <= 0 {
 		return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
 	}
-	times, err := FrameTimes(ctx, path, videoIndex)
+	times, err := packetTimes(path, vs, packets)
 	if err != nil {
 		return nil, err
-	}
-	if !sort.Float64sAreSorted(times) {
-		return nil, fmt.Errorf("mediatest: %s video stream %d: frame times out of order: %v", path, videoIndex, times)
 	}
 	// Passthrough: every decoded frame once, none dropped or repeated to fit a rate.
 	out, err := run(ctx, "ffmpeg", "-nostdin", "-v", "error",
@@ -78,10 +78,78 @@ func (v *Video) FrameAt(seconds float64) (*image.RGBA, error) {
 	// Times are printed rounded to the microsecond, as FrameAt allows for.
 	i := max(sort.SearchFloat64s(v.Times, seconds+1e-6)-1, 0)
 	size := v.Width * v.Height * 3
-	frame := v.pixels[i*size : (i+1)*size]
-	img := image.NewRGBA(image.Rect(0, 0, v.Width, v.Height))
-	for i, j := 0, 0; i < len(frame); i, j = i+3, j+4 {
-		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = frame[i], frame[i+1], frame[i+2], 0xff
+	return rgbaOf(v.pixels[i*size:(i+1)*size], v.Width, v.Height), nil
+}
+
+// FramesAt is FrameAt at several times of one stream, for pictures too large to keep every
+// frame of (DecodeVideo): one ffprobe and one ffmpeg, which decodes the stream once and
+// keeps only the frames shown at those times. The images are in the order of seconds.
+func FramesAt(ctx context.Context, path string, videoIndex int, seconds ...float64) ([]*image.RGBA, error) {
+	p, packets, err := probePackets(ctx, path, false, true)
+	if err != nil {
+		return nil, err
 	}
-	return img, nil
+	vs, err := videoStream(p, path, videoIndex)
+	if err != nil {
+		return nil, err
+	}
+	if vs.Width <= 0 || vs.Height <= 0 {
+		return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
+	}
+	times, err := packetTimes(path, vs, packets)
+	if err != nil {
+		return nil, err
+	}
+	// The frame shown at each time, as FrameAt picks it, then each frame once, in stream order.
+	shown := make([]int, len(seconds))
+	for i, sec := range seconds {
+		if sec < 0 {
+			return nil, fmt.Errorf("mediatest: negative time %g", sec)
+		}
+		if sec > p.Format.Duration && p.Format.Duration > 0 || len(times) == 0 {
+			return nil, fmt.Errorf("%w: %s video stream %d at %gs: it ends at %gs", ErrNoFrame, path, videoIndex, sec, p.Format.Duration)
+		}
+		shown[i] = max(sort.SearchFloat64s(times, sec+1e-6)-1, 0)
+	}
+	frames := slices.Compact(slices.Sorted(slices.Values(shown)))
+	// Selected by their time rather than their number, so that a frame the decoder drops
+	// makes a short output (an error), never another frame in its place; times are printed
+	// to the microsecond and frames are milliseconds apart.
+	var sel []string
+	for _, f := range frames {
+		at := strconv.FormatFloat(times[f], 'f', -1, 64)
+		sel = append(sel, "between(t\\,"+at+"-0.0005\\,"+at+"+0.0005)")
+	}
+	// -copyts: the filter's t is then the packet time ffprobe printed, not shifted to the
+	// file's start.
+	out, err := run(ctx, "ffmpeg", "-nostdin", "-v", "error",
+		"-noautorotate", "-copyts",
+		"-i", fileURL(path),
+		"-map", "0:v:"+strconv.Itoa(videoIndex),
+		"-vf", "select="+strings.Join(sel, "+"),
+		"-fps_mode", "passthrough",
+		"-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1")
+	if err != nil {
+		return nil, err
+	}
+	size := vs.Width * vs.Height * 3
+	if len(out) != len(frames)*size {
+		return nil, fmt.Errorf("%w: %s video stream %d: decoded %d bytes, want %d frames of %dx%d rgb24 (at %v of %v)",
+			ErrNoFrame, path, videoIndex, len(out), len(frames), vs.Width, vs.Height, frames, times)
+	}
+	imgs := make([]*image.RGBA, len(seconds))
+	for i, f := range shown {
+		k := slices.Index(frames, f)
+		imgs[i] = rgbaOf(out[k*size:(k+1)*size], vs.Width, vs.Height)
+	}
+	return imgs, nil
+}
+
+// rgbaOf converts one rgb24 picture to an image.
+func rgbaOf(rgb []byte, width, height int) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	for i, j := 0, 0; i < len(rgb); i, j = i+3, j+4 {
+		img.Pix[j], img.Pix[j+1], img.Pix[j+2], img.Pix[j+3] = rgb[i], rgb[i+1], rgb[i+2], 0xff
+	}
+	return img
 }
