@@ -164,6 +164,29 @@ func TestFrameAtSelectsVideoStream(t *testing.T) {
 	if err != nil || len(times) != 10 {
 		t.Errorf("FrameTimes(stream 1) = %v, %v; want 10 times", times, err)
 	}
+	// Both streams decoded by one ffmpeg, each from its own pipe: each its own size and
+	// colour, stream 1 the very frame FrameAt gave.
+	videos, err := DecodeVideos(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(videos) != 2 || videos[0].Width != 320 || videos[1].Width != 160 || len(videos[0].Times) != 10 || len(videos[1].Times) != 10 {
+		t.Fatalf("DecodeVideos = %d streams (%+v)", len(videos), videos)
+	}
+	first, err := videos[0].FrameAt(0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.RGBAAt(160, 120); !Near(got, red, 6) {
+		t.Errorf("DecodeVideos stream 0 centre = %v, want near %v", got, red)
+	}
+	second, err := videos[1].FrameAt(0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(second.Pix) != string(img.Pix) {
+		t.Errorf("DecodeVideos stream 1 at 0.2 s is not FrameAt's frame (centre %v)", second.RGBAAt(80, 60))
+	}
 }
 
 func TestFrameTimes(t *testing.T) {

@@ -1,13 +1,19 @@
 package mediatest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
+	"io"
+	"os"
+	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Video is one video stream of a file decoded once, every frame kept in memory (rgb24), for
@@ -31,38 +37,113 @@ type Video struct {
 // ffprobe for the size, the duration and the packets' times (FrameAt's frame times), and one
 // ffmpeg for the pictures, whatever the number of frames asked for later.
 func DecodeVideo(ctx context.Context, path string, videoIndex int) (*Video, error) {
+	vs, err := decodeVideos(ctx, path, &videoIndex)
+	if err != nil {
+		return nil, err
+	}
+	return vs[0], nil
+}
+
+// DecodeVideos is DecodeVideo for every video stream of path, with one ffprobe and one ffmpeg
+// for them all; element N is video stream N.
+func DecodeVideos(ctx context.Context, path string) ([]*Video, error) {
+	return decodeVideos(ctx, path, nil)
+}
+
+// decodeVideos decodes video stream *only, or every one when only is nil.
+func decodeVideos(ctx context.Context, path string, only *int) ([]*Video, error) {
 	p, packets, err := probePackets(ctx, path, false, true)
 	if err != nil {
 		return nil, err
 	}
-	vs, err := videoStream(p, path, videoIndex)
+	var indexes []int
+	if only != nil {
+		indexes = []int{*only}
+	} else {
+		for i := range p.VideoStreams() {
+			indexes = append(indexes, i)
+		}
+	}
+	if len(indexes) == 0 {
+		return nil, fmt.Errorf("%w: %s has no video stream", ErrNoVideoStream, path)
+	}
+	videos := make([]*Video, len(indexes))
+	args := []string{"-nostdin", "-v", "error", "-noautorotate", "-i", fileURL(path)}
+	for k, i := range indexes {
+		vs, err := videoStream(p, path, i)
+		if err != nil {
+			return nil, err
+		}
+		if vs.Width <= 0 || vs.Height <= 0 {
+			return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, i, vs.Width, vs.Height)
+		}
+		times, err := packetTimes(path, vs, packets)
+		if err != nil {
+			return nil, err
+		}
+		videos[k] = &Video{Path: path, Index: i, Width: vs.Width, Height: vs.Height, Times: times, Duration: p.Format.Duration}
+		// Passthrough: every decoded frame once, none dropped or repeated to fit a rate. Each
+		// stream to a pipe of its own: descriptor 3 and on (the command's ExtraFiles).
+		args = append(args, "-map", "0:v:"+strconv.Itoa(i), "-fps_mode", "passthrough",
+			"-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"+strconv.Itoa(3+k))
+	}
+	outs, err := runPipes(ctx, len(indexes), "ffmpeg", args...)
 	if err != nil {
 		return nil, err
 	}
-	if vs.Width <= 0 || vs.Height <= 0 {
-		return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
+	for k, v := range videos {
+		size := v.Width * v.Height * 3
+		if len(outs[k]) != len(v.Times)*size {
+			return nil, fmt.Errorf("mediatest: %s video stream %d: decoded %d bytes, want %d frames of %dx%d rgb24 (%d bytes)",
+				path, v.Index, len(outs[k]), len(v.Times), v.Width, v.Height, len(v.Times)*size)
+		}
+		v.pixels = outs[k]
 	}
-	times, err := packetTimes(path, vs, packets)
-	if err != nil {
-		return nil, err
+	return videos, nil
+}
+
+// runPipes runs prog with args and n pipes as descriptors 3 to 3+n-1, and returns what was
+// written to each; like run, a failure includes prog's standard error.
+func runPipes(ctx context.Context, n int, prog string, args ...string) ([][]byte, error) {
+	if _, err := exec.LookPath(prog); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotAvailable, prog)
 	}
-	// Passthrough: every decoded frame once, none dropped or repeated to fit a rate.
-	out, err := run(ctx, "ffmpeg", "-nostdin", "-v", "error",
-		"-noautorotate",
-		"-i", fileURL(path),
-		"-map", "0:v:"+strconv.Itoa(videoIndex),
-		"-fps_mode", "passthrough",
-		"-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1")
-	if err != nil {
-		return nil, err
+	cmd := exec.CommandContext(ctx, prog, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	readers := make([]*os.File, n)
+	for i := range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		defer w.Close()
+		readers[i] = r
+		cmd.ExtraFiles = append(cmd.ExtraFiles, w)
 	}
-	size := vs.Width * vs.Height * 3
-	if len(out) != len(times)*size {
-		return nil, fmt.Errorf("mediatest: %s video stream %d: decoded %d bytes, want %d frames of %dx%d rgb24 (%d bytes)",
-			path, videoIndex, len(out), len(times), vs.Width, vs.Height, len(times)*size)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("mediatest: %s: %w", prog, err)
 	}
-	return &Video{Path: path, Index: videoIndex, Width: vs.Width, Height: vs.Height, Times: times,
-		Duration: p.Format.Duration, pixels: out}, nil
+	for _, w := range cmd.ExtraFiles {
+		w.Close() // the child's copies remain: each pipe ends when the child closes its own
+	}
+	// Read every pipe at once: the child blocks on a full one.
+	outs := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, r := range readers {
+		wg.Go(func() { outs[i], errs[i] = io.ReadAll(r) })
+	}
+	wg.Wait()
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("mediatest: %s %s: %w: %s",
+			prog, strings.Join(args, " "), err, strings.Join(strings.Fields(stderr.String()), " "))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("mediatest: %s: reading its output: %w", prog, err)
+	}
+	return outs, nil
 }
 
 // FrameAt is the frame shown at the given time in seconds, as the package's FrameAt gives
