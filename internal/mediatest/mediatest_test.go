@@ -266,10 +266,14 @@ func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
 		t.Fatalf("decoded %d frames of %dx%d at %v; want 23 of 64x48", len(v.Times), v.Width, v.Height, v.Times)
 	}
 	colours := map[color.RGBA]bool{}
-	sampleTimes := []float64{0, 0.25, 0.95, 1.0, 1.55, 2.45, 2.9, 0.25} // one twice
-	frames, err := FramesAt(context.Background(), path, 0, sampleTimes...)
+	// The ends, a gap, and just before a colour change (where the frame after differs).
+	sampleTimes := []float64{0, 0.25, 0.95, 1.95, 2.9}
+	frames, err := FramesAt(context.Background(), path, 0, append(sampleTimes, 0.95)...) // one twice
 	if err != nil {
 		t.Fatal(err)
+	}
+	if string(frames[len(sampleTimes)].Pix) != string(frames[2].Pix) {
+		t.Errorf("FramesAt gave two frames for one time asked twice")
 	}
 	for i, at := range sampleTimes {
 		want, err := FrameAt(context.Background(), path, 0, at)
