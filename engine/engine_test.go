@@ -304,11 +304,20 @@ func TestMasking(t *testing.T) {
 	}
 	path := done.Segments[0].Path
 	mid := (iv.Start + iv.End).Seconds() / 2
-	for _, c := range []struct {
+	samples := []struct {
 		at   float64
 		want color.RGBA
-	}{{iv.Start.Seconds() - 0.4, leftColour}, {mid, black}, {iv.End.Seconds() - 0.2, black}, {iv.End.Seconds() + 0.4, leftColour}} {
-		if px := pixel(t, path, c.at, 640, 360); !mediatest.Near(px, c.want, 14) {
+	}{{iv.Start.Seconds() - 0.4, leftColour}, {mid, black}, {iv.End.Seconds() - 0.2, black}, {iv.End.Seconds() + 0.4, leftColour}}
+	var times []float64
+	for _, c := range samples {
+		times = append(times, c.at)
+	}
+	imgs, err := mediatest.FramesAt(context.Background(), path, 0, times...) // one decode for all
+	if err != nil {
+		t.Fatalf("frames at %v of %s: %v", times, path, err)
+	}
+	for i, c := range samples {
+		if px := imgs[i].RGBAAt(640, 360); !mediatest.Near(px, c.want, 14) {
 			t.Errorf("at %.2fs the screen shows %v, want %v", c.at, px, c.want)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,25 +33,54 @@ var (
 // summary.
 func record(t *testing.T, segment time.Duration, size int) *pipeline.Summary {
 	t.Helper()
+	return recordAll(t, recording{segment, size})[0]
+}
+
+// recording is what record records: segments of segment (0: one file) of monitors size wide.
+type recording struct {
+	segment time.Duration
+	size    int
+}
+
+// recordAll makes the recordings at the same time, as record makes one: each lasts 2.6 s of
+// real time, mostly waiting, and none depends on another.
+func recordAll(t *testing.T, recs ...recording) []*pipeline.Summary {
+	t.Helper()
+	sums := make([]*pipeline.Summary, len(recs))
+	errs := make([]error, len(recs))
+	var wg sync.WaitGroup
+	for i, r := range recs {
+		out := filepath.Join(t.TempDir(), "rec.mp4")
+		wg.Go(func() { sums[i], errs[i] = recordTo(out, r) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return sums
+}
+
+// recordTo records r into out.
+func recordTo(out string, r recording) (*pipeline.Summary, error) {
+	size := r.size
 	screen := &capturetest.Screen{
 		Monitors: []capture.Monitor{{Name: "L", Width: size, Height: size * 3 / 4, Primary: true},
 			{Name: "R", X: size, Width: size, Height: size * 3 / 4}},
 		Steps: []capturetest.Step{{At: 0, Colour: red}, {At: 600 * time.Millisecond, Colour: green}, {At: 1700 * time.Millisecond, Colour: blue}},
 	}
-	out := filepath.Join(t.TempDir(), "rec.mp4")
 	rec, err := pipeline.Start(context.Background(), pipeline.Spec{CaptureSpec: pipeline.CaptureSpec{Display: ":1",
-		Backend: screen, Layout: capture.LayoutTracks, FPS: 10}, Out: out, SegmentEvery: segment, Duration: 2600 * time.Millisecond})
+		Backend: screen, Layout: capture.LayoutTracks, FPS: 10}, Out: out, SegmentEvery: r.segment, Duration: 2600 * time.Millisecond})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sum, err := rec.Wait()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if len(sum.Segments) == 0 {
 		sum.Segments = []mux.Segment{{Index: 1, Path: sum.Path}}
 	}
-	return sum
+	return sum, nil
 }
 
 func paths(sum *pipeline.Summary) []string {
@@ -99,10 +129,25 @@ func probe(t *testing.T, path string) *mediatest.Probe {
 	return p
 }
 
+// decoded holds the video tracks of the files a test has decoded, each file once (all its
+// tracks), by path: the tests look at many times of each.
+type decoded map[string][]*mediatest.Video
+
 // pixel is video track v's colour at the centre of the frame shown at sec.
-func pixel(t *testing.T, path string, v int, sec float64) color.RGBA {
+func (d decoded) pixel(t *testing.T, path string, v int, sec float64) color.RGBA {
 	t.Helper()
-	img, err := mediatest.FrameAt(context.Background(), path, v, sec)
+	videos, ok := d[path]
+	if !ok {
+		var err error
+		if videos, err = mediatest.DecodeVideos(context.Background(), path); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		d[path] = videos
+	}
+	if v >= len(videos) {
+		t.Fatalf("%s has %d video tracks, not track %d", path, len(videos), v)
+	}
+	img, err := videos[v].FrameAt(sec)
 	if err != nil {
 		t.Fatalf("%s track %d at %.2fs: %v", path, v, sec, err)
 	}
@@ -112,7 +157,7 @@ func pixel(t *testing.T, path string, v int, sec float64) color.RGBA {
 
 // recordedPixel is what the recording (its segments one after the other) shows on video track
 // v at sec: the centre pixel of the segment that holds sec.
-func recordedPixel(t *testing.T, sum *pipeline.Summary, v int, sec float64) color.RGBA {
+func (d decoded) recordedPixel(t *testing.T, sum *pipeline.Summary, v int, sec float64) color.RGBA {
 	t.Helper()
 	var start float64
 	for i, sg := range sum.Segments {
@@ -122,7 +167,7 @@ func recordedPixel(t *testing.T, sum *pipeline.Summary, v int, sec float64) colo
 		}
 		end := start + tls[v].End().Seconds()
 		if sec < end || i == len(sum.Segments)-1 {
-			return pixel(t, sg.Path, v, sec-start)
+			return d.pixel(t, sg.Path, v, sec-start)
 		}
 		start = end
 	}
@@ -182,10 +227,11 @@ func TestJoin(t *testing.T) {
 		t.Errorf("joined file: %d video tracks, tags %v; want 2, no segment tag, capture_fps 10", len(p.VideoStreams()), p.Format.Tags)
 	}
 	seen := map[color.RGBA]bool{}
+	frames := decoded{}
 	for v := 0; v < 2; v++ {
 		for _, at := range sampleTimes {
-			want := recordedPixel(t, sum, v, at)
-			if c := pixel(t, out, v, at); !mediatest.Near(c, want, 3) {
+			want := frames.recordedPixel(t, sum, v, at)
+			if c := frames.pixel(t, out, v, at); !mediatest.Near(c, want, 3) {
 				t.Errorf("track %d at %.2fs shows %v, the recording %v", v, at, c, want)
 			}
 			seen[want] = true
@@ -202,8 +248,9 @@ func TestJoin(t *testing.T) {
 func TestCFR(t *testing.T) {
 	mediatest.SkipIfUnavailable(t)
 	t.Parallel()
-	single := record(t, 0, 160)
-	segmented := record(t, time.Second, 160)
+	sums := recordAll(t, recording{0, 160}, recording{time.Second, 160})
+	single, segmented := sums[0], sums[1]
+	frames := decoded{}
 	for _, c := range []struct {
 		name string
 		sum  *pipeline.Summary
@@ -239,8 +286,8 @@ func TestCFR(t *testing.T) {
 					t.Errorf("track %d has %d frames, want %d (2.6 s at %d fps)", v, len(pk), want, fps)
 				}
 				for _, at := range sampleTimes {
-					want := recordedPixel(t, c.sum, v, at)
-					got := pixel(t, out, v, at)
+					want := frames.recordedPixel(t, c.sum, v, at)
+					got := frames.pixel(t, out, v, at)
 					if !mediatest.Near(got, want, 6) {
 						t.Errorf("track %d at %.2fs shows %v, the recording %v", v, at, got, want)
 					}
@@ -256,8 +303,8 @@ func TestCFR(t *testing.T) {
 func TestErrors(t *testing.T) {
 	mediatest.SkipIfUnavailable(t)
 	t.Parallel()
-	small := record(t, 0, 160)
-	other := record(t, 0, 96) // another size: cannot join
+	sums := recordAll(t, recording{0, 160}, recording{0, 96}) // another size: cannot join
+	small, other := sums[0], sums[1]
 	dir := t.TempDir()
 	exists := filepath.Join(dir, "exists.mp4")
 	if err := os.WriteFile(exists, []byte("x"), 0o644); err != nil {

@@ -129,20 +129,38 @@ func ProbeFile(ctx context.Context, path string) (*Probe, error) {
 
 // probe runs ffprobe on path, optionally counting frames by decoding.
 func probe(ctx context.Context, path string, countFrames bool) (*Probe, error) {
+	p, _, err := probePackets(ctx, path, countFrames, false)
+	return p, err
+}
+
+// packet is one packet ffprobe lists: its stream (by index among all streams) and its
+// presentation time.
+type packet struct {
+	StreamIndex number `json:"stream_index"`
+	PTS         number `json:"pts_time"`
+}
+
+// probePackets runs ffprobe on path, optionally counting frames by decoding and listing every
+// packet (no decoding): one program where a probe and PacketTimes would start two.
+func probePackets(ctx context.Context, path string, countFrames, packets bool) (*Probe, []packet, error) {
 	args := []string{"-v", "error", "-show_streams", "-show_format", "-of", "json"}
 	if countFrames {
 		args = append(args, "-count_frames")
 	}
+	if packets {
+		args = append(args, "-show_entries", "packet=stream_index,pts_time")
+	}
 	out, err := run(ctx, "ffprobe", append(args, fileURL(path))...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var raw struct {
 		Streams []rawStream `json:"streams"`
 		Format  rawFormat   `json:"format"`
+		Packets []packet    `json:"packets"`
 	}
 	if err := json.Unmarshal(out, &raw); err != nil {
-		return nil, fmt.Errorf("mediatest: parse ffprobe output for %s: %w", path, err)
+		return nil, nil, fmt.Errorf("mediatest: parse ffprobe output for %s: %w", path, err)
 	}
 	p := &Probe{Streams: make([]Stream, 0, len(raw.Streams))}
 	var errs []error
@@ -154,9 +172,29 @@ func probe(ctx context.Context, path string, countFrames bool) (*Probe, error) {
 	f, err := raw.Format.convert()
 	p.Format = f
 	if err := errors.Join(append(errs, err)...); err != nil {
-		return nil, fmt.Errorf("mediatest: parse ffprobe output for %s: %w", path, err)
+		return nil, nil, fmt.Errorf("mediatest: parse ffprobe output for %s: %w", path, err)
 	}
-	return p, nil
+	return p, raw.Packets, nil
+}
+
+// packetTimes are the sorted presentation times of stream's packets among packets.
+func packetTimes(path string, stream Stream, packets []packet) ([]float64, error) {
+	var times []float64
+	var c converter
+	for _, k := range packets {
+		if int(c.int(k.StreamIndex)) != stream.Index {
+			continue
+		}
+		if k.PTS.unknown() {
+			return nil, fmt.Errorf("%w: %s stream %d: a packet without a time", ErrNoTimestamp, path, stream.Index)
+		}
+		times = append(times, c.float(k.PTS))
+	}
+	if c.err != nil {
+		return nil, fmt.Errorf("mediatest: packet times of %s: %w", path, c.err)
+	}
+	sort.Float64s(times)
+	return times, nil
 }
 
 // rawStream mirrors the stream fields of ffprobe's JSON output. ffprobe
@@ -296,7 +334,7 @@ func FrameAt(ctx context.Context, path string, videoIndex int, seconds float64) 
 	if seconds < 0 {
 		return nil, fmt.Errorf("mediatest: negative time %g", seconds)
 	}
-	p, err := probe(ctx, path, false)
+	p, packets, err := probePackets(ctx, path, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +351,7 @@ func FrameAt(ctx context.Context, path string, videoIndex int, seconds float64) 
 	if seconds > p.Format.Duration && p.Format.Duration > 0 {
 		return nil, fmt.Errorf("%w: %s video stream %d at %gs: it ends at %gs", ErrNoFrame, path, videoIndex, seconds, p.Format.Duration)
 	}
-	times, err := PacketTimes(ctx, path, videoIndex)
+	times, err := packetTimes(path, vs, packets)
 	if err != nil {
 		return nil, err
 	}

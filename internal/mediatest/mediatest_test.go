@@ -164,6 +164,29 @@ func TestFrameAtSelectsVideoStream(t *testing.T) {
 	if err != nil || len(times) != 10 {
 		t.Errorf("FrameTimes(stream 1) = %v, %v; want 10 times", times, err)
 	}
+	// Both streams decoded by one ffmpeg, each from its own pipe: each its own size and
+	// colour, stream 1 the very frame FrameAt gave.
+	videos, err := DecodeVideos(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(videos) != 2 || videos[0].Width != 320 || videos[1].Width != 160 || len(videos[0].Times) != 10 || len(videos[1].Times) != 10 {
+		t.Fatalf("DecodeVideos = %d streams (%+v)", len(videos), videos)
+	}
+	first, err := videos[0].FrameAt(0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.RGBAAt(160, 120); !Near(got, red, 6) {
+		t.Errorf("DecodeVideos stream 0 centre = %v, want near %v", got, red)
+	}
+	second, err := videos[1].FrameAt(0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(second.Pix) != string(img.Pix) {
+		t.Errorf("DecodeVideos stream 1 at 0.2 s is not FrameAt's frame (centre %v)", second.RGBAAt(80, 60))
+	}
 }
 
 func TestFrameTimes(t *testing.T) {
@@ -221,5 +244,69 @@ func TestNumberParsing(t *testing.T) {
 		if got := (Stream{AvgFrameRate: rate}).FrameRate(); math.Abs(got-want) > 1e-6 {
 			t.Errorf("FrameRate(%q) = %g, want %g", rate, got, want)
 		}
+	}
+}
+
+// A stream decoded once (DecodeVideo, FramesAt) shows, at every time, the very frame FrameAt
+// decodes then: on a variable-frame-rate clip with B-frames and colour changes, on frames,
+// between them, in the gaps and at both ends.
+func TestDecodeVideoAgreesWithFrameAt(t *testing.T) {
+	t.Parallel()
+	// Red, green and blue thirds at 10 fps, with frames 3 to 7 and 15 to 16 dropped (a
+	// still screen's gaps), B-frames on (libx264's default).
+	path := encode(t, "-filter_complex",
+		"color=c=red:s=64x48:d=1:r=10[a];color=c=green:s=64x48:d=1:r=10[b];color=c=blue:s=64x48:d=1:r=10[c];"+
+			"[a][b][c]concat=n=3,select='not(between(n\\,3\\,7)+between(n\\,15\\,16))'[v]",
+		"-map", "[v]", "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+	v, err := DecodeVideo(context.Background(), path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Times) != 23 || v.Width != 64 || v.Height != 48 {
+		t.Fatalf("decoded %d frames of %dx%d at %v; want 23 of 64x48", len(v.Times), v.Width, v.Height, v.Times)
+	}
+	colours := map[color.RGBA]bool{}
+	// The ends, a gap, and just before a colour change (where the frame after differs).
+	sampleTimes := []float64{0, 0.25, 0.95, 1.95, 2.9}
+	frames, err := FramesAt(context.Background(), path, 0, append(sampleTimes, 0.95)...) // one twice
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(frames[len(sampleTimes)].Pix) != string(frames[2].Pix) {
+		t.Errorf("FramesAt gave two frames for one time asked twice")
+	}
+	for i, at := range sampleTimes {
+		want, err := FrameAt(context.Background(), path, 0, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.FrameAt(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Bounds().Eq(want.Bounds()) || string(got.Pix) != string(want.Pix) {
+			t.Errorf("at %.2fs the decoded stream shows another frame than FrameAt (centre %v, FrameAt's %v)",
+				at, got.RGBAAt(32, 24), want.RGBAAt(32, 24))
+		}
+		if got := frames[i]; !got.Bounds().Eq(want.Bounds()) || string(got.Pix) != string(want.Pix) {
+			t.Errorf("at %.2fs FramesAt shows another frame than FrameAt (centre %v, FrameAt's %v)",
+				at, got.RGBAAt(32, 24), want.RGBAAt(32, 24))
+		}
+		colours[want.RGBAAt(32, 24)] = true
+	}
+	if len(colours) != 3 {
+		t.Errorf("the sample times show %d colours, want the three of the clip: %v", len(colours), colours)
+	}
+	if _, err := v.FrameAt(5); !errors.Is(err, ErrNoFrame) {
+		t.Errorf("FrameAt past the end = %v, want ErrNoFrame", err)
+	}
+	if _, err := v.FrameAt(-1); err == nil {
+		t.Error("FrameAt at a negative time succeeded")
+	}
+	if _, err := FramesAt(context.Background(), path, 0, 1, 5); !errors.Is(err, ErrNoFrame) {
+		t.Errorf("FramesAt past the end = %v, want ErrNoFrame", err)
+	}
+	if _, err := DecodeVideo(context.Background(), path, 1); !errors.Is(err, ErrNoVideoStream) {
+		t.Errorf("DecodeVideo(stream 1) = %v, want ErrNoVideoStream", err)
 	}
 }

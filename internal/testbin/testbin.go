@@ -105,6 +105,13 @@ func (b Binary) buildInto(dir string) error {
 		if err := os.MkdirAll(cacheDir(), 0o755); err != nil {
 			return err
 		}
+		unlock, err := lockBuild(cached + ".lock")
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	if _, err := os.Stat(cached); err != nil { // not built while this one waited for the lock
 		// Built beside its final name and renamed, so a package building the same binary at
 		// the same time never sees half a file.
 		tmp := fmt.Sprintf("%s.%d.tmp", cached, os.Getpid())
