@@ -32,8 +32,12 @@ type Change struct {
 	// whole frame on the first read); none when the screen did not change.
 	Rects []image.Rectangle
 	// Missed is how many frame times went by unread since the previous read: the reader was
-	// late.
+	// late, and the screen may have shown something in between that no frame holds.
 	Missed int
+	// Still is how many frame times went by unread while, as the X server's damage reports
+	// say, nothing changed: the reader was late but lost nothing (they are unchanged frames,
+	// not missed ones). A source without damage reports cannot know and counts them Missed.
+	Still int
 	// Took is how long bringing the frame up to date took, from when it was due.
 	Took time.Duration
 }

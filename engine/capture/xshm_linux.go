@@ -508,7 +508,12 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 		}
 	}
 	s.frame.SetPts(at.UnixMicro())
-	return Change{Frame: s.frame, Rects: changed, Missed: missed, Took: time.Since(at)}, nil
+	c := Change{Frame: s.frame, Rects: changed, Missed: missed, Took: time.Since(at)}
+	if s.dmg != 0 && len(changed) == 0 {
+		// Damage reports cover the frame times read late: nothing changed in them either.
+		c.Still, c.Missed = c.Missed, 0
+	}
+	return c, nil
 }
 
 // compare is polling's change detection: it returns the row bands of the grabbed image that

@@ -241,3 +241,36 @@ func TestPollsWithoutDamage(t *testing.T) {
 		t.Errorf("auto opened %T on a server without DAMAGE, want the change-tracking source", src)
 	}
 }
+
+// A reader late on a still screen lost nothing: the frame times it did not read are Still,
+// not Missed (the damage reports say nothing changed in them). Late over a change, they are
+// Missed: what the screen showed in between is in no frame. (Before, a still screen read late
+// counted every frame time as missed, and a loaded machine reported a still recording as
+// dropping most of its frames.)
+func TestLateReadOfStillScreenMissesNothing(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	p := painter(t, srv)
+	s := openTestShm(t, srv, 20)
+	time.Sleep(500 * time.Millisecond) // 10 frame times at 20 fps
+	ch, err := s.ReadChange(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Rects) != 0 || ch.Missed != 0 || ch.Still < 5 {
+		t.Errorf("late on a still screen: changed %v, missed %d, still %d; want nothing changed or missed, ≥ 5 still",
+			ch.Rects, ch.Missed, ch.Still)
+	}
+	if err := p.Fill(image.Rect(10, 10, 50, 50), color.RGBA{200, 40, 40, 255}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	ch, err = s.ReadChange(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Rects) == 0 || ch.Missed < 5 || ch.Still != 0 {
+		t.Errorf("late over a change: changed %v, missed %d, still %d; want the change, ≥ 5 missed, none still",
+			ch.Rects, ch.Missed, ch.Still)
+	}
+}

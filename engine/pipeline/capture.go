@@ -464,6 +464,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		still = len(ch.Rects) == 0
 		t.dropped.Add(int64(ch.Missed))
+		t.unchanged.Add(int64(ch.Still))
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
