@@ -157,7 +157,7 @@ func TestVariants(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 	// The registry's screen-content defaults stay; the preset goes on top.
-	if o := vs[1].Options; o["preset"] != "veryfast" || o["mbtree"] != "1" || o["crf"] != "21" {
+	if o := vs[1].Options; o["preset"] != "veryfast" || o["mbtree"] != "1" || o["crf"] != "22" {
 		t.Errorf("libx264/veryfast options: %v", o)
 	}
 	vs, _ = variants([]string{"libx264"}, nil, BaselineSameOptions)
@@ -169,7 +169,7 @@ func TestVariants(t *testing.T) {
 func TestCLIEncodeArgsMatchEngine(t *testing.T) {
 	vs, _ := variants([]string{"libx264"}, nil, BaselineSameOptions)
 	got := strings.Join(cliEncodeArgs(vs[0], 15), " ")
-	want := "-c:v libx264 -bf:v 0 -crf:v 21 -forced-idr:v 1 -mbtree:v 1 -motion-est:v hex -preset:v superfast -psy:v 0 " +
+	want := "-c:v libx264 -bf:v 0 -chromaoffset:v -6 -crf:v 22 -forced-idr:v 1 -mbtree:v 1 -motion-est:v hex -preset:v superfast -psy:v 0 " +
 		"-qcomp:v 0.8 -rc-lookahead:v 2 -subq:v 2 -threads:v 1 -x264-params:v force-cfr=1 -g 150 -pix_fmt yuv420p " +
 		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 500000"
 	if got != want {
