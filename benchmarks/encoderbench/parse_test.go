@@ -1,6 +1,7 @@
 package encoderbench
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -156,7 +157,7 @@ func TestVariants(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 	// The registry's screen-content defaults stay; the preset goes on top.
-	if o := vs[1].Options; o["preset"] != "veryfast" || o["mbtree"] != "1" || o["crf"] != "21" {
+	if o := vs[1].Options; o["preset"] != "veryfast" || o["mbtree"] != "1" || o["crf"] != "22" {
 		t.Errorf("libx264/veryfast options: %v", o)
 	}
 	vs, _ = variants([]string{"libx264"}, nil, BaselineSameOptions)
@@ -168,7 +169,7 @@ func TestVariants(t *testing.T) {
 func TestCLIEncodeArgsMatchEngine(t *testing.T) {
 	vs, _ := variants([]string{"libx264"}, nil, BaselineSameOptions)
 	got := strings.Join(cliEncodeArgs(vs[0], 15), " ")
-	want := "-c:v libx264 -bf:v 0 -crf:v 21 -forced-idr:v 1 -mbtree:v 1 -motion-est:v hex -preset:v superfast -psy:v 0 " +
+	want := "-c:v libx264 -bf:v 0 -chromaoffset:v -6 -crf:v 22 -forced-idr:v 1 -mbtree:v 1 -motion-est:v hex -preset:v superfast -psy:v 0 " +
 		"-qcomp:v 0.8 -rc-lookahead:v 2 -subq:v 2 -threads:v 1 -x264-params:v force-cfr=1 -g 150 -pix_fmt yuv420p " +
 		"-movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 500000"
 	if got != want {
@@ -244,5 +245,40 @@ func TestChildConfig(t *testing.T) {
 	bad.Encoder = "nope"
 	if err := bad.Validate(); !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "encoder") {
 		t.Errorf("encoder: %v", err)
+	}
+}
+
+// TestPlanMixed3EncodeOnly: the three-monitor canvas is stored once and encoded by both tools
+// like any scene; clip-bytes shortens its clip and the runs then encode that clip once, not
+// looping over its cut, while a clip the user asked to be short still loops.
+func TestPlanMixed3EncodeOnly(t *testing.T) {
+	c := DefaultConfig()
+	c.Scenes = []string{SceneMixed3, "idle"}
+	c.Resolutions = []string{"1080p"}
+	c.Encoders = []string{"libx264"}
+	c.EncodeOnly = EncodeOnlyOnly
+	c.EncodeChild, c.Recorder = "recorder-bench", "recorder" // only planned, not run
+	p, err := NewPlan(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Skipped {
+		t.Errorf("skipped %s", s)
+	}
+	if len(p.Stages) != 2 {
+		t.Fatalf("stages %+v, want mixed-3 and idle", p.Stages)
+	}
+	m, idle := p.Stages[0], p.Stages[1]
+	wantClip := int(int64(DefaultClipBytes) / (5760 * 1080 * 4)) // 172 frames of 5760x1080
+	if !m.Encode || m.Width != 5760 || m.Height != 1080 || m.ClipFrames != wantClip || m.EncodeFrames != wantClip {
+		t.Errorf("mixed-3: %+v, want encode-only of 5760x1080 with a %d-frame clip encoded once", m, wantClip)
+	}
+	if !idle.Encode || idle.ClipFrames != 300 || idle.EncodeFrames != 300 {
+		t.Errorf("idle: %+v, want a 300-frame clip encoded once", idle)
+	}
+
+	c.ClipDuration = time.Second // the user's short clip: looped to encode-frames
+	if clip, enc, ok := clipFrames(c, 1920, 1080); clip != 15 || enc != c.EncodeFrames || !ok {
+		t.Errorf("1 s clip: %d frames encoded %d times (ok %v), want 15 looped to %d", clip, enc, ok, c.EncodeFrames)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +26,10 @@ type Stage struct {
 	Encode bool `json:"encode_only"`
 	// ClipFrames is the encode-only clip's length.
 	ClipFrames int `json:"clip_frames,omitempty"`
+	// EncodeFrames is how many frames each encode-only run encodes: Config.EncodeFrames,
+	// or the clip's length when clip-bytes shortened the clip (a wide or 4K canvas), so that
+	// the runs do not loop over a scene cut no real screen has.
+	EncodeFrames int `json:"encode_frames,omitempty"`
 }
 
 // Plan is the resolved matrix of a run.
@@ -87,8 +90,8 @@ func (p Plan) Estimate(c Config) time.Duration {
 			px := float64(st.Width * st.Height)
 			s += float64(st.ClipFrames)/float64(c.FPS) + float64(st.ClipFrames)*px*estClipNsPx/1e9
 			for _, v := range p.Variants {
-				s += float64(c.Rounds*2) * (estProcess + float64(c.EncodeFrames)*px*estEncodeNsPx*encoderCost(v)/1e9)
-				s += 2 * float64(min(c.EncodeFrames, st.ClipFrames)) * px * estQualityNsPx / 1e9
+				s += float64(c.Rounds*2) * (estProcess + float64(st.EncodeFrames)*px*estEncodeNsPx*encoderCost(v)/1e9)
+				s += 2 * float64(min(st.EncodeFrames, st.ClipFrames)) * px * estQualityNsPx / 1e9
 			}
 		}
 	}
@@ -113,10 +116,6 @@ func NewPlan(ctx context.Context, c Config) (Plan, error) {
 	if maxCanvas == 0 {
 		maxCanvas = DefaultMaxCanvasPixels
 	}
-	if c.EncodeOnly != EncodeOnlyOff && slices.Contains(c.Scenes, SceneMixed3) {
-		p.Skipped = append(p.Skipped, Skip{Mode: ModeEncodeOnly, Scene: SceneMixed3,
-			Reason: "encode-only compares encoders on single-monitor scenes; mixed-3 is a capture layout"})
-	}
 	for _, scene := range c.Scenes {
 		for _, rn := range c.Resolutions {
 			r, _ := LookupResolution(rn) // validated
@@ -130,8 +129,9 @@ func NewPlan(ctx context.Context, c Config) (Plan, error) {
 						Reason: fmt.Sprintf("canvas %dx%d (%.1f Mpx) is larger than max-canvas-pixels %.1f Mpx", st.Width, st.Height, float64(px)/1e6, float64(maxCanvas)/1e6)})
 				}
 			}
-			if c.EncodeOnly != EncodeOnlyOff && scene != SceneMixed3 {
-				st.ClipFrames, st.Encode = clipFrames(c, st.Width, st.Height)
+			if c.EncodeOnly != EncodeOnlyOff {
+				// mixed-3 too: its whole canvas is stored once and both tools encode it.
+				st.ClipFrames, st.EncodeFrames, st.Encode = clipFrames(c, st.Width, st.Height)
 				if !st.Encode {
 					p.Skipped = append(p.Skipped, Skip{Mode: ModeEncodeOnly, Scene: scene, Resolution: r.Name,
 						Reason: fmt.Sprintf("clip-bytes %d holds fewer than 2 frames of %dx%d", c.ClipBytes, st.Width, st.Height)})
@@ -145,14 +145,17 @@ func NewPlan(ctx context.Context, c Config) (Plan, error) {
 	return p, nil
 }
 
-// clipFrames is how many frames the stored clip holds: ClipDuration at FPS, bounded by
-// ClipBytes.
-func clipFrames(c Config, w, h int) (int, bool) {
-	n := int(c.ClipDuration.Seconds() * float64(c.FPS))
+// clipFrames is how many frames the stored clip holds (ClipDuration at FPS, bounded by
+// ClipBytes) and how many each encode-only run encodes: EncodeFrames, looping a clip the
+// user asked to be short, but no more than a clip ClipBytes shortened.
+func clipFrames(c Config, w, h int) (clip, encode int, ok bool) {
+	clip, encode = int(c.ClipDuration.Seconds()*float64(c.FPS)), c.EncodeFrames
 	if c.ClipBytes > 0 {
-		n = min(n, int(c.ClipBytes/int64(w*h*4)))
+		if fit := int(c.ClipBytes / int64(w*h*4)); fit < clip {
+			clip, encode = fit, min(encode, fit)
+		}
 	}
-	return n, n >= 2
+	return clip, encode, clip >= 2
 }
 
 // resolveEncoders turns auto, all or names into encoders both the engine and the ffmpeg CLI
@@ -437,14 +440,14 @@ func (r *runner) captureClip(ctx context.Context, stg *stage, st Stage, raw stri
 func (r *runner) encodeOnly(ctx context.Context, st Stage, raw string, v Variant) (*EncodeCell, error) {
 	c := r.c
 	cell := &EncodeCell{Scene: st.Scene, Resolution: st.Resolution.Name, Width: st.Width, Height: st.Height, Variant: v,
-		ClipFrames: st.ClipFrames, Frames: c.EncodeFrames}
+		ClipFrames: st.ClipFrames, Frames: st.EncodeFrames}
 	for round := 0; round < c.Rounds; round++ {
 		for i, tool := range order(round) {
 			out := filepath.Join(r.work, fmt.Sprintf("enc-%s-%d.mp4", tool, round))
 			run, err := r.encodeRun(ctx, st, raw, v, tool, out)
 			if err == nil && !hasQuality(cell.Runs, tool) { // each tool's first output
 				var q Quality
-				q, err = measureQuality(ctx, out, raw, st.Width, st.Height, c.FPS, min(c.EncodeFrames, st.ClipFrames))
+				q, err = measureQuality(ctx, out, raw, st.Width, st.Height, c.FPS, min(st.EncodeFrames, st.ClipFrames))
 				run.Quality = &q
 			}
 			os.Remove(out)
@@ -478,9 +481,9 @@ func (r *runner) encodeRun(ctx context.Context, st Stage, raw string, v Variant,
 	c := r.c
 	var argv []string
 	if tool == ToolFFmpeg {
-		argv = encodeFFmpegArgv(raw, st.Width, st.Height, c.FPS, c.EncodeFrames, v, out)
+		argv = encodeFFmpegArgv(raw, st.Width, st.Height, c.FPS, st.EncodeFrames, v, out)
 	} else {
-		argv = encodeRecorderArgv(c.EncodeChild, raw, st.Width, st.Height, c.FPS, c.EncodeFrames, v, out)
+		argv = encodeRecorderArgv(c.EncodeChild, raw, st.Width, st.Height, c.FPS, st.EncodeFrames, v, out)
 	}
 	u, stdout, err := measure(tool, command(ctx, os.Environ(), argv...))
 	if err != nil {
@@ -497,8 +500,8 @@ func (r *runner) encodeRun(ctx context.Context, st Stage, raw string, v Variant,
 	if run.Frames, err = countFrames(ctx, out); err != nil {
 		return run, err
 	}
-	if run.Frames != c.EncodeFrames {
-		return run, fmt.Errorf("%w: %s wrote %d frames, want %d", ErrRun, tool, run.Frames, c.EncodeFrames)
+	if run.Frames != st.EncodeFrames {
+		return run, fmt.Errorf("%w: %s wrote %d frames, want %d", ErrRun, tool, run.Frames, st.EncodeFrames)
 	}
 	run.Bytes = benchmarks.FileSize(out)
 	run.FPS = float64(run.Frames) / u.Wall

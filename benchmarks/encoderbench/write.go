@@ -130,6 +130,13 @@ func Markdown(rep *Report) string {
 		fmt.Fprintf(&b, "\nfps is frames over each process's wall time (start-up included for both). SSIM and PSNR: the first "+
 			"%d frames of each tool's first output against the stored bgr0 frames, both converted to %s, FFmpeg's ssim "+
 			"(All) and psnr (average) filters. The quality row shows recorder − ffmpeg.\n", firstClip(rep), qualityPixFmt)
+		for _, ec := range rep.EncodeOnly {
+			if ec.Frames < c.EncodeFrames {
+				fmt.Fprintf(&b, "\n%s %s (%dx%d): the 4 GiB bound on a stored clip shortened it to %d frames (%.1f s); "+
+					"each run encoded those once, quality over all of them.\n", ec.Scene, ec.Resolution, ec.Width, ec.Height,
+					ec.Frames, float64(ec.Frames)/float64(c.FPS))
+			}
+		}
 	}
 
 	if len(rep.Skipped)+len(rep.Failed) > 0 {

@@ -101,7 +101,7 @@ func x264Options(t *testing.T, name string, opts map[string]string) string {
 // (engine.encoder_options → Params.Options) override them one by one, leaving the others.
 func TestLibx264DefaultsAndOverrides(t *testing.T) {
 	def := x264Options(t, "libx264", nil)
-	for _, want := range []string{"crf=21.0", "mbtree=1", "rc_lookahead=2", "bframes=0", "threads=1", "me=hex", "subme=2", "psy=0",
+	for _, want := range []string{"crf=22.0", "chroma_qp_offset=-6", "mbtree=1", "rc_lookahead=2", "bframes=0", "threads=1", "me=hex", "subme=2", "psy=0",
 		"qcomp=0.80", "keyint=150", "sliced_threads=0"} {
 		if !strings.Contains(def, " "+want+" ") {
 			t.Errorf("defaults: x264 options lack %s:%s", want, def)
