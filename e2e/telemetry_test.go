@@ -119,7 +119,9 @@ func TestTelemetryOfSRSSessionThroughPlugin(t *testing.T) {
 		t.Errorf("during the recording: frames captured %v → %v, encoded %v → %v, bytes %v → %v", f1, f2, e1, e2, w1, w2)
 	}
 	c1, c2 := metricValue(p1, "recorder_capture_duration_seconds_count"), metricValue(p2, "recorder_capture_duration_seconds_count")
-	if c2 < c1+15 || metricValue(p2, "recorder_encode_duration_seconds_count") < 1 {
+	// A still screen is not read frame by frame (the capture sleeps until the X server reports
+	// damage): the capture histogram counts the reads, at least the keep-alive's each second.
+	if c2 < max(c1, 0)+2 || metricValue(p2, "recorder_encode_duration_seconds_count") < 1 {
 		t.Errorf("frame time histograms: captures %v → %v, encodes %v", c1, c2, metricValue(p2, "recorder_encode_duration_seconds_count"))
 	}
 	for _, p := range []string{p1, p2} {
