@@ -334,16 +334,9 @@ func FrameAt(ctx context.Context, path string, videoIndex int, seconds float64) 
 	if seconds < 0 {
 		return nil, fmt.Errorf("mediatest: negative time %g", seconds)
 	}
-	p, packets, err := probePackets(ctx, path, false, true)
+	p, packets, vs, err := probeVideo(ctx, path, videoIndex)
 	if err != nil {
 		return nil, err
-	}
-	vs, err := videoStream(p, path, videoIndex)
-	if err != nil {
-		return nil, err
-	}
-	if vs.Width <= 0 || vs.Height <= 0 {
-		return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
 	}
 	// ffmpeg -ss yields the first frame at or after the time; the frame shown then is the
 	// last one at or before it, which differs when frames are far apart (a recording of a
@@ -385,6 +378,23 @@ func FrameAt(ctx context.Context, path string, videoIndex int, seconds float64) 
 }
 
 // videoStream returns video stream number videoIndex of p.
+// probeVideo probes path with its packets and returns video stream videoIndex, checked to
+// have a size.
+func probeVideo(ctx context.Context, path string, videoIndex int) (*Probe, []packet, Stream, error) {
+	p, packets, err := probePackets(ctx, path, false, true)
+	if err != nil {
+		return nil, nil, Stream{}, err
+	}
+	vs, err := videoStream(p, path, videoIndex)
+	if err != nil {
+		return nil, nil, Stream{}, err
+	}
+	if vs.Width <= 0 || vs.Height <= 0 {
+		return nil, nil, Stream{}, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
+	}
+	return p, packets, vs, nil
+}
+
 func videoStream(p *Probe, path string, videoIndex int) (Stream, error) {
 	vs := p.VideoStreams()
 	if videoIndex < 0 || videoIndex >= len(vs) {

@@ -167,16 +167,9 @@ func (v *Video) FrameAt(seconds float64) (*image.RGBA, error) {
 // frame of (DecodeVideo): one ffprobe and one ffmpeg, which decodes the stream once and
 // keeps only the frames shown at those times. The images are in the order of seconds.
 func FramesAt(ctx context.Context, path string, videoIndex int, seconds ...float64) ([]*image.RGBA, error) {
-	p, packets, err := probePackets(ctx, path, false, true)
+	p, packets, vs, err := probeVideo(ctx, path, videoIndex)
 	if err != nil {
 		return nil, err
-	}
-	vs, err := videoStream(p, path, videoIndex)
-	if err != nil {
-		return nil, err
-	}
-	if vs.Width <= 0 || vs.Height <= 0 {
-		return nil, fmt.Errorf("mediatest: %s video stream %d has unknown size %dx%d", path, videoIndex, vs.Width, vs.Height)
 	}
 	times, err := packetTimes(path, vs, packets)
 	if err != nil {

@@ -3,12 +3,10 @@ package rws
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
+	"github.com/screenrec/recorder/internal/sampletest"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -139,23 +137,7 @@ func TestOrder(t *testing.T) {
 // The shipped sample's rws section configures the uploader without a diagnostic but the
 // secret (resolved by the host, here by hand).
 func TestSampleConfig(t *testing.T) {
-	raw, err := os.ReadFile("../../configs/uploader-rws.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sample struct {
-		Uploaders []struct {
-			Name   string         `yaml:"name"`
-			Config map[string]any `yaml:"config"`
-		} `yaml:"uploaders"`
-	}
-	if err := yaml.Unmarshal(raw, &sample); err != nil {
-		t.Fatal(err)
-	}
-	if len(sample.Uploaders) != 1 || sample.Uploaders[0].Name != Name {
-		t.Fatalf("sample uploaders = %+v, want one rws", sample.Uploaders)
-	}
-	cfg := sample.Uploaders[0].Config
+	cfg := sampletest.Uploader(t, "../../configs/uploader-rws.yaml", Name)
 	if ref, ok := cfg["password"].(map[string]any); !ok || ref["env"] == nil {
 		t.Fatalf("sample password = %v, want a secret reference", cfg["password"])
 	}

@@ -3,12 +3,10 @@ package s3
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/goccy/go-yaml"
-
+	"github.com/screenrec/recorder/internal/sampletest"
 	"github.com/screenrec/recorder/plugins/sdk"
 )
 
@@ -69,23 +67,7 @@ func TestFleetSignerConfig(t *testing.T) {
 // credentials.
 func TestSampleConfigs(t *testing.T) {
 	for _, p := range []string{"../../configs/uploader-s3.yaml", "../../configs/uploader-s3-fleet.yaml"} {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sample struct {
-			Uploaders []struct {
-				Name   string         `yaml:"name"`
-				Config map[string]any `yaml:"config"`
-			} `yaml:"uploaders"`
-		}
-		if err := yaml.Unmarshal(raw, &sample); err != nil {
-			t.Fatal(err)
-		}
-		if len(sample.Uploaders) != 1 || sample.Uploaders[0].Name != Name {
-			t.Fatalf("%s: uploaders = %+v, want one s3", p, sample.Uploaders)
-		}
-		cfg := sample.Uploaders[0].Config
+		cfg := sampletest.Uploader(t, p, Name)
 		js, _ := json.Marshal(resolveByHand(cfg))
 		u := New()
 		diags, err := u.Configure(context.Background(), js)
