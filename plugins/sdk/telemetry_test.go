@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/screenrec/recorder/internal/waittest"
 )
 
 // sink collects what a plugin reports.
@@ -226,9 +229,18 @@ func TestTelemetry_Subprocess(t *testing.T) {
 	if !errors.Is(err, ErrPermanent) {
 		t.Fatalf("Upload = %v", err)
 	}
-	if err := FlushTelemetry(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	// The plugin's server span ends once the answer has gone (gRPC's end-of-call event), so
+	// a flush sent at once may overtake it: flush until it is there.
+	waittest.Until(t, "the plugin's server span", 30*time.Second, func() (bool, []string) {
+		if err := FlushTelemetry(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range snk.stubs() {
+			names = append(names, s.Name)
+		}
+		return slices.Contains(names, "recorder.plugin.v1.Uploader/Upload"), names
+	})
 
 	tid := root.SpanContext().TraceID()
 	var hostClient tracetest.SpanStub
