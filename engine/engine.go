@@ -496,7 +496,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 	sort.Slice(live, func(i, j int) bool { return live[i].id < live[j].id })
 	for _, s := range live {
-		s.shutdown()
+		if err := s.shutdown(ctx); err != nil {
+			e.log.Error("a session did not stop", "session", s.id, "err", err)
+			return err
+		}
 	}
 	done := make(chan struct{})
 	go func() { e.sessionsWG.Wait(); close(done) }()

@@ -251,14 +251,21 @@ func (s *session) stop() error {
 	})
 }
 
-// shutdown stops the session for Engine.Close whatever it is doing.
-func (s *session) shutdown() {
+// shutdown stops the session for Engine.Close whatever it is doing, waiting while it is busy
+// (starting, stopping) until ctx ends: then it reports the state it was stuck in rather than
+// holding Close for ever.
+func (s *session) shutdown(ctx context.Context) error {
 	for {
 		err := s.stop()
 		if err == nil || !errors.Is(err, ErrBusy) {
-			return
+			return nil
 		}
-		time.Sleep(time.Millisecond)
+		select {
+		case <-ctx.Done():
+			st, _ := s.m.State()
+			return fmt.Errorf("engine: close: session %s still %s: %w", s.id, st, ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
 
