@@ -665,21 +665,8 @@ func TestSegmentsVariableFrameRate(t *testing.T) {
 // A still screen sends no packet to close a fragment with: after half a fragment without
 // packets the open fragment is written anyway, and later frames keep their times.
 func TestFileFlushesIdleFragment(t *testing.T) {
-	e := openEncoder(t, 64, 36)
 	out := filepath.Join(t.TempDir(), "idle.mp4")
-	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
-		Options: Options{SyncInterval: 200 * time.Millisecond, FragmentDuration: 400 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := blackFrame(t, 64, 36)
-	encodeAt := func(pts int64) {
-		t.Helper()
-		f.SetPts(pts)
-		if err := e.Encode(f, pts == 0, func(p *astiav.Packet) error { return writeTimed(s, 0, p) }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, encodeAt := blackSegments(t, out, Options{SyncInterval: 200 * time.Millisecond, FragmentDuration: 400 * time.Millisecond})
 	encodeAt(0)
 	encodeAt(100)
 	before := fileSize(t, out)
@@ -809,22 +796,9 @@ func TestFileTimelineContinuous(t *testing.T) {
 // that what a crash leaves spans the time the screen was still, with no frame encoded for it;
 // the next packet still gives it its real duration.
 func TestFileExtendsStillStream(t *testing.T) {
-	e := openEncoder(t, 64, 36)
 	out := filepath.Join(t.TempDir(), "still.mp4")
 	var clock atomic.Int64
-	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
-		Options: Options{SyncInterval: 100 * time.Millisecond, FragmentDuration: 200 * time.Millisecond, Now: clock.Load}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := blackFrame(t, 64, 36)
-	encodeAt := func(pts int64) {
-		t.Helper()
-		f.SetPts(pts)
-		if err := e.Encode(f, pts == 0, func(p *astiav.Packet) error { return writeTimed(s, 0, p) }); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, encodeAt := blackSegments(t, out, Options{SyncInterval: 100 * time.Millisecond, FragmentDuration: 200 * time.Millisecond, Now: clock.Load})
 	encodeAt(0)
 	encodeAt(100)
 	// What a crash would leave: a copy of the file as it is, cut back to its last complete
@@ -878,5 +852,25 @@ func TestFileExtendsStillStream(t *testing.T) {
 	}
 	if want := []time.Duration{100, 100, 4000, 300}; !slices.Equal(ms, want) || len(tls[0].Gaps()) > 0 {
 		t.Errorf("sample durations %v ms, gaps %v; want %v", ms, tls[0].Gaps(), want)
+	}
+}
+
+// blackSegments writes one 64x36 stream to out with opts; encodeAt encodes a black frame at
+// pts ms (a keyframe at 0) into it.
+func blackSegments(t *testing.T, out string, opts Options) (*Segments, func(pts int64)) {
+	t.Helper()
+	e := openEncoder(t, 64, 36)
+	s, err := NewSegments(SegmentsConfig{Out: out, Streams: []Stream{{Codec: e.CodecContext(), TimeBase: encode.TimeBase, FPS: 10}},
+		Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := blackFrame(t, 64, 36)
+	return s, func(pts int64) {
+		t.Helper()
+		f.SetPts(pts)
+		if err := e.Encode(f, pts == 0, func(p *astiav.Packet) error { return writeTimed(s, 0, p) }); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
