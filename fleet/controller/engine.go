@@ -322,7 +322,19 @@ func (c *Controller) onEvent(m jetstream.Msg) {
 
 // Recordings lists the index's recordings of owner.
 func (c *Controller) Recordings(ctx context.Context, owner string) ([]Record, error) {
-	lister, err := c.recordings.ListKeysFiltered(ctx, UserKey(owner)+".>")
+	return c.indexed(ctx, func(Record) bool { return true }, UserKey(owner)+".>")
+}
+
+// indexed reads the index's recordings under the key filters (all when none) that keep
+// holds for.
+func (c *Controller) indexed(ctx context.Context, keep func(Record) bool, filters ...string) ([]Record, error) {
+	var lister jetstream.KeyLister
+	var err error
+	if len(filters) == 0 {
+		lister, err = c.recordings.ListKeys(ctx)
+	} else {
+		lister, err = c.recordings.ListKeysFiltered(ctx, filters...)
+	}
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
 	}
@@ -333,14 +345,14 @@ func (c *Controller) Recordings(ctx context.Context, owner string) ([]Record, er
 	for key := range lister.Keys() {
 		e, err := c.recordings.Get(ctx, key)
 		if err != nil {
-			continue
+			continue // deleted since listed
 		}
 		var r Record
-		if json.Unmarshal(e.Value(), &r) == nil {
+		if json.Unmarshal(e.Value(), &r) == nil && keep(r) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out, ctx.Err()
 }
 
 // Machines lists the machines present now, with their last heartbeat.

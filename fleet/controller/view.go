@@ -2,12 +2,9 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/screenrec/recorder/pkg/fleet"
 )
@@ -19,25 +16,7 @@ import (
 // whole index (one KV read per recording ever indexed), so it is an operator's view, not a
 // path for every call.
 func (c *Controller) Sessions(ctx context.Context) ([]Record, error) {
-	lister, err := c.recordings.ListKeys(ctx)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%w: index: %w", fleet.ErrStateUnavailable, err)
-	}
-	var out []Record
-	for key := range lister.Keys() {
-		e, err := c.recordings.Get(ctx, key)
-		if err != nil {
-			continue // deleted since listed
-		}
-		var r Record
-		if json.Unmarshal(e.Value(), &r) == nil && !r.Session.State.Terminal() {
-			out = append(out, r)
-		}
-	}
-	return out, ctx.Err()
+	return c.indexed(ctx, func(r Record) bool { return !r.Session.State.Terminal() })
 }
 
 // Ping reports whether the controller can serve: connected to NATS, and JetStream answers
