@@ -106,9 +106,12 @@ func uploadJobs(t testing.TB, s *stack, id string) []catalog.UploadJob {
 
 // Login → the recording file grows → pings keep the session alive past its timeout → logout
 // → the recording is completed and queued for upload; all through the SRS plugin process.
+// The timeout is eight ping intervals, so that a stalled test host (seen in CI: over a second
+// with nothing scheduled) does not end the session between two pings.
 func TestSRSSessionFlowThroughPlugin(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, map[string]any{"ping_timeout": "1500ms"})
+	const timeout, interval = 4 * time.Second, 500 * time.Millisecond
+	s := newStack(t, map[string]any{"ping_timeout": timeout.String()})
 	a := newAgent(t, s.srs, "jdoe", "s3cret")
 	var m me
 	if code := a.do("GET", "/api/v2/me", nil, true, &m); code != http.StatusOK || m.Agent != "jdoe" || m.Recording.State != "recording" || a.token == "" {
@@ -116,11 +119,19 @@ func TestSRSSessionFlowThroughPlugin(t *testing.T) {
 	}
 	id := m.Recording.RecordingID
 	first := fileSize(t, s, id)
-	for i := 0; i < 6; i++ { // 3 s of pings every 0.5 s: twice the timeout
-		time.Sleep(500 * time.Millisecond)
-		if code := a.do("GET", "/ping", nil, false, nil); code != http.StatusOK {
-			t.Fatalf("ping %d: %d", i, code)
+	var start time.Time // the first ping's: from then on, the pings alone keep the session alive
+	prev := time.Now()  // the last answer's
+	for i := 0; i == 0 || time.Since(start) < timeout+interval; i++ {
+		time.Sleep(interval)
+		sent := time.Now()
+		if i == 0 {
+			start = sent
 		}
+		if code := a.do("GET", "/ping", nil, false, nil); code != http.StatusOK {
+			t.Fatalf("ping %d: %d (sent %v after the last answer, answered %v later)", i, code,
+				sent.Sub(prev).Round(time.Millisecond), time.Since(sent).Round(time.Millisecond))
+		}
+		prev = time.Now()
 	}
 	if grown := fileSize(t, s, id); grown <= first {
 		t.Errorf("recording did not grow: %d then %d bytes", first, grown)
@@ -130,10 +141,10 @@ func TestSRSSessionFlowThroughPlugin(t *testing.T) {
 		t.Fatalf("logout: %d %+v", code, out)
 	}
 	sess, err := s.eng.Get(context.Background(), id)
-	if err != nil || sess.State != engine.StateCompleted || sess.Duration < 2500*time.Millisecond {
+	if err != nil || sess.State != engine.StateCompleted || sess.Duration < timeout {
 		t.Fatalf("after logout: %+v %v", sess, err)
 	}
-	if p, err := mediatest.ProbeFile(context.Background(), sess.Segments[0].Path); err != nil || p.Format.Duration < 2.5 {
+	if p, err := mediatest.ProbeFile(context.Background(), sess.Segments[0].Path); err != nil || p.Format.Duration < timeout.Seconds() {
 		t.Errorf("recording file: %v %v", p, err)
 	}
 	if jobs := uploadJobs(t, s, id); len(jobs) != 1 || jobs[0].State != catalog.UploadQueued {
