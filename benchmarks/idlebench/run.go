@@ -30,6 +30,9 @@ type Config struct {
 	Warmup time.Duration `json:"warmup"`
 	// Window is how long the caret and still runs are measured.
 	Window time.Duration `json:"window"`
+	// StillGaps are the engine.max_frame_gap values the still suite runs with, each with the
+	// pointer drawn and hidden (none: the engine's default only).
+	StillGaps []time.Duration `json:"still_gaps,omitempty"`
 	// DensityFPS, DensityWindow and Sessions are the density curve's rate, window and levels.
 	DensityFPS    int           `json:"density_fps"`
 	DensityWindow time.Duration `json:"density_window"`

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/screenrec/recorder/internal/xvfb"
 )
 
 // StillGoal is the most CPU `recorder run` may use recording a fully still screen, in % of a
@@ -20,10 +22,12 @@ const StillGoal = 0.5
 
 // StillResult is `recorder run` recording one session of a still 1080p screen.
 type StillResult struct {
-	Pointer bool    `json:"pointer_drawn"`
-	Run     window  `json:"recorder_run"`
-	Goal    float64 `json:"goal_core_percent"`
-	Pass    bool    `json:"pass"`
+	Pointer bool `json:"pointer_drawn"`
+	// Gap is the max_frame_gap set (0: the engine's default).
+	Gap  time.Duration `json:"max_frame_gap,omitempty"`
+	Run  window        `json:"recorder_run"`
+	Goal float64       `json:"goal_core_percent"`
+	Pass bool          `json:"pass"`
 }
 
 func runStill(ctx context.Context, c Config) ([]StillResult, error) {
@@ -33,47 +37,67 @@ func runStill(ctx context.Context, c Config) ([]StillResult, error) {
 	}
 	defer srv.Close()
 	var out []StillResult
-	for _, pointer := range []bool{true, false} {
-		dir, err := os.MkdirTemp("", "idlebench-still-")
-		if err != nil {
-			return nil, err
+	gaps := c.StillGaps
+	if len(gaps) == 0 {
+		gaps = []time.Duration{0}
+	}
+	for _, gap := range gaps {
+		for _, pointer := range []bool{true, false} {
+			r, err := runStillOnce(ctx, c, srv, gap, pointer)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 		}
-		cfg := filepath.Join(dir, "recorder.yaml")
-		if err := os.WriteFile(cfg, fmt.Appendf(nil, `spool_dir: %s
+	}
+	return out, nil
+}
+
+// runStillOnce measures `recorder run` recording srv with the pointer drawn or not, with
+// max_frame_gap gap (0: the default).
+func runStillOnce(ctx context.Context, c Config, srv *xvfb.Server, gap time.Duration, pointer bool) (StillResult, error) {
+	dir, err := os.MkdirTemp("", "idlebench-still-")
+	if err != nil {
+		return StillResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	gapLine := ""
+	if gap > 0 {
+		gapLine = fmt.Sprintf("\n  max_frame_gap: %s", gap)
+	}
+	cfg := filepath.Join(dir, "recorder.yaml")
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, `spool_dir: %s
 display: %q
 log: {level: error}
 engine:
   fps: %d
   encoders: [libx264]
-  draw_mouse: %t
+  draw_mouse: %t%s
   min_free_disk: 0
 frontends:
   - name: probe
     config: {listen: "127.0.0.1:0"}
 uploaders:
   - name: noop
-`, filepath.Join(dir, "spool"), srv.Display, c.FPS, pointer), 0o600); err != nil {
-			return nil, err
-		}
-		pr, pw := io.Pipe()
-		begin := func(p *proc) error {
-			base, err := probeURL(ctx, pr, p)
-			if err != nil {
-				return err
-			}
-			_, err = startSession(base, "agent", srv.Display)
+`, filepath.Join(dir, "spool"), srv.Display, c.FPS, pointer, gapLine), 0o600); err != nil {
+		return StillResult{}, err
+	}
+	pr, pw := io.Pipe()
+	begin := func(p *proc) error {
+		base, err := probeURL(ctx, pr, p)
+		if err != nil {
 			return err
 		}
-		argv := []string{c.Recorder, "run", "--config", cfg}
-		w, err := measureRunOut(ctx, c, argv, srv.Env(), pw, begin)
-		pw.Close()
-		os.RemoveAll(dir)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, StillResult{Pointer: pointer, Run: w, Goal: StillGoal, Pass: w.Core <= StillGoal})
+		_, err = startSession(base, "agent", srv.Display)
+		return err
 	}
-	return out, nil
+	argv := []string{c.Recorder, "run", "--config", cfg}
+	w, err := measureRunOut(ctx, c, argv, srv.Env(), pw, begin)
+	pw.Close()
+	if err != nil {
+		return StillResult{}, err
+	}
+	return StillResult{Pointer: pointer, Gap: gap, Run: w, Goal: StillGoal, Pass: w.Core <= StillGoal}, nil
 }
 
 var probeLine = regexp.MustCompile(`front end probe: api listening on (http://\S+)`)

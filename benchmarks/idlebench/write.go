@@ -45,9 +45,13 @@ func Markdown(res *Result) string {
 	}
 	if len(res.Still) > 0 {
 		fmt.Fprintf(&b, "## Still 1080p screen, `recorder run`, one session, %d fps, %s window after %s warm-up\n\n", c.FPS, c.Window, c.Warmup)
-		b.WriteString("| pointer | CPU s | % core | RSS MiB | goal |\n|---|---|---|---|---|\n")
+		b.WriteString("| max_frame_gap | pointer | CPU s | % core | RSS MiB | goal |\n|---|---|---|---|---|---|\n")
 		for _, s := range res.Still {
-			fmt.Fprintf(&b, "| %s | %.2f | %.3f | %.0f | ≤ %.1f %%: %s |\n", map[bool]string{true: "drawn", false: "hidden"}[s.Pointer],
+			gap := "default"
+			if s.Gap > 0 {
+				gap = s.Gap.String()
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.2f | %.3f | %.0f | ≤ %.1f %%: %s |\n", gap, map[bool]string{true: "drawn", false: "hidden"}[s.Pointer],
 				s.Run.CPU, s.Run.Core, s.Run.RSS, s.Goal, pass(s.Pass))
 		}
 		b.WriteString("\n")

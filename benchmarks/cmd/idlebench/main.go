@@ -26,6 +26,7 @@ func main() {
 	flag.DurationVar(&c.Window, "window", 60*time.Second, "measuring window of the caret and still runs")
 	flag.IntVar(&c.DensityFPS, "density-fps", 5, "frame rate of the density sessions")
 	flag.DurationVar(&c.DensityWindow, "density-window", 30*time.Second, "measuring window of each density level")
+	gaps := flag.String("still-gaps", "", "engine.max_frame_gap values the still suite runs with, comma-separated (default: the engine's default)")
 	levels := flag.String("sessions", "1,10,25,50", "density levels: concurrent sessions, one display each")
 	child := flag.String("child", "", "internal: run as the density child")
 	displays := flag.String("displays", "", "internal: the density child's displays")
@@ -45,6 +46,14 @@ func main() {
 			os.Exit(2)
 		}
 		c.Sessions = append(c.Sessions, n)
+	}
+	for _, g := range strings.FieldsFunc(*gaps, func(r rune) bool { return r == ',' }) {
+		d, err := time.ParseDuration(g)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(os.Stderr, "idlebench: -still-gaps: %q is not a positive duration (e.g. 1s)\n", g)
+			os.Exit(2)
+		}
+		c.StillGaps = append(c.StillGaps, d)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
