@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"github.com/screenrec/recorder/engine/internal/avext"
 	"github.com/screenrec/recorder/internal/xgbext"
 	"github.com/screenrec/recorder/internal/xgbquiet"
+	"github.com/screenrec/recorder/internal/xmotion"
 )
 
 // shmSource grabs a root-window area into one persistent MIT-SHM image and learns what
@@ -74,7 +76,17 @@ type shmSource struct {
 
 	// roundTrips counts requests ReadChange waited on a reply for: what a still screen costs.
 	roundTrips atomic.Int64
+
+	// motion reports pointer moves (XInput2 raw motion) while the pointer is drawn, so that a
+	// still screen need not ask where the pointer is every frame time; nil when the display
+	// cannot (then it is asked every frame interval).
+	motion *xmotion.Watcher
+	moved  bool // on mu: the pointer moved since the last read
 }
+
+// warpCheck is how often a still screen with the pointer drawn asks where the pointer is
+// although no motion was reported: a client warping it (XWarpPointer) makes no raw motion.
+const warpCheck = time.Second
 
 // cursorState is the pointer as last painted into the image.
 type cursorState struct {
@@ -168,6 +180,15 @@ func openShm(t Track, o SourceOptions) (_ *shmSource, err error) {
 	s.done = make(chan struct{})
 	s.notify = make(chan struct{}, 1)
 	go s.readEvents()
+	if s.mouse && s.dmg != 0 {
+		display := o.Display
+		if display == "" {
+			display = os.Getenv("DISPLAY") // as xgb reads it
+		}
+		// Without it (no XInput 2, a display name it does not dial) the pointer is asked for
+		// every frame interval instead: slower, not wrong.
+		s.motion, _ = xmotion.Watch(display, s.pointerMoved)
+	}
 	return s, nil
 }
 
@@ -217,6 +238,27 @@ func (s *shmSource) readEvents() {
 	}
 }
 
+// pointerMoved records a pointer move and wakes WaitChange.
+func (s *shmSource) pointerMoved() {
+	s.mu.Lock()
+	s.moved = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+// watchingMotion reports whether pointer moves are reported (see motion).
+func (s *shmSource) watchingMotion() bool {
+	if s.motion == nil {
+		return false
+	}
+	select {
+	case <-s.motion.Done():
+		return false // its connection failed: ask every frame interval
+	default:
+		return true
+	}
+}
+
 // markedCond is s.marked, made on first use; s.mu is held.
 func (s *shmSource) markedCond() *sync.Cond {
 	if s.marked == nil {
@@ -252,9 +294,10 @@ func (s *shmSource) signal() {
 }
 
 // WaitChange sleeps until a change is reported, until, wake, or ctx. With the pointer drawn
-// it also looks where the pointer is once a frame interval (its motion reaches no client as
-// events over other clients' windows, and xgb cannot read XInput2's raw events) and returns
-// when it moved. Polling (no DAMAGE), it returns at once.
+// it also returns when the pointer moved: reported by XInput2 raw motion (and looked for
+// every warpCheck, as a warp makes none), or else looked for every frame interval (core
+// motion events reach no client over other clients' windows). Polling (no DAMAGE), it returns
+// at once.
 func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan struct{}) int {
 	if s.dmg == 0 {
 		return 0
@@ -262,14 +305,18 @@ func (s *shmSource) WaitChange(ctx context.Context, until time.Time, wake <-chan
 	slept := false
 	for {
 		s.mu.Lock()
-		pending := len(s.damaged) > 0 || len(s.settle) > 0 || s.shapeChange || s.readErr != nil
+		pending := len(s.damaged) > 0 || len(s.settle) > 0 || s.shapeChange || s.moved || s.readErr != nil
 		s.mu.Unlock()
 		if pending {
 			break
 		}
 		d := time.Until(until)
 		if s.mouse && s.image != nil {
-			d = min(d, s.pace.Interval)
+			if s.watchingMotion() {
+				d = min(d, warpCheck)
+			} else {
+				d = min(d, s.pace.Interval)
+			}
 		}
 		if d <= 0 {
 			break
@@ -419,7 +466,7 @@ func (s *shmSource) ReadChange(ctx context.Context) (Change, error) {
 		changed = append(changed, recheck...)
 	}
 	shape := s.shapeChange
-	s.shapeChange = false
+	s.shapeChange, s.moved = false, false // the pointer is asked for below
 	xerr := s.readErr
 	s.mu.Unlock()
 	if xerr != nil {
@@ -616,6 +663,9 @@ func (s *shmSource) Close() error {
 	s.once.Do(func() {
 		if s.frame != nil {
 			s.frame.Free()
+		}
+		if s.motion != nil {
+			_ = s.motion.Close()
 		}
 		if s.conn != nil {
 			s.mu.Lock()

@@ -10,6 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xproto"
+	"github.com/jezek/xgb/xtest"
+
+	"github.com/screenrec/recorder/internal/xgbext"
 	"github.com/screenrec/recorder/internal/xscene"
 	"github.com/screenrec/recorder/internal/xvfb"
 )
@@ -32,7 +37,14 @@ func startServer(t *testing.T, args ...string) *xvfb.Server {
 // reads its first frame (the whole screen, changed).
 func openTestShm(t *testing.T, srv *xvfb.Server, fps int) *shmSource {
 	t.Helper()
-	s, err := openShm(Track{Name: "M0", Grab: image.Rect(0, 0, srv.Width, srv.Height)}, SourceOptions{Display: srv.Display, FPS: fps})
+	return openTestShmWith(t, srv, SourceOptions{FPS: fps})
+}
+
+// openTestShmWith is openTestShm with options o (its display is srv's).
+func openTestShmWith(t *testing.T, srv *xvfb.Server, o SourceOptions) *shmSource {
+	t.Helper()
+	o.Display = srv.Display
+	s, err := openShm(Track{Name: "M0", Grab: image.Rect(0, 0, srv.Width, srv.Height)}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +53,9 @@ func openTestShm(t *testing.T, srv *xvfb.Server, fps int) *shmSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ch.Rects) != 1 || ch.Rects[0] != image.Rect(0, 0, srv.Width, srv.Height) {
+	whole := image.Rect(0, 0, srv.Width, srv.Height)
+	// The pointer, drawn, adds its own area.
+	if len(ch.Rects) == 0 || ch.Rects[0] != whole || !o.DrawMouse && len(ch.Rects) != 1 {
 		t.Fatalf("first frame changed %v, want the whole screen", ch.Rects)
 	}
 	settle(t, s)
@@ -145,6 +159,86 @@ func TestStillScreenNeedsNoServer(t *testing.T) {
 	}
 	if n := s.roundTrips.Load(); n != 0 {
 		t.Errorf("%d requests answered while waiting on a still screen, want 0", n)
+	}
+}
+
+// With the pointer drawn, a still screen costs no X request either while the pointer stays
+// put (XInput2 reports its moves; it is asked for only every warpCheck); a device move wakes
+// the wait at once, and the next frame shows the pointer where it went.
+func TestStillPointerNeedsNoServer(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	s := openTestShmWith(t, srv, SourceOptions{FPS: 30, DrawMouse: true})
+	if !s.watchingMotion() {
+		t.Fatal("pointer moves are not watched")
+	}
+	move := pointerMover(t, srv)
+	move(100, 100)
+	readUntilChange(t, s, 100)
+	settle(t, s)
+	s.roundTrips.Store(0)
+	if err := syscall.Kill(srv.Pid(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan time.Duration, 1)
+	go func() {
+		begin := time.Now()
+		for range 3 {
+			s.WaitChange(context.Background(), time.Now().Add(300*time.Millisecond), nil)
+		}
+		waited <- time.Since(begin)
+	}()
+	select {
+	case d := <-waited:
+		if d < 900*time.Millisecond {
+			t.Errorf("3 waits of 300 ms on a still screen returned after %v: something woke them", d)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("3 waits of 300 ms not over within 20 s of stopping the server: the source needs it")
+	}
+	if err := syscall.Kill(srv.Pid(), syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.roundTrips.Load(); n != 0 {
+		t.Errorf("%d requests answered while waiting on a still screen with the pointer drawn, want 0", n)
+	}
+
+	woke := make(chan time.Time, 1)
+	go func() {
+		s.WaitChange(context.Background(), time.Now().Add(time.Hour), nil)
+		woke <- time.Now()
+	}()
+	moved := time.Now()
+	move(300, 200)
+	select {
+	case at := <-woke:
+		t.Logf("woken %v after the move", at.Sub(moved))
+	case <-time.After(20 * time.Second):
+		t.Fatal("a pointer move did not end the wait")
+	}
+	ch, _ := readUntilChange(t, s, 100)
+	if !covers(ch.Rects, image.Rect(300, 200, 302, 202)) {
+		t.Errorf("after the move the frame changed %v, not where the pointer went (300,200)", ch.Rects)
+	}
+}
+
+// pointerMover returns a function that moves srv's pointer as a device does (XTEST).
+func pointerMover(t *testing.T, srv *xvfb.Server) func(x, y int) {
+	t.Helper()
+	conn, err := xgb.NewConnDisplay(srv.Display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	if _, err := xgbext.Init(conn, "XTEST"); err != nil {
+		t.Fatal(err)
+	}
+	root := xproto.Setup(conn).DefaultScreen(conn).Root
+	return func(x, y int) {
+		t.Helper()
+		if err := xtest.FakeInputChecked(conn, xproto.MotionNotify, 0, 0, root, int16(x), int16(y), 0).Check(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

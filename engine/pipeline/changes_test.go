@@ -10,9 +10,11 @@ import (
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
+	"github.com/jezek/xgb/xtest"
 
 	"github.com/screenrec/recorder/engine/capture"
 	"github.com/screenrec/recorder/internal/mediatest"
+	"github.com/screenrec/recorder/internal/xgbext"
 )
 
 // change is one thing painted during a recording and when it was on screen.
@@ -136,9 +138,23 @@ func TestChangesAppearOnTimeAndNothingStale(t *testing.T) {
 }
 
 // The pointer is painted where it is and, once it moves, nowhere else: its old place shows
-// the screen again.
+// the screen again. A device's move (XInput2 reports it) shows within a frame or two; a
+// client's warp of the pointer (no motion event) within the source's warp check, a second.
 func TestPointerMovesWithoutTrail(t *testing.T) {
 	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		warp   bool
+		within float64 // seconds after the move by which the frame shows it
+	}{{"device", false, 0.3}, {"warp", true, 1.3}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			testPointerMove(t, c.warp, c.within)
+		})
+	}
+}
+
+func testPointerMove(t *testing.T, warp bool, within float64) {
 	bg := color.RGBA{250, 250, 250, 255} // the default pointer is black and white: visible on it
 	srv, _, _ := paintedDisplay(t, 0, bg)
 	conn, err := xgb.NewConnDisplay(srv.Display)
@@ -146,15 +162,22 @@ func TestPointerMovesWithoutTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	if _, err := xgbext.Init(conn, "XTEST"); err != nil {
+		t.Fatal(err)
+	}
 	root := xproto.Setup(conn).DefaultScreen(conn).Root
-	warp := func(x, y int) {
+	move := func(x, y int) {
 		t.Helper()
-		if err := xproto.WarpPointerChecked(conn, 0, root, 0, 0, 0, 0, int16(x), int16(y)).Check(); err != nil {
+		err := xtest.FakeInputChecked(conn, xproto.MotionNotify, 0, 0, root, int16(x), int16(y), 0).Check()
+		if warp {
+			err = xproto.WarpPointerChecked(conn, 0, root, 0, 0, 0, 0, int16(x), int16(y)).Check()
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	a, b := image.Pt(300, 300), image.Pt(900, 600)
-	warp(a.X, a.Y)
+	move(a.X, a.Y)
 	out := filepath.Join(t.TempDir(), "pointer.mp4")
 	rec, err := Start(context.Background(), Spec{CaptureSpec: CaptureSpec{Display: srv.Display, FPS: 15, DrawMouse: true,
 		Monitors: capture.Selection{Indexes: []int{0}}, Method: capture.MethodXShm}, Out: out})
@@ -163,8 +186,8 @@ func TestPointerMovesWithoutTrail(t *testing.T) {
 	}
 	time.Sleep(600 * time.Millisecond)
 	moved := time.Now()
-	warp(b.X, b.Y)
-	time.Sleep(600 * time.Millisecond)
+	move(b.X, b.Y)
+	time.Sleep(time.Duration((within + 0.3) * float64(time.Second)))
 	rec.Stop()
 	sum, err := rec.Wait()
 	if err != nil {
@@ -186,16 +209,16 @@ func TestPointerMovesWithoutTrail(t *testing.T) {
 	for _, c := range []struct {
 		at            float64
 		here, notHere image.Point
-	}{{at - 0.2, a, b}, {at + 0.3, b, a}} {
+	}{{at - 0.2, a, b}, {at + within, b, a}} {
 		img, err := mediatest.FrameAt(context.Background(), out, 0, c.at)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !drawn(img, c.here) {
-			t.Errorf("at %.2fs: no pointer at %v", c.at, c.here)
+			t.Errorf("at %.2fs (moved at %.2fs): no pointer at %v", c.at, at, c.here)
 		}
 		if drawn(img, c.notHere) {
-			t.Errorf("at %.2fs: pointer (or its trail) at %v", c.at, c.notHere)
+			t.Errorf("at %.2fs (moved at %.2fs): pointer (or its trail) at %v", c.at, at, c.notHere)
 		}
 	}
 }
