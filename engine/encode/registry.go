@@ -58,7 +58,7 @@ var Candidates = []Candidate{
 	//   - no tune zerolatency: it turns mbtree and the lookahead off and cuts frames into
 	//     slices (+30…45 % bytes with the 2 s keyframes). The lookahead delays packets by 2
 	//     frames, which a recording does not mind; while the encoder holds a changed frame the
-	//     pipeline encodes a still screen every 250 ms, so what is on disk lags ≤ 1 s (crash
+	//     pipeline encodes a still screen every 350 ms, so what is on disk lags ≤ 1 s (crash
 	//     safety); the still frames after it the muxer covers by extending the last one.
 	//   - force-cfr: x264 weighs each frame's quality by its duration; with the engine's
 	//     variable frame rate a frame before a still second would be coded at a much higher

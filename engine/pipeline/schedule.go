@@ -9,12 +9,14 @@ import (
 const noEnd = math.MaxInt64
 
 // drainGap is how often a still screen is encoded while the encoder holds a frame that shows
-// something new (a change, the mask, a cut's keyframe): libx264's lookahead then lets it out
-// within a second (what a crash may lose), at 4 frames per second rather than the capture
-// rate. Once it is out, the frames the encoder still holds show the same picture: the muxer
-// extends the last one on disk as time goes by (mux.Options.Now), and a still screen costs
-// one frame per MaxFrameGap.
-const drainGap = 250 // ms
+// something new (a change, the mask, a cut's keyframe): libx264's 2-frame lookahead then lets
+// it out within 2 × 350 ms, and the muxer writes it within another 250 ms (half a fragment),
+// under the second a crash may lose. Once it is out, the frames the encoder still holds show
+// the same picture: the muxer extends the last one on disk as time goes by (mux.Options.Now),
+// and a still screen costs one frame per MaxFrameGap. 350 ms rather than less: a blinking
+// caret (every 500–600 ms) then needs one frame besides each blink, not two, as the next
+// blink pushes the last one out.
+const drainGap = 350 // ms
 
 // shot is what a change-tracking track encodes for a frame time.
 type shot uint8
