@@ -75,6 +75,8 @@ func newStack(t testing.TB, cfg map[string]any) *stack { return newStackWith(t, 
 type stackOptions struct {
 	engine []engine.Option
 	host   func(*host.Options)
+	// maxFrameGap is the engine's Config.MaxFrameGap (0: its default).
+	maxFrameGap time.Duration
 }
 
 // newStackWith is newStack with options.
@@ -84,7 +86,8 @@ func newStackWith(t testing.TB, cfg map[string]any, so stackOptions) *stack {
 	srv := xvfb.StartForTest(t, xvfb.TwoMonitors)
 	paint(t, srv)
 	spool := t.TempDir()
-	eng, err := engine.New(context.Background(), engine.Config{SpoolDir: spool, MinFreeDisk: -1, SegmentDuration: 0}, so.engine...)
+	eng, err := engine.New(context.Background(), engine.Config{SpoolDir: spool, MinFreeDisk: -1, SegmentDuration: 0,
+		MaxFrameGap: so.maxFrameGap}, so.engine...)
 	if err != nil {
 		t.Fatal(err)
 	}

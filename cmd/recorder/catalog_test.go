@@ -25,7 +25,10 @@ func recordScripted(t *testing.T, owners ...string) (string, []engine.Session) {
 	spool := t.TempDir()
 	screen := &capturetest.Screen{Monitors: []capture.Monitor{{Name: "ONE", Width: 160, Height: 120, Primary: true}}}
 	ctx := context.Background()
-	e, err := engine.New(ctx, engine.Config{SpoolDir: spool, MinFreeDisk: -1, FPS: 30}, engine.WithCaptureBackend(screen))
+	// The scripted screen is still: a frame a second (not one per default gap, 10 s) gives
+	// each recording the few frames waited for below.
+	e, err := engine.New(ctx, engine.Config{SpoolDir: spool, MinFreeDisk: -1, FPS: 30, MaxFrameGap: time.Second},
+		engine.WithCaptureBackend(screen))
 	if err != nil {
 		t.Fatal(err)
 	}

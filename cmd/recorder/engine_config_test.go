@@ -55,7 +55,7 @@ func TestEngineConfig(t *testing.T) {
 		MaxDuration: time.Hour, SegmentDuration: 5 * time.Minute, FPS: 15, MaxWidth: 1280, MaxHeight: 720,
 		HideMouse: true, Encoders: []string{"h264_vaapi", "libx264"}, EncoderOptions: map[string]string{"crf": "28"},
 		MaskColor: color.RGBA{R: 0xff, G: 0x80, B: 0, A: 0xff}, UploadTargets: []string{"s3", "rws"},
-		CaptureMethod: capture.MethodAuto, MaxFrameGap: time.Second,
+		CaptureMethod: capture.MethodAuto, MaxFrameGap: engine.DefaultMaxFrameGap,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("engineConfig\n got %+v\nwant %+v", got, want)

@@ -13,8 +13,12 @@ const (
 	MaxFPS     = 60
 )
 
-// DefaultMaxFrameGap is how long an unchanged screen goes without a frame by default.
-const DefaultMaxFrameGap = time.Second
+// DefaultMaxFrameGap is how long an unchanged screen goes without an encoded frame by default
+// (where the capture tracks changes). It matches the encoder's default keyframe interval (10 s,
+// the seek granularity). Frames on a still screen are not needed more often: the muxer extends a
+// still stream's last sample on disk at every sync (a crash loses about a second of it either
+// way), and keyframes are counted in frames, so such frames bring none; each costs CPU.
+const DefaultMaxFrameGap = 10 * time.Second
 
 // Engine-wide defaults of settings left zero.
 const (

@@ -46,7 +46,8 @@ func startScreenTest(t *testing.T, layout capture.Layout) *screenTest {
 	st := &screenTest{t: t, srv: srv}
 	st.paint(image.Rect(0, 0, 320, 240), red)
 	st.paint(image.Rect(320, 0, 640, 240), blue)
-	c, err := OpenCapture(context.Background(), CaptureSpec{Display: srv.Display, Layout: layout, FPS: 10})
+	// recorded waits for frames of a still screen: one a second, not one per default gap (10 s).
+	c, err := OpenCapture(context.Background(), CaptureSpec{Display: srv.Display, Layout: layout, FPS: 10, MaxFrameGap: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,8 +54,9 @@ type CaptureSpec struct {
 	// Observer, when set, is told how long each frame's capture and encode took.
 	Observer FrameObserver
 	// MaxFrameGap bounds how long an unchanged screen goes without an encoded frame, where
-	// the source tracks changes (default DefaultMaxFrameGap): players and seeking want a
-	// frame now and then, and a crash loses at most about this much more.
+	// the source tracks changes (default DefaultMaxFrameGap, 10 s). It does not bound what a
+	// crash loses: the muxer extends a still stream's last sample on disk at every sync, so a
+	// crash loses about a second of a still screen whatever the gap.
 	MaxFrameGap time.Duration
 	// Backend finds the screen and opens its sources (nil: capture.System, the display
 	// server). Tests set a scripted one; it is not part of Key, as one program uses one.

@@ -153,7 +153,7 @@ type Engine struct {
 	// almost nothing) or x11grab (FFmpeg's device, every frame grabbed whole).
 	CaptureMethod string `cfg:"capture_method"`
 	// MaxFrameGap bounds how long a still screen goes without an encoded frame with xshm
-	// (default 1s, at least one frame interval).
+	// (default 10s, at least one frame interval).
 	MaxFrameGap Duration `cfg:"max_frame_gap"`
 }
 

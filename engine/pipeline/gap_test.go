@@ -1,0 +1,93 @@
+package pipeline
+
+import (
+	"context"
+	"image/color"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/screenrec/recorder/engine/capture"
+	"github.com/screenrec/recorder/engine/mux"
+	"github.com/screenrec/recorder/internal/mediatest"
+)
+
+// With the default frame gap (10 s, DefaultMaxFrameGap) a still screen is encoded when the
+// recording starts (its first picture, and the frames that let it out of the encoder's
+// lookahead), with no keep-alive frame after that until the stop; yet what a crash would
+// leave spans the still screen, and the file lasts as long as the recording: the muxer
+// extends the last frame on disk at every sync.
+func TestStillScreenDefaultGapEncodesNoKeepAlive(t *testing.T) {
+	t.Parallel()
+	srv, _, _ := paintedDisplay(t, 0, color.RGBA{250, 250, 250, 255})
+	out := filepath.Join(t.TempDir(), "still.mp4")
+	rec, err := Start(context.Background(), Spec{CaptureSpec: CaptureSpec{Display: srv.Display, FPS: 10,
+		Monitors: capture.Selection{Indexes: []int{0}}, Method: capture.MethodXShm}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := rec.sink.StartTime()
+	// What a crash would leave now: a copy of the file cut back to its last complete
+	// fragment, as recovery does.
+	crashed := func() time.Duration {
+		t.Helper()
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := filepath.Join(t.TempDir(), "crashed.mp4")
+		if err := os.WriteFile(cp, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := mux.Repair(cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Duration
+	}
+	// Well past the first frame's lookahead drain (within a second), short of the gap.
+	const still = 6 * time.Second
+	var left time.Duration
+	for deadline := time.Now().Add(still + 30*time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if left = crashed(); left >= still {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after the start a crash would leave %s of a still screen, want ≥ %s", time.Since(began), left, still)
+		}
+	}
+	stopAt := time.Since(began).Seconds()
+	rec.Stop()
+	sum, err := rec.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	times, err := mediatest.FrameTimes(context.Background(), out, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(times) == 0 {
+		t.Fatalf("no frame in the file (track %+v)", sum.Tracks[0])
+	}
+	// The drain of the first picture ends within a second (4 frames a second, a 2-frame
+	// lookahead); 2.5 s leaves room for a loaded machine. A frame before the stop after that
+	// is a keep-alive (a frame the end asks for comes at or after the stop).
+	var keepAlive []float64
+	for _, ft := range times {
+		if ft > times[0]+2.5 && ft < stopAt {
+			keepAlive = append(keepAlive, ft)
+		}
+	}
+	if len(keepAlive) > 0 {
+		t.Errorf("frames at %v s of a still screen recorded until %.3f s with the default gap %v, want none after %.3f s (all frames %v)",
+			keepAlive, stopAt, DefaultMaxFrameGap, times[0]+2.5, times)
+	}
+	p, err := mediatest.ProbeFile(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Format.Duration; d < sum.Duration-0.15 {
+		t.Errorf("the file lasts %.3f s, the recording %.3f s (frames %v)", d, sum.Duration, times)
+	}
+}
