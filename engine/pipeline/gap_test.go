@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,13 +19,15 @@ import (
 // recording starts (its first picture, and the frames that let it out of the encoder's
 // lookahead), with no keep-alive frame after that until the stop; yet what a crash would
 // leave spans the still screen, and the file lasts as long as the recording: the muxer
-// extends the last frame on disk at every sync.
+// extends the last frame on disk at every sync. Nor is the screen read then: the screen's
+// layout, polled every second, wakes the capture only when it changed.
 func TestStillScreenDefaultGapEncodesNoKeepAlive(t *testing.T) {
 	t.Parallel()
 	srv, _, _ := paintedDisplay(t, 0, color.RGBA{250, 250, 250, 255})
 	out := filepath.Join(t.TempDir(), "still.mp4")
+	reads := &readTimes{}
 	rec, err := Start(context.Background(), Spec{CaptureSpec: CaptureSpec{Display: srv.Display, FPS: 10,
-		Monitors: capture.Selection{Indexes: []int{0}}, Method: capture.MethodXShm}, Out: out})
+		Monitors: capture.Selection{Indexes: []int{0}}, Method: capture.MethodXShm, Observer: reads}, Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +87,17 @@ func TestStillScreenDefaultGapEncodesNoKeepAlive(t *testing.T) {
 		t.Errorf("frames at %v s of a still screen recorded until %.3f s with the default gap %v, want none after %.3f s (all frames %v)",
 			keepAlive, stopAt, DefaultMaxFrameGap, times[0]+2.5, times)
 	}
+	var idleReads []float64
+	all := reads.since(began)
+	for _, r := range all {
+		if r > times[0]+2.5 && r < stopAt {
+			idleReads = append(idleReads, r)
+		}
+	}
+	if len(idleReads) > 0 {
+		t.Errorf("the still screen was read at %v s, want no read between %.3f s and the stop at %.3f s (all reads %v)",
+			idleReads, times[0]+2.5, stopAt, all)
+	}
 	p, err := mediatest.ProbeFile(context.Background(), out)
 	if err != nil {
 		t.Fatal(err)
@@ -90,4 +105,29 @@ func TestStillScreenDefaultGapEncodesNoKeepAlive(t *testing.T) {
 	if d := p.Format.Duration; d < sum.Duration-0.15 {
 		t.Errorf("the file lasts %.3f s, the recording %.3f s (frames %v)", d, sum.Duration, times)
 	}
+}
+
+// readTimes is a FrameObserver that keeps when each frame was read.
+type readTimes struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (r *readTimes) Captured(time.Duration) {
+	r.mu.Lock()
+	r.at = append(r.at, time.Now())
+	r.mu.Unlock()
+}
+
+func (r *readTimes) Encoded(time.Duration) {}
+
+// since is when each frame was read, in seconds after t.
+func (r *readTimes) since(t time.Time) []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s []float64
+	for _, at := range r.at {
+		s = append(s, math.Round(at.Sub(t).Seconds()*1000)/1000)
+	}
+	return s
 }

@@ -77,15 +77,23 @@ func (c *Capture) replan(ctx context.Context) error {
 	c.mu.Lock()
 	c.screen = screen
 	c.mu.Unlock()
+	changed := false
 	for i, t := range live {
 		switch {
 		case plan[i].Grab.Empty():
 			t.change.Store(&screenChange{gone: fmt.Sprintf("monitor %s was disconnected", old[i].Name)})
 		case !plan[i].Same(old[i]):
 			t.change.Store(&screenChange{track: plan[i]})
+		default:
+			continue
 		}
+		changed = true
 	}
-	c.poke()
+	if changed {
+		// Only then: a poke makes each sleeping track read a frame, which on a still screen
+		// every second (the poll) was most of what it cost.
+		c.poke()
+	}
 	return nil
 }
 
