@@ -32,7 +32,7 @@ type track struct {
 	change    atomic.Pointer[screenChange] // a new geometry for the track, taken by its goroutine
 	frames    atomic.Int64
 	dropped   atomic.Int64
-	unchanged atomic.Int64
+	unchanged stillCount
 	last      lastFrame     // the last encoded frame, for thumbnails (thumbnail.go)
 	wake      chan struct{} // poke: something other than the screen needs the track's attention
 }
@@ -441,7 +441,8 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		if w, ok := cs.(capture.ChangeWaiter); ok && still {
 			// A still screen: sleep until it changes or something else is due, instead of
 			// reading it frame by frame.
-			t.unchanged.Add(int64(w.WaitChange(ctx, c.wakeBy(sched, holding()), t.wake)))
+			t.unchanged.sleeping(time.Second / time.Duration(c.spec.FPS))
+			t.unchanged.woke(int64(w.WaitChange(ctx, c.wakeBy(sched, holding()), t.wake)))
 			select {
 			case <-c.stop:
 				continue
@@ -464,7 +465,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		}
 		still = len(ch.Rects) == 0
 		t.dropped.Add(int64(ch.Missed))
-		t.unchanged.Add(int64(ch.Still))
+		t.unchanged.add(int64(ch.Still))
 		ts := ch.Frame.Pts()
 		pts := sched.pts((ts - startUs) / 1000)
 		d := sched.frame(frameFacts{Pts: pts, Changed: len(ch.Rects) > 0, Masked: c.mask.at(ts),
@@ -483,7 +484,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 			o.Captured(ch.Took + time.Since(converted))
 		}
 		if d.Encode == shotNone {
-			t.unchanged.Add(1)
+			t.unchanged.add(1)
 			continue
 		}
 		if err := encodeShot(d.Encode, pts); err != nil {
@@ -609,7 +610,7 @@ func (c *Capture) trackInfos(count func(i int, t *track) int64) []TrackInfo {
 		g := t.info.Grab
 		out[i] = TrackInfo{Name: t.info.Name, Grab: fmt.Sprintf("%dx%d+%d+%d", g.Dx(), g.Dy(), g.Min.X, g.Min.Y),
 			Width: t.w, Height: t.h, Monitors: len(t.info.Monitors), Frames: count(i, t), Dropped: t.dropped.Load(),
-			Unchanged: t.unchanged.Load(), Ended: t.gone}
+			Unchanged: t.unchanged.load(), Ended: t.gone}
 	}
 	return out
 }

@@ -156,7 +156,7 @@ func (r *Recording) Wait() (*Summary, error) {
 // Stats reports progress so far.
 func (r *Recording) Stats() Stats {
 	el := time.Since(r.sink.StartTime())
-	st := Stats{Elapsed: el, Frames: r.sink.Frames()[0], Bytes: r.sink.Bytes(), Unchanged: r.capture.tracks[0].unchanged.Load()}
+	st := Stats{Elapsed: el, Frames: r.sink.Frames()[0], Bytes: r.sink.Bytes(), Unchanged: r.capture.tracks[0].unchanged.load()}
 	for _, t := range r.capture.tracks {
 		st.Dropped += t.dropped.Load()
 	}
