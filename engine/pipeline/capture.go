@@ -393,7 +393,8 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 	enc := c.newTrackEncoder(idx, t)
 	emit := enc.emit
 	startUs := c.start.UnixMicro()
-	sched := newSchedule(c.spec.MaxFrameGap, time.Second/time.Duration(c.spec.FPS))
+	interval := time.Second / time.Duration(c.spec.FPS)
+	sched := newSchedule(c.spec.MaxFrameGap, interval)
 	w, h := t.src.Size()
 	var picture *astiav.Frame // the converted screen, kept up to date while unmasked
 	still := false            // the last frame read showed no change
@@ -441,7 +442,7 @@ func (c *Capture) runChanges(ctx context.Context, idx int, t *track, cs capture.
 		if w, ok := cs.(capture.ChangeWaiter); ok && still {
 			// A still screen: sleep until it changes or something else is due, instead of
 			// reading it frame by frame.
-			t.unchanged.sleeping(time.Second / time.Duration(c.spec.FPS))
+			t.unchanged.sleeping(interval)
 			t.unchanged.woke(int64(w.WaitChange(ctx, c.wakeBy(sched, holding()), t.wake)))
 			select {
 			case <-c.stop:

@@ -59,16 +59,23 @@ func (p *pointer) warp(x, y int) {
 	}
 }
 
+// watchMoves watches display's pointer, counting the moves reported, until the test ends.
+func watchMoves(t *testing.T, display string) (*Watcher, *atomic.Int64) {
+	t.Helper()
+	moves := &atomic.Int64{}
+	w, err := Watch(display, func() { moves.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w, moves
+}
+
 // Each move of the pointer by a device is reported; nothing is reported while it stays put.
 func TestReportsDeviceMotion(t *testing.T) {
 	t.Parallel()
 	srv := xvfb.StartForTest(t, screen)
-	var moves atomic.Int64
-	w, err := Watch(srv.Display, func() { moves.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w, moves := watchMoves(t, srv.Display)
 	p := newPointer(t, srv.Display)
 	for i, at := range []int{100, 300, 500} {
 		before := moves.Load()
@@ -136,12 +143,7 @@ func TestBadDisplay(t *testing.T) {
 func TestWarpIsNotMotion(t *testing.T) {
 	t.Parallel()
 	srv := xvfb.StartForTest(t, screen)
-	var moves atomic.Int64
-	w, err := Watch(srv.Display, func() { moves.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	_, moves := watchMoves(t, srv.Display)
 	p := newPointer(t, srv.Display)
 	p.warp(400, 400)
 	if _, err := xproto.GetInputFocus(p.conn).Reply(); err != nil { // the warp is done
